@@ -1,5 +1,306 @@
-"""Command line interface (placeholder until the CLI lands)."""
+"""The ``mjbot`` command line: run the bot or the emulator, or drive one-off jobs without Discord."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from bot import __version__
+from bot.acedata.errors import AceDataError
+from bot.acedata.models import ApiRequest, VideoExtend, VideoGenerate
+from bot.config import EMULATOR, Config, ConfigError, load_config
+from bot.logs import setup_logging
+from bot.options import InputError, extend_request, imagine_request, video_request
+from bot.store.models import Job, JobKind, JobStatus
+from bot.text import duration, progress_bar, shorten
+
+COMMANDS = ("run", "emulator", "video", "imagine", "extend", "jobs", "health")
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mjbot",
+        description="Midjourney videos and images in Discord, through the Ace Data Cloud API.",
+    )
+    parser.add_argument("--version", action="version", version=f"mjbot {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="the TOML config file")
+    parser.add_argument("--config", metavar="PATH", help="the TOML config file (default: config.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", parents=[common], help="run the Discord bot (the default command)")
+
+    emu = sub.add_parser("emulator", parents=[common], help="run the Ace Data Cloud API emulator alone")
+    emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    emu.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787)")
+    emu.add_argument("--token", default="emulator-token", help="the bearer token it accepts (default emulator-token)")
+    emu.add_argument("--job-duration", type=float, metavar="S", help="seconds an image job takes")
+    emu.add_argument("--video-duration", type=float, metavar="S", help="seconds a video job takes")
+    emu.add_argument("--failure-rate", type=float, metavar="F", help="share of jobs that fail, 0 to 1")
+    emu.add_argument("--moderate", action="append", metavar="WORD", help="refuse prompts with this word (repeatable)")
+
+    job_options = argparse.ArgumentParser(add_help=False, parents=[common])
+    job_options.add_argument(
+        "--api", metavar="URL", help='the API to use: "emulator" for the built-in sandbox, or a base URL'
+    )
+
+    video = sub.add_parser("video", parents=[job_options], help="animate an image into four video clips")
+    video.add_argument("prompt", help="what should happen; Midjourney parameters such as --motion high pass through")
+    video.add_argument("--image", required=True, metavar="URL", help="the start frame (http or https)")
+    video.add_argument("--end-image", metavar="URL", help="an end frame (not with --loop)")
+    video.add_argument("--loop", action="store_true", help="end on the start frame, for a seamless loop")
+    video.add_argument("--mode", choices=("fast", "turbo"), default="fast")
+    video.add_argument("--resolution", choices=("480p", "720p"), default="720p")
+
+    imagine = sub.add_parser("imagine", parents=[job_options], help="make a 2x2 image grid from a prompt")
+    imagine.add_argument("prompt")
+    imagine.add_argument("--mode", choices=("fast", "relax", "turbo"), default="fast")
+
+    extend = sub.add_parser("extend", parents=[job_options], help="extend one clip of a finished video job")
+    extend.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
+    extend.add_argument("--index", type=int, required=True, metavar="N", help="which clip, 1 to 4")
+    extend.add_argument("--prompt", help="a new prompt for the extension (default: the job's prompt)")
+
+    jobs = sub.add_parser("jobs", parents=[common], help="list recent jobs in the store")
+    jobs.add_argument("--limit", type=int, default=20, metavar="N")
+
+    sub.add_parser("health", parents=[common], help="ask a running bot's /healthz (exit 0 when healthy)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not any(arg in COMMANDS for arg in args_list) and not {"-h", "--help", "--version"} & set(args_list):
+        args_list.append("run")
+    args = parser.parse_args(args_list)
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        print(f"mjbot: config error: {exc}", file=sys.stderr)
+        return ConfigError.exit_code
+    except KeyboardInterrupt:
+        print("mjbot: interrupted; unfinished jobs stay in the store and resume on the next start", file=sys.stderr)
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command or "run"
+    if command == "run":
+        config = load_config(args.config, require_discord=True, require_acedata=True)
+        _setup_logging(config)
+        from bot.bot import run_bot  # imported here so the job commands never load discord.py
+
+        await run_bot(config)
+        return 0
+    if command == "emulator":
+        return await _run_emulator(args)
+    if command == "health":
+        config = load_config(args.config, missing_ok=True)
+        return await asyncio.to_thread(_check_health, config, sys.stdout)
+    if command == "jobs":
+        config = load_config(args.config, missing_ok=args.config is None)
+        return await _list_jobs(config, args.limit, sys.stdout)
+    config = _job_config(args)
+    _setup_logging(config, quiet=True)
+    return await _run_job_command(args, config, sys.stdout)
+
+
+def _setup_logging(config: Config, *, quiet: bool = False) -> None:
+    level = "WARNING" if quiet and config.logging.level.upper() in ("INFO", "DEBUG") else config.logging.level
+    setup_logging(level, config.logging.format, secrets=(config.discord.token, config.acedata.token))
+
+
+def _job_config(args: argparse.Namespace) -> Config:
+    """Job commands run on defaults when there is no config file, so ``--api emulator`` works out of the box."""
+    import os
+
+    environ = dict(os.environ)
+    if args.api:
+        environ["MJBOT_ACEDATA_BASE_URL"] = args.api
+    return load_config(args.config, environ=environ, require_acedata=True, missing_ok=args.config is None)
+
+
+async def _run_emulator(args: argparse.Namespace) -> int:
+    from bot.acedata.emulator import EmulatorSettings, serve_forever
+
+    config = load_config(args.config, missing_ok=args.config is None)
+    setup_logging(config.logging.level, config.logging.format)
+    knobs = config.emulator
+    settings = EmulatorSettings(
+        tokens=frozenset({args.token}),
+        job_duration_s=args.job_duration if args.job_duration is not None else knobs.job_duration_s,
+        video_duration_s=args.video_duration if args.video_duration is not None else knobs.video_duration_s,
+        failure_rate=args.failure_rate if args.failure_rate is not None else knobs.failure_rate,
+        moderation_words=tuple(args.moderate) if args.moderate else knobs.moderation_words,
+    )
+    print(f"mjbot emulator on http://{args.host}:{args.port} (token: {args.token}); Ctrl-C stops it", flush=True)
+    await serve_forever(settings, args.host, args.port)
     return 0
+
+
+def _check_health(config: Config, out: TextIO) -> int:
+    """GET the listener's /healthz; used by the Docker HEALTHCHECK."""
+    import urllib.error
+    import urllib.request
+
+    host = config.callback.listen_host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind is reached through loopback
+        host = "127.0.0.1"
+    url = f"http://{host}:{config.callback.listen_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4) as response:
+            print(response.read().decode("utf-8", "replace"), file=out)
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"unhealthy: HTTP {exc.code} {exc.read().decode('utf-8', 'replace')}", file=out)
+    except OSError as exc:
+        print(f"unhealthy: no answer from {url}: {exc}", file=out)
+    return 1
+
+
+async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
+    from bot.store import Store
+
+    store = await Store.open(config.store.path)
+    try:
+        jobs = await store.recent_jobs(limit=limit)
+    finally:
+        await store.close()
+    if not jobs:
+        print("No jobs yet. Try: mjbot video 'waves crash' --image URL --api emulator", file=out)
+        return 0
+    now = time.time()
+    print(f"{'JOB':<11} {'KIND':<8} {'ACTION':<11} {'STATUS':<10} {'PROGRESS':>8}  {'AGE':>8}  PROMPT", file=out)
+    for job in jobs:
+        print(
+            f"{job.id:<11} {job.kind.value:<8} {shorten(job.action, 11):<11} {job.status.value:<10} "
+            f"{job.progress:>7}%  {duration(now - job.created_at):>8}  {shorten(job.prompt, 50)}",
+            file=out,
+        )
+    return 0
+
+
+async def _build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
+    """The typed request for a job command, and the parent job id for an extend."""
+    if args.command == "video":
+        request = video_request(
+            args.prompt,
+            args.image,
+            end_image_url=args.end_image,
+            loop=args.loop,
+            mode=args.mode,
+            resolution=args.resolution,
+        )
+        return request, None
+    if args.command == "imagine":
+        return imagine_request(args.prompt, mode=args.mode), None
+    from bot.store import Store
+
+    store = await Store.open(config.store.path)
+    try:
+        parent = await store.get_job(args.job)
+    finally:
+        await store.close()
+    if parent is None:
+        raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
+    if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
+        raise InputError(f"Job {parent.id} is not a finished video ({parent.kind.value}, {parent.status.value}).")
+    params = parent.params
+    request = extend_request(
+        parent.video_id,
+        args.index,
+        prompt=args.prompt or parent.prompt,
+        mode=str(params.get("mode", "fast")),
+        resolution=str(params["resolution"]) if params.get("resolution") else None,
+    )
+    return request, parent.id
+
+
+async def _run_job_command(args: argparse.Namespace, config: Config, out: TextIO) -> int:
+    from bot.runtime import Services
+
+    try:
+        request, parent_id = await _build_request(args, config)
+    except InputError as exc:
+        print(f"mjbot: {exc}", file=sys.stderr)
+        return 2
+    services = await Services.open(config, listen=False)
+    try:
+        if config.sandbox:
+            print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
+        progress = _ProgressPrinter(out)
+        try:
+            job_id = await services.engine.submit(request, parent_id=parent_id)
+        except AceDataError as exc:
+            print(f"mjbot: the API refused the job: {exc}", file=sys.stderr)
+            return 1
+        print(f"Job {job_id} submitted.", file=out)
+        started = time.monotonic()
+        while True:
+            job = await services.engine.get(job_id)
+            if job is None or job.finished:
+                break
+            progress.show(job, time.monotonic() - started)
+            with contextlib.suppress(TimeoutError):
+                await services.engine.wait(job_id, timeout=0.5)
+        progress.done()
+        if job is None:
+            print(f"mjbot: job {job_id} vanished from the store", file=sys.stderr)
+            return 1
+        return _print_result(job, request, time.monotonic() - started, out)
+    finally:
+        await services.close()
+
+
+class _ProgressPrinter:
+    """A one-line live bar on a terminal, or a line per change of progress when piped."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.last: tuple[str, int] | None = None
+
+    def show(self, job: Job, elapsed: float) -> None:
+        state = (job.status.value, job.progress)
+        if state == self.last and not self.tty:
+            return
+        self.last = state
+        line = f"[{progress_bar(job.progress, 20)}] {job.status.value:<10} {duration(elapsed)}"
+        if self.tty:
+            print(f"\r{line}", end="", file=self.out, flush=True)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self.last is not None:
+            print(file=self.out)
+
+
+def _print_result(job: Job, request: ApiRequest, elapsed: float, out: TextIO) -> int:
+    if job.status is not JobStatus.SUCCEEDED:
+        reason = job.error_message or job.error_code or job.status.value
+        print(f"Job {job.id} {job.status.value} after {duration(elapsed)}: {reason}", file=out)
+        return 1
+    print(f"Job {job.id} done in {duration(elapsed)}.", file=out)
+    if isinstance(request, VideoGenerate | VideoExtend):
+        for number, url in enumerate(job.video_urls, start=1):
+            print(f"  clip {number}: {url}", file=out)
+        if job.image_url:
+            print(f"  cover:  {job.image_url}", file=out)
+        print(f"Extend a clip: mjbot extend {job.id} --index 1", file=out)
+        return 0
+    print(f"  grid:  {job.image_url}", file=out)
+    if job.raw_image_url and job.raw_image_url != job.image_url:
+        print(f"  full:  {job.raw_image_url}", file=out)
+    if job.actions:
+        print(f"  next:  {', '.join(job.actions)}", file=out)
+    return 0
+
+
+__all__ = ["EMULATOR", "build_parser", "main"]

@@ -1,0 +1,109 @@
+"""The Discord bot: a ``commands.Bot`` that owns the core services and loads the cogs by name."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot import __version__
+from bot.config import Config
+from bot.runtime import Services
+
+log = logging.getLogger(__name__)
+
+#: Cogs are loaded by module name, so ``bot`` never imports ``cogs``.
+DEFAULT_EXTENSIONS: tuple[str, ...] = ()
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Send discord.py's REST calls and gateway connection to another Discord-compatible server.
+
+    Both are class attributes that discord.py reads when it builds a request or connects, so this
+    must run before ``start``. The resume URL comes from the server's READY payload.
+    """
+    discord.http.Route.BASE = api_base.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url.rstrip("/") + "/")
+
+
+def bot_intents() -> discord.Intents:
+    """Guilds and reactions only: no message content, no members (nothing privileged)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_reactions = True
+    intents.dm_reactions = True
+    return intents
+
+
+class MJBot(commands.Bot):
+    """Builds the services in ``setup_hook`` and closes them in ``close``."""
+
+    services: Services
+
+    def __init__(self, config: Config, *, extensions: Sequence[str] = DEFAULT_EXTENSIONS, **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.config = config
+        self._extension_names = tuple(extensions)
+        self._services: Services | None = None
+
+    async def setup_hook(self) -> None:
+        self._services = await Services.open(self.config, health=self._health)
+        self.services = self._services
+        for name in self._extension_names:
+            await self.load_extension(name)
+        if self.config.discord.sync_commands:
+            await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        guild_ids = self.config.discord.guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d global application commands", len(synced))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d application commands to guild %s", len(synced), guild_id)
+
+    async def _health(self) -> Mapping[str, Any]:
+        return {
+            "discord_connected": not self.is_closed() and self.is_ready(),
+            "latency_ms": None if self.latency != self.latency else round(self.latency * 1000, 1),
+            "guilds": len(self.guilds),
+            "sandbox": self.config.sandbox,
+        }
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._services is not None:
+                services, self._services = self._services, None
+                await services.close()
+
+
+async def run_bot(config: Config) -> None:
+    """Run until the gateway closes or SIGINT/SIGTERM arrives, then close everything cleanly."""
+    point_discord_at(config.discord.api_base, config.discord.gateway_url)
+    bot = MJBot(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    log.info("mjbot %s starting (sandbox=%s)", __version__, config.sandbox)
+    async with bot:
+        await bot.start(config.discord.token or "")

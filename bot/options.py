@@ -1,0 +1,117 @@
+"""User options -> typed API requests, checked before any credit is spent.
+
+Shared by the CLI and the Discord commands, so both refuse the same inputs with the same words.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from bot.acedata.models import (
+    IMAGINE_MODES,
+    RESOLUTIONS,
+    VIDEO_MODES,
+    ImagineGenerate,
+    ImagineMode,
+    Resolution,
+    VideoExtend,
+    VideoGenerate,
+    VideoMode,
+)
+
+#: The longest prompt the bot accepts. The API documents no limit; Midjourney prompts past a few
+#: hundred words stop adding anything, and Discord shows at most 4,096 characters in an embed.
+MAX_PROMPT_CHARS = 2000
+MAX_URL_CHARS = 2048
+CLIPS_PER_VIDEO = 4
+
+
+class InputError(ValueError):
+    """A user's option is wrong; the message says which one and what to do."""
+
+
+def clean_prompt(prompt: str) -> str:
+    text = " ".join(prompt.split())
+    if not text:
+        raise InputError("The prompt is empty: describe what should happen, for example `waves crash on rocks`.")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InputError(
+            f"The prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}. Shorten it and try again."
+        )
+    return text
+
+
+def check_image_url(url: str, *, option: str = "image_url") -> str:
+    """Accept only absolute http(s) URLs; return the URL stripped of surrounding space."""
+    value = url.strip()
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InputError(f"`{option}` must be an http:// or https:// link to an image, got `{value[:100]}`.")
+    if len(value) > MAX_URL_CHARS:
+        raise InputError(f"`{option}` is longer than {MAX_URL_CHARS} characters; use a shorter link.")
+    if any(ch.isspace() for ch in value):
+        raise InputError(f"`{option}` contains spaces; paste one link only.")
+    return value
+
+
+def video_request(
+    prompt: str,
+    image_url: str,
+    *,
+    end_image_url: str | None = None,
+    loop: bool = False,
+    mode: str = "fast",
+    resolution: str = "720p",
+) -> VideoGenerate:
+    text = clean_prompt(prompt)
+    start = check_image_url(image_url, option="image_url")
+    end = check_image_url(end_image_url, option="end_image_url") if end_image_url else None
+    if loop and end:
+        raise InputError("`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them.")
+    return VideoGenerate(
+        prompt=text,
+        image_url=start,
+        end_image_url=end,
+        loop=loop,
+        mode=video_mode(mode),
+        resolution=video_resolution(resolution),
+    )
+
+
+def extend_request(
+    video_id: str, clip: int, *, prompt: str | None, mode: str = "fast", resolution: str | None = None
+) -> VideoExtend:
+    """``clip`` is 1-based, as users count; the API's ``video_index`` is 0-based."""
+    if not 1 <= clip <= CLIPS_PER_VIDEO:
+        raise InputError(f"Pick a clip from 1 to {CLIPS_PER_VIDEO}, got {clip}.")
+    text = clean_prompt(prompt) if prompt and prompt.strip() else None
+    return VideoExtend(
+        video_id=video_id,
+        video_index=clip - 1,
+        prompt=text,
+        mode=video_mode(mode),
+        resolution=video_resolution(resolution) if resolution else None,
+    )
+
+
+def imagine_request(prompt: str, *, mode: str = "fast") -> ImagineGenerate:
+    if mode not in IMAGINE_MODES:
+        raise InputError(f"`mode` must be one of {', '.join(IMAGINE_MODES)}, got `{mode}`.")
+    imagine_mode: ImagineMode = "fast" if mode == "fast" else "relax" if mode == "relax" else "turbo"
+    return ImagineGenerate(prompt=clean_prompt(prompt), mode=imagine_mode)
+
+
+def video_mode(mode: str) -> VideoMode:
+    if mode == "fast":
+        return "fast"
+    if mode == "turbo":
+        return "turbo"
+    raise InputError(f"`mode` must be one of {', '.join(VIDEO_MODES)} for videos, got `{mode}`.")
+
+
+def video_resolution(resolution: str) -> Resolution:
+    if resolution == "480p":
+        return "480p"
+    if resolution == "720p":
+        return "720p"
+    raise InputError(f"`resolution` must be one of {', '.join(RESOLUTIONS)}, got `{resolution}`.")

@@ -1,0 +1,122 @@
+"""Builds and closes the core services (HTTP session, API client, store, engine, web listener).
+
+The Discord bot and the CLI share this, so both run the same engine on the same store. In sandbox
+mode (``[acedata] base_url = "emulator"``) the API emulator runs in-process on loopback and the
+client talks to it over real HTTP, exactly as it would to Ace Data Cloud.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot import __version__
+from bot.acedata.client import AceDataClient
+from bot.acedata.emulator import Emulator, EmulatorSettings
+from bot.config import Config
+from bot.jobs import JobEngine
+from bot.store import Store
+from bot.web import WebServer, callback_path_prefix, callback_url_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything below the Discord layer, opened together and closed in reverse order."""
+
+    config: Config
+    session: aiohttp.ClientSession
+    client: AceDataClient
+    store: Store
+    engine: JobEngine
+    emulator: Emulator | None = None
+    web: WebServer | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        *,
+        listen: bool = True,
+        health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+    ) -> Services:
+        """Open the services; ``listen`` starts the callback/health listener (the bot does, the CLI does not)."""
+        emulator: Emulator | None = None
+        session: aiohttp.ClientSession | None = None
+        store: Store | None = None
+        try:
+            token = config.acedata.token or ""
+            base_url = config.acedata.base_url
+            if config.sandbox:
+                token = secrets.token_urlsafe(16)
+                emulator = Emulator(_emulator_settings(config, token))
+                base_url = await emulator.start()
+                log.info("sandbox mode: the built-in API emulator answers at %s; nothing is charged", base_url)
+            session = aiohttp.ClientSession(headers={"user-agent": f"mjbot/{__version__}"})
+            client = AceDataClient(
+                session, token=token, base_url=base_url, request_timeout_s=config.acedata.request_timeout_s
+            )
+            Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
+            store = await Store.open(config.store.path)
+            callbacks = config.callback
+            callback_url = (
+                callback_url_for(callbacks.public_url, callbacks.secret)
+                if listen and callbacks.enabled and callbacks.public_url and callbacks.secret
+                else None
+            )
+            engine = JobEngine(
+                client,
+                store,
+                poll_interval_s=config.jobs.poll_interval_s,
+                job_timeout_s=config.jobs.job_timeout_s,
+                callback_url=callback_url,
+                callback_poll_interval_s=config.jobs.callback_poll_interval_s,
+            )
+            services = cls(config, session, client, store, engine, emulator)
+            if listen:
+                services.web = WebServer(
+                    engine,
+                    host=callbacks.listen_host,
+                    port=callbacks.listen_port,
+                    callback_secret=callbacks.secret if callback_url else None,
+                    callback_path_prefix=callback_path_prefix(callbacks.public_url) if callback_url else "",
+                    health=health,
+                )
+                await services.web.start()
+            await engine.start()
+            return services
+        except BaseException:
+            if store is not None:
+                await store.close()
+            if session is not None:
+                await session.close()
+            if emulator is not None:
+                await emulator.stop()
+            raise
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        if self.web is not None:
+            await self.web.stop()
+        await self.store.close()
+        await self.session.close()
+        if self.emulator is not None:
+            await self.emulator.stop()
+
+
+def _emulator_settings(config: Config, token: str) -> EmulatorSettings:
+    knobs = config.emulator
+    return EmulatorSettings(
+        tokens=frozenset({token}),
+        job_duration_s=knobs.job_duration_s,
+        video_duration_s=knobs.video_duration_s,
+        failure_rate=knobs.failure_rate,
+        moderation_words=knobs.moderation_words,
+    )
