@@ -189,7 +189,7 @@ async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
 async def _build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
     """The typed request for a job command, and the parent job id for an extend."""
     if args.command == "video":
-        request = video_request(
+        video = video_request(
             args.prompt,
             args.image,
             end_image_url=args.end_image,
@@ -197,7 +197,7 @@ async def _build_request(args: argparse.Namespace, config: Config) -> tuple[ApiR
             mode=args.mode,
             resolution=args.resolution,
         )
-        return request, None
+        return video, None
     if args.command == "imagine":
         return imagine_request(args.prompt, mode=args.mode), None
     from bot.store import Store
@@ -249,6 +249,8 @@ async def _run_job_command(args: argparse.Namespace, config: Config, out: TextIO
             progress.show(job, time.monotonic() - started)
             with contextlib.suppress(TimeoutError):
                 await services.engine.wait(job_id, timeout=0.5)
+        if job is not None and job.status is JobStatus.SUCCEEDED:
+            progress.show(job, time.monotonic() - started)
         progress.done()
         if job is None:
             print(f"mjbot: job {job_id} vanished from the store", file=sys.stderr)

@@ -86,7 +86,7 @@ class Services:
                     host=callbacks.listen_host,
                     port=callbacks.listen_port,
                     callback_secret=callbacks.secret if callback_url else None,
-                    callback_path_prefix=callback_path_prefix(callbacks.public_url) if callback_url else "",
+                    callback_path_prefix=callback_path_prefix(callbacks.public_url or "") if callback_url else "",
                     health=health,
                 )
                 await services.web.start()

@@ -194,6 +194,9 @@ class TaskResult:
     @property
     def status(self) -> TaskStatus:
         if self.success is True:
+            # ndjson lines and per-progress callbacks say success: true long before the end.
+            if self.progress is not None and self.progress < 100:
+                return TaskStatus.RUNNING
             return TaskStatus.SUCCEEDED
         if self.success is False or self.error_code is not None:
             return TaskStatus.FAILED

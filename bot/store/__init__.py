@@ -1,0 +1,20 @@
+"""The SQLite job store: every SQL statement of the bot lives in this package."""
+
+from .database import JobNotFoundError, StoreError
+from .db import FinishItem, Store
+from .models import UNFINISHED_STATUSES, Job, JobKind, JobResult, JobStatus, MessageLink, NewJob, UsageEntry
+
+__all__ = [
+    "UNFINISHED_STATUSES",
+    "FinishItem",
+    "Job",
+    "JobKind",
+    "JobNotFoundError",
+    "JobResult",
+    "JobStatus",
+    "MessageLink",
+    "NewJob",
+    "Store",
+    "StoreError",
+    "UsageEntry",
+]

@@ -1,0 +1,45 @@
+"""Knobs of the API emulator and what it records about the calls it received."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class EmulatorSettings:
+    """How the emulator behaves; every field may be changed while it runs."""
+
+    #: Accepted bearer tokens; ``None`` accepts any non-empty token.
+    tokens: frozenset[str] | None = frozenset({"emulator-token"})
+    #: How long an imagine task (generate or follow-up) takes, in seconds.
+    job_duration_s: float = 6.0
+    #: How long a video task (generate or extend) takes, in seconds.
+    video_duration_s: float = 10.0
+    #: Share of accepted tasks that end with ``success: false``.
+    failure_rate: float = 0.0
+    #: Seed of the random source behind failures and ids, for reproducible runs.
+    seed: int | None = None
+    #: A prompt containing one of these words (case-insensitive, whole word) is refused with 403.
+    moderation_words: tuple[str, ...] = ()
+    #: Answer like the documentation's inconsistent examples: sizes as strings, ``duration``
+    #: instead of ``elapsed`` in task records, and no top-level ``success`` in error envelopes.
+    legacy_fields: bool = False
+    #: Grow every served MP4 by a trailing ``free`` box of this many bytes (upload-limit tests).
+    clip_padding_bytes: int = 0
+    #: Base of the media URLs in results; by default the URL the emulator listens on.
+    public_url: str | None = None
+    #: Time limit of one callback POST.
+    callback_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One API call as the emulator received it."""
+
+    method: str
+    path: str
+    #: The parsed JSON body, or ``None`` when it was missing or malformed.
+    body: Any
+    #: ``time.monotonic()`` when the request arrived.
+    at: float

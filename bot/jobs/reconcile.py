@@ -1,0 +1,154 @@
+"""Finding out what became of a job whose submit answer never reached the store.
+
+A job is written (status ``submitting``) before its submit is sent, so a crash, a timeout or a
+5xx between the two leaves a row with no task id, and nobody knows whether the API created (and
+charged for) a task. The rule, applied at start-up and on later poll ticks:
+
+1. Search the tasks created from ``created_at - SEARCH_SLACK_S`` to ``created_at + job_timeout_s
+   + SEARCH_SLACK_S`` (every attempt for the job falls in that window) and compare each task's
+   ``request`` with the job's params, ignoring the keys the client adds (``async``,
+   ``callback_url``). A task that already belongs to another job is skipped; among several
+   matches the earliest wins. Found: the job adopts that task id and is tracked; it is not sent
+   again, so it is not paid twice.
+2. Not found, and the last attempt is younger than the grace period: wait. The task search may lag
+   behind a submit, and an attempt may still be on its way.
+3. Not found, and the job is older than ``job_timeout_s``: fail it with a clear reason; a result
+   could not arrive in time anyway.
+4. Not found otherwise: the API never created the task, so nothing was paid; send it again on the
+   same row.
+
+A failed search decides nothing: the job waits for the next tick.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from bot.acedata.models import (
+    IMAGINE_MODES,
+    RESOLUTIONS,
+    VIDEO_MODES,
+    ApiRequest,
+    ImagineAction,
+    ImagineGenerate,
+    ImagineMode,
+    Resolution,
+    TaskRecord,
+    VideoExtend,
+    VideoGenerate,
+    VideoMode,
+)
+from bot.store.models import Job, JobKind
+
+#: Keys the client adds to a body on the way out; they say how to answer, not what to make.
+TRANSPORT_KEYS = frozenset({"async", "callback_url", "timeout"})
+#: Tolerance for the clock difference between this host and the API.
+SEARCH_SLACK_S = 120.0
+
+
+class Verdict(enum.Enum):
+    WAIT = "wait"
+    EXPIRE = "expire"
+    RESUBMIT = "resubmit"
+
+
+def search_window(job: Job, *, job_timeout_s: float, now: float) -> tuple[float, float]:
+    """The creation-time window in which every task ever sent for ``job`` must lie."""
+    start = job.created_at - SEARCH_SLACK_S
+    end = min(now, job.created_at + job_timeout_s) + SEARCH_SLACK_S
+    return start, end
+
+
+def same_request(sent: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether a task's recorded request body is the job's request."""
+    return _without_transport(sent) == _without_transport(params)
+
+
+def candidates(job: Job, records: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """Tasks whose request is this job's, earliest first."""
+    matches = [record for record in records if record.request and same_request(record.request, job.params)]
+    matches.sort(key=lambda record: record.created_at if record.created_at is not None else float("inf"))
+    return matches
+
+
+def decide(job: Job, *, last_sent_at: float, now: float, grace_s: float, job_timeout_s: float) -> Verdict:
+    """Rules 2-4 for a job whose search found nothing."""
+    if now - last_sent_at < grace_s:
+        return Verdict.WAIT
+    if now - job.created_at >= job_timeout_s:
+        return Verdict.EXPIRE
+    return Verdict.RESUBMIT
+
+
+def request_from_params(kind: JobKind, params: Mapping[str, Any]) -> ApiRequest | None:
+    """Rebuild the typed request a job was made from; ``None`` if its params cannot be reproduced exactly."""
+    body = _without_transport(params)
+    action = body.get("action")
+    request: ApiRequest
+    try:
+        if kind is JobKind.VIDEO and action == "generate":
+            request = VideoGenerate(
+                prompt=str(body["prompt"]),
+                image_url=str(body["image_url"]),
+                end_image_url=_opt_str(body.get("end_image_url")),
+                loop=bool(body.get("loop", False)),
+                mode=_video_mode(body.get("mode", "fast")),
+                resolution=_resolution(body.get("resolution", "720p")),
+            )
+        elif kind is JobKind.VIDEO and action == "extend":
+            resolution = body.get("resolution")
+            request = VideoExtend(
+                video_id=str(body["video_id"]),
+                video_index=int(body["video_index"]),
+                prompt=_opt_str(body.get("prompt")),
+                mode=_video_mode(body.get("mode", "fast")),
+                resolution=None if resolution is None else _resolution(resolution),
+                end_image_url=_opt_str(body.get("end_image_url")),
+            )
+        elif kind is JobKind.IMAGINE and action == "generate":
+            request = ImagineGenerate(
+                prompt=str(body["prompt"]),
+                mode=_imagine_mode(body.get("mode", "fast")),
+                translation=bool(body.get("translation", False)),
+                split_images=bool(body.get("split_images", False)),
+            )
+        elif kind is JobKind.IMAGINE and isinstance(action, str) and action:
+            request = ImagineAction(
+                action_name=action,
+                image_id=str(body["image_id"]),
+                prompt=_opt_str(body.get("prompt")),
+                mode=_imagine_mode(body.get("mode", "fast")),
+            )
+        else:
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return request if request.to_body() == body else None
+
+
+def _without_transport(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in TRANSPORT_KEYS}
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _video_mode(value: Any) -> VideoMode:
+    if value not in VIDEO_MODES:
+        raise ValueError(f"unknown video mode {value!r}")
+    return cast(VideoMode, value)
+
+
+def _imagine_mode(value: Any) -> ImagineMode:
+    if value not in IMAGINE_MODES:
+        raise ValueError(f"unknown imagine mode {value!r}")
+    return cast(ImagineMode, value)
+
+
+def _resolution(value: Any) -> Resolution:
+    if value not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {value!r}")
+    return cast(Resolution, value)

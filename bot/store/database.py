@@ -1,0 +1,227 @@
+"""One SQLite file behind one aiosqlite connection: opening, upgrading, locking and error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self, cast
+
+import aiosqlite
+
+from . import migrations
+from .rows import Row
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS: Final = 5_000
+_MIN_SQLITE: Final = (3, 35, 0)  # RETURNING
+
+
+class StoreError(Exception):
+    """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, SQLite error."""
+
+
+class JobNotFoundError(StoreError, LookupError):
+    """A method that changes a job (or links to one) was given an id that is not in the store."""
+
+
+class Database:
+    """The connection under the store, opened in autocommit mode with WAL, foreign keys and a busy timeout.
+
+    Every call holds one asyncio lock while it talks to the connection, so a multi-statement
+    transaction never takes in a statement from another coroutine. Writes commit before the call
+    returns: with WAL and synchronous=NORMAL a write survives a crash of the process (an OS crash or
+    power cut may lose the last moments, the usual WAL trade-off).
+
+    Beside it sits a read-only plain sqlite3 connection for the one lookup on every button click
+    (``_quick_fetch``): it sees only committed data, which is all there is once a method has returned.
+    """
+
+    def __init__(
+        self, conn: aiosqlite.Connection, reader: sqlite3.Connection, path: Path, clock: Callable[[], float]
+    ) -> None:
+        self._conn: aiosqlite.Connection | None = conn
+        self._reader: sqlite3.Connection | None = reader
+        self._path = path
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> Self:
+        """Open (or create) the database at ``path`` and bring its schema up to date."""
+        if sqlite3.sqlite_version_info < _MIN_SQLITE:
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: the store needs SQLite 3.35 or newer")
+        file = Path(path)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the directory {file.parent} for the database: {exc}") from exc
+        try:
+            # The reader opens first: it finds a directory or a missing permission without starting the
+            # connection thread (a failed aiosqlite connect leaves that thread to report on a closed loop).
+            reader = sqlite3.connect(file, timeout=0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {file}: {exc}") from exc
+        try:
+            conn = await aiosqlite.connect(file, isolation_level=None)
+        except BaseException as exc:
+            reader.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open the database {file}: {exc}") from exc
+            raise
+        store = cls(conn, reader, file, clock)
+        try:
+            await store._prepare(conn)
+            reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            reader.close()
+            await conn.close()
+            raise
+        return store
+
+    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+        path = self._path
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            mode = await self._switch_to_wal(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            application_id = await migrations.read_application_id(conn)
+            version = await migrations.read_version(conn)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise StoreError(
+                    f"{path} is not an SQLite database; point the store at a new path or at an mjbot database"
+                ) from exc
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        if mode.lower() != "wal":
+            log.warning("database %s runs in journal mode %s, not WAL", path, mode)
+        if application_id not in (0, migrations.APPLICATION_ID):
+            raise StoreError(
+                f"{path} is an SQLite database of another application (application_id {application_id:#x}); "
+                "point the store at its own database file"
+            )
+        latest = migrations.LATEST_VERSION
+        if version > latest:
+            raise StoreError(
+                f"{path} has schema version {version}, but this version of mjbot knows versions up to {latest}; "
+                "upgrade mjbot, or point it at another database file (the file was left unchanged)"
+            )
+        while version < latest:
+            try:
+                applied = await migrations.upgrade_step(conn)
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"could not upgrade {path} from schema version {version} to {version + 1}: {exc} "
+                    f"(the file was left at version {version})"
+                ) from exc
+            if applied is None:  # another process finished the upgrade first
+                break
+            log.info("upgraded database %s to schema version %d", path, applied)
+            version = applied
+
+    @staticmethod
+    async def _switch_to_wal(conn: aiosqlite.Connection) -> str:
+        # Changing the journal mode needs the file to itself, and SQLite answers "locked" at once instead of
+        # waiting when another connection is opening the same new file; so wait here, within the busy timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return str(next(iter(await conn.execute_fetchall("PRAGMA journal_mode = WAL")))[0])
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise StoreError. Safe to call twice."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            reader, self._reader = self._reader, None
+            if reader is not None:
+                reader.close()
+            if conn is None:
+                return
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("PRAGMA optimize")
+            await conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def schema_version(self) -> int:
+        return int((await self._fetch("PRAGMA user_version"))[0][0])
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _live(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store for {self._path} is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        # Constraint failures pass through: the calling method knows what they mean for the user.
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error on {self._path}: {exc}") from exc
+
+    def _quick_fetch(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
+        """Run a short read right here on the event loop thread, through the read-only connection.
+
+        For point lookups by primary key this takes tens of microseconds, less than the two thread
+        switches a call through the aiosqlite connection costs. The reader never waits (busy_timeout 0):
+        None means SQLite was busy, and the caller goes through the main connection instead.
+        """
+        reader = self._reader
+        if reader is None:
+            raise StoreError(f"the store for {self._path} is closed")
+        try:
+            return reader.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            log.debug("quick read on %s failed (%s); using the main connection", self._path, exc)
+            return None
+
+    async def _fetch(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+        async with self._lock:
+            with self._errors():
+                return cast(list[Row], await self._live().execute_fetchall(sql, params))
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement (its own transaction, in autocommit mode); return how many rows it changed."""
+        async with self._lock:
+            with self._errors():
+                cursor = await self._live().execute(sql, params)
+                return cursor.rowcount
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            conn = self._live()
+            with self._errors():
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    await migrations.rollback_quietly(conn)
+                    raise
+                await conn.execute("COMMIT")

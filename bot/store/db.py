@@ -1,0 +1,412 @@
+# Statements here are put together from constant fragments (column lists, fixed conditions); every value
+# goes through a placeholder, so the SQL-injection check has nothing to find.
+# ruff: noqa: S608
+"""The SQLite store: jobs, the messages that show them, settings and usage, behind one aiosqlite connection."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+from .database import Database, JobNotFoundError, StoreError
+from .models import Job, JobResult, JobStatus, MessageLink, NewJob, UsageEntry
+from .rows import (
+    JOB_COLUMNS,
+    LINK_COLUMNS,
+    USAGE_COLUMNS,
+    Row,
+    dump_ids,
+    dump_list,
+    dump_object,
+    job_from_row,
+    link_from_row,
+    load_object,
+    new_job_id,
+    usage_from_row,
+)
+
+log = logging.getLogger(__name__)
+
+_ID_ATTEMPTS: Final = 5
+
+# Must stay the same expression as the WHERE of the partial index jobs_unfinished, or SQLite will not use it.
+_UNFINISHED: Final = "status IN ('queued', 'submitting', 'running')"
+_J_COLUMNS: Final = ", ".join(f"j.{name.strip()}" for name in JOB_COLUMNS.split(","))
+
+_INSERT_JOB: Final = (
+    "INSERT INTO jobs (id, kind, action, prompt, params, status, parent_id, guild_id, channel_id, user_id, "
+    "created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_JOB_FOR_MESSAGE: Final = (
+    f"SELECT {_J_COLUMNS} FROM message_links AS m JOIN jobs AS j ON j.id = m.job_id WHERE m.message_id = ?"
+)
+_SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+_SELECT_JOBS_IN: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+_MARK_SUBMITTED: Final = (
+    "UPDATE jobs SET task_id = ?2, submitted_at = ?1, updated_at = ?1, "
+    f"status = CASE WHEN {_UNFINISHED} THEN 'running' ELSE status END WHERE id = ?3 RETURNING {JOB_COLUMNS}"
+)
+_FINISH: Final = f"""
+UPDATE jobs SET
+    status = :status,
+    progress = CASE WHEN :status = 'succeeded' THEN 100 ELSE progress END,
+    error_code = :error_code,
+    error_message = :error_message,
+    video_id = CASE WHEN :has_result THEN :video_id ELSE video_id END,
+    video_urls = CASE WHEN :has_result THEN :video_urls ELSE video_urls END,
+    image_id = CASE WHEN :has_result THEN :image_id ELSE image_id END,
+    image_url = CASE WHEN :has_result THEN :image_url ELSE image_url END,
+    raw_image_url = CASE WHEN :has_result THEN :raw_image_url ELSE raw_image_url END,
+    image_width = CASE WHEN :has_result THEN :image_width ELSE image_width END,
+    image_height = CASE WHEN :has_result THEN :image_height ELSE image_height END,
+    sub_image_urls = CASE WHEN :has_result THEN :sub_image_urls ELSE sub_image_urls END,
+    actions = CASE WHEN :has_result THEN :actions ELSE actions END,
+    finished_at = :now,
+    updated_at = :now
+WHERE id = :id AND {_UNFINISHED}
+"""
+_UPSERT_LINK: Final = (
+    "INSERT INTO message_links (message_id, job_id, channel_id, guild_id, purpose, interaction_token, "
+    "application_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET "
+    "job_id = excluded.job_id, channel_id = excluded.channel_id, guild_id = excluded.guild_id, "
+    "purpose = excluded.purpose, interaction_token = excluded.interaction_token, "
+    f"application_id = excluded.application_id, created_at = excluded.created_at RETURNING {LINK_COLUMNS}"
+)
+_SETTINGS_TABLES: Final = {"guild": ("guild_settings", "guild_id"), "user": ("user_settings", "user_id")}
+
+
+@dataclass(frozen=True, slots=True)
+class FinishItem:
+    """One job to finish in ``Store.finish_many``: a finished status and what is known about the outcome."""
+
+    job_id: str
+    status: JobStatus
+    result: JobResult | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.finished:
+            raise ValueError(f"{self.status} is not a finished status")
+
+
+class Store(Database):
+    """Jobs, the Discord messages that show them, settings and the usage ledger, in one SQLite file.
+
+    Open with ``await Store.open(path)``; every method commits before it returns.
+    """
+
+    async def _job_or_raise(self, job_id: str) -> Job:
+        job = await self.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job with id {job_id!r}")
+        return job
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    async def create_job(self, new: NewJob) -> Job:
+        """Store a new job under a fresh id; created_at and updated_at come from the clock."""
+        now = self._clock()
+        params = dump_object(new.params)
+        finished_at = now if new.status.finished else None
+        for _ in range(_ID_ATTEMPTS):
+            job_id = new_job_id()
+            row = (job_id, new.kind.value, new.action, new.prompt, params, new.status.value, new.parent_id)
+            try:
+                await self._write(_INSERT_JOB, (*row, new.guild_id, new.channel_id, new.user_id, now, now, finished_at))
+            except sqlite3.IntegrityError as exc:
+                reason = getattr(exc, "sqlite_errorname", "")
+                if reason == "SQLITE_CONSTRAINT_PRIMARYKEY":
+                    log.warning("job id %s was taken; drawing another", job_id)
+                    continue
+                if reason == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                    raise JobNotFoundError(f"parent job {new.parent_id!r} does not exist") from exc
+                raise StoreError(f"cannot store the job: {exc}") from exc
+            return Job(
+                id=job_id,
+                kind=new.kind,
+                action=new.action,
+                prompt=new.prompt,
+                params=load_object(params),
+                status=new.status,
+                progress=0,
+                created_at=now,
+                updated_at=now,
+                parent_id=new.parent_id,
+                guild_id=new.guild_id,
+                channel_id=new.channel_id,
+                user_id=new.user_id,
+                finished_at=finished_at,
+            )
+        raise StoreError(f"no free job id after {_ID_ATTEMPTS} attempts")
+
+    async def get_job(self, job_id: str) -> Job | None:
+        rows = await self._fetch(_SELECT_JOB, (job_id,))
+        return job_from_row(rows[0]) if rows else None
+
+    async def get_job_by_task(self, task_id: str) -> Job | None:
+        rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = ?", (task_id,))
+        return job_from_row(rows[0]) if rows else None
+
+    async def jobs_by_ids(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs that exist among ``job_ids``, by id (unknown ids are left out)."""
+        if not job_ids:
+            return {}
+        rows = await self._fetch(_SELECT_JOBS_IN, (dump_ids(job_ids),))
+        return {job.id: job for job in map(job_from_row, rows)}
+
+    async def mark_submitted(self, job_id: str, task_id: str) -> Job:
+        """Record the API's task id; an unfinished job becomes RUNNING (a finished one keeps its status)."""
+        try:
+            rows = await self._fetch(_MARK_SUBMITTED, (self._clock(), task_id, job_id))
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"task id {task_id!r} already belongs to another job (not {job_id!r})") from exc
+        if not rows:
+            raise JobNotFoundError(f"no job with id {job_id!r}")
+        return job_from_row(rows[0])
+
+    async def set_status(self, job_id: str, status: JobStatus) -> Job:
+        """Move an unfinished job to another unfinished status; a finished job is returned unchanged."""
+        if status.finished:
+            raise ValueError(f"{status} is a finished status: use finish_job")
+        rows = await self._fetch(
+            f"UPDATE jobs SET status = ?, updated_at = ? WHERE id = ? AND {_UNFINISHED} RETURNING {JOB_COLUMNS}",
+            (status.value, self._clock(), job_id),
+        )
+        return job_from_row(rows[0]) if rows else await self._job_or_raise(job_id)
+
+    async def update_progress_many(self, updates: Sequence[tuple[str, int]]) -> None:
+        """Raise the progress of unfinished jobs, in one transaction; progress never goes backwards."""
+        if not updates:
+            return
+        now = self._clock()
+        sql = f"UPDATE jobs SET progress = ?1, updated_at = ?2 WHERE id = ?3 AND progress < ?1 AND {_UNFINISHED}"
+        params = [(progress, now, job_id) for job_id, progress in updates]
+        async with self._transaction() as conn:
+            await conn.executemany(sql, params)
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        result: JobResult | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Finish a job once. Returns (job, changed); a job that was already finished is left as it was."""
+        item = FinishItem(job_id, status, result, error_code, error_message)
+        changed = await self.finish_many([item])
+        if changed:
+            return changed[0], True
+        return await self._job_or_raise(job_id), False
+
+    async def finish_many(self, items: Sequence[FinishItem]) -> list[Job]:
+        """Finish many jobs in one transaction; returns, in order, only the jobs this call finished.
+
+        Unknown ids and jobs that are already finished are skipped; if one id comes twice, the first wins.
+        """
+        if not items:
+            return []
+        now = self._clock()
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND {_UNFINISHED}",
+                (dump_ids(item.job_id for item in items),),
+            )
+            pending = {row[0] for row in rows}
+            chosen: dict[str, FinishItem] = {}
+            for item in items:
+                if item.job_id in pending and item.job_id not in chosen:
+                    chosen[item.job_id] = item
+            if not chosen:
+                return []
+            await conn.executemany(_FINISH, [_finish_params(item, now) for item in chosen.values()])
+            rows = await conn.execute_fetchall(_SELECT_JOBS_IN, (dump_ids(chosen),))
+        finished = {job.id: job for job in map(job_from_row, cast(list[Row], rows))}
+        return [finished[job_id] for job_id in chosen]
+
+    async def unfinished_jobs(self) -> list[Job]:
+        """Queued, submitting and running jobs, oldest first: what to resume after a restart."""
+        rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} ORDER BY created_at, rowid")
+        return [job_from_row(row) for row in rows]
+
+    async def recent_jobs(
+        self,
+        *,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        statuses: Sequence[JobStatus] | None = None,
+        limit: int = 20,
+    ) -> list[Job]:
+        """The newest jobs, filtered by user, guild and status when given."""
+        if limit <= 0 or (statuses is not None and not statuses):
+            return []
+        conditions: list[str] = []
+        params: list[Any] = []
+        if user_id is not None:
+            conditions.append("user_id = ?")
+            params.append(user_id)
+        if guild_id is not None:
+            conditions.append("guild_id = ?")
+            params.append(guild_id)
+        if statuses is not None:
+            conditions.append("status IN (SELECT value FROM json_each(?))")
+            params.append(dump_ids(status.value for status in statuses))
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        return [job_from_row(row) for row in await self._fetch(sql, (*params, limit))]
+
+    async def children(self, job_id: str) -> list[Job]:
+        """The jobs made from this one (upscales, variations, extensions...), oldest first."""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE parent_id = ? ORDER BY created_at, rowid"
+        return [job_from_row(row) for row in await self._fetch(sql, (job_id,))]
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a job and its message links; its children stay, without a parent. False if there was none."""
+        return await self._write("DELETE FROM jobs WHERE id = ?", (job_id,)) > 0
+
+    # -- message links ----------------------------------------------------------------------------
+
+    async def link_message(
+        self,
+        message_id: int,
+        job_id: str,
+        *,
+        channel_id: int | None,
+        guild_id: int | None,
+        purpose: str = "job",
+        interaction_token: str | None = None,
+        application_id: int | None = None,
+    ) -> MessageLink:
+        """Remember that a Discord message shows a job (replacing whatever that message was linked to)."""
+        params = (message_id, job_id, channel_id, guild_id, purpose, interaction_token, application_id, self._clock())
+        try:
+            rows = await self._fetch(_UPSERT_LINK, params)
+        except sqlite3.IntegrityError as exc:
+            raise JobNotFoundError(f"cannot link message {message_id}: no job with id {job_id!r}") from exc
+        return link_from_row(rows[0])
+
+    async def job_for_message(self, message_id: int) -> Job | None:
+        """The job a message shows: one lookup by primary keys, the path every button click takes."""
+        params = (message_id,)
+        rows = self._quick_fetch(_JOB_FOR_MESSAGE, params)
+        if rows is None:
+            rows = await self._fetch(_JOB_FOR_MESSAGE, params)
+        return job_from_row(rows[0]) if rows else None
+
+    async def link_for_message(self, message_id: int) -> MessageLink | None:
+        rows = await self._fetch(f"SELECT {LINK_COLUMNS} FROM message_links WHERE message_id = ?", (message_id,))
+        return link_from_row(rows[0]) if rows else None
+
+    async def messages_for_job(self, job_id: str) -> list[MessageLink]:
+        """Every message that shows the job, oldest first."""
+        sql = f"SELECT {LINK_COLUMNS} FROM message_links WHERE job_id = ? ORDER BY created_at, message_id"
+        return [link_from_row(row) for row in await self._fetch(sql, (job_id,))]
+
+    async def unlink_message(self, message_id: int) -> None:
+        await self._write("DELETE FROM message_links WHERE message_id = ?", (message_id,))
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> dict[str, Any]:
+        """The guild's settings object ({} when none were saved)."""
+        return await self._settings("guild", guild_id)
+
+    async def save_guild_settings(self, guild_id: int, settings: Mapping[str, Any]) -> None:
+        """Replace the guild's settings object (callers merge)."""
+        await self._save_settings("guild", guild_id, settings)
+
+    async def user_settings(self, user_id: int) -> dict[str, Any]:
+        """The user's settings object ({} when none were saved)."""
+        return await self._settings("user", user_id)
+
+    async def save_user_settings(self, user_id: int, settings: Mapping[str, Any]) -> None:
+        """Replace the user's settings object (callers merge)."""
+        await self._save_settings("user", user_id, settings)
+
+    async def _settings(self, scope: str, key: int) -> dict[str, Any]:
+        table, column = _SETTINGS_TABLES[scope]
+        rows = await self._fetch(f"SELECT settings FROM {table} WHERE {column} = ?", (key,))
+        return load_object(rows[0][0]) if rows else {}
+
+    async def _save_settings(self, scope: str, key: int, settings: Mapping[str, Any]) -> None:
+        table, column = _SETTINGS_TABLES[scope]
+        sql = (
+            f"INSERT INTO {table} ({column}, settings, updated_at) VALUES (?, ?, ?) "
+            f"ON CONFLICT ({column}) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at"
+        )
+        await self._write(sql, (key, dump_object(settings), self._clock()))
+
+    # -- usage ledger -----------------------------------------------------------------------------
+
+    async def record_usage(
+        self,
+        *,
+        job_id: str | None,
+        guild_id: int | None,
+        user_id: int | None,
+        kind: str,
+        action: str,
+        units: float = 1.0,
+    ) -> UsageEntry:
+        """Append one line to the usage ledger, stamped with the clock."""
+        rows = await self._fetch(
+            "INSERT INTO usage_ledger (job_id, guild_id, user_id, kind, action, units, created_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {USAGE_COLUMNS}",
+            (job_id, guild_id, user_id, kind, action, float(units), self._clock()),
+        )
+        return usage_from_row(rows[0])
+
+    async def usage_since(
+        self, since: float, *, guild_id: int | None = None, user_id: int | None = None
+    ) -> list[UsageEntry]:
+        """Ledger lines at or after ``since``, oldest first, for a guild and/or a user when given."""
+        where, params = _usage_filter(since, guild_id, user_id)
+        sql = f"SELECT {USAGE_COLUMNS} FROM usage_ledger WHERE {where} ORDER BY created_at, id"
+        return [usage_from_row(row) for row in await self._fetch(sql, params)]
+
+    async def usage_total(self, since: float, *, guild_id: int | None = None, user_id: int | None = None) -> float:
+        """The units used at or after ``since`` (0.0 when none)."""
+        where, params = _usage_filter(since, guild_id, user_id)
+        rows = await self._fetch(f"SELECT TOTAL(units) FROM usage_ledger WHERE {where}", params)
+        return float(rows[0][0])
+
+
+def _usage_filter(since: float, guild_id: int | None, user_id: int | None) -> tuple[str, list[Any]]:
+    conditions = ["created_at >= ?"]
+    params: list[Any] = [since]
+    if guild_id is not None:
+        conditions.append("guild_id = ?")
+        params.append(guild_id)
+    if user_id is not None:
+        conditions.append("user_id = ?")
+        params.append(user_id)
+    return " AND ".join(conditions), params
+
+
+_NO_RESULT: Final = JobResult()
+
+
+def _finish_params(item: FinishItem, now: float) -> dict[str, Any]:
+    result = item.result or _NO_RESULT
+    return {
+        "id": item.job_id,
+        "status": item.status.value,
+        "error_code": item.error_code,
+        "error_message": item.error_message,
+        "now": now,
+        "has_result": item.result is not None,
+        "video_id": result.video_id,
+        "video_urls": dump_list(result.video_urls),
+        "image_id": result.image_id,
+        "image_url": result.image_url,
+        "raw_image_url": result.raw_image_url,
+        "image_width": result.image_width,
+        "image_height": result.image_height,
+        "sub_image_urls": dump_list(result.sub_image_urls),
+        "actions": dump_list(result.actions),
+    }

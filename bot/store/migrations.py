@@ -1,0 +1,158 @@
+"""The schema as an ordered list of SQL scripts; ``PRAGMA user_version`` counts how many have been applied.
+
+A released script never changes: a new schema version is a new script appended to ``MIGRATIONS``.
+Foreign keys stay ON while scripts run, so a future script that rebuilds a referenced table must
+switch them off outside its transaction first (SQLite ignores that pragma inside a transaction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from typing import Final
+
+import aiosqlite
+
+# Written into the file header so that another application's SQLite file is refused, not "upgraded".
+APPLICATION_ID: Final = 0x6D6A6274  # "mjbt"
+
+# Version 1: jobs and the Discord messages that show them.
+_V1: Final = f"""
+CREATE TABLE jobs (
+    id              TEXT PRIMARY KEY NOT NULL,
+    task_id         TEXT UNIQUE,
+    kind            TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    parent_id       TEXT REFERENCES jobs (id) ON DELETE SET NULL,
+    guild_id        INTEGER,
+    channel_id      INTEGER,
+    user_id         INTEGER,
+    prompt          TEXT NOT NULL,
+    params          TEXT NOT NULL DEFAULT '{{}}',
+    status          TEXT NOT NULL,
+    progress        INTEGER NOT NULL DEFAULT 0,
+    video_id        TEXT,
+    video_urls      TEXT,
+    image_id        TEXT,
+    image_url       TEXT,
+    raw_image_url   TEXT,
+    image_width     INTEGER,
+    image_height    INTEGER,
+    sub_image_urls  TEXT,
+    actions         TEXT,
+    error_code      TEXT,
+    error_message   TEXT,
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    submitted_at    REAL,
+    finished_at     REAL
+);
+-- Partial index: stays small however many finished jobs pile up; resuming reads it in created_at order.
+CREATE INDEX jobs_unfinished ON jobs (created_at) WHERE status IN ('queued', 'submitting', 'running');
+CREATE INDEX jobs_user_created ON jobs (user_id, created_at);
+CREATE INDEX jobs_guild_created ON jobs (guild_id, created_at);
+CREATE INDEX jobs_created ON jobs (created_at);
+CREATE INDEX jobs_parent ON jobs (parent_id);
+
+CREATE TABLE message_links (
+    message_id          INTEGER PRIMARY KEY,
+    job_id              TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    channel_id          INTEGER,
+    guild_id            INTEGER,
+    purpose             TEXT NOT NULL DEFAULT 'job',
+    interaction_token   TEXT,
+    application_id      INTEGER,
+    created_at          REAL NOT NULL
+);
+CREATE INDEX message_links_job ON message_links (job_id);
+
+PRAGMA application_id = {APPLICATION_ID};
+"""
+
+# Version 2: per-guild and per-user settings, and the usage ledger behind quotas and /usage.
+# The ledger keeps job_id as plain text (no foreign key) so that it outlives deleted jobs.
+_V2: Final = """
+CREATE TABLE guild_settings (
+    guild_id    INTEGER PRIMARY KEY,
+    settings    TEXT NOT NULL DEFAULT '{}',
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE user_settings (
+    user_id     INTEGER PRIMARY KEY,
+    settings    TEXT NOT NULL DEFAULT '{}',
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE usage_ledger (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id      TEXT,
+    guild_id    INTEGER,
+    user_id     INTEGER,
+    kind        TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    units       REAL NOT NULL DEFAULT 1.0,
+    created_at  REAL NOT NULL
+);
+CREATE INDEX usage_ledger_guild_created ON usage_ledger (guild_id, created_at);
+CREATE INDEX usage_ledger_user_created ON usage_ledger (user_id, created_at);
+CREATE INDEX usage_ledger_created ON usage_ledger (created_at);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+LATEST_VERSION: Final = len(MIGRATIONS)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script into complete statements, so that each can run inside one explicit transaction."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if not pending and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration script: {pending.strip()[:60]!r}")
+    return statements
+
+
+async def read_version(conn: aiosqlite.Connection) -> int:
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    return int(rows[0][0])
+
+
+async def read_application_id(conn: aiosqlite.Connection) -> int:
+    rows = list(await conn.execute_fetchall("PRAGMA application_id"))
+    return int(rows[0][0])
+
+
+async def upgrade_step(conn: aiosqlite.Connection, *, target: int = LATEST_VERSION) -> int | None:
+    """Apply the next script in one transaction, if the file is below ``target``; return the new version.
+
+    The version is read again after taking the write lock, so two processes opening the same file at
+    once never apply a script twice. Returns None when there is nothing to do. ``conn`` must be in
+    autocommit mode (``isolation_level=None``).
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = await read_version(conn)
+        if version >= target or version >= LATEST_VERSION:
+            await conn.execute("COMMIT")
+            return None
+        for statement in split_statements(MIGRATIONS[version]):
+            await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version = {version + 1:d}")
+        await conn.execute("COMMIT")
+    except BaseException:
+        await rollback_quietly(conn)
+        raise
+    return version + 1
+
+
+async def rollback_quietly(conn: aiosqlite.Connection) -> None:
+    """Roll back after a failure; SQLite may already have rolled back on its own (and then says so)."""
+    with contextlib.suppress(sqlite3.OperationalError):
+        await conn.execute("ROLLBACK")

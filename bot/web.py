@@ -1,0 +1,155 @@
+"""The HTTP listener: Ace Data Cloud's result callbacks, and a health check for the host.
+
+The API signs nothing it POSTs, so the callback URL itself carries the secret; the secret is
+compared in constant time, never logged (the access log shows a redacted path), and a wrong one
+gets the same 404 as an unknown path.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from bot import __version__
+from bot.acedata.client import parse_callback
+from bot.acedata.errors import UnexpectedResponseError
+from bot.jobs import JobEngine
+
+log = logging.getLogger(__name__)
+
+#: The largest callback body accepted; a real result is a few kilobytes.
+MAX_BODY_BYTES = 1 << 20
+CALLBACK_ROUTE = "/acedata/callback"
+
+HealthProbe = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+def callback_path_prefix(public_url: str | None) -> str:
+    """The path part of the public URL (``https://host/mjbot/`` -> ``/mjbot``), under which callbacks arrive."""
+    return urlsplit(public_url).path.rstrip("/") if public_url else ""
+
+
+def callback_url_for(public_url: str, secret: str) -> str:
+    """The URL to give the API as ``callback_url``: the public URL, the callback route and the secret."""
+    return f"{public_url.rstrip('/')}{CALLBACK_ROUTE}/{quote(secret, safe='')}"
+
+
+def redact(path: str) -> str:
+    """A request path fit for a log: the secret segment of a callback path is masked."""
+    head, found, _ = path.partition(CALLBACK_ROUTE + "/")
+    return f"{head}{CALLBACK_ROUTE}/***" if found else path
+
+
+class _RedactingAccessLogger(AbstractAccessLogger):
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s -> %d in %.1f ms",
+            request.remote,
+            request.method,
+            redact(request.path),
+            response.status,
+            time * 1000,
+        )
+
+
+class WebServer:
+    """Serves ``POST {prefix}/acedata/callback/{secret}`` and ``GET /healthz``."""
+
+    def __init__(
+        self,
+        engine: JobEngine,
+        *,
+        host: str,
+        port: int,
+        callback_secret: str | None,
+        callback_path_prefix: str = "",
+        health: HealthProbe | None = None,
+    ) -> None:
+        self._engine = engine
+        self._host = host
+        self._port = port
+        self._secret = callback_secret.encode() if callback_secret else None
+        self._health = health
+        self._runner: web.AppRunner | None = None
+        prefix = callback_path_prefix.rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            prefix = "/" + prefix
+        self._app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self._app.router.add_post(f"{prefix}{CALLBACK_ROUTE}/{{secret}}", self._callback)
+        if prefix:  # a proxy may strip the prefix or pass it on: accept both
+            self._app.router.add_post(f"{CALLBACK_ROUTE}/{{secret}}", self._callback)
+        self._app.router.add_get("/healthz", self._healthz)
+
+    async def start(self) -> str:
+        """Start listening; returns the base URL (with the real port when ``port`` was 0)."""
+        if self._runner is not None:
+            raise RuntimeError("the web server is already running")
+        runner = web.AppRunner(self._app, access_log_class=_RedactingAccessLogger, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        log.info("listening on %s (callbacks %s)", url, "on" if self._secret else "off")
+        return url
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        given = request.match_info.get("secret", "").encode()
+        if self._secret is None or not hmac.compare_digest(given, self._secret):
+            log.warning("callback refused: wrong secret or callbacks disabled (%s)", redact(request.path))
+            raise web.HTTPNotFound()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("callback refused: body larger than %d bytes", MAX_BODY_BYTES)
+            raise
+        try:
+            payload: Any = json.loads(raw)
+            result = parse_callback(payload)
+        except (ValueError, UnexpectedResponseError) as error:
+            log.warning("callback refused: %s", error)
+            return web.json_response({"ok": False, "error": str(error)}, status=400)
+        matched = await self._engine.handle_callback(result)
+        return web.json_response({"ok": matched})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        health = self._engine.health()
+        body: dict[str, Any] = {
+            "status": "ok" if health.problem is None else "unavailable",
+            "tracked_jobs": health.tracked_jobs,
+            "unconfirmed_jobs": health.unconfirmed_jobs,
+            "last_poll_at": health.last_poll_at,
+            "last_poll_ok": health.last_poll_ok,
+            "poll_interval_s": health.poll_interval_s,
+            "version": __version__,
+            "time": time.time(),
+        }
+        if health.problem is not None:
+            body["reason"] = health.problem
+        if self._health is not None:
+            try:
+                body.update(await self._health())
+            except Exception as error:
+                log.exception("health probe failed")
+                body.update(status="unavailable", reason=f"health probe failed: {error!r}")
+        return web.json_response(body, status=200 if body["status"] == "ok" else 503)

@@ -1,0 +1,226 @@
+"""Schema versions: a new file, an upgrade from every older version, a newer file, reopening."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.store import JobKind, JobStatus, NewJob, Store, StoreError
+from bot.store.migrations import APPLICATION_ID, LATEST_VERSION, MIGRATIONS, split_statements
+
+OLD_JOB = "oldjob0001"
+OLD_CHILD = "oldjob0002"
+
+
+def seed_v1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, task_id, kind, action, prompt, params, status, progress, video_id, video_urls, "
+        "image_url, guild_id, channel_id, user_id, created_at, updated_at, submitted_at, finished_at) "
+        "VALUES (?, 'task-old', 'video', 'generate', 'an old fox', '{\"mode\":\"fast\"}', 'succeeded', 100, "
+        "'vid-old', '[\"https://cdn.example/0.mp4\",\"https://cdn.example/1.mp4\"]', 'https://cdn.example/c.png', "
+        "7, 8, 9, 100.0, 160.0, 101.0, 160.0)",
+        (OLD_JOB,),
+    )
+    conn.execute(
+        "INSERT INTO jobs (id, kind, action, prompt, status, progress, parent_id, user_id, created_at, updated_at) "
+        "VALUES (?, 'video', 'extend', 'further', 'running', 30, ?, 9, 200.0, 210.0)",
+        (OLD_CHILD, OLD_JOB),
+    )
+    conn.execute(
+        "INSERT INTO message_links (message_id, job_id, channel_id, guild_id, purpose, interaction_token, "
+        "application_id, created_at) VALUES (4242, ?, 8, 7, 'job', 'tok-old', 55, 161.0)",
+        (OLD_JOB,),
+    )
+
+
+def seed_v2(conn: sqlite3.Connection) -> None:
+    conn.execute('INSERT INTO guild_settings (guild_id, settings, updated_at) VALUES (7, \'{"mode":"relax"}\', 1.0)')
+    conn.execute("INSERT INTO user_settings (user_id, settings, updated_at) VALUES (9, '{\"dm\":true}', 1.0)")
+    conn.execute(
+        "INSERT INTO usage_ledger (job_id, guild_id, user_id, kind, action, units, created_at) "
+        "VALUES (?, 7, 9, 'video', 'generate', 2.0, 150.0)",
+        (OLD_JOB,),
+    )
+
+
+SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2}
+
+
+def build_at_version(path: Path, version: int) -> None:
+    """A file as an older release left it: only the first ``version`` scripts, each followed by its data."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for number, script in enumerate(MIGRATIONS[:version], start=1):
+            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            with conn:
+                conn.execute("BEGIN")
+                SEEDS[number](conn)
+    finally:
+        conn.close()
+
+
+def schema_of(path: Path) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(path) as conn:
+        # sqlite_stat1 and sqlite_sequence come and go with use (PRAGMA optimize, AUTOINCREMENT), not with versions
+        rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite^_%' ESCAPE '^'")
+        return sorted(rows.fetchall())
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def test_every_version_has_its_seed() -> None:
+    assert set(SEEDS) == set(range(1, LATEST_VERSION + 1)), "add a seed for the new schema version"
+
+
+async def test_a_new_file_gets_the_latest_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == LATEST_VERSION
+    finally:
+        await store.close()
+    assert user_version(path) == LATEST_VERSION
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    tables = {name for kind, name, _ in schema_of(path) if kind == "table"}
+    assert {"jobs", "message_links", "guild_settings", "user_settings", "usage_ledger"} <= tables
+
+
+@pytest.mark.parametrize("version", range(LATEST_VERSION))
+async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / f"v{version}.sqlite3"
+    build_at_version(path, version)
+    assert user_version(path) == version
+
+    store = await Store.open(path, clock=lambda: 1000.0)
+    try:
+        assert await store.schema_version() == LATEST_VERSION
+        if version >= 1:
+            job = await store.job_for_message(4242)
+            assert job is not None
+            assert (job.id, job.status, job.task_id, job.video_id) == (
+                OLD_JOB,
+                JobStatus.SUCCEEDED,
+                "task-old",
+                "vid-old",
+            )
+            assert job.params == {"mode": "fast"}
+            assert job.video_urls == ("https://cdn.example/0.mp4", "https://cdn.example/1.mp4")
+            link = await store.link_for_message(4242)
+            assert link is not None
+            assert (link.interaction_token, link.application_id) == ("tok-old", 55)
+            assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD]
+            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD]
+        if version >= 2:
+            assert await store.guild_settings(7) == {"mode": "relax"}
+            assert await store.user_settings(9) == {"dm": True}
+            assert await store.usage_total(0.0, guild_id=7) == 2.0
+
+        # Everything of the latest version works on the upgraded file.
+        new = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="new", user_id=9))
+        await store.link_message(5151, new.id, channel_id=1, guild_id=2)
+        await store.save_guild_settings(3, {"x": 1})
+        await store.record_usage(job_id=new.id, guild_id=3, user_id=9, kind="imagine", action="generate")
+        assert await store.job_for_message(5151) == new
+        assert await store.usage_total(999.0, user_id=9) == 1.0
+    finally:
+        await store.close()
+
+    fresh = tmp_path / "fresh.sqlite3"
+    await (await Store.open(fresh)).close()
+    assert schema_of(path) == schema_of(fresh)
+
+
+async def test_a_newer_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    await (await Store.open(path)).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    schema = schema_of(path)
+
+    with pytest.raises(StoreError) as caught:
+        await Store.open(path)
+    message = str(caught.value)
+    assert f"schema version {LATEST_VERSION + 1}" in message
+    assert f"up to {LATEST_VERSION}" in message
+    assert "upgrade mjbot" in message
+    assert str(path) in message
+    assert user_version(path) == LATEST_VERSION + 1
+    assert schema_of(path) == schema
+
+
+async def test_reopening_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "again.sqlite3"
+    store = await Store.open(path)
+    job = await store.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="kept"))
+    await store.close()
+    schema = schema_of(path)
+
+    for _ in range(2):
+        store = await Store.open(path)
+        try:
+            assert await store.schema_version() == LATEST_VERSION
+            assert await store.get_job(job.id) == job
+        finally:
+            await store.close()
+    assert schema_of(path) == schema
+
+
+async def test_a_failed_upgrade_leaves_the_file_at_its_version(tmp_path: Path) -> None:
+    path = tmp_path / "clash.sqlite3"
+    build_at_version(path, 1)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE usage_ledger (something_else TEXT)")  # clashes with version 2
+
+    with pytest.raises(StoreError, match="from schema version 1 to 2") as caught:
+        await Store.open(path)
+    assert "left at version 1" in str(caught.value)
+    assert user_version(path) == 1
+    tables = {name for kind, name, _ in schema_of(path) if kind == "table"}
+    assert "guild_settings" not in tables  # created earlier in the same script, rolled back with it
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE usage_ledger")
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == LATEST_VERSION
+        assert (await store.get_job(OLD_JOB)) is not None
+    finally:
+        await store.close()
+
+
+async def test_another_applications_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA application_id = 1234")
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    with pytest.raises(StoreError, match="another application"):
+        await Store.open(path)
+    assert user_version(path) == 0
+
+
+async def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "race.sqlite3"
+    stores = await asyncio.gather(Store.open(path), Store.open(path), Store.open(path))
+    try:
+        assert [await store.schema_version() for store in stores] == [LATEST_VERSION] * 3
+    finally:
+        for store in stores:
+            await store.close()
+
+
+def test_scripts_split_into_complete_statements() -> None:
+    for script in MIGRATIONS:
+        statements = split_statements(script)
+        assert statements
+        assert all(sqlite3.complete_statement(statement) for statement in statements)
+        assert not any(statement.startswith("--") for statement in statements)
+    with pytest.raises(ValueError, match="incomplete SQL statement"):
+        split_statements("CREATE TABLE a (x);\nCREATE TABLE b (")

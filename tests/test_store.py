@@ -1,0 +1,609 @@
+"""The job store against real SQLite files: every method, as the engine and the cogs use them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import (
+    UNFINISHED_STATUSES,
+    FinishItem,
+    Job,
+    JobKind,
+    JobNotFoundError,
+    JobResult,
+    JobStatus,
+    NewJob,
+    Store,
+    StoreError,
+)
+from bot.store import db as store_db
+from bot.store.migrations import LATEST_VERSION
+
+START = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "mjbot.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    opened = await Store.open(db_path, clock=clock)
+    yield opened
+    await opened.close()
+
+
+def video(prompt: str = "a red fox running", **kwargs: Any) -> NewJob:
+    return NewJob(kind=JobKind.VIDEO, action="generate", prompt=prompt, **kwargs)
+
+
+IMAGE_RESULT = JobResult(
+    image_id="img-1",
+    image_url="https://cdn.example/grid.png",
+    raw_image_url="https://cdn.example/raw.png",
+    image_width=2048,
+    image_height=2048,
+    sub_image_urls=("https://cdn.example/1.png", "https://cdn.example/2.png"),
+    actions=("upscale1", "upscale2", "reroll", "variation1"),
+)
+VIDEO_RESULT = JobResult(
+    video_id="vid-1",
+    video_urls=tuple(f"https://cdn.example/v{i}.mp4" for i in range(4)),
+    image_url="https://cdn.example/cover.png",
+    image_width=1280,
+    image_height=720,
+)
+
+
+# -- opening --------------------------------------------------------------------------------------
+
+
+async def test_open_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "nested" / "mjbot.sqlite3"
+    store = await Store.open(path)
+    try:
+        assert path.is_file()
+        assert await store.schema_version() == LATEST_VERSION
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    content = b"these are my notes, not a database\n" * 200
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="is not an SQLite database") as caught:
+        await Store.open(path)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == content
+
+
+async def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open the database"):
+        await Store.open(tmp_path)
+
+
+async def test_a_parent_that_cannot_be_created_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "occupied"
+    blocker.write_text("a file where a directory should be")
+    with pytest.raises(StoreError, match="cannot create the directory"):
+        await Store.open(blocker / "mjbot.sqlite3")
+
+
+async def test_a_closed_store_says_so(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.close()
+    await store.close()  # twice is fine
+    with pytest.raises(StoreError, match="closed"):
+        await store.get_job("abcdefghij")
+
+
+async def test_async_with_closes_the_store(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.create_job(video())
+    with pytest.raises(StoreError, match="closed"):
+        await store.unfinished_jobs()
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+
+async def test_create_job_assigns_short_ids_and_clock_times(store: Store, clock: FakeClock) -> None:
+    params = {"prompt": "a red fox", "mode": "fast", "nested": {"list": [1, 2, 3]}, "flag": True}
+    job = await store.create_job(video(params=params, guild_id=10, channel_id=11, user_id=12))
+    assert re.fullmatch(r"[a-z0-9]{10}", job.id)
+    assert job.status is JobStatus.SUBMITTING
+    assert job.progress == 0
+    assert job.created_at == job.updated_at == START
+    assert job.params == params
+    assert await store.get_job(job.id) == job
+
+    ids = {(await store.create_job(video())).id for _ in range(200)}
+    assert len(ids) == 200
+    assert all(re.fullmatch(r"[a-z0-9]{10}", job_id) for job_id in ids)
+
+
+async def test_create_job_keeps_the_requested_status(store: Store) -> None:
+    job = await store.create_job(video(status=JobStatus.QUEUED))
+    assert job.status is JobStatus.QUEUED
+    assert (await store.get_job(job.id)) == job
+
+
+async def test_create_job_draws_a_new_id_when_one_is_taken(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = await store.create_job(video())
+    drawn = iter([first.id, "fresh00001"])
+    monkeypatch.setattr(store_db, "new_job_id", lambda: next(drawn))
+    second = await store.create_job(video("another"))
+    assert second.id == "fresh00001"
+    assert (await store.get_job(first.id)) == first
+
+
+async def test_create_job_with_an_unknown_parent_is_refused(store: Store) -> None:
+    with pytest.raises(JobNotFoundError, match="parent job 'nosuchjob1'"):
+        await store.create_job(video(parent_id="nosuchjob1"))
+
+
+async def test_get_job_and_get_job_by_task(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video())
+    assert await store.get_job("missing123") is None
+    assert await store.get_job_by_task("task-1") is None
+    clock.advance(5)
+    running = await store.mark_submitted(job.id, "task-1")
+    assert running.status is JobStatus.RUNNING
+    assert running.task_id == "task-1"
+    assert running.submitted_at == running.updated_at == START + 5
+    assert await store.get_job_by_task("task-1") == running
+
+
+async def test_a_task_id_belongs_to_one_job(store: Store) -> None:
+    first = await store.create_job(video())
+    second = await store.create_job(video())
+    await store.mark_submitted(first.id, "task-1")
+    with pytest.raises(StoreError, match="already belongs to another job"):
+        await store.mark_submitted(second.id, "task-1")
+    assert (await store.get_job(second.id)).task_id is None  # type: ignore[union-attr]
+
+
+async def test_mark_submitted_on_a_cancelled_job_records_the_task_but_keeps_it_cancelled(store: Store) -> None:
+    job = await store.create_job(video())
+    await store.finish_job(job.id, JobStatus.CANCELLED)
+    after = await store.mark_submitted(job.id, "late-task")
+    assert after.status is JobStatus.CANCELLED
+    assert after.task_id == "late-task"
+
+
+async def test_changing_an_unknown_job_raises(store: Store) -> None:
+    with pytest.raises(JobNotFoundError):
+        await store.mark_submitted("missing123", "task")
+    with pytest.raises(JobNotFoundError):
+        await store.set_status("missing123", JobStatus.SUBMITTING)
+    with pytest.raises(JobNotFoundError):
+        await store.finish_job("missing123", JobStatus.FAILED)
+
+
+async def test_jobs_by_ids_returns_only_known_jobs(store: Store) -> None:
+    jobs = [await store.create_job(video(f"prompt {i}")) for i in range(3)]
+    found = await store.jobs_by_ids([jobs[0].id, "missing123", jobs[2].id, jobs[0].id])
+    assert found == {jobs[0].id: jobs[0], jobs[2].id: jobs[2]}
+    assert await store.jobs_by_ids([]) == {}
+
+
+async def test_jobs_by_ids_takes_thousands_of_ids(store: Store) -> None:
+    jobs = [await store.create_job(video()) for _ in range(50)]
+    wanted = [job.id for job in jobs] + [f"absent{i:04d}" for i in range(2000)]
+    assert set(await store.jobs_by_ids(wanted)) == {job.id for job in jobs}
+
+
+async def test_set_status_moves_unfinished_jobs_only(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video(status=JobStatus.QUEUED))
+    clock.advance(2)
+    moved = await store.set_status(job.id, JobStatus.SUBMITTING)
+    assert moved.status is JobStatus.SUBMITTING
+    assert moved.updated_at == START + 2
+    with pytest.raises(ValueError, match="finish_job"):
+        await store.set_status(job.id, JobStatus.SUCCEEDED)
+    finished, _ = await store.finish_job(job.id, JobStatus.CANCELLED)
+    assert await store.set_status(job.id, JobStatus.RUNNING) == finished
+
+
+async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_back(
+    store: Store, clock: FakeClock
+) -> None:
+    running = await store.create_job(video())
+    other = await store.create_job(video())
+    done = await store.create_job(video())
+    await store.finish_job(done.id, JobStatus.FAILED, error_code="boom", error_message="broke")
+    clock.advance(3)
+    await store.update_progress_many([(running.id, 40), (other.id, 10), (done.id, 70), ("missing123", 50)])
+    after = await store.jobs_by_ids([running.id, other.id, done.id])
+    assert after[running.id].progress == 40
+    assert after[running.id].updated_at == START + 3
+    assert after[other.id].progress == 10
+    assert after[done.id].progress == 0
+
+    clock.advance(3)
+    await store.update_progress_many([(running.id, 20), (other.id, 55)])
+    after = await store.jobs_by_ids([running.id, other.id])
+    assert after[running.id].progress == 40  # a late, smaller figure does not undo progress
+    assert after[running.id].updated_at == START + 3
+    assert after[other.id].progress == 55
+    await store.update_progress_many([])
+
+
+async def test_finish_job_stores_an_image_result(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="a castle"))
+    await store.mark_submitted(job.id, "task-9")
+    clock.advance(30)
+    finished, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=IMAGE_RESULT)
+    assert changed
+    assert finished.status is JobStatus.SUCCEEDED
+    assert finished.progress == 100
+    assert finished.finished_at == finished.updated_at == START + 30
+    assert finished.image_id == "img-1"
+    assert finished.image_width == 2048
+    assert finished.sub_image_urls == IMAGE_RESULT.sub_image_urls
+    assert finished.actions == IMAGE_RESULT.actions
+    assert finished.video_urls == ()
+    assert await store.get_job(job.id) == finished
+
+
+async def test_finish_job_is_idempotent(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video())
+    await store.update_progress_many([(job.id, 60)])
+    first, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)
+    assert changed
+    assert first.video_urls == VIDEO_RESULT.video_urls
+    clock.advance(10)
+    again, changed_again = await store.finish_job(
+        job.id, JobStatus.FAILED, result=JobResult(video_id="other"), error_code="late", error_message="late"
+    )
+    assert not changed_again
+    assert again == first
+
+
+async def test_a_failed_job_keeps_its_error_and_progress(store: Store) -> None:
+    job = await store.create_job(video())
+    await store.update_progress_many([(job.id, 35)])
+    failed, changed = await store.finish_job(
+        job.id, JobStatus.FAILED, error_code="forbidden", error_message="prompt was moderated"
+    )
+    assert changed
+    assert (failed.error_code, failed.error_message, failed.progress) == ("forbidden", "prompt was moderated", 35)
+    with pytest.raises(ValueError, match="not a finished status"):
+        await store.finish_job(job.id, JobStatus.RUNNING)
+
+
+async def test_a_callback_and_a_poll_finishing_at_once_change_the_job_once(store: Store) -> None:
+    job = await store.create_job(video())
+    outcomes = await asyncio.gather(
+        *(store.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT) for _ in range(10))
+    )
+    assert sum(changed for _, changed in outcomes) == 1
+    stored = await store.get_job(job.id)
+    assert all(finished == stored for finished, _ in outcomes)
+
+
+async def test_finish_many_returns_only_the_jobs_it_changed(store: Store, clock: FakeClock) -> None:
+    a, b, c = [await store.create_job(video(f"job {i}")) for i in range(3)]
+    await store.finish_job(b.id, JobStatus.CANCELLED)
+    clock.advance(7)
+    changed = await store.finish_many(
+        [
+            FinishItem(a.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT),
+            FinishItem(b.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT),
+            FinishItem(a.id, JobStatus.FAILED, error_code="dup"),
+            FinishItem("missing123", JobStatus.FAILED),
+            FinishItem(c.id, JobStatus.TIMED_OUT, error_code="timeout", error_message="took too long"),
+        ]
+    )
+    assert [job.id for job in changed] == [a.id, c.id]
+    assert changed[0].status is JobStatus.SUCCEEDED
+    assert changed[0].video_id == "vid-1"
+    assert changed[1].status is JobStatus.TIMED_OUT
+    assert changed[1].finished_at == START + 7
+    assert (await store.get_job(b.id)).status is JobStatus.CANCELLED  # type: ignore[union-attr]
+    assert await store.finish_many([]) == []
+    assert await store.finish_many([FinishItem(a.id, JobStatus.FAILED)]) == []
+
+
+def test_finish_item_requires_a_finished_status() -> None:
+    with pytest.raises(ValueError, match="not a finished status"):
+        FinishItem("abcdefghij", JobStatus.QUEUED)
+
+
+async def test_unfinished_jobs_are_the_queued_submitting_and_running_ones_oldest_first(
+    store: Store, clock: FakeClock
+) -> None:
+    by_status: dict[JobStatus, Job] = {}
+    for status in reversed(JobStatus):
+        clock.advance()
+        job = await store.create_job(video(status=JobStatus.QUEUED))
+        if status.finished:
+            await store.finish_job(job.id, status)
+        elif status is not JobStatus.QUEUED:
+            await store.set_status(job.id, status)
+        by_status[status] = job
+    unfinished = await store.unfinished_jobs()
+    assert {job.status for job in unfinished} == set(UNFINISHED_STATUSES)
+    assert [job.id for job in unfinished] == [
+        by_status[status].id for status in reversed(JobStatus) if status in UNFINISHED_STATUSES
+    ]
+
+
+async def test_recent_jobs_newest_first_with_filters(store: Store, clock: FakeClock) -> None:
+    made: list[Job] = []
+    for i in range(6):
+        clock.advance()
+        made.append(await store.create_job(video(f"job {i}", user_id=1 + i % 2, guild_id=100 + i % 3)))
+    await store.finish_job(made[4].id, JobStatus.SUCCEEDED)
+
+    def ids(jobs: list[Job]) -> list[str]:
+        return [job.id for job in jobs]
+
+    assert ids(await store.recent_jobs()) == ids(made[::-1])
+    assert ids(await store.recent_jobs(limit=2)) == ids([made[5], made[4]])
+    assert ids(await store.recent_jobs(user_id=1)) == ids([made[4], made[2], made[0]])
+    assert ids(await store.recent_jobs(guild_id=100)) == ids([made[3], made[0]])
+    assert ids(await store.recent_jobs(user_id=2, guild_id=100)) == ids([made[3]])
+    assert ids(await store.recent_jobs(statuses=[JobStatus.SUCCEEDED])) == ids([made[4]])
+    assert ids(await store.recent_jobs(user_id=1, statuses=UNFINISHED_STATUSES)) == ids([made[2], made[0]])
+    assert await store.recent_jobs(statuses=[]) == []
+    assert await store.recent_jobs(limit=0) == []
+
+
+async def test_recent_jobs_with_equal_times_list_the_last_created_first(store: Store) -> None:
+    made = [await store.create_job(video(f"job {i}", user_id=5)) for i in range(4)]
+    assert [job.id for job in await store.recent_jobs(user_id=5)] == [job.id for job in reversed(made)]
+
+
+async def test_children_and_deleting_a_parent(store: Store, clock: FakeClock) -> None:
+    parent = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="grid"))
+    clock.advance()
+    first = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="upscale1", prompt="", parent_id=parent.id))
+    clock.advance()
+    second = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="reroll", prompt="", parent_id=parent.id))
+    assert [job.id for job in await store.children(parent.id)] == [first.id, second.id]
+    assert await store.children(first.id) == []
+
+    await store.link_message(501, parent.id, channel_id=9, guild_id=8)
+    await store.link_message(502, parent.id, channel_id=None, guild_id=None, purpose="dm")
+    await store.link_message(503, first.id, channel_id=9, guild_id=8)
+
+    assert await store.delete_job(parent.id)
+    assert not await store.delete_job(parent.id)
+    assert await store.get_job(parent.id) is None
+    assert await store.job_for_message(501) is None
+    assert await store.link_for_message(502) is None
+    assert await store.messages_for_job(parent.id) == []
+    orphans = await store.jobs_by_ids([first.id, second.id])
+    assert orphans[first.id].parent_id is None
+    assert orphans[second.id].parent_id is None
+    assert (await store.job_for_message(503)) == orphans[first.id]
+
+
+# -- message links --------------------------------------------------------------------------------
+
+
+async def test_link_message_and_look_it_up(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video(guild_id=8, channel_id=9))
+    clock.advance()
+    link = await store.link_message(
+        1_200_000_000_000_000_001,
+        job.id,
+        channel_id=9,
+        guild_id=8,
+        interaction_token="tok-abc",
+        application_id=77,
+    )
+    assert (link.message_id, link.job_id, link.purpose, link.created_at) == (
+        1_200_000_000_000_000_001,
+        job.id,
+        "job",
+        START + 1,
+    )
+    assert (link.interaction_token, link.application_id) == ("tok-abc", 77)
+    assert await store.link_for_message(link.message_id) == link
+    assert await store.job_for_message(link.message_id) == job
+    assert await store.job_for_message(42) is None
+    assert await store.link_for_message(42) is None
+
+
+async def test_one_job_many_messages_and_relinking(store: Store, clock: FakeClock) -> None:
+    first = await store.create_job(video("first"))
+    second = await store.create_job(video("second"))
+    await store.link_message(10, first.id, channel_id=1, guild_id=2)
+    clock.advance()
+    await store.link_message(11, first.id, channel_id=None, guild_id=None, purpose="dm")
+    assert [(link.message_id, link.purpose) for link in await store.messages_for_job(first.id)] == [
+        (10, "job"),
+        (11, "dm"),
+    ]
+
+    relinked = await store.link_message(10, second.id, channel_id=3, guild_id=2, purpose="show")
+    assert (relinked.job_id, relinked.channel_id, relinked.purpose) == (second.id, 3, "show")
+    assert await store.job_for_message(10) == second
+    assert [link.message_id for link in await store.messages_for_job(first.id)] == [11]
+
+    await store.unlink_message(11)
+    await store.unlink_message(999)  # unknown: nothing happens
+    assert await store.messages_for_job(first.id) == []
+    assert await store.get_job(first.id) == first
+
+
+async def test_linking_to_an_unknown_job_is_refused(store: Store) -> None:
+    with pytest.raises(JobNotFoundError, match="no job with id 'missing123'"):
+        await store.link_message(1, "missing123", channel_id=None, guild_id=None)
+
+
+async def test_links_survive_a_reopen(db_path: Path, clock: FakeClock) -> None:
+    store = await Store.open(db_path, clock=clock)
+    job = await store.create_job(video())
+    link = await store.link_message(77, job.id, channel_id=5, guild_id=6, interaction_token="tok")
+    await store.close()
+
+    reopened = await Store.open(db_path, clock=clock)
+    try:
+        assert await reopened.job_for_message(77) == job
+        assert await reopened.link_for_message(77) == link
+        assert await reopened.messages_for_job(job.id) == [link]
+    finally:
+        await reopened.close()
+
+
+# -- durability -----------------------------------------------------------------------------------
+
+
+async def test_writes_are_visible_to_another_connection_at_once(store: Store, db_path: Path) -> None:
+    job = await store.create_job(video())
+    await store.link_message(5, job.id, channel_id=None, guild_id=None)
+    await store.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)])
+    with sqlite3.connect(db_path) as other:
+        assert other.execute("SELECT status FROM jobs WHERE id = ?", (job.id,)).fetchone() == ("succeeded",)
+        assert other.execute("SELECT job_id FROM message_links WHERE message_id = 5").fetchone() == (job.id,)
+
+
+def test_a_crash_after_a_write_keeps_the_write(db_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os
+        from bot.store import NewJob, JobKind, Store
+
+        async def main():
+            store = await Store.open({str(db_path)!r})
+            job = await store.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="crash"))
+            await store.link_message(31337, job.id, channel_id=1, guild_id=2)
+            await store.save_user_settings(4, {{"mode": "fast"}})
+            print(job.id, flush=True)
+            os._exit(0)  # no close, no checkpoint: as if the process died here
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    job_id = done.stdout.strip()
+
+    async def check() -> None:
+        store = await Store.open(db_path)
+        try:
+            job = await store.job_for_message(31337)
+            assert job is not None
+            assert job.id == job_id
+            assert await store.user_settings(4) == {"mode": "fast"}
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+async def test_settings_round_trip(db_path: Path, clock: FakeClock) -> None:
+    store = await Store.open(db_path, clock=clock)
+    assert await store.guild_settings(1) == {}
+    assert await store.user_settings(1) == {}
+    guild = {"default_mode": "fast", "allowed_roles": [1, 2], "limits": {"daily": 20, "enabled": True}}
+    await store.save_guild_settings(1, guild)
+    await store.save_user_settings(1, {"dm_results": True})
+    assert await store.guild_settings(1) == guild
+    assert await store.user_settings(1) == {"dm_results": True}  # same number, separate namespace
+    assert await store.guild_settings(2) == {}
+
+    await store.save_guild_settings(1, {"default_mode": "relax"})  # replaces, callers merge
+    assert await store.guild_settings(1) == {"default_mode": "relax"}
+    with pytest.raises(TypeError):
+        await store.save_user_settings(1, {"bad": object()})
+    assert await store.user_settings(1) == {"dm_results": True}
+    await store.close()
+
+    reopened = await Store.open(db_path, clock=clock)
+    try:
+        assert await reopened.guild_settings(1) == {"default_mode": "relax"}
+        assert await reopened.user_settings(1) == {"dm_results": True}
+    finally:
+        await reopened.close()
+
+
+# -- usage ledger ---------------------------------------------------------------------------------
+
+
+async def test_usage_windows_and_totals(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video())
+    entries = []
+    for guild_id, user_id, units in [(1, 10, 1.0), (1, 11, 2.5), (2, 10, 1.0), (None, 10, 0.5)]:
+        clock.advance(100)
+        entries.append(
+            await store.record_usage(
+                job_id=job.id, guild_id=guild_id, user_id=user_id, kind="video", action="generate", units=units
+            )
+        )
+    assert [entry.created_at for entry in entries] == [START + 100, START + 200, START + 300, START + 400]
+    assert entries[0].id < entries[1].id < entries[2].id < entries[3].id
+    assert (entries[1].guild_id, entries[1].user_id, entries[1].units, entries[1].kind) == (1, 11, 2.5, "video")
+
+    assert await store.usage_since(START) == entries
+    assert await store.usage_since(START + 200) == entries[1:]
+    assert await store.usage_since(START + 201) == entries[2:]
+    assert await store.usage_since(START, guild_id=1) == entries[:2]
+    assert await store.usage_since(START, user_id=10) == [entries[0], entries[2], entries[3]]
+    assert await store.usage_since(START, guild_id=1, user_id=10) == [entries[0]]
+    assert await store.usage_total(START) == 5.0
+    assert await store.usage_total(START + 150, user_id=10) == 1.5
+    assert await store.usage_total(START + 150, guild_id=1) == 2.5
+    assert await store.usage_total(START + 1000) == 0.0
+    assert await store.usage_since(START + 1000) == []
+
+
+async def test_usage_outlives_a_deleted_job(store: Store) -> None:
+    job = await store.create_job(video())
+    entry = await store.record_usage(job_id=job.id, guild_id=None, user_id=3, kind="video", action="extend")
+    await store.delete_job(job.id)
+    assert await store.usage_since(0.0, user_id=3) == [entry]
+    assert entry.job_id == job.id
+
+
+# -- guard rails ----------------------------------------------------------------------------------
+
+
+async def test_concurrent_callers_do_not_trip_over_each_other(store: Store) -> None:
+    jobs = await asyncio.gather(*(store.create_job(video(f"job {i}", user_id=i % 3)) for i in range(30)))
+    await asyncio.gather(
+        store.update_progress_many([(job.id, 50) for job in jobs]),
+        store.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED) for job in jobs[:10]]),
+        *(store.link_message(1000 + i, job.id, channel_id=None, guild_id=None) for i, job in enumerate(jobs)),
+        store.jobs_by_ids([job.id for job in jobs]),
+    )
+    assert len(await store.unfinished_jobs()) == 20
+    for i, job in enumerate(jobs):
+        found = await store.job_for_message(1000 + i)
+        assert found is not None
+        assert found.id == job.id
