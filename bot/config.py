@@ -77,6 +77,7 @@ class EmulatorConfig:
     video_duration_s: float = 20.0
     failure_rate: float = 0.0
     moderation_words: tuple[str, ...] = ("forbidden",)
+    listen_port: int = 8787
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,8 +304,12 @@ def _validate(config: Config, *, require_discord: bool, require_acedata: bool) -
         raise ConfigError("[jobs] job_timeout_s must be at least [jobs] poll_interval_s; videos take minutes, use 900")
     if not 0 <= config.emulator.failure_rate <= 1:
         raise ConfigError(f"[emulator] failure_rate must be between 0 and 1, got {config.emulator.failure_rate:g}")
-    if not 0 <= callback.listen_port <= 65535:
-        raise ConfigError(f"[callback] listen_port must be a port number from 0 to 65535, got {callback.listen_port}")
+    for key, port in (
+        ("[callback] listen_port", callback.listen_port),
+        ("[emulator] listen_port", config.emulator.listen_port),
+    ):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{key} must be a port number from 0 to 65535, got {port}")
     if callback.enabled:
         if not callback.public_url:
             raise ConfigError(

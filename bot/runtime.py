@@ -52,18 +52,18 @@ class Services:
         session: aiohttp.ClientSession | None = None
         store: Store | None = None
         try:
+            Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
             token = config.acedata.token or ""
             base_url = config.acedata.base_url
             if config.sandbox:
                 token = secrets.token_urlsafe(16)
                 emulator = Emulator(_emulator_settings(config, token))
-                base_url = await emulator.start()
+                base_url = await _start_emulator(emulator, config.emulator.listen_port)
                 log.info("sandbox mode: the built-in API emulator answers at %s; nothing is charged", base_url)
             session = aiohttp.ClientSession(headers={"user-agent": f"mjbot/{__version__}"})
             client = AceDataClient(
                 session, token=token, base_url=base_url, request_timeout_s=config.acedata.request_timeout_s
             )
-            Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
             store = await Store.open(config.store.path)
             callbacks = config.callback
             callback_url = (
@@ -111,9 +111,27 @@ class Services:
             await self.emulator.stop()
 
 
+async def _start_emulator(emulator: Emulator, port: int) -> str:
+    """Listen on the configured port, so earlier media links stay valid; any free port if it is taken."""
+    try:
+        return await emulator.start("127.0.0.1", port)
+    except OSError as exc:
+        if port == 0:
+            raise
+        log.warning("sandbox: port %d is taken (%s); this run's media links use another port", port, exc.strerror)
+        return await emulator.start("127.0.0.1", 0)
+
+
+def emulator_state_path(config: Config) -> Path:
+    """The sandbox emulator's tasks live beside the store, so a restart keeps them."""
+    store = Path(config.store.path)
+    return store.with_name(store.stem + ".emulator.json")
+
+
 def _emulator_settings(config: Config, token: str) -> EmulatorSettings:
     knobs = config.emulator
     return EmulatorSettings(
+        state_path=str(emulator_state_path(config)),
         tokens=frozenset({token}),
         job_duration_s=knobs.job_duration_s,
         video_duration_s=knobs.video_duration_s,

@@ -33,3 +33,8 @@ async def emulator(emulator_token: str) -> AsyncIterator[Emulator]:
     await emu.start()
     yield emu
     await emu.stop()
+
+
+#: The loopback Discord server: the ``fake_discord`` fixture and the guard that fails a test in which discord.py
+#: logged an ERROR (see tests/fakediscord/fixtures.py).
+pytest_plugins = ("fakediscord.fixtures",)

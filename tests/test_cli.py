@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,21 +20,36 @@ poll_interval_s = 0.2
 job_duration_s = 0.6
 video_duration_s = 0.8
 moderation_words = ["forbidden"]
+listen_port = {port}
 [store]
 path = "{store}"
 """
 
 
-def mjbot(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def mjbot(
+    *args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(FAST.format(store=(tmp_path / "jobs.sqlite3").as_posix()), encoding="utf-8")
+    path.write_text(FAST.format(store=(tmp_path / "jobs.sqlite3").as_posix(), port=free_port()), encoding="utf-8")
     return path
 
 
@@ -69,7 +86,8 @@ def test_imagine_prints_grid_and_next_actions(config: Path, tmp_path: Path) -> N
 
 
 def test_api_emulator_flag_works_without_any_config_file(tmp_path: Path) -> None:
-    result = mjbot("imagine", "a red cube", "--api", "emulator", cwd=tmp_path, timeout=90)
+    quick = {"MJBOT_EMULATOR_JOB_DURATION_S": "0.5", "MJBOT_EMULATOR_LISTEN_PORT": str(free_port())}
+    result = mjbot("imagine", "a red cube", "--api", "emulator", cwd=tmp_path, env=quick)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "mjbot.sqlite3").is_file()
 

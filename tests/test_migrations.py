@@ -206,6 +206,15 @@ async def test_another_applications_database_is_refused(tmp_path: Path) -> None:
     assert user_version(path) == 0
 
 
+async def test_a_database_of_unknown_tables_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "someone-elses.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    with pytest.raises(StoreError, match="already holds tables"):
+        await Store.open(path)
+    assert {name for _, name, _ in schema_of(path)} == {"notes"}
+
+
 async def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -> None:
     path = tmp_path / "race.sqlite3"
     stores = await asyncio.gather(Store.open(path), Store.open(path), Store.open(path))

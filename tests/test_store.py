@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sqlite3
 import subprocess
@@ -69,7 +70,7 @@ IMAGE_RESULT = JobResult(
     image_url="https://cdn.example/grid.png",
     raw_image_url="https://cdn.example/raw.png",
     image_width=2048,
-    image_height=2048,
+    image_height=1536,
     sub_image_urls=("https://cdn.example/1.png", "https://cdn.example/2.png"),
     actions=("upscale1", "upscale2", "reroll", "variation1"),
 )
@@ -182,6 +183,7 @@ async def test_get_job_and_get_job_by_task(store: Store, clock: FakeClock) -> No
     assert running.task_id == "task-1"
     assert running.submitted_at == running.updated_at == START + 5
     assert await store.get_job_by_task("task-1") == running
+    assert await store.mark_submitted(job.id, "task-1") == running  # told twice: same outcome
 
 
 async def test_a_task_id_belongs_to_one_job(store: Store) -> None:
@@ -261,6 +263,7 @@ async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_
 
 async def test_finish_job_stores_an_image_result(store: Store, clock: FakeClock) -> None:
     job = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="a castle"))
+    await store.link_message(600, job.id, channel_id=1, guild_id=2)
     await store.mark_submitted(job.id, "task-9")
     clock.advance(30)
     finished, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=IMAGE_RESULT)
@@ -268,12 +271,10 @@ async def test_finish_job_stores_an_image_result(store: Store, clock: FakeClock)
     assert finished.status is JobStatus.SUCCEEDED
     assert finished.progress == 100
     assert finished.finished_at == finished.updated_at == START + 30
-    assert finished.image_id == "img-1"
-    assert finished.image_width == 2048
-    assert finished.sub_image_urls == IMAGE_RESULT.sub_image_urls
-    assert finished.actions == IMAGE_RESULT.actions
-    assert finished.video_urls == ()
+    for name in (field.name for field in dataclasses.fields(JobResult)):
+        assert getattr(finished, name) == getattr(IMAGE_RESULT, name), name
     assert await store.get_job(job.id) == finished
+    assert await store.job_for_message(600) == finished  # a button clicked right after sees the result
 
 
 async def test_finish_job_is_idempotent(store: Store, clock: FakeClock) -> None:
@@ -281,7 +282,8 @@ async def test_finish_job_is_idempotent(store: Store, clock: FakeClock) -> None:
     await store.update_progress_many([(job.id, 60)])
     first, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)
     assert changed
-    assert first.video_urls == VIDEO_RESULT.video_urls
+    for name in (field.name for field in dataclasses.fields(JobResult)):
+        assert getattr(first, name) == getattr(VIDEO_RESULT, name), name
     clock.advance(10)
     again, changed_again = await store.finish_job(
         job.id, JobStatus.FAILED, result=JobResult(video_id="other"), error_code="late", error_message="late"
@@ -607,3 +609,24 @@ async def test_concurrent_callers_do_not_trip_over_each_other(store: Store) -> N
         found = await store.job_for_message(1000 + i)
         assert found is not None
         assert found.id == job.id
+
+
+async def test_a_busy_quick_reader_falls_back_to_the_main_connection(store: Store, tmp_path: Path) -> None:
+    job = await store.create_job(video())
+    await store.link_message(88, job.id, channel_id=None, guild_id=None)
+    # Point the quick reader at a file another connection holds exclusively: every read there is "locked".
+    elsewhere = tmp_path / "held.sqlite3"
+    holder = sqlite3.connect(elsewhere, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x)")
+    busy_reader = sqlite3.connect(elsewhere, timeout=0, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        busy_reader.execute("SELECT 1 FROM sqlite_master").fetchall()
+    real_reader, store._reader = store._reader, busy_reader
+    try:
+        assert await store.job_for_message(88) == job
+        assert await store.job_for_message(89) is None
+    finally:
+        store._reader = real_reader
+        busy_reader.close()
+        holder.close()

@@ -19,7 +19,7 @@ from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.models import VideoGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEventType
-from bot.store import JobStatus, Store
+from bot.store import Job, JobStatus, Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
 SECRET = "cb-secret-9d2e41f0a7"
@@ -296,11 +296,39 @@ def test_callback_url_helpers() -> None:
     assert callback_path_prefix(None) == ""
 
 
-async def test_a_callback_that_beats_the_submit_answer_is_not_lost(
-    stack: Stack, emu: Emulator, store: Store
-) -> None:
+async def test_a_callback_that_beats_the_submit_answer_is_not_lost(stack: Stack, emu: Emulator, store: Store) -> None:
     emu.settings.video_duration_s = 0.0  # the result is POSTed as soon as the task exists
     job_ids = [await stack.engine.submit(VIDEO) for _ in range(5)]
     for job_id in job_ids:
         assert (await stack.engine.wait(job_id, timeout=5)).status is JobStatus.SUCCEEDED
     assert [request for request in emu.requests if request.path == TASKS] == []
+
+
+class SlowToSave(Store):
+    """A store on which the API's callback overtakes the saving of the task id."""
+
+    emulator: Emulator
+
+    async def mark_submitted(self, job_id: str, task_id: str) -> Job:
+        self.emulator.finish(task_id)
+        await self.emulator.wait_callbacks()
+        return await super().mark_submitted(job_id, task_id)
+
+
+async def test_a_callback_before_the_task_id_is_saved_is_applied_after_it(
+    client: AceDataClient, tmp_path: Path, clock: FakeClock, emu: Emulator
+) -> None:
+    slow = await SlowToSave.open(tmp_path / "slow.sqlite3", clock=clock)
+    slow.emulator = emu
+    stack = await open_stack(client, slow, clock)
+    try:
+        job_id = await stack.engine.submit(VIDEO)
+        done = await stack.engine.wait(job_id, timeout=5)
+        assert done.status is JobStatus.SUCCEEDED
+        await stack.events.settle()
+        assert stack.events.types(job_id) == [JobEventType.SUBMITTED, JobEventType.SUCCEEDED]
+        [delivery] = emu.task(done.task_id).callbacks  # type: ignore[arg-type, union-attr]
+        assert delivery.status == 200
+    finally:
+        await stack.web.stop()
+        await slow.close()

@@ -1,6 +1,7 @@
 """The job engine: submit, track (batched polling and callbacks), resume after a restart, and announce."""
 
-from .engine import EngineHealth, JobEngine, JobNotFoundError
+from .engine import JobEngine, JobNotFoundError
 from .events import JobEvent, JobEventType
+from .health import EngineHealth
 
 __all__ = ["EngineHealth", "JobEngine", "JobEvent", "JobEventType", "JobNotFoundError"]

@@ -12,22 +12,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from bot.acedata.client import AceDataClient
-from bot.acedata.errors import (
-    AceDataError,
-    ConnectionFailedError,
-    RequestTimeoutError,
-    ServerError,
-    UnexpectedResponseError,
-)
+from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult, TaskStatus
 from bot.store import FinishItem, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
+from .health import EngineHealth, PollRecord
 from .outcomes import JobOutcomes
 from .tracking import TrackedJobs, finish_item
 
@@ -50,25 +44,6 @@ UNSENDABLE_MESSAGE = "The job could not be sent to Ace Data Cloud and cannot be 
 
 class JobNotFoundError(LookupError):
     """No job has this id."""
-
-
-@dataclass(frozen=True, slots=True)
-class EngineHealth:
-    """What ``/healthz`` reports; ``problem`` is ``None`` while all is well."""
-
-    problem: str | None
-    tracked_jobs: int
-    unconfirmed_jobs: int
-    last_poll_at: float | None
-    last_poll_ok: bool | None
-    poll_interval_s: float
-
-
-def is_ambiguous(error: AceDataError) -> bool:
-    """Whether a failed submit may still have created (and been charged for) a task."""
-    if isinstance(error, ConnectionFailedError):
-        return error.sent
-    return isinstance(error, ServerError | RequestTimeoutError | UnexpectedResponseError)
 
 
 class JobEngine:
@@ -113,12 +88,9 @@ class JobEngine:
         self._tick_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._ticking = False
         self._requests = 0
-        self._started_at: float | None = None
-        self._last_poll_at: float | None = None
-        self._last_poll_ok: bool | None = None
-        self._last_success_at: float | None = None
-        self._last_error: str | None = None
+        self._record = PollRecord(clock)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -153,7 +125,7 @@ class JobEngine:
         )
         for job_id in list(self._unconfirmed):
             await self._reconcile(job_id)
-        self._started_at = self._clock()
+        self._record.started()
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="job-engine-poll")
 
     async def stop(self) -> None:
@@ -161,7 +133,7 @@ class JobEngine:
         self._stopping = True
         task, self._loop_task = self._loop_task, None
         if task is not None:
-            if not self._tick_lock.locked():
+            if not self._ticking:
                 task.cancel()  # it is asleep between ticks
             _, pending = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
             for straggler in pending:
@@ -174,28 +146,20 @@ class JobEngine:
         """Receive every job event; returns a function that unsubscribes."""
         return self._events.subscribe(handler)
 
+    async def flush_events(self, limit_s: float | None = None) -> None:
+        """Wait until every event emitted so far has reached the subscribers (or ``limit_s`` passes)."""
+        await self._events.drain(limit_s)
+
     def health(self) -> EngineHealth:
+        record = self._record
         return EngineHealth(
-            problem=self._problem(),
+            problem=record.problem(self._loop_task, self._poll_interval_s),
             tracked_jobs=len(self._tracked),
             unconfirmed_jobs=len(self._unconfirmed) + len(self._in_flight),
-            last_poll_at=self._last_poll_at,
-            last_poll_ok=self._last_poll_ok,
+            last_poll_at=record.last_poll_at,
+            last_poll_ok=record.last_poll_ok,
             poll_interval_s=self._poll_interval_s,
         )
-
-    def _problem(self) -> str | None:
-        task = self._loop_task
-        if task is None or self._started_at is None:
-            return "the job engine is not running"
-        if task.done():
-            error = None if task.cancelled() else task.exception()
-            return f"the poll loop has stopped: {error!r}" if error else "the poll loop has stopped"
-        silent = self._clock() - (self._last_success_at or self._started_at)
-        if silent > 3 * self._poll_interval_s:
-            detail = f" (last error: {self._last_error})" if self._last_error else ""
-            return f"no successful poll of Ace Data Cloud for {silent:.0f} s{detail}"
-        return None
 
     # -- submitting --------------------------------------------------------------------------------
 
@@ -236,7 +200,7 @@ class JobEngine:
         try:
             await self._send(job, request)
         except AceDataError as error:
-            if not is_ambiguous(error) or not await self._reconcile(job.id):
+            if not reconcile.is_ambiguous(error) or not await self._reconcile(job.id):
                 raise
         return job.id
 
@@ -247,7 +211,8 @@ class JobEngine:
         try:
             receipt = await self._client.submit(request, callback_url=self._callback_url)
         except AceDataError as error:
-            if is_ambiguous(error):
+            self._in_flight.discard(job.id)
+            if reconcile.is_ambiguous(error):
                 log.warning("job %s (task unknown): submit failed but a task may exist: %s", job.id, error)
                 self._unconfirmed[job.id] = self._clock()
             else:
@@ -256,30 +221,37 @@ class JobEngine:
                 await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, error.code, error.message)])
             raise
         except BaseException:
+            self._in_flight.discard(job.id)
             self._unconfirmed[job.id] = self._clock()
             raise
-        finally:
-            self._in_flight.discard(job.id)
         await self._adopt(job, receipt.task_id)
 
     async def _adopt(self, job: Job, task_id: str, record: TaskRecord | None = None) -> None:
-        """Give ``job`` its task id, track it and announce it; apply ``record`` if it already says more."""
-        self._unconfirmed.pop(job.id, None)
-        job = await self._store.mark_submitted(job.id, task_id)
-        if job.finished:
-            log.info(
-                "job %s (task %s): accepted after it was %s; its result will be ignored", job.id, task_id, job.status
+        """Give ``job`` its task id, track it and announce it; apply ``record`` if it already says more.
+
+        Until the task id is saved and SUBMITTED is out, the job counts as in flight, so a callback
+        that arrives meanwhile is held back and applied afterwards (events stay in order).
+        """
+        self._in_flight.add(job.id)
+        try:
+            self._unconfirmed.pop(job.id, None)
+            job = await self._store.mark_submitted(job.id, task_id)
+            if job.finished:
+                log.info(
+                    "job %s (task %s): accepted after it was %s; its result is ignored", job.id, task_id, job.status
+                )
+                self._early.pop(task_id, None)
+                return
+            self._tracked.add(job)
+            log.info("job %s (task %s): accepted by the API", job.id, task_id)
+            self._outcomes.emit(JobEventType.SUBMITTED, job)
+            await self._store.record_usage(
+                job_id=job.id, guild_id=job.guild_id, user_id=job.user_id, kind=job.kind.value, action=job.action
             )
-            return
-        self._tracked.add(job)
-        await self._store.record_usage(
-            job_id=job.id, guild_id=job.guild_id, user_id=job.user_id, kind=job.kind.value, action=job.action, units=1
-        )
-        log.info("job %s (task %s): accepted by the API", job.id, task_id)
-        self._outcomes.emit(JobEventType.SUBMITTED, job)
+        finally:
+            self._in_flight.discard(job.id)
         early = self._early.pop(task_id, None)
         if early is not None:
-            print("EARLY PATH", task_id)
             await self.handle_callback(early)
         elif record is not None:
             await self._outcomes.apply_records([record])
@@ -342,11 +314,13 @@ class JobEngine:
             job_id = entry.job_id
         else:
             job = await self._store.get_job_by_task(task_id)
-            if job is None:
+            if job is None or job.id in self._in_flight:
                 if self._in_flight:  # the submit that created it may not have saved its task id yet
                     self._remember_early(task_id, result)
-                log.info("callback for unknown task %s ignored", task_id)
-                return False
+                    log.info("callback for task %s held until its submit is saved", task_id)
+                else:
+                    log.info("callback for unknown task %s ignored", task_id)
+                return job is not None
             if job.finished:
                 log.info("job %s (task %s): late result ignored; the job is %s", job.id, task_id, job.status)
                 return True
@@ -415,11 +389,7 @@ class JobEngine:
             records = [record for answer in answers if answer is not None for record in answer]
             await self._outcomes.apply_records(records)
             await self._outcomes.expire(self._job_timeout_s)
-            now = self._clock()
-            ok = all(answer is not None for answer in answers)
-            self._last_poll_at, self._last_poll_ok = now, ok
-            if ok:
-                self._last_success_at, self._last_error = now, None
+            self._record.polled(all(answer is not None for answer in answers))
             return self._requests - before
 
     async def _fetch(self, task_ids: Sequence[str]) -> list[TaskRecord] | None:
@@ -428,11 +398,11 @@ class JobEngine:
             try:
                 found = await self._client.retrieve_batch(task_ids)
             except AceDataError as error:
-                self._last_error = str(error)
+                self._record.failed(str(error))
                 log.warning("poll of %d running jobs failed: %s; trying again next tick", len(task_ids), error)
                 return None
             except Exception as error:
-                self._last_error = repr(error)
+                self._record.failed(repr(error))
                 log.exception("poll of %d running jobs failed unexpectedly; trying again next tick", len(task_ids))
                 return None
         return list(found.values())
@@ -440,11 +410,15 @@ class JobEngine:
     async def _run(self) -> None:
         while True:
             began = time.monotonic()
+            self._ticking = True
             try:
                 await self.poll_once()
             except Exception as error:
-                self._last_poll_at, self._last_poll_ok, self._last_error = self._clock(), False, repr(error)
+                self._record.failed(repr(error))
+                self._record.polled(False)
                 log.exception("job engine tick failed; trying again in %g s", self._poll_interval_s)
+            finally:
+                self._ticking = False
             if self._stopping:
                 return
             await self._sleep(max(0.0, self._poll_interval_s - (time.monotonic() - began)))

@@ -1,10 +1,11 @@
 """Job events and their delivery to subscribers.
 
-Delivery rule: every event is queued per job and handed to the subscribers by one short-lived
-task per job, so the events of one job arrive in the order they happened, different jobs do not
-wait for each other, and the poll loop never waits for a handler. A handler that raises is logged
-and the others still run; a handler that hangs is abandoned after ``handler_timeout_s`` so the
-job's later events are not held back forever.
+Delivery rule: events are spread over a fixed number of lanes by job id, and each lane has one
+worker task that hands its events to the subscribers one after another. So the events of one job
+arrive in the order they happened, the poll loop never waits for a handler, and a thousand
+events cost a thousand appends rather than a thousand tasks. A handler that raises is logged and
+the others still get the event. A handler that hangs holds back only its own lane, and only
+until ``handler_timeout_s``: the next event for that lane then replaces the stuck worker.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 from bot.store.models import Job
 
 log = logging.getLogger(__name__)
+
+#: Worker lanes: how many jobs' events can be in delivery at the same time.
+LANES = 16
 
 
 class JobEventType(enum.StrEnum):
@@ -49,11 +53,15 @@ EventHandler = Callable[[JobEvent], Awaitable[None]]
 class EventDispatcher:
     """Fans job events out to subscribers, in order per job, without blocking the caller."""
 
-    def __init__(self, *, handler_timeout_s: float = 120.0) -> None:
+    def __init__(self, *, lanes: int = LANES, handler_timeout_s: float = 120.0) -> None:
         self._handlers: list[EventHandler] = []
-        self._queues: dict[str, deque[JobEvent]] = {}
-        self._workers: set[asyncio.Task[None]] = set()
+        self._queues: list[deque[JobEvent]] = [deque() for _ in range(lanes)]
+        self._workers: list[asyncio.Task[None] | None] = [None] * lanes
+        self._busy_since: list[float | None] = [None] * lanes
         self._handler_timeout_s = handler_timeout_s
+        self._undelivered = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def has_subscribers(self) -> bool:
@@ -72,51 +80,55 @@ class EventDispatcher:
         """Queue ``event`` for the subscribers; returns at once."""
         if not self._handlers:
             return
-        job_id = event.job.id
-        queue = self._queues.get(job_id)
-        if queue is not None:  # a worker for this job is running and will pick it up
-            queue.append(event)
+        lane = hash(event.job.id) % len(self._queues)
+        self._queues[lane].append(event)
+        self._undelivered += 1
+        self._idle.clear()
+        worker = self._workers[lane]
+        if worker is None:
+            self._start(lane)
             return
-        self._queues[job_id] = deque((event,))
-        worker = asyncio.get_running_loop().create_task(self._drain(job_id), name=f"job-events-{job_id}")
-        self._workers.add(worker)
-        worker.add_done_callback(self._workers.discard)
+        since = self._busy_since[lane]
+        if since is not None and asyncio.get_running_loop().time() - since > self._handler_timeout_s:
+            log.error(
+                "a job event handler has been busy for over %.0f s; abandoning it so later events flow",
+                self._handler_timeout_s,
+            )
+            worker.cancel()
+            self._start(lane)
 
     async def drain(self, limit_s: float | None = None) -> None:
         """Wait until every queued event has been delivered (or ``limit_s`` seconds pass)."""
-        while self._workers:
-            _, pending = await asyncio.wait(set(self._workers), timeout=limit_s)
-            if pending:
-                log.warning("gave up waiting for %d job event deliveries", len(pending))
-                return
-
-    async def _drain(self, job_id: str) -> None:
-        queue = self._queues[job_id]
         try:
-            while queue:
-                event = queue.popleft()
+            async with asyncio.timeout(limit_s):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("gave up waiting for %d job event deliveries", self._undelivered)
+
+    def _start(self, lane: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._workers[lane] = loop.create_task(self._work(lane), name=f"job-events-{lane}")
+
+    async def _work(self, lane: int) -> None:
+        queue = self._queues[lane]
+        loop = asyncio.get_running_loop()
+        while queue:
+            event = queue.popleft()
+            self._busy_since[lane] = loop.time()
+            try:
                 for handler in tuple(self._handlers):
                     await self._deliver(handler, event)
-        finally:
-            del self._queues[job_id]
+            finally:
+                self._busy_since[lane] = None
+                self._undelivered -= 1
+                if self._undelivered == 0:
+                    self._idle.set()
+        self._workers[lane] = None
 
-    async def _deliver(self, handler: EventHandler, event: JobEvent) -> None:
-        job = event.job
-        deadline = asyncio.timeout(self._handler_timeout_s)
+    @staticmethod
+    async def _deliver(handler: EventHandler, event: JobEvent) -> None:
         try:
-            async with deadline:
-                await handler(event)
-        except TimeoutError:
-            if not deadline.expired():
-                log.exception("job %s (task %s): %s handler %r failed", job.id, job.task_id, event.type, handler)
-                return
-            log.error(
-                "job %s (task %s): %s handler %r took longer than %.0f s and was abandoned",
-                job.id,
-                job.task_id,
-                event.type,
-                handler,
-                self._handler_timeout_s,
-            )
+            await handler(event)
         except Exception:
+            job = event.job
             log.exception("job %s (task %s): %s handler %r failed", job.id, job.task_id, event.type, handler)

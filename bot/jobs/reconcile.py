@@ -26,6 +26,13 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from bot.acedata.errors import (
+    AceDataError,
+    ConnectionFailedError,
+    RequestTimeoutError,
+    ServerError,
+    UnexpectedResponseError,
+)
 from bot.acedata.models import (
     IMAGINE_MODES,
     RESOLUTIONS,
@@ -52,6 +59,18 @@ class Verdict(enum.Enum):
     WAIT = "wait"
     EXPIRE = "expire"
     RESUBMIT = "resubmit"
+
+
+def is_ambiguous(error: AceDataError) -> bool:
+    """Whether a failed submit may still have created (and been charged for) a task.
+
+    Only a refusal the API answered (400, 401, 403, 429) or a connection that never carried the
+    request says for sure that no task exists; a 5xx, a timeout, a connection lost after sending or
+    an unreadable answer may all come after the task was made.
+    """
+    if isinstance(error, ConnectionFailedError):
+        return error.sent
+    return isinstance(error, ServerError | RequestTimeoutError | UnexpectedResponseError)
 
 
 def search_window(job: Job, *, job_timeout_s: float, now: float) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""One SQLite file behind one aiosqlite connection: opening, upgrading, locking and error translation."""
+"""The SQLite file under the store: opening, upgrading, the connections, locking and error translation."""
 
 from __future__ import annotations
 
@@ -95,6 +95,7 @@ class Database:
             await conn.execute("PRAGMA synchronous = NORMAL")
             application_id = await migrations.read_application_id(conn)
             version = await migrations.read_version(conn)
+            objects = next(iter(await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")))[0]
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
                 raise StoreError(
@@ -107,6 +108,11 @@ class Database:
             raise StoreError(
                 f"{path} is an SQLite database of another application (application_id {application_id:#x}); "
                 "point the store at its own database file"
+            )
+        if version == 0 and objects:
+            raise StoreError(
+                f"{path} already holds tables that this store did not create; "
+                "point the store at a new path or at an mjbot database"
             )
         latest = migrations.LATEST_VERSION
         if version > latest:
@@ -163,9 +169,11 @@ class Database:
 
     @property
     def path(self) -> Path:
+        """The database file."""
         return self._path
 
     async def schema_version(self) -> int:
+        """The schema version of the file (``PRAGMA user_version``)."""
         return int((await self._fetch("PRAGMA user_version"))[0][0])
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -200,6 +208,8 @@ class Database:
         except sqlite3.OperationalError as exc:
             log.debug("quick read on %s failed (%s); using the main connection", self._path, exc)
             return None
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error on {self._path}: {exc}") from exc
 
     async def _fetch(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         async with self._lock:
@@ -221,7 +231,7 @@ class Database:
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                    await conn.execute("COMMIT")
                 except BaseException:
                     await migrations.rollback_quietly(conn)
                     raise
-                await conn.execute("COMMIT")

@@ -1,7 +1,7 @@
 # Statements here are put together from constant fragments (column lists, fixed conditions); every value
 # goes through a placeholder, so the SQL-injection check has nothing to find.
 # ruff: noqa: S608
-"""The SQLite store: jobs, the messages that show them, settings and usage, behind one aiosqlite connection."""
+"""The job store: jobs, the Discord messages that show them, settings and the usage ledger."""
 
 from __future__ import annotations
 
@@ -144,10 +144,12 @@ class Store(Database):
         raise StoreError(f"no free job id after {_ID_ATTEMPTS} attempts")
 
     async def get_job(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
         rows = await self._fetch(_SELECT_JOB, (job_id,))
         return job_from_row(rows[0]) if rows else None
 
     async def get_job_by_task(self, task_id: str) -> Job | None:
+        """The job the API knows by this task id (callbacks and polls name tasks), or None."""
         rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = ?", (task_id,))
         return job_from_row(rows[0]) if rows else None
 
@@ -299,6 +301,7 @@ class Store(Database):
         return job_from_row(rows[0]) if rows else None
 
     async def link_for_message(self, message_id: int) -> MessageLink | None:
+        """How a message is linked to its job (purpose, interaction token...), or None."""
         rows = await self._fetch(f"SELECT {LINK_COLUMNS} FROM message_links WHERE message_id = ?", (message_id,))
         return link_from_row(rows[0]) if rows else None
 
@@ -308,6 +311,7 @@ class Store(Database):
         return [link_from_row(row) for row in await self._fetch(sql, (job_id,))]
 
     async def unlink_message(self, message_id: int) -> None:
+        """Forget a message (deleted on Discord, say); the job stays."""
         await self._write("DELETE FROM message_links WHERE message_id = ?", (message_id,))
 
     # -- settings ---------------------------------------------------------------------------------

@@ -181,13 +181,7 @@ class InteractionBuilder:
         elif kind == ATTACHMENT and isinstance(value, StoredAttachment):
             resolved.setdefault("attachments", {})[str(value.id)] = value.payload()
             option["value"] = str(value.id)
-        elif kind == STRING and isinstance(value, str):
-            option["value"] = value
-        elif kind == INTEGER and isinstance(value, int) and not isinstance(value, bool):
-            option["value"] = value
-        elif kind == NUMBER and isinstance(value, int | float) and not isinstance(value, bool):
-            option["value"] = value
-        elif kind == BOOLEAN and isinstance(value, bool):
+        elif _fits(kind, value):
             option["value"] = value
         else:
             raise TypeError(f"option {name!r} is {option_type_name(kind)}; cannot send {value!r}")
@@ -228,6 +222,16 @@ class InteractionBuilder:
 
 def _find_option(options: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((o for o in options if o.get("name") == name), None)
+
+
+def _fits(kind: int, value: object) -> bool:
+    if isinstance(value, bool):
+        return kind == BOOLEAN
+    if isinstance(value, int):
+        return kind in (INTEGER, NUMBER)
+    if isinstance(value, float):
+        return kind == NUMBER
+    return isinstance(value, str) and kind == STRING
 
 
 def _infer_type(value: object) -> int:

@@ -48,6 +48,8 @@ class GatewayConnection:
         self.query = query
         self.session: GatewaySession | None = None
         self.server_close_code: int | None = None
+        #: Set when the fake asked the client to reconnect (op 7, resumable op 9): its close is not a goodbye.
+        self.expect_close = False
         self._compressor = zlib.compressobj() if compress else None
         self._lock = asyncio.Lock()
 
@@ -103,6 +105,8 @@ class Gateway:
     def __init__(self, fake: FakeDiscord) -> None:
         self.fake = fake
         self.connections: list[GatewayConnection] = []
+        #: Query and compression of every websocket opened, in order.
+        self.opened: list[dict[str, Any]] = []
         self.sessions: dict[str, GatewaySession] = {}
         self.current: GatewaySession | None = None
         #: Every payload the client sent, in order (heartbeats included).
@@ -119,6 +123,7 @@ class Gateway:
         compress = self.fake.compress and request.query.get("compress") == "zlib-stream"
         connection = GatewayConnection(ws, compress=compress, query=dict(request.query))
         self.connections.append(connection)
+        self.opened.append({"query": dict(request.query), "compress": compress})
         try:
             await connection.send(
                 {"op": OP_HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None}
@@ -144,8 +149,9 @@ class Gateway:
         if session is None or session.connection is not connection:
             return
         session.connection = None
-        code = connection.server_close_code if connection.server_close_code is not None else connection.ws.close_code
-        if code in _SESSION_ENDING_CODES and connection.server_close_code is None:
+        # A client that closes on its own is going away: discord.py's close() even sends 4000 while its
+        # read loop runs, so the code alone cannot tell. Only drops the fake caused stay resumable.
+        if connection.server_close_code is None and not connection.expect_close:
             session.ended = True
         self.fake.notify()
 
@@ -276,17 +282,18 @@ class Gateway:
             session.ended = True
         await connection.ws.close(code=code)
 
-    async def send_op(self, op: int, data: Any) -> None:
+    async def send_op(self, op: int, data: Any, *, expect_close: bool = False) -> None:
         connection = self.live_session().connection
         if connection is None:
             raise RuntimeError("the bot is not connected to the gateway right now")
+        connection.expect_close = connection.expect_close or expect_close
         await connection.send({"op": op, "d": data, "s": None, "t": None})
 
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         session = self.live_session()
+        await self.send_op(OP_INVALID_SESSION, resumable, expect_close=resumable)
         if not resumable:
             session.ended = True
-        await self.send_op(OP_INVALID_SESSION, resumable)
 
     async def close(self) -> None:
         for connection in list(self.connections):

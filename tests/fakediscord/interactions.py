@@ -1,5 +1,7 @@
 """A handle on one interaction the fake sent to the bot, recording how the bot answered it."""
 
+# ruff: noqa: ASYNC109 - the waiting helpers take a timeout like asyncio.wait_for, which reads best in tests
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,7 @@
 """FakeDiscord: a Discord-compatible REST API and gateway on 127.0.0.1 for running the real discord.py in tests."""
 
+# ruff: noqa: ASYNC109 - the waiting helpers take a timeout like asyncio.wait_for, which reads best in tests
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +47,7 @@ from .payloads import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGE_REACTIONS,
     INTENT_GUILD_MESSAGES,
-    INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     channel_payload,
@@ -55,7 +57,7 @@ from .payloads import (
     role_payload,
     user_payload,
 )
-from .permissions import BOT_ROLE, DEFAULT_EVERYONE, MODERATOR, channel_permissions
+from .permissions import BOT_ROLE, DEFAULT_EVERYONE, MODERATOR
 from .recorder import RecordedRequest, Recorder, UploadedFile
 from .validation import ApiError, check_message
 from .waiting import Waiters
@@ -210,7 +212,7 @@ class FakeDiscord:
     async def wait_for(
         self, check: Callable[[], T | None], *, timeout: float = 5.0, what: str | Callable[[], str] = "a condition"
     ) -> T:
-        """Wait until ``check()`` returns something other than None/False and return it.
+        """Wait until ``check()`` returns something truthy and return it.
 
         The timeout error lists the latest requests and unknown routes, which usually tells why.
         """
@@ -251,7 +253,8 @@ class FakeDiscord:
     ) -> FakeGuild:
         guild = FakeGuild(id=self.ids.next(), name=name, owner_id=owner.id, preferred_locale=preferred_locale)
         self.guilds[guild.id] = guild
-        guild.roles[guild.id] = FakeRole(id=guild.id, guild_id=guild.id, name="@everyone", permissions=everyone_permissions)
+        everyone = FakeRole(id=guild.id, guild_id=guild.id, name="@everyone", permissions=everyone_permissions)
+        guild.roles[guild.id] = everyone
         for channel_name in channels:
             self.add_channel(guild, channel_name)
         self.add_member(guild, owner)
@@ -309,7 +312,12 @@ class FakeDiscord:
         return channel
 
     def add_member(
-        self, guild: FakeGuild, user: FakeUser, roles: Iterable[FakeRole | SnowflakeLike | str] = (), *, nick: str | None = None
+        self,
+        guild: FakeGuild,
+        user: FakeUser,
+        roles: Iterable[FakeRole | SnowflakeLike | str] = (),
+        *,
+        nick: str | None = None,
     ) -> FakeMember:
         role_ids = [self._role_id(guild, r) for r in roles]
         member = FakeMember(user=user, guild_id=guild.id, roles=role_ids, nick=nick)
@@ -362,7 +370,13 @@ class FakeDiscord:
         return self._store_file(filename, data, content_type, ephemeral=True)
 
     def _store_file(
-        self, filename: str, data: bytes, content_type: str | None, *, ephemeral: bool = False, description: str | None = None
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str | None,
+        *,
+        ephemeral: bool = False,
+        description: str | None = None,
     ) -> StoredAttachment:
         attachment_id = self.ids.next()
         guessed = mimetypes.guess_type(filename)[0]
@@ -438,13 +452,17 @@ class FakeDiscord:
         await self.gateway.disconnect(code)
 
     async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Send op 9; if not resumable, discord.py identifies again, after its ``before_identify_hook``
+        (5 s by default: override it in the test bot to skip the wait)."""
         await self.gateway.invalidate_session(resumable=resumable)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT; discord.py closes the socket and resumes."""
-        await self.gateway.send_op(OP_RECONNECT, None)
+        await self.gateway.send_op(OP_RECONNECT, None, expect_close=True)
 
-    async def wait_until_connected(self, *, resumes: int | None = None, identifies: int | None = None, timeout: float = 5.0) -> None:
+    async def wait_until_connected(
+        self, *, resumes: int | None = None, identifies: int | None = None, timeout: float = 5.0
+    ) -> None:
         """Wait for a live gateway connection (and, if given, at least that many RESUMEs / IDENTIFYs)."""
 
         def connected() -> bool:
@@ -522,7 +540,12 @@ class FakeDiscord:
         merged: dict[str, OptionValue] = {**(options or {}), **(attachments or {})}
         data = self.builder.command_data(name, merged, guild=command_guild, subcommand=subcommand)
         payload = self.builder.envelope(
-            APPLICATION_COMMAND, data, user=who, channel=where, locale=locale, attachment_size_limit=attachment_size_limit
+            APPLICATION_COMMAND,
+            data,
+            user=who,
+            channel=where,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
         )
         return await self.send_interaction(payload)
 
@@ -892,7 +915,8 @@ class FakeDiscord:
         if reference and reference.get("message_id"):
             referenced = self.messages_by_id.get(int(reference["message_id"]))
             if referenced is None and reference.get("fail_if_not_exists", True):
-                raise ApiError(400, 50035, "Invalid Form Body", _error_tree(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"))
+                tree = _error_tree(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                raise ApiError(400, 50035, "Invalid Form Body", tree)
             data["message_reference"] = {
                 "type": 0,
                 "message_id": str(reference["message_id"]),
@@ -909,11 +933,12 @@ class FakeDiscord:
             data["application_id"] = str(self.application.id)
             data["interaction_metadata"] = self._interaction_metadata(interaction)
         message = FakeMessage(data, guild_id=channel.guild_id, interaction_id=interaction.id if interaction else None)
-        self._apply_attachments(message, body, uploads, size_limit=size_limit or self._size_limit(channel), editing=False)
+        limit = size_limit or self._size_limit(channel)
+        self._apply_attachments(message, body, uploads, size_limit=limit, editing=False)
         self._apply_mentions(message, body)
-        if not (message.content or message.embeds or message.attachments or message.components or data.get("poll")):
-            if not data["flags"] & FLAG_LOADING:
-                raise ApiError(400, 50006, "Cannot send an empty message")
+        empty = not (message.content or message.embeds or message.attachments or message.components or data.get("poll"))
+        if empty and not data["flags"] & FLAG_LOADING:
+            raise ApiError(400, 50006, "Cannot send an empty message")
         message.bodies.append(body)
         if "allowed_mentions" in body:
             message.allowed_mentions = body["allowed_mentions"]
@@ -946,7 +971,8 @@ class FakeDiscord:
             message["flags"] = keep | (int(body["flags"]) & FLAG_SUPPRESS_EMBEDS)
         if finish_loading and message.loading:
             message["flags"] = message.flags & ~FLAG_LOADING
-        self._apply_attachments(message, body, uploads, size_limit=size_limit or self._size_limit(channel), editing=True)
+        limit = size_limit or self._size_limit(channel)
+        self._apply_attachments(message, body, uploads, size_limit=limit, editing=True)
         self._apply_mentions(message, body)
         message["edited_timestamp"] = iso_now()
         message.bodies.append(body)
@@ -974,6 +1000,9 @@ class FakeDiscord:
         if not self._wants(self._message_intent(channel)):
             return
         data = message.wire()
+        if not self._can_read(channel, message):
+            for key in ("content", "embeds", "attachments", "components"):
+                data[key] = "" if key == "content" else []
         if channel.guild_id is not None:
             guild = self.guilds[channel.guild_id]
             data["guild_id"] = str(guild.id)
@@ -981,6 +1010,12 @@ class FakeDiscord:
             if author is not None and "webhook_id" not in data:
                 data["member"] = member_payload(author, with_user=False)
         await self.gateway.dispatch(event, data)
+
+    def _can_read(self, channel: FakeChannel, message: FakeMessage) -> bool:
+        """Without the message content intent, bots see content only in DMs, their own messages and mentions."""
+        if self._wants(INTENT_MESSAGE_CONTENT) or channel.is_dm or message.author_id == self.bot_user.id:
+            return True
+        return any(int(u["id"]) == self.bot_user.id for u in message.get("mentions") or [])
 
     def _message_type(self, body: dict[str, Any], interaction: InteractionHandle | None) -> int:
         if interaction is None or interaction.type != APPLICATION_COMMAND:
@@ -1045,12 +1080,12 @@ class FakeDiscord:
                         )
                     )
                 else:
-                    raise ApiError(
-                        400, 50035, "Invalid Form Body", _error_tree(("attachments", position, "id"), "ATTACHMENT_NOT_FOUND", "Unknown attachment")
-                    )
+                    tree = _error_tree(("attachments", position, "id"), "ATTACHMENT_NOT_FOUND", "Unknown attachment")
+                    raise ApiError(400, 50035, "Invalid Form Body", tree)
             for index, upload in sorted(by_index.items()):
                 if index not in used:
-                    files.append(self._store_file(upload.filename, upload.data, upload.content_type, ephemeral=ephemeral))
+                    stored = self._store_file(upload.filename, upload.data, upload.content_type, ephemeral=ephemeral)
+                    files.append(stored)
             message.files = files
         elif uploads:
             new = [self._store_file(u.filename, u.data, u.content_type, ephemeral=ephemeral) for u in uploads]

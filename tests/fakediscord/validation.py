@@ -9,9 +9,15 @@ from typing import Any
 from .model import FLAG_COMPONENTS_V2, walk_components
 
 VALID_LOCALES = frozenset(
-    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr cs el bg ru uk hi th "
-    "zh-CN ja zh-TW ko".split()
+    {
+        *("id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl"),
+        *("pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja"),
+        *("zh-TW", "ko"),
+    }
 )
+
+#: Where a field error sits, e.g. ("embeds", 0, "title").
+Path = tuple[str | int, ...]
 
 _COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$", re.UNICODE)
 
@@ -54,7 +60,7 @@ class FormErrors:
             raise ApiError(400, 50035, "Invalid Form Body", self.tree)
 
 
-def check_message(body: dict[str, Any], errors: FormErrors | None = None, prefix: tuple[str, ...] = ()) -> None:
+def check_message(body: dict[str, Any], errors: FormErrors | None = None, prefix: Path = ()) -> None:
     """Content, embed and component limits of a message create or edit."""
     own = errors is None
     errors = errors or FormErrors()
@@ -73,14 +79,14 @@ def check_message(body: dict[str, Any], errors: FormErrors | None = None, prefix
         errors.raise_if_any()
 
 
-def _check_embeds(embeds: Any, errors: FormErrors, prefix: tuple[str, ...]) -> None:
+def _check_embeds(embeds: Any, errors: FormErrors, prefix: Path) -> None:
     if not embeds:
         return
     if len(embeds) > 10:
         errors.add((*prefix, "embeds"), "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
     total = 0
     for index, embed in enumerate(embeds):
-        path = (*prefix, "embeds", index)
+        path: Path = (*prefix, "embeds", index)
         for key, limit in (("title", 256), ("description", 4096)):
             errors.max_length((*path, key), embed.get(key), limit)
             total += len(embed.get(key) or "")
@@ -103,7 +109,7 @@ def _check_embeds(embeds: Any, errors: FormErrors, prefix: tuple[str, ...]) -> N
         errors.add((*prefix, "embeds"), "EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
 
 
-def _check_custom_ids(components: Any, errors: FormErrors, prefix: tuple[str, ...]) -> None:
+def _check_custom_ids(components: Any, errors: FormErrors, prefix: Path) -> None:
     seen: set[str] = set()
     for component in walk_components(components):
         custom_id = component.get("custom_id")
@@ -117,11 +123,11 @@ def _check_custom_ids(components: Any, errors: FormErrors, prefix: tuple[str, ..
         seen.add(custom_id)
 
 
-def _check_action_rows(components: Any, errors: FormErrors, prefix: tuple[str, ...]) -> None:
+def _check_action_rows(components: Any, errors: FormErrors, prefix: Path) -> None:
     if len(components) > 5:
         errors.add((*prefix, "components"), "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
     for row_index, row in enumerate(components):
-        path = (*prefix, "components", row_index)
+        path: Path = (*prefix, "components", row_index)
         if row.get("type") != 1:
             errors.add((*path, "type"), "UNION_TYPE_CHOICES", 'Value of field "type" must be one of (1,).')
             continue
@@ -129,7 +135,7 @@ def _check_action_rows(components: Any, errors: FormErrors, prefix: tuple[str, .
         if not children or len(children) > 5:
             errors.add((*path, "components"), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
         for index, child in enumerate(children):
-            child_path = (*path, "components", index)
+            child_path: Path = (*path, "components", index)
             if child.get("type") == 2:
                 errors.max_length((*child_path, "label"), child.get("label"), 80)
                 if child.get("style") == 5:
@@ -143,7 +149,7 @@ def _check_action_rows(components: Any, errors: FormErrors, prefix: tuple[str, .
 
 def check_modal(data: dict[str, Any]) -> None:
     errors = FormErrors()
-    path = ("data",)
+    path: Path = ("data",)
     title = data.get("title")
     if not title:
         errors.add((*path, "title"), "BASE_TYPE_REQUIRED", "This field is required")
@@ -184,7 +190,7 @@ def check_commands(commands: list[dict[str, Any]]) -> None:
     errors.raise_if_any()
 
 
-def check_command(command: dict[str, Any], errors: FormErrors | None = None, path: tuple[str | int, ...] = ()) -> None:
+def check_command(command: dict[str, Any], errors: FormErrors | None = None, path: Path = ()) -> None:
     own = errors is None
     errors = errors or FormErrors()
     kind = int(command.get("type", 1))
@@ -206,7 +212,7 @@ def check_command(command: dict[str, Any], errors: FormErrors | None = None, pat
         errors.raise_if_any()
 
 
-def _check_name(name: Any, errors: FormErrors, path: tuple[str | int, ...], *, chat_input: bool) -> None:
+def _check_name(name: Any, errors: FormErrors, path: Path, *, chat_input: bool) -> None:
     if not isinstance(name, str) or not name:
         errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
         return
@@ -216,14 +222,12 @@ def _check_name(name: Any, errors: FormErrors, path: tuple[str | int, ...], *, c
         errors.add(path, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
 
 
-def _check_description(description: Any, errors: FormErrors, path: tuple[str | int, ...]) -> None:
+def _check_description(description: Any, errors: FormErrors, path: Path) -> None:
     if not isinstance(description, str) or not 1 <= len(description) <= 100:
         errors.add(path, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
 
 
-def _check_localizations(
-    values: Any, errors: FormErrors, path: tuple[str | int, ...], chat_input_name: bool, is_name: bool
-) -> None:
+def _check_localizations(values: Any, errors: FormErrors, path: Path, chat_input_name: bool, is_name: bool) -> None:
     if not values:
         return
     for locale, text in values.items():
@@ -235,12 +239,12 @@ def _check_localizations(
             _check_description(text, errors, (*path, locale))
 
 
-def _check_options(options: list[dict[str, Any]], errors: FormErrors, path: tuple[str | int, ...]) -> None:
+def _check_options(options: list[dict[str, Any]], errors: FormErrors, path: Path) -> None:
     if len(options) > 25:
         errors.add(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
     seen_optional = False
     for index, option in enumerate(options):
-        option_path = (*path, index)
+        option_path: Path = (*path, index)
         _check_name(option.get("name"), errors, (*option_path, "name"), chat_input=True)
         _check_description(option.get("description"), errors, (*option_path, "description"))
         _check_localizations(option.get("name_localizations"), errors, (*option_path, "name_localizations"), True, True)

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
@@ -14,6 +15,7 @@ from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
 from .callbacks import CallbackSender
 from .faults import FaultBook
 from .media import IMAGE_SIDE, RAW_SIDE, aspect_size, blend, palette
+from .persist import StateFile
 from .scheduler import Scheduler
 from .settings import EmulatorSettings, RecordedRequest
 from .tasks import FINAL_STEP, PROGRESS_STEPS, ImageOutput, Task, TaskStore, VideoOutput, present
@@ -47,6 +49,8 @@ class Engine:
         self.requests: list[RecordedRequest] = []
         self.scheduler = Scheduler(clock, self._on_step)
         self.callbacks = CallbackSender(lambda: self.settings.callback_timeout_s)
+        #: Where the tasks are kept across restarts, once ``open_state`` was called.
+        self.state: StateFile | None = None
         #: Seeded: decides failures and looks, so a run can be repeated. Ids never come from it, so a
         #: restarted sandbox cannot hand out an id that a bot's store already holds.
         self._rng = random.Random(settings.seed)  # noqa: S311 - not security
@@ -81,6 +85,7 @@ class Engine:
             callback_progress=submission.callback_progress,
         )
         self.store.add(task)
+        self._changed()
         if task.delivery == "stream" or task.callback_progress:
             for step in range(PROGRESS_STEPS):
                 self.scheduler.push(task.step_time(step), task.id, step)
@@ -148,8 +153,7 @@ class Engine:
     def observe(self, task: Task) -> Task:
         """Bring a task up to date with the clock: end it if its time has come."""
         if task.finished_at is None and self.clock() >= task.due_at:
-            error = task.planned_error or IMAGE_FAILURE
-            self._complete(task, at=task.due_at, success=task.planned_error is None, error=error)
+            self._end_as_planned(task)
         return task
 
     def get(self, task_id: str) -> Task | None:
@@ -228,10 +232,17 @@ class Engine:
         if task.callback_progress:
             self.callbacks.send(task, {**snapshot, "trace_id": task.trace_id})
 
-    def _complete(self, task: Task, *, at: float, success: bool, error: tuple[str, str]) -> None:
+    def _end_as_planned(self, task: Task, *, deliver: bool = True) -> None:
+        error = task.planned_error or IMAGE_FAILURE
+        self._complete(task, at=task.due_at, success=task.planned_error is None, error=error, deliver=deliver)
+
+    def _complete(self, task: Task, *, at: float, success: bool, error: tuple[str, str], deliver: bool = True) -> None:
         task.finished_at = max(at, task.created_at)
         task.response = task.final_response(success, error)
         log.info("emulator: task %s %s", task.id, "succeeded" if success else "failed")
+        self._changed()
+        if not deliver:
+            return
         final = {**task.response, "trace_id": task.trace_id}
         for queue in task.watchers:
             queue.put_nowait(final)
@@ -249,6 +260,48 @@ class Engine:
     async def close(self) -> None:
         self.scheduler.close()
         await self.callbacks.close()
+        if self.state is not None:
+            await self.state.close()
+
+    # -- keeping tasks across restarts ---------------------------------------------------------
+
+    async def open_state(self, path: Path) -> None:
+        """Take back the tasks saved at ``path`` and, from now on, save every change there."""
+        state = StateFile(path, lambda: self.store)
+        tasks = await asyncio.to_thread(state.load)
+        self.state = state
+        ended = self.restore(tasks)
+        log.info("emulator: %d tasks restored from %s (%d came due while it was down)", len(tasks), path, ended)
+
+    def restore(self, tasks: Iterable[Task]) -> int:
+        """Add saved tasks; returns how many of them came due while no emulator ran.
+
+        Those end now as planned, dated at their due time, without a callback: its receiver is
+        gone as well, and a restarted client polls what it was waiting for. Tasks still running
+        keep their schedule, callbacks included; a held request or a stream did not survive.
+        """
+        now = self.clock()
+        ended = 0
+        for task in tasks:
+            if self.store.get(task.id) is not None:
+                continue
+            self.store.add(task)
+            if task.finished_at is not None:
+                continue
+            if now >= task.due_at:
+                self._end_as_planned(task, deliver=False)
+                ended += 1
+            elif task.callback_url:
+                if task.callback_progress:
+                    for step in range(PROGRESS_STEPS):
+                        if task.step_time(step) >= now:
+                            self.scheduler.push(task.step_time(step), task.id, step)
+                self.scheduler.push(task.due_at, task.id, FINAL_STEP)
+        return ended
+
+    def _changed(self) -> None:
+        if self.state is not None:
+            self.state.touch()
 
 
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:

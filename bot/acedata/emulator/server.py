@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -46,9 +47,14 @@ class Emulator:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0: any free port) and return the base URL."""
+        """Listen on ``host:port`` (0: any free port) and return the base URL.
+
+        With ``settings.state_path``, the first start takes back the tasks saved there.
+        """
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
+        if self.settings.state_path and self._engine.state is None:
+            await self._engine.open_state(Path(self.settings.state_path))
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -66,7 +72,7 @@ class Emulator:
         return self._url
 
     async def stop(self) -> None:
-        """Stop listening, cancel pending callbacks and forget the URL (tasks are kept)."""
+        """Stop listening, cancel pending callbacks, save the tasks (if kept in a file) and forget the URL."""
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -172,6 +178,8 @@ class Emulator:
             "request_count": len(engine.requests),
             "faults_armed": len(engine.faults.armed),
             "scheduled": len(engine.scheduler),
+            "state_path": None if engine.state is None else str(engine.state.path),
+            "state_saves": None if engine.state is None else engine.state.saves,
         }
 
     def _media_base(self, request: web.Request) -> str:

@@ -31,6 +31,9 @@ class EmulatorSettings:
     public_url: str | None = None
     #: Time limit of one callback POST.
     callback_timeout_s: float = 10.0
+    #: A JSON file that keeps the tasks across restarts (read at the first ``start()``); ``None``: memory only.
+    #: Results carry the URL the emulator had when they were made, so a restarted one should listen on the same port.
+    state_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,60 @@
+"""How the poll loop is doing, in the terms ``/healthz`` reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Polls that may fail in a row (counted in poll intervals) before the engine reports itself unhealthy.
+SILENCE_LIMIT_INTERVALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EngineHealth:
+    """A snapshot for ``/healthz``; ``problem`` is ``None`` while all is well."""
+
+    problem: str | None
+    tracked_jobs: int
+    unconfirmed_jobs: int
+    last_poll_at: float | None
+    last_poll_ok: bool | None
+    poll_interval_s: float
+
+
+class PollRecord:
+    """When the loop started, when it last polled, and when a poll last reached the API."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.started_at: float | None = None
+        self.last_poll_at: float | None = None
+        self.last_poll_ok: bool | None = None
+        self.last_success_at: float | None = None
+        self.last_error: str | None = None
+
+    def started(self) -> None:
+        self.started_at = self._clock()
+
+    def polled(self, ok: bool) -> None:
+        now = self._clock()
+        self.last_poll_at, self.last_poll_ok = now, ok
+        if ok:
+            self.last_success_at, self.last_error = now, None
+
+    def failed(self, error: str) -> None:
+        """Note why a poll failed (the tick itself ends with ``polled(False)``)."""
+        self.last_error = error
+
+    def problem(self, loop: asyncio.Task[None] | None, poll_interval_s: float) -> str | None:
+        """What is wrong, if anything: the loop is not running, or has not reached the API for too long."""
+        if loop is None or self.started_at is None:
+            return "the job engine is not running"
+        if loop.done():
+            error = None if loop.cancelled() else loop.exception()
+            return f"the poll loop has stopped: {error!r}" if error else "the poll loop has stopped"
+        silent = self._clock() - (self.last_success_at or self.started_at)
+        if silent > SILENCE_LIMIT_INTERVALS * poll_interval_s:
+            detail = f" (last error: {self.last_error})" if self.last_error else ""
+            return f"no successful poll of Ace Data Cloud for {silent:.0f} s{detail}"
+        return None
