@@ -115,7 +115,7 @@ async def resume_phase(url: str, db: Path) -> dict[str, Any]:
 def run_phase(phase: str, url: str, db: Path, jobs: int) -> dict[str, Any]:
     """Run one phase in a fresh interpreter and read back its figures."""
     command = [sys.executable, __file__, "--phase", phase, "--url", url, "--db", str(db), "--jobs", str(jobs)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=900)  # noqa: S603
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=900)
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 

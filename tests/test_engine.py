@@ -22,7 +22,8 @@ from bot.acedata.errors import BadRequestError, ForbiddenError, RequestTimeoutEr
 from bot.acedata.models import GRID_ACTIONS, ImagineAction, ImagineGenerate, TaskResult, VideoGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEvent, JobEventType
-from bot.store import JobKind, JobStatus, NewJob, Store
+from bot.jobs.events import EventDispatcher
+from bot.store import Job, JobKind, JobStatus, NewJob, Store
 
 DURATION = 10.0
 TASKS = "/midjourney/tasks"
@@ -499,3 +500,71 @@ async def test_callback_progress_snapshots_do_not_finish_the_job(
     progressed = await log_events.wait_for(job_id, JobEventType.PROGRESS)
     assert progressed.job.progress == 40 and progressed.job.status is JobStatus.RUNNING
     assert engine.tracked_count == 1
+
+
+async def test_a_task_the_api_does_not_know_times_out(
+    engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
+) -> None:
+    job = await store.create_job(NewJob(JobKind.IMAGINE, "generate", IMAGINE.prompt, params=IMAGINE.to_body()))
+    await store.mark_submitted(job.id, "task-the-api-never-heard-of")
+    await engine.start()
+    assert engine.tracked_count == 1
+    await engine.poll_once()  # the API answers without it
+    assert (await store.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+
+    clock.advance(901)
+    await engine.poll_once()
+    timed_out = await log_events.wait_for(job.id, JobEventType.TIMED_OUT)
+    assert timed_out.job.error_code == "job_timeout"
+
+
+async def test_a_slow_subscriber_does_not_hold_up_polling(engine: JobEngine, clock: FakeClock, store: Store) -> None:
+    release = asyncio.Event()
+
+    async def slow(event: JobEvent) -> None:
+        await release.wait()
+
+    engine.subscribe(slow)
+    events = EventLog()
+    engine.subscribe(events)
+    job_ids = [await engine.submit(VIDEO) for _ in range(3)]
+    clock.advance(DURATION + 1)
+    async with asyncio.timeout(2):
+        await engine.poll_once()
+    jobs = await store.jobs_by_ids(job_ids)
+    assert all(job.status is JobStatus.SUCCEEDED for job in jobs.values()) and len(jobs) == 3
+    release.set()
+    for job_id in job_ids:
+        await events.wait_for(job_id, JobEventType.SUCCEEDED)
+        assert events.types(job_id) == [JobEventType.SUBMITTED, JobEventType.SUCCEEDED]
+
+
+async def test_a_hung_handler_is_abandoned_and_later_events_flow(caplog: pytest.LogCaptureFixture) -> None:
+    dispatcher = EventDispatcher(handler_timeout_s=0.05)
+    seen: list[JobEventType] = []
+    hang = asyncio.Event()
+
+    async def handler(event: JobEvent) -> None:
+        seen.append(event.type)
+        if event.type is JobEventType.SUBMITTED:
+            await hang.wait()  # never set
+
+    dispatcher.subscribe(handler)
+    job = Job(
+        id="job1",
+        kind=JobKind.VIDEO,
+        action="generate",
+        prompt="p",
+        params={},
+        status=JobStatus.RUNNING,
+        progress=0,
+        created_at=0.0,
+        updated_at=0.0,
+        task_id="t1",
+    )
+    dispatcher.emit(JobEvent(JobEventType.SUBMITTED, job, 0.0))
+    await asyncio.sleep(0.1)
+    dispatcher.emit(JobEvent(JobEventType.SUCCEEDED, job, 0.0))
+    await dispatcher.drain(2)
+    assert seen == [JobEventType.SUBMITTED, JobEventType.SUCCEEDED]
+    assert "job job1 (task t1): a handler of its submitted event is still busy" in caplog.text

@@ -152,6 +152,15 @@ class SampleBot(commands.Bot):
                 for when in ("dawn", "dusk")
             ]
 
+        jobs = app_commands.Group(name="jobs", description="Your jobs")
+
+        @jobs.command(name="list", description="Lists your jobs")
+        async def list_jobs(interaction: discord.Interaction, limit: int = 5) -> None:
+            where = "DM" if isinstance(interaction.channel, discord.DMChannel) else "guild"
+            await interaction.response.send_message(f"{limit} jobs of {interaction.user.name} in {where}")
+
+        self.tree.add_command(jobs)
+
         @self.tree.command(name="steps", description="Thinks, then answers in two follow-ups")
         async def steps(interaction: discord.Interaction) -> None:
             await interaction.response.defer(thinking=True)
@@ -373,7 +382,7 @@ async def test_followup_after_the_token_expired_gets_401_and_the_bot_falls_back(
 async def test_expire_token_also_refuses_edits_of_the_original(fake: FakeDiscord, bot: SampleBot) -> None:
     handle = await fake.slash("ping")
     await handle.wait_for_response()
-    handle.expire_token()
+    fake.expire_token(handle)
     url = f"{fake.api_base}/webhooks/{fake.application.id}/{handle.token}/messages/@original"
     async with aiohttp.ClientSession() as session, session.patch(url, json={"content": "x"}) as response:
         assert response.status == 401 and response.content_type == "application/json"
@@ -456,6 +465,16 @@ async def test_late_acknowledgement_is_refused_when_the_3s_rule_is_on(fake: Fake
     bot.release.set()
     assert await fake.wait_for(lambda: handle.rejected_acks, what="a refused ack") == [(5, 10062)]
     assert handle.ack_type is None
+
+
+async def test_subcommand_in_a_dm_and_in_the_guild(fake: FakeDiscord, bot: SampleBot) -> None:
+    in_dm = await fake.slash("jobs", {"limit": 3}, subcommand="list", dm=True, user=fake.bob)
+    assert "user" in in_dm.payload and "member" not in in_dm.payload and in_dm.payload["context"] == 1
+    assert (await in_dm.wait_for_message()).content == "3 jobs of bob in DM"
+    assert fake.dm_messages(fake.bob)[0].content == "3 jobs of bob in DM"
+    in_guild = await fake.slash("jobs", subcommand="list")
+    assert in_guild.payload["data"]["options"] == [{"name": "list", "type": 1, "options": []}]
+    assert (await in_guild.wait_for_message()).content == "5 jobs of alice in guild"
 
 
 async def test_autocomplete_choices_are_recorded(fake: FakeDiscord, bot: SampleBot) -> None:

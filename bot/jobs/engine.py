@@ -82,7 +82,8 @@ class JobEngine:
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
         self._unconfirmed: dict[str, float] = {}  # job id (SUBMITTING, no task id) -> when it was last sent
-        self._in_flight: set[str] = set()  # job ids whose submit call is under way
+        self._in_flight: set[str] = set()  # job ids whose submit call is under way or whose task id is being saved
+        self._reconciling: set[str] = set()
         self._early: dict[str, TaskResult] = {}
         self._batches = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
         self._tick_lock = asyncio.Lock()
@@ -224,7 +225,8 @@ class JobEngine:
             self._in_flight.discard(job.id)
             self._unconfirmed[job.id] = self._clock()
             raise
-        await self._adopt(job, receipt.task_id)
+        # The API has taken it (and charged for it): save the task id even if our caller goes away.
+        await asyncio.shield(self._adopt(job, receipt.task_id))
 
     async def _adopt(self, job: Job, task_id: str, record: TaskRecord | None = None) -> None:
         """Give ``job`` its task id, track it and announce it; apply ``record`` if it already says more.
@@ -258,12 +260,19 @@ class JobEngine:
 
     async def _reconcile(self, job_id: str) -> bool:
         """Settle one unconfirmed job by the rule in :mod:`bot.jobs.reconcile`; True once it has a task."""
+        if job_id in self._in_flight or job_id in self._reconciling:
+            return False  # a submit or another reconcile of this job is under way
+        self._reconciling.add(job_id)
+        try:
+            return await self._settle(job_id)
+        finally:
+            self._reconciling.discard(job_id)
+
+    async def _settle(self, job_id: str) -> bool:
         job = await self._store.get_job(job_id)
         if job is None or job.task_id is not None or job.status is not JobStatus.SUBMITTING:
             self._unconfirmed.pop(job_id, None)
             return job is not None and job.task_id is not None
-        if job_id in self._in_flight:
-            return False
         now = self._clock()
         after, before = reconcile.search_window(job, job_timeout_s=self._job_timeout_s, now=now)
         self._requests += 1
@@ -282,7 +291,9 @@ class JobEngine:
             log.info("job %s (task %s): found the task the API created; adopting it", job.id, found.task_id)
             await self._adopt(job, found.task_id, found)
             return True
-        last_sent = self._unconfirmed.setdefault(job.id, max(job.created_at, job.updated_at))
+        last_sent = self._unconfirmed.get(job.id)
+        if last_sent is None:  # cancelled while we searched
+            return False
         verdict = reconcile.decide(
             job, last_sent_at=last_sent, now=now, grace_s=self._grace_s, job_timeout_s=self._job_timeout_s
         )
@@ -378,7 +389,8 @@ class JobEngine:
         """
         async with self._tick_lock:
             before = self._requests
-            due = [job_id for job_id in self._unconfirmed if job_id not in self._in_flight]
+            busy = self._in_flight | self._reconciling
+            due = [job_id for job_id in self._unconfirmed if job_id not in busy]
             for job_id in due[:MAX_RECONCILES_PER_TICK]:
                 await self._reconcile(job_id)
             task_ids = self._tracked.task_ids()

@@ -58,6 +58,7 @@ class EventDispatcher:
         self._queues: list[deque[JobEvent]] = [deque() for _ in range(lanes)]
         self._workers: list[asyncio.Task[None] | None] = [None] * lanes
         self._busy_since: list[float | None] = [None] * lanes
+        self._current: list[JobEvent | None] = [None] * lanes
         self._handler_timeout_s = handler_timeout_s
         self._undelivered = 0
         self._idle = asyncio.Event()
@@ -88,10 +89,13 @@ class EventDispatcher:
         if worker is None:
             self._start(lane)
             return
-        since = self._busy_since[lane]
+        since, stuck = self._busy_since[lane], self._current[lane]
         if since is not None and asyncio.get_running_loop().time() - since > self._handler_timeout_s:
             log.error(
-                "a job event handler has been busy for over %.0f s; abandoning it so later events flow",
+                "job %s (task %s): a handler of its %s event is still busy after %.0f s; abandoning it",
+                stuck.job.id if stuck else "?",
+                stuck.job.task_id if stuck else "?",
+                stuck.type if stuck else "?",
                 self._handler_timeout_s,
             )
             worker.cancel()
@@ -114,12 +118,12 @@ class EventDispatcher:
         loop = asyncio.get_running_loop()
         while queue:
             event = queue.popleft()
-            self._busy_since[lane] = loop.time()
+            self._busy_since[lane], self._current[lane] = loop.time(), event
             try:
                 for handler in tuple(self._handlers):
                     await self._deliver(handler, event)
             finally:
-                self._busy_since[lane] = None
+                self._busy_since[lane], self._current[lane] = None, None
                 self._undelivered -= 1
                 if self._undelivered == 0:
                     self._idle.set()

@@ -37,6 +37,8 @@ async def fake_discord(request: pytest.FixtureRequest) -> AsyncIterator[FakeDisc
     options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     async with FakeDiscord(**options) as fake:
         yield fake
+    if fake.server_errors:
+        pytest.fail("the fake Discord server failed on requests:\n" + "\n".join(fake.server_errors), pytrace=False)
 
 
 def discord_error_records(records: Iterable[logging.LogRecord]) -> list[logging.LogRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ from .validation import ApiError, FormErrors, check_command, check_commands, che
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v10"
 #: Large enough for uploads past the attachment size limits, so the fake (not aiohttp) answers 413.
@@ -152,6 +155,11 @@ class RestApi:
             response = await handler(request)
         except ApiError as error:
             response = json_response(error.body(), error.status)
+        except Exception as error:
+            # A bug in the fake: answer 400 (a 5xx would make discord.py retry for 25 s) and keep it for teardown.
+            log.exception("fake Discord failed on %s %s", request.method, request.path)
+            fake.server_errors.append(f"{request.method} {request.path}: {error!r}")
+            response = json_response({"message": f"fake server error: {error!r}", "code": 0}, 400)
         recorded = RecordedRequest(
             index=len(fake.recorder),
             method=request.method,

@@ -37,6 +37,13 @@ async def running_bot(
         raise ValueError(f"build the bot with guild_ready_timeout=0.05 (it has {ready_timeout}s)")
     if fake.port == 0:
         raise RuntimeError("start the fake first (use the fake_discord fixture or `async with FakeDiscord()`)")
+    gateway = str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY).rstrip("/")
+    if discord.http.Route.BASE.rstrip("/") != fake.api_base or gateway != fake.gateway_url:
+        # Never let a test bot reach the real Discord.
+        raise RuntimeError(
+            f"discord.py points at {discord.http.Route.BASE} and {gateway}, not the fake; "
+            "call fake.patch_discord_py() or point_discord_at(fake.api_base, fake.gateway_url)"
+        )
     async with bot:
         task = asyncio.create_task(bot.start(token), name=f"{type(bot).__name__}.start")
         ready = asyncio.create_task(bot.wait_until_ready())

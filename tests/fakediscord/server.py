@@ -21,6 +21,7 @@ from .model import (
     DEFAULT_ATTACHMENT_SIZE_LIMIT,
     FLAG_COMPONENTS_V2,
     FLAG_EPHEMERAL,
+    FLAG_IS_VOICE_MESSAGE,
     FLAG_LOADING,
     FLAG_SUPPRESS_EMBEDS,
     FLAG_SUPPRESS_NOTIFICATIONS,
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Flags a bot may set on a message it sends (ephemeral only on interaction responses).
-_SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_COMPONENTS_V2 | (1 << 13)
+_SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS | FLAG_COMPONENTS_V2 | FLAG_IS_VOICE_MESSAGE
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 
@@ -105,6 +106,8 @@ class FakeDiscord:
         self.recorder = Recorder()
         #: "METHOD /path" of every request no route matched; a test asserts it stays empty.
         self.unknown_routes: list[str] = []
+        #: Requests the fake itself failed on (its bugs); the fake_discord fixture fails the test if any.
+        self.server_errors: list[str] = []
         self.waiters = Waiters()
         self.gateway = Gateway(self)
         self.builder = InteractionBuilder(self)
@@ -204,6 +207,11 @@ class FakeDiscord:
     def advance_clock(self, seconds: float) -> None:
         """Move the fake clock forward (token lifetimes and the 3-second ack rule read it)."""
         self._clock_offset += seconds
+        self.notify()
+
+    def expire_token(self, handle: InteractionHandle) -> None:
+        """End one interaction token's life now: webhook calls get 401/50027, callbacks 404/10062."""
+        handle.expire_token()
         self.notify()
 
     def notify(self) -> None:
@@ -683,6 +691,7 @@ class FakeDiscord:
         add: bool,
         burst: bool,
     ) -> dict[str, Any]:
+        self.gateway.live_session()  # fail early and clearly if no bot is running
         who = self._user(user, self.alice)
         message = self.messages_by_id.get(as_id(message_ref))
         channel = self._channel(channel_ref) if channel_ref is not None else None
@@ -891,7 +900,7 @@ class FakeDiscord:
         settable = _SETTABLE_FLAGS | (FLAG_EPHEMERAL if interaction is not None else 0)
         data: dict[str, Any] = {
             "id": str(message_id),
-            "type": self._message_type(body, interaction),
+            "type": self._message_type(interaction),
             "channel_id": str(channel.id),
             "author": user_payload(author),
             "content": body.get("content") or "",
@@ -1017,7 +1026,7 @@ class FakeDiscord:
             return True
         return any(int(u["id"]) == self.bot_user.id for u in message.get("mentions") or [])
 
-    def _message_type(self, body: dict[str, Any], interaction: InteractionHandle | None) -> int:
+    def _message_type(self, interaction: InteractionHandle | None) -> int:
         if interaction is None or interaction.type != APPLICATION_COMMAND:
             return 0
         return 20 if int(interaction.data.get("type", 1)) == 1 else 23
