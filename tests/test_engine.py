@@ -21,7 +21,7 @@ from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.errors import BadRequestError, ForbiddenError, RequestTimeoutError, ServerError
 from bot.acedata.models import GRID_ACTIONS, ImagineAction, ImagineGenerate, TaskResult, VideoGenerate
 from bot.acedata.retry import RetryPolicy
-from bot.jobs import JobEngine, JobEvent, JobEventType
+from bot.jobs import JobEngine, JobEvent, JobEventType, JobNotFoundError
 from bot.jobs.events import EventDispatcher
 from bot.store import Job, JobKind, JobStatus, NewJob, Store
 
@@ -568,3 +568,11 @@ async def test_a_hung_handler_is_abandoned_and_later_events_flow(caplog: pytest.
     await dispatcher.drain(2)
     assert seen == [JobEventType.SUBMITTED, JobEventType.SUCCEEDED]
     assert "job job1 (task t1): a handler of its submitted event is still busy" in caplog.text
+
+
+async def test_unknown_job_ids_are_reported(engine: JobEngine) -> None:
+    with pytest.raises(JobNotFoundError):
+        await engine.cancel("no-such-job")
+    with pytest.raises(JobNotFoundError):
+        await engine.wait("no-such-job", timeout=1)
+    assert await engine.get("no-such-job") is None

@@ -1,6 +1,8 @@
 """The job engine: submit, track (batched polling and callbacks), resume after a restart, and announce."""
 
-from .engine import JobEngine, JobNotFoundError
+from bot.store import JobNotFoundError
+
+from .engine import JobEngine
 from .events import JobEvent, JobEventType
 from .health import EngineHealth
 

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult, TaskStatus
-from bot.store import FinishItem, Store
+from bot.store import JobNotFoundError, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
-from .health import EngineHealth, PollRecord
+from .health import EngineHealth, PollRecord, count_api_call, counting_api_calls
 from .outcomes import JobOutcomes
+from .submission import Submissions
 from .tracking import TrackedJobs, finish_item
 
 log = logging.getLogger(__name__)
@@ -33,24 +34,16 @@ Sleep = Callable[[float], Awaitable[None]]
 MAX_CONCURRENT_BATCHES = 4
 #: Unconfirmed jobs reconciled per tick, so a backlog of them cannot hold up polling.
 MAX_RECONCILES_PER_TICK = 8
-#: Callbacks for unknown tasks kept while a submit is in flight (its answer may not be saved yet).
-MAX_EARLY_RESULTS = 256
 #: How long ``stop`` waits for the current tick, and then for event handlers.
 STOP_TIMEOUT_S = 30.0
 CANCELLED_MESSAGE = "Cancelled. The API cannot stop a task, so any result that still arrives is ignored."
-EXPIRED_MESSAGE = "The job could not be sent to Ace Data Cloud in time; nothing was generated."
-UNSENDABLE_MESSAGE = "The job could not be sent to Ace Data Cloud and cannot be sent again; please start it anew."
-
-
-class JobNotFoundError(LookupError):
-    """No job has this id."""
 
 
 class JobEngine:
     """Submits jobs, follows them by batched polling and callbacks, and resumes them after a restart.
 
-    Events are delivered by :class:`~bot.jobs.events.EventDispatcher`: in order per job, from tasks
-    of their own, so a slow subscriber never holds up the poll loop.
+    Events are delivered by :class:`~bot.jobs.events.EventDispatcher`: in order per job, by worker
+    tasks of their own, so a slow subscriber never holds up the poll loop.
     """
 
     def __init__(
@@ -71,26 +64,31 @@ class JobEngine:
             raise ValueError("poll intervals and the job timeout must be positive")
         self._client = client
         self._store = store
-        self._callback_url = callback_url
         self._poll_interval_s = callback_poll_interval_s if callback_url else poll_interval_s
         self._job_timeout_s = job_timeout_s
         self._batch_size = max(1, batch_size)
         self._clock = clock
         self._sleep = sleep
-        self._grace_s = reconcile_grace_s
         self._tracked = TrackedJobs()
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
-        self._unconfirmed: dict[str, float] = {}  # job id (SUBMITTING, no task id) -> when it was last sent
-        self._in_flight: set[str] = set()  # job ids whose submit call is under way or whose task id is being saved
-        self._reconciling: set[str] = set()
-        self._early: dict[str, TaskResult] = {}
+        self._submissions = Submissions(
+            client,
+            store,
+            self._tracked,
+            self._outcomes,
+            apply_early=self.handle_callback,
+            callback_url=callback_url,
+            clock=clock,
+            job_timeout_s=job_timeout_s,
+            grace_s=reconcile_grace_s,
+        )
+        self._unconfirmed = self._submissions.unconfirmed
         self._batches = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
         self._tick_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ticking = False
-        self._requests = 0
         self._record = PollRecord(clock)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -125,7 +123,7 @@ class JobEngine:
             self._poll_interval_s,
         )
         for job_id in list(self._unconfirmed):
-            await self._reconcile(job_id)
+            await self._submissions.reconcile(job_id)
         self._record.started()
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="job-engine-poll")
 
@@ -156,7 +154,7 @@ class JobEngine:
         return EngineHealth(
             problem=record.problem(self._loop_task, self._poll_interval_s),
             tracked_jobs=len(self._tracked),
-            unconfirmed_jobs=len(self._unconfirmed) + len(self._in_flight),
+            unconfirmed_jobs=self._submissions.pending,
             last_poll_at=record.last_poll_at,
             last_poll_ok=record.last_poll_ok,
             poll_interval_s=self._poll_interval_s,
@@ -199,119 +197,11 @@ class JobEngine:
         )
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
         try:
-            await self._send(job, request)
+            await self._submissions.send(job, request)
         except AceDataError as error:
-            if not reconcile.is_ambiguous(error) or not await self._reconcile(job.id):
+            if not reconcile.is_ambiguous(error) or not await self._submissions.reconcile(job.id):
                 raise
         return job.id
-
-    async def _send(self, job: Job, request: ApiRequest) -> None:
-        """Send ``job`` and track it; a refusal fails the job, anything unclear leaves it unconfirmed."""
-        self._in_flight.add(job.id)
-        self._requests += 1
-        try:
-            receipt = await self._client.submit(request, callback_url=self._callback_url)
-        except AceDataError as error:
-            self._in_flight.discard(job.id)
-            if reconcile.is_ambiguous(error):
-                log.warning("job %s (task unknown): submit failed but a task may exist: %s", job.id, error)
-                self._unconfirmed[job.id] = self._clock()
-            else:
-                log.info("job %s (task none): refused by the API: %s", job.id, error)
-                self._unconfirmed.pop(job.id, None)
-                await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, error.code, error.message)])
-            raise
-        except BaseException:
-            self._in_flight.discard(job.id)
-            self._unconfirmed[job.id] = self._clock()
-            raise
-        # The API has taken it (and charged for it): save the task id even if our caller goes away.
-        await asyncio.shield(self._adopt(job, receipt.task_id))
-
-    async def _adopt(self, job: Job, task_id: str, record: TaskRecord | None = None) -> None:
-        """Give ``job`` its task id, track it and announce it; apply ``record`` if it already says more.
-
-        Until the task id is saved and SUBMITTED is out, the job counts as in flight, so a callback
-        that arrives meanwhile is held back and applied afterwards (events stay in order).
-        """
-        self._in_flight.add(job.id)
-        try:
-            self._unconfirmed.pop(job.id, None)
-            job = await self._store.mark_submitted(job.id, task_id)
-            if job.finished:
-                log.info(
-                    "job %s (task %s): accepted after it was %s; its result is ignored", job.id, task_id, job.status
-                )
-                self._early.pop(task_id, None)
-                return
-            self._tracked.add(job)
-            log.info("job %s (task %s): accepted by the API", job.id, task_id)
-            self._outcomes.emit(JobEventType.SUBMITTED, job)
-            await self._store.record_usage(
-                job_id=job.id, guild_id=job.guild_id, user_id=job.user_id, kind=job.kind.value, action=job.action
-            )
-        finally:
-            self._in_flight.discard(job.id)
-        early = self._early.pop(task_id, None)
-        if early is not None:
-            await self.handle_callback(early)
-        elif record is not None:
-            await self._outcomes.apply_records([record])
-
-    async def _reconcile(self, job_id: str) -> bool:
-        """Settle one unconfirmed job by the rule in :mod:`bot.jobs.reconcile`; True once it has a task."""
-        if job_id in self._in_flight or job_id in self._reconciling:
-            return False  # a submit or another reconcile of this job is under way
-        self._reconciling.add(job_id)
-        try:
-            return await self._settle(job_id)
-        finally:
-            self._reconciling.discard(job_id)
-
-    async def _settle(self, job_id: str) -> bool:
-        job = await self._store.get_job(job_id)
-        if job is None or job.task_id is not None or job.status is not JobStatus.SUBMITTING:
-            self._unconfirmed.pop(job_id, None)
-            return job is not None and job.task_id is not None
-        now = self._clock()
-        after, before = reconcile.search_window(job, job_timeout_s=self._job_timeout_s, now=now)
-        self._requests += 1
-        try:
-            records = await self._client.search_tasks(created_after=after, created_before=before)
-        except AceDataError as error:
-            log.warning("job %s (task unknown): the task search failed (%s); trying again later", job.id, error)
-            return False
-        found: TaskRecord | None = None
-        for record in reconcile.candidates(job, records):
-            owner = await self._store.get_job_by_task(record.task_id)
-            if owner is None or owner.id == job.id:
-                found = record
-                break
-        if found is not None:
-            log.info("job %s (task %s): found the task the API created; adopting it", job.id, found.task_id)
-            await self._adopt(job, found.task_id, found)
-            return True
-        last_sent = self._unconfirmed.get(job.id)
-        if last_sent is None:  # cancelled while we searched
-            return False
-        verdict = reconcile.decide(
-            job, last_sent_at=last_sent, now=now, grace_s=self._grace_s, job_timeout_s=self._job_timeout_s
-        )
-        if verdict is reconcile.Verdict.WAIT:
-            return False
-        request = reconcile.request_from_params(job.kind, job.params)
-        if verdict is reconcile.Verdict.EXPIRE or request is None:
-            log.warning("job %s (task none): the API never created its task and it cannot be resent", job.id)
-            self._unconfirmed.pop(job.id, None)
-            message = EXPIRED_MESSAGE if request is not None else UNSENDABLE_MESSAGE
-            await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, "not_submitted", message)])
-            return False
-        log.info("job %s (task none): the API never created its task; sending it again", job.id)
-        try:
-            await self._send(job, request)
-        except AceDataError:
-            return False
-        return True
 
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 
@@ -325,9 +215,10 @@ class JobEngine:
             job_id = entry.job_id
         else:
             job = await self._store.get_job_by_task(task_id)
-            if job is None or job.id in self._in_flight:
-                if self._in_flight:  # the submit that created it may not have saved its task id yet
-                    self._remember_early(task_id, result)
+            in_flight = self._submissions.in_flight
+            if job is None or job.id in in_flight:
+                if in_flight:  # the submit that created it may not have saved its task id yet
+                    self._submissions.hold(task_id, result)
                     log.info("callback for task %s held until its submit is saved", task_id)
                 else:
                     log.info("callback for unknown task %s ignored", task_id)
@@ -347,17 +238,11 @@ class JobEngine:
             await self._outcomes.save_progress([(job_id, result.progress)])
         return True
 
-    def _remember_early(self, task_id: str, result: TaskResult) -> None:
-        self._early.pop(task_id, None)
-        self._early[task_id] = result
-        while len(self._early) > MAX_EARLY_RESULTS:
-            del self._early[next(iter(self._early))]
-
     async def cancel(self, job_id: str, *, reason: str | None = None) -> Job:
         """Stop following a job and mark it cancelled; the API cannot cancel, so a late result is ignored."""
         job = await self._store.get_job(job_id)
         if job is None:
-            raise JobNotFoundError(job_id)
+            raise JobNotFoundError(f"no job with id {job_id!r}")
         if job.finished:
             return job
         self._tracked.remove_job(job_id)
@@ -377,7 +262,7 @@ class JobEngine:
         """Wait until the job is finished and return it; ``TimeoutError`` after ``timeout`` seconds."""
         job = await self._outcomes.wait(job_id, timeout)
         if job is None:
-            raise JobNotFoundError(job_id)
+            raise JobNotFoundError(f"no job with id {job_id!r}")
         return job
 
     # -- polling ---------------------------------------------------------------------------------
@@ -385,28 +270,29 @@ class JobEngine:
     async def poll_once(self) -> int:
         """One tick: reconcile a few unconfirmed jobs, poll every running one in batches, time out the overdue.
 
-        Returns the number of API requests made.
+        Returns the number of API calls the tick made (a call the client retried counts once).
         """
         async with self._tick_lock:
-            before = self._requests
-            busy = self._in_flight | self._reconciling
-            due = [job_id for job_id in self._unconfirmed if job_id not in busy]
-            for job_id in due[:MAX_RECONCILES_PER_TICK]:
-                await self._reconcile(job_id)
-            task_ids = self._tracked.task_ids()
-            size = self._batch_size
-            answers = await asyncio.gather(
-                *(self._fetch(task_ids[i : i + size]) for i in range(0, len(task_ids), size))
-            )
-            records = [record for answer in answers if answer is not None for record in answer]
-            await self._outcomes.apply_records(records)
-            await self._outcomes.expire(self._job_timeout_s)
-            self._record.polled(all(answer is not None for answer in answers))
-            return self._requests - before
+            with counting_api_calls() as calls:
+                await self._tick()
+            return calls[0]
+
+    async def _tick(self) -> None:
+        busy = self._submissions.busy()
+        due = [job_id for job_id in self._unconfirmed if job_id not in busy]
+        for job_id in due[:MAX_RECONCILES_PER_TICK]:
+            await self._submissions.reconcile(job_id)
+        task_ids = self._tracked.task_ids()
+        size = self._batch_size
+        answers = await asyncio.gather(*(self._fetch(task_ids[i : i + size]) for i in range(0, len(task_ids), size)))
+        records = [record for answer in answers if answer is not None for record in answer]
+        await self._outcomes.apply_records(records)
+        await self._outcomes.expire(self._job_timeout_s)
+        self._record.polled(all(answer is not None for answer in answers))
 
     async def _fetch(self, task_ids: Sequence[str]) -> list[TaskRecord] | None:
         async with self._batches:
-            self._requests += 1
+            count_api_call()
             try:
                 found = await self._client.retrieve_batch(task_ids)
             except AceDataError as error:

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 #: Polls that may fail in a row (counted in poll intervals) before the engine reports itself unhealthy.
 SILENCE_LIMIT_INTERVALS = 3
+
+#: The API calls of the poll tick under way; a submit running beside the tick is not counted.
+_tick_calls: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("tick_calls", default=None)
+
+
+@contextlib.contextmanager
+def counting_api_calls() -> Iterator[list[int]]:
+    """Count the API calls made inside the block (and the tasks it starts): ``calls[0]``."""
+    calls = [0]
+    token = _tick_calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _tick_calls.reset(token)
+
+
+def count_api_call() -> None:
+    calls = _tick_calls.get()
+    if calls is not None:
+        calls[0] += 1
 
 
 @dataclass(frozen=True, slots=True)
