@@ -4,23 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 
 from bot import __version__
 from bot.config import Config
 from bot.runtime import Services
 
+if TYPE_CHECKING:
+    from cogs.actions import FollowUps
+    from cogs.delivery import Delivery
+
 log = logging.getLogger(__name__)
 
 #: Cogs are loaded by module name, so ``bot`` never imports ``cogs``.
-DEFAULT_EXTENSIONS: tuple[str, ...] = ()
+DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "cogs.delivery",
+    "cogs.actions",
+    "cogs.video",
+    "cogs.imagine",
+    "cogs.jobs",
+    "cogs.reactions",
+)
+#: The command tree, by name for the same reason: it turns every command error into an ephemeral answer.
+TREE_CLASS = "cogs.errors:MJCommandTree"
+
+
+def load_tree_class(path: str = TREE_CLASS) -> type[app_commands.CommandTree[Any]]:
+    """The ``module:Class`` command tree class (a CommandTree subclass)."""
+    module_name, _, class_name = path.partition(":")
+    tree_cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(tree_cls, type) and issubclass(tree_cls, app_commands.CommandTree)):
+        raise TypeError(f"{path} is not a discord.py CommandTree subclass")
+    return tree_cls
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -46,8 +70,12 @@ class MJBot(commands.Bot):
     """Builds the services in ``setup_hook`` and closes them in ``close``."""
 
     services: Services
+    #: Set by the cogs that provide them when they load (see cogs/delivery and cogs/actions.py).
+    delivery: Delivery
+    followups: FollowUps
 
     def __init__(self, config: Config, *, extensions: Sequence[str] = DEFAULT_EXTENSIONS, **options: Any) -> None:
+        options.setdefault("tree_cls", load_tree_class())
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

@@ -20,7 +20,7 @@ from bot import __version__
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.config import Config
-from bot.jobs import JobEngine
+from bot.jobs import ChainRunner, JobEngine
 from bot.store import Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
@@ -36,6 +36,7 @@ class Services:
     client: AceDataClient
     store: Store
     engine: JobEngine
+    chains: ChainRunner
     emulator: Emulator | None = None
     web: WebServer | None = None
 
@@ -79,7 +80,8 @@ class Services:
                 callback_url=callback_url,
                 callback_poll_interval_s=config.jobs.callback_poll_interval_s,
             )
-            services = cls(config, session, client, store, engine, emulator)
+            chains = ChainRunner(engine, store)
+            services = cls(config, session, client, store, engine, chains, emulator)
             if listen:
                 services.web = WebServer(
                     engine,
@@ -91,6 +93,7 @@ class Services:
                 )
                 await services.web.start()
             await engine.start()
+            await chains.start()
             return services
         except BaseException:
             if store is not None:
@@ -102,6 +105,7 @@ class Services:
             raise
 
     async def close(self) -> None:
+        await self.chains.stop()
         await self.engine.stop()
         if self.web is not None:
             await self.web.stop()

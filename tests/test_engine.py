@@ -165,6 +165,37 @@ async def test_follow_up_takes_the_prompt_of_its_parent(engine: JobEngine, store
     assert child.parent_id == parent_id and child.status is JobStatus.RUNNING
 
 
+async def test_metadata_given_at_submit_is_stored_and_carried_by_every_event(
+    engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog, emu: Emulator
+) -> None:
+    meta = {"video_options": {"mode": "turbo", "resolution": "480p", "loop": False}, "video_grid": True}
+    job_id = await engine.submit(IMAGINE, user_id=2, meta=meta)
+    await run_to_end(engine, clock)
+    await log_events.wait_for(job_id, JobEventType.SUCCEEDED)
+
+    carried = [event.job.meta for event in log_events.events if event.job.id == job_id]
+    assert len(carried) >= 3 and all(seen == meta for seen in carried)  # SUBMITTED, PROGRESS..., SUCCEEDED
+    assert (await store.get_job(job_id)).meta == meta  # type: ignore[union-attr]
+    assert all("video_grid" not in request.body for request in emu.requests)  # never sent to the API
+    plain = await engine.submit(VIDEO)
+    assert (await store.get_job(plain)).meta == {}  # type: ignore[union-attr]
+
+
+async def test_a_refused_follow_up_keeps_its_parent_and_metadata(
+    engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
+) -> None:
+    parent_id = await engine.submit(IMAGINE, user_id=3)
+    await run_to_end(engine, clock)
+    refused = VideoGenerate(prompt="a forbidden dance", image_url="https://example.com/u.png")
+    with pytest.raises(ForbiddenError):
+        await engine.submit(refused, user_id=3, parent_id=parent_id, meta={"chained_from": parent_id})
+
+    [child] = await store.children(parent_id)
+    assert child.status is JobStatus.FAILED and child.meta == {"chained_from": parent_id}
+    failed = await log_events.wait_for(child.id, JobEventType.FAILED)
+    assert failed.job == child
+
+
 async def test_one_batch_request_per_fifty_jobs_per_tick(engine: JobEngine, emu: Emulator) -> None:
     await asyncio.gather(*(engine.submit(ImagineGenerate(prompt=f"tile {n}")) for n in range(120)))
     assert engine.tracked_count == 120

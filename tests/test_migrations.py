@@ -35,6 +35,11 @@ def seed_v1(conn: sqlite3.Connection) -> None:
         "application_id, created_at) VALUES (4242, ?, 8, 7, 'job', 'tok-old', 55, 161.0)",
         (OLD_JOB,),
     )
+    conn.execute(
+        "INSERT INTO message_links (message_id, job_id, channel_id, guild_id, created_at) "
+        "VALUES (4343, ?, 8, 7, 201.0)",
+        (OLD_CHILD,),
+    )
 
 
 def seed_v2(conn: sqlite3.Connection) -> None:
@@ -47,7 +52,19 @@ def seed_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2}
+def seed_v3(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, kind, action, prompt, status, progress, parent_id, user_id, created_at, updated_at, "
+        "meta) VALUES ('oldjob0003', 'imagine', 'upscale1', 'an old fox', 'running', 10, ?, 9, 300.0, 300.0, ?)",
+        (OLD_JOB, '{"then_animate":{"motion":"low"}}'),
+    )
+    conn.execute(
+        "INSERT INTO message_links (message_id, job_id, purpose, attachment_limit, delivered, created_at) "
+        "VALUES (4444, 'oldjob0003', 'job', 26214400, 'running', 301.0)"
+    )
+
+
+SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2, 3: seed_v3}
 
 
 def build_at_version(path: Path, version: int) -> None:
@@ -118,6 +135,16 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
             assert (link.interaction_token, link.application_id) == ("tok-old", 55)
             assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD]
             assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD]
+        if 1 <= version < 3:
+            # Older jobs get empty metadata; the message of an old finished job counts as showing its result,
+            # and the message of a job still running will be rendered once it finishes.
+            assert job is not None and job.meta == {}
+            assert (link.attachment_limit, link.delivered) == (None, "succeeded")
+            running = await store.link_for_message(4343)
+            assert running is not None and running.delivered is None
+            assert await store.undelivered_links() == []
+            finished, _ = await store.finish_job(OLD_CHILD, JobStatus.FAILED, error_message="gone")
+            assert await store.undelivered_links() == [(running, finished)]
         if version >= 2:
             assert await store.guild_settings(7) == {"mode": "relax"}
             assert await store.user_settings(9) == {"dm": True}
@@ -130,12 +157,44 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
         await store.record_usage(job_id=new.id, guild_id=3, user_id=9, kind="imagine", action="generate")
         assert await store.job_for_message(5151) == new
         assert await store.usage_total(999.0, user_id=9) == 1.0
+        patched = await store.update_meta(new.id, {"then_animate": {"motion": None}})
+        assert patched.meta == {"then_animate": {"motion": None}}
+        finished, _ = await store.finish_job(new.id, JobStatus.SUCCEEDED)
+        assert await store.pending_chains(0.0) == [finished]
+        link = await store.link_message(5252, new.id, channel_id=1, guild_id=2, attachment_limit=10_485_760)
+        assert link.attachment_limit == 10_485_760
+        old = [4343] if version >= 1 else []
+        assert [(shown.message_id, job.id) for shown, job in await store.undelivered_links()] == [
+            *((message_id, OLD_CHILD) for message_id in old),
+            (5151, new.id),
+            (5252, new.id),
+        ]
+        await store.mark_delivered(5151, "succeeded")
+        await store.mark_delivered(5252, "succeeded")
+        assert [shown.message_id for shown, _ in await store.undelivered_links()] == old
     finally:
         await store.close()
 
     fresh = tmp_path / "fresh.sqlite3"
     await (await Store.open(fresh)).close()
     assert schema_of(path) == schema_of(fresh)
+
+
+async def test_a_file_at_the_latest_version_opens_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "latest.sqlite3"
+    build_at_version(path, LATEST_VERSION)
+    schema = schema_of(path)
+    store = await Store.open(path)
+    try:
+        upscale = await store.job_for_message(4444)
+        assert upscale is not None and upscale.parent_id == OLD_JOB
+        assert upscale.meta == {"then_animate": {"motion": "low"}}
+        link = await store.link_for_message(4444)
+        assert link is not None and (link.attachment_limit, link.delivered) == (26_214_400, "running")
+        assert (await store.link_for_message(4242)).delivered == "succeeded"  # type: ignore[union-attr]
+    finally:
+        await store.close()
+    assert schema_of(path) == schema
 
 
 async def test_a_newer_database_is_refused_and_left_alone(tmp_path: Path) -> None:

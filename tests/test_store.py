@@ -412,6 +412,78 @@ async def test_children_and_deleting_a_parent(store: Store, clock: FakeClock) ->
     assert (await store.job_for_message(503)) == orphans[first.id]
 
 
+# -- job metadata ---------------------------------------------------------------------------------
+
+
+async def test_create_job_stores_its_metadata(store: Store) -> None:
+    meta = {"video_options": {"mode": "turbo", "resolution": "480p", "loop": True}, "video_grid": True}
+    job = await store.create_job(video(meta=meta))
+    assert job.meta == meta
+    assert await store.get_job(job.id) == job
+    plain = await store.create_job(video())
+    assert plain.meta == {} and (await store.get_job(plain.id)).meta == {}  # type: ignore[union-attr]
+
+
+async def test_update_meta_merges_top_level_keys_and_none_removes_one(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video(meta={"video_grid": True, "clip": 2, "keep": "me"}))
+    clock.advance(5)
+    animate = {"motion": None, "mode": "fast", "resolution": "720p", "loop": False}
+    patched = await store.update_meta(job.id, {"then_animate": animate, "clip": None, "video_grid": False})
+    assert patched.meta == {"video_grid": False, "keep": "me", "then_animate": animate}
+    assert patched.updated_at == START  # metadata is not progress of the job
+    assert await store.get_job(job.id) == patched
+
+    # A nested object is replaced whole, not merged (its nulls stay).
+    again = await store.update_meta(job.id, {"then_animate": {"motion": "high"}, "keep": None, "gone": None})
+    assert again.meta == {"video_grid": False, "then_animate": {"motion": "high"}}
+    assert await store.update_meta(job.id, {}) == again
+    assert (await store.update_meta(job.id, {"odd key.[0]": [1, "two", None]})).meta["odd key.[0]"] == [1, "two", None]
+
+
+async def test_update_meta_refuses_unknown_jobs_and_what_json_cannot_hold(store: Store) -> None:
+    with pytest.raises(JobNotFoundError, match="missing123"):
+        await store.update_meta("missing123", {"clip": 1})
+    job = await store.create_job(video(meta={"clip": 1}))
+    with pytest.raises(TypeError):
+        await store.update_meta(job.id, {"clip": object()})
+    with pytest.raises(ValueError, match="double quotes"):
+        await store.update_meta(job.id, {'say "hi"': 1})
+    assert (await store.get_job(job.id)).meta == {"clip": 1}  # type: ignore[union-attr]
+
+
+async def test_concurrent_meta_patches_of_different_keys_are_all_kept(store: Store) -> None:
+    job = await store.create_job(video())
+    await asyncio.gather(*(store.update_meta(job.id, {f"key{i}": i}) for i in range(20)))
+    assert (await store.get_job(job.id)).meta == {f"key{i}": i for i in range(20)}  # type: ignore[union-attr]
+
+
+async def test_pending_chains_are_recent_successes_asking_to_animate_without_a_chained_child(
+    store: Store, clock: FakeClock
+) -> None:
+    animate = {"then_animate": {"motion": "low", "mode": "fast", "resolution": "720p", "loop": False}}
+    old = await store.create_job(video(meta=animate))
+    await store.finish_job(old.id, JobStatus.SUCCEEDED)
+    clock.advance(100)
+    since = clock.now
+    chained = await store.create_job(video(meta=animate))
+    failed = await store.create_job(video(meta=animate))
+    plain = await store.create_job(video())
+    waiting = [await store.create_job(video(f"upscale {i}", meta=animate)) for i in range(3)]
+    running = await store.create_job(video(meta=animate))
+    for job in (chained, failed, plain, *reversed(waiting)):
+        clock.advance()
+        await store.finish_job(job.id, JobStatus.FAILED if job is failed else JobStatus.SUCCEEDED)
+    await store.create_job(video(parent_id=waiting[0].id, meta={"motion": "low"}))  # not the chain's child
+    await store.create_job(video(parent_id=chained.id, meta={"chained_from": chained.id}))
+
+    pending = await store.pending_chains(since)
+    assert [job.id for job in pending] == [job.id for job in reversed(waiting)]
+    assert pending[0] == await store.get_job(waiting[2].id)
+    assert [job.id for job in await store.pending_chains(since, limit=1)] == [waiting[2].id]
+    assert [job.id for job in await store.pending_chains(0.0)] == [old.id] + [job.id for job in reversed(waiting)]
+    assert running.id not in {job.id for job in await store.pending_chains(0.0)}
+
+
 # -- message links --------------------------------------------------------------------------------
 
 
@@ -459,6 +531,69 @@ async def test_one_job_many_messages_and_relinking(store: Store, clock: FakeCloc
     await store.unlink_message(999)  # unknown: nothing happens
     assert await store.messages_for_job(first.id) == []
     assert await store.get_job(first.id) == first
+
+
+async def test_a_link_keeps_what_it_showed_while_it_shows_the_same_job(store: Store) -> None:
+    first = await store.create_job(video("first"))
+    second = await store.create_job(video("second"))
+    link = await store.link_message(10, first.id, channel_id=1, guild_id=2, attachment_limit=8_388_608)
+    assert (link.attachment_limit, link.delivered) == (8_388_608, None)
+
+    await store.mark_delivered(10, "running")
+    await store.mark_delivered(999, "running")  # unknown: nothing happens
+    assert (await store.link_for_message(10)).delivered == "running"  # type: ignore[union-attr]
+    same = await store.link_message(10, first.id, channel_id=1, guild_id=2, interaction_token="tok")
+    assert (same.delivered, same.interaction_token, same.attachment_limit) == ("running", "tok", None)
+
+    moved = await store.link_message(10, second.id, channel_id=1, guild_id=2, attachment_limit=26_214_400)
+    assert (moved.job_id, moved.delivered, moved.attachment_limit) == (second.id, None, 26_214_400)
+    assert await store.link_for_message(10) == moved
+
+
+async def test_undelivered_links_are_messages_of_finished_jobs_not_showing_the_end_yet(
+    store: Store, clock: FakeClock
+) -> None:
+    jobs = [await store.create_job(video(f"job {i}")) for i in range(5)]
+    for i, job in enumerate(jobs):
+        await store.link_message(100 + i, job.id, channel_id=1, guild_id=2, attachment_limit=1000 + i)
+    await store.link_message(200, jobs[1].id, channel_id=None, guild_id=None, purpose="dm")
+    await store.mark_delivered(101, "running")
+    assert await store.undelivered_links() == []  # nothing has finished
+
+    ends = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED]
+    for job, status in zip(jobs[:4], ends, strict=True):
+        clock.advance()
+        await store.finish_job(job.id, status)
+    await store.mark_delivered(100, "succeeded")  # fully shown
+    await store.mark_delivered(102, "running")  # shown, but not its end
+
+    undelivered = await store.undelivered_links()
+    assert [(link.message_id, job.id) for link, job in undelivered] == [
+        (101, jobs[1].id),
+        (200, jobs[1].id),
+        (102, jobs[2].id),
+        (103, jobs[3].id),
+    ]
+    link, job = undelivered[0]
+    assert link == await store.link_for_message(101)
+    assert (link.delivered, link.attachment_limit) == ("running", 1001)
+    assert job == await store.get_job(jobs[1].id) and job.status is JobStatus.FAILED
+    assert [link.message_id for link, _ in await store.undelivered_links(limit=2)] == [101, 200]
+    assert await store.undelivered_links(limit=0) == []
+
+    for link, job in undelivered:
+        await store.mark_delivered(link.message_id, job.status.value)
+    assert await store.undelivered_links() == []
+
+
+async def test_undelivered_links_and_pending_chains_read_only_their_small_indexes(store: Store, db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        plans = {
+            "links": conn.execute(f"EXPLAIN QUERY PLAN {store_db._UNDELIVERED_LINKS}", (500,)).fetchall(),
+            "chains": conn.execute(f"EXPLAIN QUERY PLAN {store_db._PENDING_CHAINS}", (0.0, 500)).fetchall(),
+        }
+    assert "USING INDEX message_links_undelivered" in " ".join(row[3] for row in plans["links"])
+    assert "USING INDEX jobs_then_animate" in " ".join(row[3] for row in plans["chains"])
 
 
 async def test_linking_to_an_unknown_job_is_refused(store: Store) -> None:

@@ -316,7 +316,7 @@ def _submit_may_retry(exc: AceDataError) -> bool:
 def _decode_object(status: int, raw: bytes, content_type: str, retry_after: float | None) -> JsonObject:
     """Decode an answer into a JSON object, or raise the error it stands for."""
     try:
-        payload: Any = json.loads(raw) if raw.strip() else None
+        payload: Any = json.loads(raw) if raw and not raw.isspace() else None
         decoded = True
     except ValueError:
         payload, decoded = None, False
@@ -348,7 +348,10 @@ def _batch_page(status: int, payload: JsonObject) -> tuple[list[TaskRecord], int
     items = payload.get("items")
     if not isinstance(items, list):
         raise UnexpectedResponseError("the task batch answer has no items list", status=status)
-    records = [record for item in items if isinstance(item, Mapping) and (record := TaskRecord.parse(item))]
+    parse = TaskRecord.parse
+    records = [
+        record for item in items if (type(item) is dict or isinstance(item, Mapping)) and (record := parse(item))
+    ]
     count = payload.get("count")
     total = count if isinstance(count, int) and not isinstance(count, bool) else None
     return records, len(items), total

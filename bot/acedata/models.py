@@ -1,7 +1,7 @@
 """Typed requests to, and results from, the Ace Data Cloud Midjourney API.
 
 Raw JSON never leaves ``bot.acedata``: requests know how to turn themselves into a body, and
-results are parsed here, at the boundary, into frozen dataclasses. The parsers are lenient
+results are parsed here, at the boundary, into immutable typed objects. The parsers are lenient
 where the API's own documentation contradicts itself (sizes as strings or ints, a missing
 ``success``, ``duration`` instead of ``elapsed``, ``{}`` for an unknown task).
 """
@@ -9,9 +9,10 @@ where the API's own documentation contradicts itself (sizes as strings or ints, 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, Literal, NamedTuple, TypeGuard
 
 VideoMode = Literal["fast", "turbo"]
 ImagineMode = Literal["fast", "relax", "turbo"]
@@ -170,8 +171,12 @@ class TaskStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class TaskResult:
+# TaskResult and TaskRecord are named tuples rather than frozen dataclasses: a poll tick builds two of
+# them for each of a thousand tasks, and a frozen dataclass sets every field through object.__setattr__,
+# which makes building one several times slower than building a tuple of the same fields.
+
+
+class TaskResult(NamedTuple):
     """The ``response`` object of a task: what the synchronous call or the callback returns."""
 
     task_id: str | None
@@ -204,38 +209,26 @@ class TaskResult:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> TaskResult:
+        # Only the keys present are converted: a progress snapshot has two or three, and a poll parses
+        # a thousand snapshots per tick.
+        fields: dict[str, Any] = {}
+        for key, value in data.items():
+            convert = _RESULT_FIELDS.get(key)
+            if convert is not None and value is not None:
+                fields[key] = convert(value)
         error = data.get("error")
-        error_code: str | None = None
-        error_message: str | None = None
-        if isinstance(error, Mapping):
-            error_code = _opt_str(error.get("code")) or "unknown"
-            error_message = _opt_str(error.get("message"))
+        if error is not None and _is_mapping(error):
+            fields["error_code"] = _opt_str(error.get("code")) or "unknown"
+            fields["error_message"] = _opt_str(error.get("message"))
         success = data.get("success")
-        return cls(
-            task_id=_opt_str(data.get("task_id")),
-            success=success if isinstance(success, bool) else None,
-            progress=_opt_int(data.get("progress")),
-            image_id=_opt_str(data.get("image_id")),
-            image_url=_opt_str(data.get("image_url")),
-            image_width=_opt_int(data.get("image_width")),
-            image_height=_opt_int(data.get("image_height")),
-            raw_image_url=_opt_str(data.get("raw_image_url")),
-            raw_image_width=_opt_int(data.get("raw_image_width")),
-            raw_image_height=_opt_int(data.get("raw_image_height")),
-            sub_image_urls=_str_tuple(data.get("sub_image_urls")),
-            actions=_str_tuple(data.get("actions")),
-            video_id=_opt_str(data.get("video_id")),
-            video_urls=_str_tuple(data.get("video_urls")),
-            error_code=error_code,
-            error_message=error_message,
-        )
+        return cls(fields.pop("task_id", None), success if success is True or success is False else None, **fields)
 
 
 _FAILED_STATES = frozenset({"failed", "error", "cancelled", "canceled"})
+_NO_REQUEST: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
+class TaskRecord(NamedTuple):
     """One entry of ``/midjourney/tasks``: a task and, once it has one, its result."""
 
     task_id: str
@@ -247,7 +240,7 @@ class TaskRecord:
     elapsed: float | None = None
     result: TaskResult | None = None
     state: str | None = None
-    request: Mapping[str, Any] = field(default_factory=dict)
+    request: Mapping[str, Any] = _NO_REQUEST  # read-only
 
     @property
     def status(self) -> TaskStatus:
@@ -263,31 +256,46 @@ class TaskRecord:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> TaskRecord | None:
-        """Parse a record; ``None`` for the ``{}`` that an unknown id returns."""
-        task_id = _opt_str(data.get("id")) or _opt_str(data.get("task_id"))
+        """Parse a record; ``None`` for the ``{}`` that an unknown id returns.
+
+        ``request`` is a read-only view of the record's own request object, not a copy: it is only read
+        (to reconcile), and copying it cost more than the rest of a poll's parsing.
+        """
+        get = data.get
+        task_id = _opt_str(get("id")) or _opt_str(get("task_id"))
         if not task_id:
             return None
-        response = data.get("response")
-        result = TaskResult.parse(response) if isinstance(response, Mapping) and response else None
-        elapsed = _opt_float(data.get("elapsed"))
+        elapsed = _opt_float(get("elapsed"))
         if elapsed is None:
-            elapsed = _opt_float(data.get("duration"))
-        request = data.get("request")
+            elapsed = _opt_float(get("duration"))
+        response = get("response")
+        result = TaskResult.parse(response) if response and _is_mapping(response) else None
+        request = get("request")
+        view: Mapping[str, Any]
+        if type(request) is dict:
+            view = MappingProxyType(request)
+        else:
+            view = MappingProxyType(dict(request)) if _is_mapping(request) else _NO_REQUEST
         return cls(
-            task_id=task_id,
-            type=_opt_str(data.get("type")),
-            trace_id=_opt_str(data.get("trace_id")),
-            created_at=_opt_float(data.get("created_at")),
-            started_at=_opt_float(data.get("started_at")),
-            finished_at=_opt_float(data.get("finished_at")),
-            elapsed=elapsed,
-            result=result,
-            state=_opt_str(data.get("state")),
-            request=dict(request) if isinstance(request, Mapping) else {},
+            task_id,
+            _opt_str(get("type")),
+            _opt_str(get("trace_id")),
+            _opt_float(get("created_at")),
+            _opt_float(get("started_at")),
+            _opt_float(get("finished_at")),
+            elapsed,
+            result,
+            _opt_str(get("state")),
+            view,
         )
 
 
+# The converters check the type the API actually sends first: these run for every key of every record.
+
+
 def _opt_str(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
     if value is None:
         return None
     text = str(value)
@@ -295,15 +303,19 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _opt_int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
     if value is None or isinstance(value, bool):
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _opt_float(value: Any) -> float | None:
+    if type(value) is float:
+        return value
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -315,4 +327,28 @@ def _opt_float(value: Any) -> float | None:
 def _str_tuple(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         return ()
-    return tuple(str(item) for item in value if item)
+    return tuple(item if type(item) is str else str(item) for item in value if item)
+
+
+_Converter = Callable[[Any], Any]
+#: TaskResult's fields taken straight from the key of the same name, and how each is read.
+_RESULT_FIELDS: Final[dict[str, _Converter]] = {
+    "task_id": _opt_str,
+    "progress": _opt_int,
+    "image_id": _opt_str,
+    "image_url": _opt_str,
+    "image_width": _opt_int,
+    "image_height": _opt_int,
+    "raw_image_url": _opt_str,
+    "raw_image_width": _opt_int,
+    "raw_image_height": _opt_int,
+    "sub_image_urls": _str_tuple,
+    "actions": _str_tuple,
+    "video_id": _opt_str,
+    "video_urls": _str_tuple,
+}
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC machinery for the dict that JSON gives."""
+    return type(value) is dict or isinstance(value, Mapping)

@@ -2,8 +2,9 @@
 
 from bot.store import JobNotFoundError
 
+from .chains import ChainRunner
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
 from .health import EngineHealth
 
-__all__ = ["EngineHealth", "JobEngine", "JobEvent", "JobEventType", "JobNotFoundError"]
+__all__ = ["ChainRunner", "EngineHealth", "JobEngine", "JobEvent", "JobEventType", "JobNotFoundError"]

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
@@ -98,6 +99,11 @@ class JobEngine:
         return len(self._tracked)
 
     @property
+    def job_timeout_s(self) -> float:
+        """How long a job may run before it is timed out."""
+        return self._job_timeout_s
+
+    @property
     def poll_interval_s(self) -> float:
         """Seconds between ticks (the safety-net interval when callbacks are on)."""
         return self._poll_interval_s
@@ -171,8 +177,11 @@ class JobEngine:
         channel_id: int | None = None,
         parent_id: str | None = None,
         prompt: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> str:
         """Record a job, then send it; returns the job id once the API has accepted it.
+
+        ``meta`` is stored on the job as it is (the bot's own notes; the API never sees it).
 
         A refusal (400, 401, 403, 429 after retries, no connection) fails the job and is raised. A
         failure after which a task may exist (5xx, a timeout, a connection lost mid-request) leaves
@@ -193,6 +202,7 @@ class JobEngine:
                 channel_id=channel_id,
                 user_id=user_id,
                 status=JobStatus.SUBMITTING,
+                meta=meta or {},
             )
         )
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)

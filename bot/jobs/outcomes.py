@@ -11,7 +11,7 @@ from bot.store import FinishItem, Store
 from bot.store.models import Job, JobStatus
 
 from .events import EventDispatcher, JobEvent, JobEventType
-from .tracking import TIMEOUT_CODE, TrackedJobs, finish_item, timeout_message
+from .tracking import TIMEOUT_CODE, TrackedJobs, finish_item, progressed, timeout_message
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,22 @@ class JobOutcomes:
             await self.finish(finished)
 
     async def save_progress(self, updates: list[tuple[str, int]]) -> None:
-        await self._store.update_progress_many(updates)
-        if not self._events.has_subscribers:
+        """Write progress figures, and announce the jobs whose stored progress they raised."""
+        saved = await self._store.update_progress_many(updates)
+        if not saved or not self._events.has_subscribers:
             return
-        jobs = await self._store.jobs_by_ids([job_id for job_id, _ in updates])
-        for job_id, _ in updates:
-            job = jobs.get(job_id)
-            if job is not None and not job.finished:
-                self.emit(JobEventType.PROGRESS, job)
+        untracked: list[str] = []
+        for change in saved:
+            entry = self._tracked.by_job(change.job_id)
+            if entry is None:  # a callback for a job the engine does not follow (it is not running here)
+                untracked.append(change.job_id)
+                continue
+            entry.job = progressed(entry.job, change)
+            self.emit(JobEventType.PROGRESS, entry.job)
+        if untracked:
+            for job in (await self._store.jobs_by_ids(untracked)).values():
+                if not job.finished:
+                    self.emit(JobEventType.PROGRESS, job)
 
     async def expire(self, job_timeout_s: float) -> None:
         """Time out the running jobs accepted more than ``job_timeout_s`` ago."""

@@ -2,7 +2,17 @@
 
 from .database import JobNotFoundError, StoreError
 from .db import FinishItem, Store
-from .models import UNFINISHED_STATUSES, Job, JobKind, JobResult, JobStatus, MessageLink, NewJob, UsageEntry
+from .models import (
+    UNFINISHED_STATUSES,
+    Job,
+    JobKind,
+    JobResult,
+    JobStatus,
+    MessageLink,
+    NewJob,
+    SavedProgress,
+    UsageEntry,
+)
 
 __all__ = [
     "UNFINISHED_STATUSES",
@@ -14,6 +24,7 @@ __all__ = [
     "JobStatus",
     "MessageLink",
     "NewJob",
+    "SavedProgress",
     "Store",
     "StoreError",
     "UsageEntry",

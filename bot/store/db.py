@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from .database import Database, JobNotFoundError, StoreError
-from .models import Job, JobResult, JobStatus, MessageLink, NewJob, UsageEntry
+from .models import Job, JobResult, JobStatus, MessageLink, NewJob, SavedProgress, UsageEntry
 from .rows import (
     JOB_COLUMNS,
     LINK_COLUMNS,
@@ -21,6 +21,7 @@ from .rows import (
     dump_ids,
     dump_list,
     dump_object,
+    dump_value,
     job_from_row,
     link_from_row,
     load_object,
@@ -36,9 +37,13 @@ _ID_ATTEMPTS: Final = 5
 _UNFINISHED: Final = "status IN ('queued', 'submitting', 'running')"
 _J_COLUMNS: Final = ", ".join(f"j.{name.strip()}" for name in JOB_COLUMNS.split(","))
 
+_FINISHED: Final = "('succeeded', 'failed', 'cancelled', 'timed_out')"
+_L_COLUMNS: Final = ", ".join(f"m.{name.strip()}" for name in LINK_COLUMNS.split(","))
+_LINK_WIDTH: Final = len(LINK_COLUMNS.split(","))
+
 _INSERT_JOB: Final = (
     "INSERT INTO jobs (id, kind, action, prompt, params, status, parent_id, guild_id, channel_id, user_id, "
-    "created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, updated_at, finished_at, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _JOB_FOR_MESSAGE: Final = (
     f"SELECT {_J_COLUMNS} FROM message_links AS m JOIN jobs AS j ON j.id = m.job_id WHERE m.message_id = ?"
@@ -68,12 +73,38 @@ UPDATE jobs SET
     updated_at = :now
 WHERE id = :id AND {_UNFINISHED}
 """
+# Relinking a message to the same job keeps what it has shown; a new target has shown nothing yet.
 _UPSERT_LINK: Final = (
     "INSERT INTO message_links (message_id, job_id, channel_id, guild_id, purpose, interaction_token, "
-    "application_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET "
+    "application_id, attachment_limit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (message_id) DO UPDATE SET "
+    "delivered = CASE WHEN job_id = excluded.job_id THEN delivered END, "
     "job_id = excluded.job_id, channel_id = excluded.channel_id, guild_id = excluded.guild_id, "
     "purpose = excluded.purpose, interaction_token = excluded.interaction_token, "
-    f"application_id = excluded.application_id, created_at = excluded.created_at RETURNING {LINK_COLUMNS}"
+    "application_id = excluded.application_id, attachment_limit = excluded.attachment_limit, "
+    f"created_at = excluded.created_at RETURNING {LINK_COLUMNS}"
+)
+# The first condition is the WHERE of the partial index message_links_undelivered, word for word, so that
+# SQLite reads only that index (a finished status, once rendered, never changes).
+_UNDELIVERED_LINKS: Final = (
+    f"SELECT {_L_COLUMNS}, {_J_COLUMNS} FROM message_links AS m JOIN jobs AS j ON j.id = m.job_id "
+    f"WHERE (m.delivered IS NULL OR m.delivered NOT IN {_FINISHED}) "
+    f"AND j.status IN {_FINISHED} AND m.delivered IS NOT j.status "
+    "ORDER BY j.finished_at, m.message_id LIMIT ?"
+)
+# The first condition is the WHERE of the partial index jobs_then_animate.
+_PENDING_CHAINS: Final = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE json_extract(meta, '$.then_animate') IS NOT NULL "
+    "AND finished_at >= ? AND status = 'succeeded' AND NOT EXISTS ("
+    "SELECT 1 FROM jobs AS child WHERE child.parent_id = jobs.id "
+    "AND json_extract(child.meta, '$.chained_from') = jobs.id) ORDER BY finished_at, rowid LIMIT ?"
+)
+# One statement for a whole poll's progress, answering with what changed (and what a caller that keeps the
+# rest of each job in memory may not know: metadata, and a parent that was deleted).
+_SAVE_PROGRESS: Final = (
+    "UPDATE jobs SET progress = p.value, updated_at = ?1 FROM json_each(?2) AS p "
+    f"WHERE jobs.id = p.key AND jobs.progress < p.value AND jobs.{_UNFINISHED} "
+    "RETURNING jobs.id, jobs.parent_id, jobs.meta"
 )
 _SETTINGS_TABLES: Final = {"guild": ("guild_settings", "guild_id"), "user": ("user_settings", "user_id")}
 
@@ -111,12 +142,15 @@ class Store(Database):
         """Store a new job under a fresh id; created_at and updated_at come from the clock."""
         now = self._clock()
         params = dump_object(new.params)
+        meta = dump_object(new.meta)
         finished_at = now if new.status.finished else None
         for _ in range(_ID_ATTEMPTS):
             job_id = new_job_id()
             row = (job_id, new.kind.value, new.action, new.prompt, params, new.status.value, new.parent_id)
             try:
-                await self._write(_INSERT_JOB, (*row, new.guild_id, new.channel_id, new.user_id, now, now, finished_at))
+                await self._write(
+                    _INSERT_JOB, (*row, new.guild_id, new.channel_id, new.user_id, now, now, finished_at, meta)
+                )
             except sqlite3.IntegrityError as exc:
                 reason = getattr(exc, "sqlite_errorname", "")
                 if reason == "SQLITE_CONSTRAINT_PRIMARYKEY":
@@ -140,6 +174,7 @@ class Store(Database):
                 channel_id=new.channel_id,
                 user_id=new.user_id,
                 finished_at=finished_at,
+                meta=load_object(meta),
             )
         raise StoreError(f"no free job id after {_ID_ATTEMPTS} attempts")
 
@@ -180,15 +215,49 @@ class Store(Database):
         )
         return job_from_row(rows[0]) if rows else await self._job_or_raise(job_id)
 
-    async def update_progress_many(self, updates: Sequence[tuple[str, int]]) -> None:
-        """Raise the progress of unfinished jobs, in one transaction; progress never goes backwards."""
+    async def update_meta(self, job_id: str, patch: Mapping[str, Any]) -> Job:
+        """Merge ``patch`` into the job's metadata, key by key at the top level; a None value removes its key.
+
+        One statement, so two callers patching different keys at once both keep their change. The job's
+        ``updated_at`` stays: metadata is the bot's own, not a change in the job's progress.
+        """
+        removed: list[str] = []
+        assigned: list[Any] = []
+        for key, value in patch.items():
+            if not isinstance(key, str) or '"' in key:
+                raise ValueError(f"metadata keys must be strings without double quotes, not {key!r}")
+            if value is None:
+                removed.append(f'$."{key}"')
+            else:
+                assigned += (f'$."{key}"', dump_value(value))
+        merged = "json_remove(meta" + ", ?" * len(removed) + ")"
+        if assigned:
+            merged = f"json_set({merged}" + ", ?, json(?)" * (len(assigned) // 2) + ")"
+        rows = await self._fetch(
+            f"UPDATE jobs SET meta = {merged} WHERE id = ? RETURNING {JOB_COLUMNS}", (*removed, *assigned, job_id)
+        )
+        if not rows:
+            raise JobNotFoundError(f"no job with id {job_id!r}")
+        return job_from_row(rows[0])
+
+    async def update_progress_many(self, updates: Sequence[tuple[str, int]]) -> list[SavedProgress]:
+        """Raise the progress of unfinished jobs, in one statement; progress never goes backwards.
+
+        Returns the jobs whose progress this call raised, in no particular order (unknown ids, finished
+        jobs and figures that are not higher are left out).
+        """
         if not updates:
-            return
+            return []
+        highest: dict[str, int] = {}
+        for job_id, progress in updates:
+            if progress > highest.get(job_id, -1):
+                highest[job_id] = progress
         now = self._clock()
-        sql = f"UPDATE jobs SET progress = ?1, updated_at = ?2 WHERE id = ?3 AND progress < ?1 AND {_UNFINISHED}"
-        params = [(progress, now, job_id) for job_id, progress in updates]
-        async with self._transaction() as conn:
-            await conn.executemany(sql, params)
+        rows = await self._fetch(_SAVE_PROGRESS, (now, dump_value(highest)))
+        return [
+            SavedProgress(job_id, highest[job_id], now, parent_id, load_object(meta))
+            for job_id, parent_id, meta in rows
+        ]
 
     async def finish_job(
         self,
@@ -267,6 +336,14 @@ class Store(Database):
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE parent_id = ? ORDER BY created_at, rowid"
         return [job_from_row(row) for row in await self._fetch(sql, (job_id,))]
 
+    async def pending_chains(self, since: float, *, limit: int = 500) -> list[Job]:
+        """Succeeded jobs with a "then_animate" request in their meta that no child carries out yet, oldest first.
+
+        Only jobs finished at or after ``since``; a child carries the request out when its ``meta.chained_from``
+        is the job's id.
+        """
+        return [job_from_row(row) for row in await self._fetch(_PENDING_CHAINS, (since, limit))]
+
     async def delete_job(self, job_id: str) -> bool:
         """Delete a job and its message links; its children stay, without a parent. False if there was none."""
         return await self._write("DELETE FROM jobs WHERE id = ?", (job_id,)) > 0
@@ -283,9 +360,23 @@ class Store(Database):
         purpose: str = "job",
         interaction_token: str | None = None,
         application_id: int | None = None,
+        attachment_limit: int | None = None,
     ) -> MessageLink:
-        """Remember that a Discord message shows a job (replacing whatever that message was linked to)."""
-        params = (message_id, job_id, channel_id, guild_id, purpose, interaction_token, application_id, self._clock())
+        """Remember that a Discord message shows a job (replacing whatever that message was linked to).
+
+        ``delivered`` is kept when the message is linked again to the same job, and cleared for another job.
+        """
+        params = (
+            message_id,
+            job_id,
+            channel_id,
+            guild_id,
+            purpose,
+            interaction_token,
+            application_id,
+            attachment_limit,
+            self._clock(),
+        )
         try:
             rows = await self._fetch(_UPSERT_LINK, params)
         except sqlite3.IntegrityError as exc:
@@ -309,6 +400,21 @@ class Store(Database):
         """Every message that shows the job, oldest first."""
         sql = f"SELECT {LINK_COLUMNS} FROM message_links WHERE job_id = ? ORDER BY created_at, message_id"
         return [link_from_row(row) for row in await self._fetch(sql, (job_id,))]
+
+    async def mark_delivered(self, message_id: int, status: str) -> None:
+        """Note that the message now fully shows its job in ``status`` (an unknown message is ignored)."""
+        await self._write("UPDATE message_links SET delivered = ? WHERE message_id = ?", (status, message_id))
+
+    async def undelivered_links(self, limit: int = 500) -> list[tuple[MessageLink, Job]]:
+        """Messages of finished jobs that do not show the job's final status yet, by when the job finished.
+
+        What to render again at start-up: the process stopped between a job finishing and its messages
+        being updated.
+        """
+        if limit <= 0:
+            return []
+        rows = await self._fetch(_UNDELIVERED_LINKS, (limit,))
+        return [(link_from_row(row[:_LINK_WIDTH]), job_from_row(row[_LINK_WIDTH:])) for row in rows]
 
     async def unlink_message(self, message_id: int) -> None:
         """Forget a message (deleted on Discord, say); the job stays."""

@@ -99,7 +99,25 @@ CREATE INDEX usage_ledger_user_created ON usage_ledger (user_id, created_at);
 CREATE INDEX usage_ledger_created ON usage_ledger (created_at);
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2)
+# Version 3: bot-side metadata on jobs; on message links, the interaction's attachment size limit and the last
+# job status rendered on the message. Links made before this version showed whatever their finished job ended
+# with, so they count as delivered: nothing old is re-rendered after the upgrade.
+_V3: Final = """
+ALTER TABLE jobs ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE message_links ADD COLUMN attachment_limit INTEGER;
+ALTER TABLE message_links ADD COLUMN delivered TEXT;
+UPDATE message_links SET delivered = (
+    SELECT status FROM jobs
+    WHERE jobs.id = message_links.job_id AND status IN ('succeeded', 'failed', 'cancelled', 'timed_out')
+);
+-- Partial indexes: the links still to render, and the jobs that start a chain, stay few however many
+-- finished jobs pile up.
+CREATE INDEX message_links_undelivered ON message_links (job_id)
+    WHERE delivered IS NULL OR delivered NOT IN ('succeeded', 'failed', 'cancelled', 'timed_out');
+CREATE INDEX jobs_then_animate ON jobs (finished_at) WHERE json_extract(meta, '$.then_animate') IS NOT NULL;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

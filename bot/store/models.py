@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class JobKind(enum.StrEnum):
@@ -46,6 +46,7 @@ class NewJob:
     channel_id: int | None = None
     user_id: int | None = None
     status: JobStatus = JobStatus.SUBMITTING
+    meta: Mapping[str, Any] = field(default_factory=dict)  # bot-side metadata, a JSON object (never sent to the API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class Job:
     actions: tuple[str, ...] = ()
     error_code: str | None = None
     error_message: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -100,6 +102,20 @@ class JobResult:
     actions: tuple[str, ...] = ()
 
 
+class SavedProgress(NamedTuple):
+    """A job whose progress ``Store.update_progress_many`` raised, with the columns others may change meanwhile.
+
+    A named tuple, not a dataclass: a busy poll tick writes a thousand of these, and they only
+    carry the write's outcome to the engine.
+    """
+
+    job_id: str
+    progress: int
+    updated_at: float
+    parent_id: str | None
+    meta: Mapping[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class MessageLink:
     """A Discord message that shows a job (the job's message, a DM copy, a /show repost...)."""
@@ -112,6 +128,8 @@ class MessageLink:
     created_at: float
     interaction_token: str | None = None  # usable for 15 minutes to edit the original response
     application_id: int | None = None
+    attachment_limit: int | None = None  # bytes a file on this message may have (the interaction's limit)
+    delivered: str | None = None  # the last job status fully rendered on this message
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,12 @@ _ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 JOB_COLUMNS: Final = (
     "id, kind, action, prompt, params, status, progress, created_at, updated_at, task_id, parent_id, guild_id, "
     "channel_id, user_id, submitted_at, finished_at, video_id, video_urls, image_id, image_url, raw_image_url, "
-    "image_width, image_height, sub_image_urls, actions, error_code, error_message"
+    "image_width, image_height, sub_image_urls, actions, error_code, error_message, meta"
 )
-LINK_COLUMNS: Final = "message_id, job_id, channel_id, guild_id, purpose, created_at, interaction_token, application_id"
+LINK_COLUMNS: Final = (
+    "message_id, job_id, channel_id, guild_id, purpose, created_at, interaction_token, application_id, "
+    "attachment_limit, delivered"
+)
 USAGE_COLUMNS: Final = "id, job_id, guild_id, user_id, kind, action, units, created_at"
 
 # Plain dict lookups: noticeably cheaper than calling the enum per row when thousands of jobs are resumed.
@@ -37,6 +40,11 @@ def new_job_id() -> str:
 
 def dump_object(value: Mapping[str, Any]) -> str:
     return _encode(dict(value))
+
+
+def dump_value(value: Any) -> str:
+    """Any JSON value as text (``TypeError`` or ``ValueError`` for what JSON cannot hold)."""
+    return _encode(value)
 
 
 def load_object(text: str | None) -> dict[str, Any]:
@@ -91,6 +99,7 @@ def job_from_row(row: Row) -> Job:
         actions,
         error_code,
         error_message,
+        meta,
     ) = row
     return Job(
         id=job_id,
@@ -120,12 +129,24 @@ def job_from_row(row: Row) -> Job:
         actions=load_tuple(actions),
         error_code=error_code,
         error_message=error_message,
+        meta=load_object(meta),
     )
 
 
 def link_from_row(row: Row) -> MessageLink:
     """A row of ``SELECT {LINK_COLUMNS}`` as a MessageLink."""
-    message_id, job_id, channel_id, guild_id, purpose, created_at, interaction_token, application_id = row
+    (
+        message_id,
+        job_id,
+        channel_id,
+        guild_id,
+        purpose,
+        created_at,
+        interaction_token,
+        application_id,
+        attachment_limit,
+        delivered,
+    ) = row
     return MessageLink(
         message_id=message_id,
         job_id=job_id,
@@ -135,6 +156,8 @@ def link_from_row(row: Row) -> MessageLink:
         created_at=created_at,
         interaction_token=interaction_token,
         application_id=application_id,
+        attachment_limit=attachment_limit,
+        delivered=delivered,
     )
 
 

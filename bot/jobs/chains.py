@@ -1,0 +1,189 @@
+"""Animate after upscale: when an upscale that asked for a video succeeds, the video is submitted.
+
+An upscale job made by "Animate N" carries ``meta["then_animate"]`` (motion, mode, resolution,
+loop). When it succeeds, :class:`ChainRunner` submits a video of the upscaled image through the
+engine, as a child of the upscale with ``meta["chained_from"]`` set to the upscale's id.
+
+Each upscale is chained exactly once: the child is written to the store before the API hears of
+it, so a child with ``chained_from`` is the proof that the chain ran (even when the API refused
+it: the engine then records it as a failed job). A set of upscales being chained right now keeps
+duplicate events from racing each other to the store, and ``start`` catches up on upscales that
+succeeded while no runner was listening (a crash between the upscale and the video submit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Final, TypeVar
+
+from bot.acedata.errors import AceDataError
+from bot.acedata.models import RESOLUTIONS, VIDEO_MODES, Resolution, VideoGenerate, VideoMode
+from bot.store import Store
+from bot.store.models import Job, JobStatus
+
+from .engine import JobEngine
+from .events import JobEvent, JobEventType
+from .reconcile import is_ambiguous
+
+log = logging.getLogger(__name__)
+
+THEN_ANIMATE: Final = "then_animate"
+CHAINED_FROM: Final = "chained_from"
+#: How long ``stop`` waits for chain submits under way before it cancels them.
+STOP_TIMEOUT_S: Final = 30.0
+#: Upscales looked at per catch-up; far more than can succeed within one job timeout in practice.
+CATCH_UP_LIMIT: Final = 500
+
+_MOTION_FLAG: Final = re.compile(r"(?<!\S)--motion(?:\s|=|$)", re.IGNORECASE)
+_MOTIONS: Final = ("low", "high")
+
+_Choice = TypeVar("_Choice", VideoMode, Resolution)
+
+
+def animate_request(job: Job) -> tuple[VideoGenerate, str | None] | None:
+    """The video that ``job`` asks for in ``meta["then_animate"]``, and its motion; None if there is nothing to do.
+
+    The prompt is the upscale's, with ``--motion low|high`` added unless the prompt already sets a
+    motion or none was chosen. Unknown option values fall back to the API's defaults.
+    """
+    options = job.meta.get(THEN_ANIMATE)
+    image_url = job.raw_image_url or job.image_url
+    if not isinstance(options, Mapping) or job.status is not JobStatus.SUCCEEDED or not image_url:
+        return None
+    motion = options.get("motion")
+    chosen = motion if motion in _MOTIONS else None
+    prompt = job.prompt.strip()
+    if chosen and not _MOTION_FLAG.search(prompt):
+        prompt = f"{prompt} --motion {chosen}".lstrip()
+    request = VideoGenerate(
+        prompt=prompt,
+        image_url=image_url,
+        loop=options.get("loop") is True,
+        mode=_pick(options.get("mode"), VIDEO_MODES, "fast"),
+        resolution=_pick(options.get("resolution"), RESOLUTIONS, "720p"),
+    )
+    return request, chosen
+
+
+def _pick(value: object, allowed: tuple[_Choice, ...], default: _Choice) -> _Choice:
+    for option in allowed:
+        if value == option:
+            return option
+    return default
+
+
+class ChainRunner:
+    """Submits the video an upscale asked for once the upscale succeeds; exactly once per upscale."""
+
+    def __init__(
+        self,
+        engine: JobEngine,
+        store: Store,
+        *,
+        catch_up_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._catch_up_s = engine.job_timeout_s if catch_up_s is None else catch_up_s
+        self._clock = clock
+        self._active: set[str] = set()
+        self._tasks: set[asyncio.Task[str | None]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Listen for succeeded upscales, then chain those that succeeded within the catch-up window unchained."""
+        if self._unsubscribe is not None:
+            return
+        self._unsubscribe = self._engine.subscribe(self.handle_event)
+        pending = await self._store.pending_chains(self._clock() - self._catch_up_s, limit=CATCH_UP_LIMIT)
+        if pending:
+            log.info("catching up on %d upscales whose video was not submitted yet", len(pending))
+        for job in pending:
+            await self.chain(job)
+
+    async def stop(self) -> None:
+        """Stop listening, and let the chain submits under way finish (cancelled after ``STOP_TIMEOUT_S``)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def idle(self) -> None:
+        """Wait until the chain submits started so far are done."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def chain(self, job: Job) -> str | None:
+        """Submit the video ``job`` asks for, unless it is being or has been submitted; returns the new job's id.
+
+        Never raises: a refusal is logged (the engine has recorded the video as a failed job).
+        """
+        if job.id in self._active:
+            return None
+        self._active.add(job.id)
+        return await self._run(job)
+
+    async def _run(self, job: Job) -> str | None:
+        """``chain`` once the job is in ``_active``; takes it out when done."""
+        try:
+            return await self._submit(job)
+        except AceDataError as error:
+            if is_ambiguous(error):
+                log.warning(
+                    "job %s (task %s): the API's answer to its video submit was lost (%s); the engine settles it",
+                    job.id,
+                    job.task_id,
+                    error,
+                )
+            else:
+                log.warning("job %s (task %s): the API refused the video it asked for: %s", job.id, job.task_id, error)
+        except Exception:
+            log.exception("job %s (task %s): submitting the video it asked for failed", job.id, job.task_id)
+        finally:
+            self._active.discard(job.id)
+        return None
+
+    async def _submit(self, job: Job) -> str | None:
+        for child in await self._store.children(job.id):
+            if child.meta.get(CHAINED_FROM) == job.id:
+                log.debug("job %s (task %s): its video is job %s already", job.id, job.task_id, child.id)
+                return None
+        built = animate_request(job)
+        if built is None:
+            log.warning("job %s (task %s): asked to be animated, but there is no image to animate", job.id, job.task_id)
+            return None
+        request, motion = built
+        child_id = await self._engine.submit(
+            request,
+            user_id=job.user_id,
+            guild_id=job.guild_id,
+            channel_id=job.channel_id,
+            parent_id=job.id,
+            meta={CHAINED_FROM: job.id, "motion": motion},
+        )
+        log.info(
+            "job %s (task %s): submitted its video as job %s (guild %s)", job.id, job.task_id, child_id, job.guild_id
+        )
+        return child_id
+
+    async def handle_event(self, event: JobEvent) -> None:
+        """Start the chain of a succeeded upscale that asks for one; returns at once (the submit runs on its own)."""
+        job = event.job
+        if event.type is not JobEventType.SUCCEEDED or THEN_ANIMATE not in job.meta or job.id in self._active:
+            return
+        self._active.add(job.id)  # before the task starts, so that a duplicate event right behind finds it
+        # A task of its own: the submit is an API call, and the job's other subscribers need not wait for it.
+        task = asyncio.get_running_loop().create_task(self._run(job), name=f"chain-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,572 @@
+"""What a click or a reaction on a job's message does: FollowUps, the one place both paths go through.
+
+Each follow-up is checked (the job exists, the member may act on it, the action fits the job), made
+into an API request, de-duplicated (a double click submits once) and submitted; the new job's message
+is the interaction's response for a button and a reply in the channel for a reaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import discord
+from discord.ext import commands
+
+from bot.acedata.models import (
+    IMAGINE_MODES,
+    RESOLUTIONS,
+    VIDEO_MODES,
+    ApiRequest,
+    ImagineAction,
+    ImagineGenerate,
+    ImagineMode,
+    Resolution,
+    VideoExtend,
+    VideoGenerate,
+    VideoMode,
+)
+from bot.options import CLIPS_PER_VIDEO, clean_prompt, extend_request
+from bot.store.models import Job, JobKind, JobStatus, MessageLink
+from cogs.common import FollowUp, FollowUpKind, UserFacingError
+from cogs.errors import answer, answer_error, defer_public, describe, placeholder_used
+from cogs.policy import may_act
+from cogs.ui import ExtendModal, dynamic_items
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+#: A second identical follow-up by the same member within this many seconds is a double click.
+DUPLICATE_WINDOW_S: Final = 15.0
+#: How long a click waits for an identical one that is being submitted (Discord wants an answer within 3 s).
+DUPLICATE_WAIT_S: Final = 2.0
+#: Midjourney extends a video at most four times (about 21 s in all).
+MAX_EXTENDS: Final = 4
+#: A member is told at most this often why a reaction of theirs did nothing (per job and reaction).
+REACTION_NOTICE_INTERVAL_S: Final = 60.0
+MOTIONS: Final = ("low", "high")
+
+GONE: Final = "That job is no longer in the bot's records."
+NOT_OFFERED: Final = "That action is not offered on this image."
+_MOTION_PARAM = re.compile(r"\s--motion\s+\S+", re.IGNORECASE)
+#: Kinds that start a new job (and so are de-duplicated).
+_SUBMITTING: Final = frozenset(
+    {
+        FollowUpKind.EXTEND,
+        FollowUpKind.REROLL,
+        FollowUpKind.IMAGE,
+        FollowUpKind.ANIMATE,
+        FollowUpKind.ANIMATE_QUADRANT,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a follow-up, and where."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    can_manage_messages: bool
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The job a follow-up will submit."""
+
+    request: ApiRequest
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def message_url(link: MessageLink) -> str:
+    """The jump link of a message the store knows (``@me`` for a DM)."""
+    where = link.guild_id if link.guild_id is not None else "@me"
+    return f"https://discord.com/channels/{where}/{link.channel_id}/{link.message_id}"
+
+
+def follow_up_tag(follow_up: FollowUp) -> str:
+    """The follow-up kind and argument, kept in the new job's meta to recognise a repeat."""
+    return f"{follow_up.kind.value}:{follow_up.arg or ''}"
+
+
+class FollowUps(commands.Cog):
+    """Runs buttons, modal submits and reactions on job messages (``bot.followups``)."""
+
+    def __init__(self, bot: MJBot) -> None:
+        self.bot = bot
+        self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._notified: dict[tuple[int, str, str], float] = {}
+
+    async def cog_load(self) -> None:
+        self.bot.followups = self
+        # Buttons are matched by custom id alone, so every button ever posted works, before or after a restart.
+        self.bot.add_dynamic_items(*dynamic_items())
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*dynamic_items())
+        if getattr(self.bot, "followups", None) is self:
+            del self.bot.followups
+
+    # -- buttons and modals ---------------------------------------------------------------------------
+
+    async def run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
+        """Run a button's (or the extend modal's) follow-up; every outcome answers the interaction."""
+        try:
+            await self._run(interaction, follow_up)
+        except Exception as error:  # the member gets an answer, the log the details
+            await answer_error(interaction, error, job_id=follow_up.job_id)
+
+    async def _run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
+        services = self.bot.services
+        job = await services.store.get_job(follow_up.job_id)
+        if job is None:
+            raise UserFacingError(GONE)
+        actor = Actor(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
+            name=interaction.user.display_name,
+        )
+        decision = await may_act(
+            services.store,
+            job,
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            can_manage_messages=actor.can_manage_messages,
+        )
+        if not decision.allowed:
+            raise UserFacingError(decision.reason or "You can't act on this job.")
+        kind = follow_up.kind
+        if kind is FollowUpKind.EXTEND_MANUAL:
+            await self._open_extend_modal(interaction, job)
+            return
+        if kind is FollowUpKind.CANCEL:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await answer(interaction, await self._cancel(job, actor))
+            return
+        if kind is FollowUpKind.DM:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await answer(interaction, await self._send_dm(job, interaction.user))
+            return
+        plan = await self._plan(job, follow_up)
+        async with self._claim(job, follow_up) as claim:
+            if not claim.acquired:
+                await answer(interaction, "Already on it: your first click is still being sent.")
+                return
+            earlier = await self._recent_duplicate(job, follow_up, actor.user_id)
+            if earlier is not None:
+                await answer(interaction, await self._already_on_it(earlier))
+                return
+            await defer_public(interaction)
+            new_job_id = await self._submit(job, follow_up, plan, actor)
+            placeholder_used(interaction)
+            await self.bot.delivery.show_from_interaction(new_job_id, interaction)
+
+    async def _open_extend_modal(self, interaction: discord.Interaction[MJBot], job: Job) -> None:
+        _require_video_result(job)
+        await self._check_extend_depth(job)
+        await interaction.response.send_modal(ExtendModal(job, user_id=interaction.user.id))
+
+    # -- reactions ------------------------------------------------------------------------------------
+
+    async def run_reaction(self, payload: discord.RawReactionActionEvent, follow_up: FollowUp) -> None:
+        """Run a reaction's follow-up: the result is a reply in the channel, refusals go to the member's DMs."""
+        try:
+            await self._run_reaction(payload, follow_up)
+        except Exception as error:
+            where = f"guild {payload.guild_id}, user {payload.user_id}"
+            context = f"in reaction {payload.emoji} (job {follow_up.job_id}, {where})"
+            await self._notify(payload.user_id, follow_up, describe(error, context=context))
+
+    async def _run_reaction(self, payload: discord.RawReactionActionEvent, follow_up: FollowUp) -> None:
+        services = self.bot.services
+        job = await services.store.get_job(follow_up.job_id)
+        if job is None:
+            return
+        actor = Actor(
+            user_id=payload.user_id,
+            guild_id=payload.guild_id,
+            channel_id=payload.channel_id,
+            can_manage_messages=self._reactor_can_manage(payload),
+            name=_display_name(payload.member or self.bot.get_user(payload.user_id)),
+        )
+        decision = await may_act(
+            services.store,
+            job,
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            can_manage_messages=actor.can_manage_messages,
+        )
+        if not decision.allowed:
+            await self._notify(payload.user_id, follow_up, decision.reason or "You can't act on this job.")
+            return
+        kind = follow_up.kind
+        if kind is FollowUpKind.CANCEL:
+            await self._cancel(job, actor)
+            return
+        if kind is FollowUpKind.DM:
+            user = payload.member or await self._user(payload.user_id)
+            if user is not None:
+                await self._send_dm(job, user)
+            return
+        if kind not in _SUBMITTING:
+            return
+        plan = await self._plan(job, follow_up)
+        async with self._claim(job, follow_up, wait=False) as claim:
+            if not claim.acquired or await self._recent_duplicate(job, follow_up, actor.user_id) is not None:
+                log.info("job %s: repeated %s reaction by user %s ignored", job.id, follow_up.kind, actor.user_id)
+                return
+            new_job_id = await self._submit(job, follow_up, plan, actor)
+        await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
+
+    def _reactor_can_manage(self, payload: discord.RawReactionActionEvent) -> bool:
+        if payload.guild_id is None or payload.member is None:
+            return False
+        guild = self.bot.get_guild(payload.guild_id)
+        channel = guild.get_channel_or_thread(payload.channel_id) if guild is not None else None
+        if channel is None:
+            return payload.member.guild_permissions.manage_messages
+        return channel.permissions_for(payload.member).manage_messages
+
+    async def _user(self, user_id: int) -> discord.User | None:
+        user = self.bot.get_user(user_id)
+        if user is not None:
+            return user
+        try:
+            return await self.bot.fetch_user(user_id)
+        except discord.HTTPException:
+            return None
+
+    async def _notify(self, user_id: int, follow_up: FollowUp, text: str) -> None:
+        """Tell a member in their DMs why their reaction did nothing (best effort, never in the channel)."""
+        now = time.monotonic()
+        key = (user_id, follow_up.job_id, follow_up.kind.value)
+        if now - self._notified.get(key, -REACTION_NOTICE_INTERVAL_S) < REACTION_NOTICE_INTERVAL_S:
+            return
+        self._notified = {k: t for k, t in self._notified.items() if now - t < REACTION_NOTICE_INTERVAL_S}
+        self._notified[key] = now
+        user = await self._user(user_id)
+        if user is None:
+            return
+        try:
+            await user.send(f"About your reaction on job `{follow_up.job_id}`: {text}", allowed_mentions=_NO_PINGS)
+        except discord.HTTPException as exc:
+            log.info("could not DM user %s about job %s: %s", user_id, follow_up.job_id, exc.text or exc.status)
+
+    # -- the actions ----------------------------------------------------------------------------------
+
+    async def _cancel(self, job: Job, actor: Actor) -> str:
+        services = self.bot.services
+        if not job.finished:
+            reason = (
+                f"Cancelled by {actor.name}. The API cannot stop a task that has started, "
+                "so a result that still arrives is ignored."
+            )
+            await services.engine.cancel(job.id, reason=reason)
+            log.info("job %s: cancelled by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
+            await self.bot.delivery.refresh(job.id)
+            return f"Cancelled job `{job.id}`."
+        await self.bot.delivery.delete_result(job.id)
+        log.info("job %s: result deleted by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
+        return f"Deleted the result of job `{job.id}`."
+
+    async def _send_dm(self, job: Job, user: discord.abc.User) -> str:
+        if job.status is not JobStatus.SUCCEEDED:
+            raise UserFacingError("This job has no result to send yet.")
+        if await self.bot.delivery.send_dm(job.id, user):
+            return "Sent to your DMs."
+        return "Your DMs are closed: allow direct messages from this server's members and try again."
+
+    async def _plan(self, job: Job, follow_up: FollowUp) -> Plan:
+        """The request a submitting follow-up makes; UserFacingError when it does not fit this job."""
+        kind = follow_up.kind
+        if kind is FollowUpKind.EXTEND:
+            return await self._plan_extend(job, follow_up)
+        if kind is FollowUpKind.REROLL:
+            return _plan_reroll(job)
+        if kind is FollowUpKind.IMAGE:
+            return _plan_image(job, follow_up.arg or "")
+        if kind is FollowUpKind.ANIMATE:
+            return _plan_animate(job, follow_up.arg or "")
+        if kind is FollowUpKind.ANIMATE_QUADRANT:
+            return _plan_animate_quadrant(job, follow_up.arg or "")
+        raise UserFacingError("That button does nothing here.")
+
+    async def _plan_extend(self, job: Job, follow_up: FollowUp) -> Plan:
+        clip = _clip(follow_up.arg)
+        video_id = _require_video_result(job)
+        await self._check_extend_depth(job)
+        params = job.params
+        request = extend_request(
+            video_id,
+            clip,
+            prompt=follow_up.prompt or job.prompt,
+            mode=_video_mode(params.get("mode")),
+            resolution=_resolution(params.get("resolution")),
+        )
+        return Plan(request, {"clip": clip, **_inherited(job)})
+
+    async def _check_extend_depth(self, job: Job) -> None:
+        """Refuse a fifth extension: walk up the extensions this video was made of."""
+        depth = 0
+        current: Job | None = job
+        for _ in range(MAX_EXTENDS + 4):
+            if current is None or current.action != "extend":
+                break
+            if current.meta.get("clip") is not None:
+                depth += 1
+            current = await self.bot.services.store.get_job(current.parent_id) if current.parent_id else None
+        if depth >= MAX_EXTENDS:
+            raise UserFacingError(
+                f"This video has been extended {MAX_EXTENDS} times, the most Midjourney allows. "
+                "Start a new one with `/video`, using a frame you like as its start image."
+            )
+
+    async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor) -> str:
+        meta = {**plan.meta, "follow_up": follow_up_tag(follow_up)}
+        new_job_id = await self.bot.services.engine.submit(
+            plan.request,
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            channel_id=actor.channel_id,
+            parent_id=job.id,
+            prompt=job.prompt,
+            meta=meta,
+        )
+        log.info(
+            "job %s: %s from job %s by user %s in guild %s",
+            new_job_id,
+            follow_up_tag(follow_up),
+            job.id,
+            actor.user_id,
+            actor.guild_id,
+        )
+        return new_job_id
+
+    # -- double clicks --------------------------------------------------------------------------------
+
+    def _claim(self, job: Job, follow_up: FollowUp, *, wait: bool = True) -> _Claim:
+        key = (job.id, follow_up.kind.value, follow_up.arg or "")
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return _Claim(lock, DUPLICATE_WAIT_S if wait else 0.0)
+
+    async def _recent_duplicate(self, job: Job, follow_up: FollowUp, user_id: int) -> Job | None:
+        """The job the same member made from the same follow-up on this job moments ago, if it is alive."""
+        tag = follow_up_tag(follow_up)
+        since = time.time() - DUPLICATE_WINDOW_S
+        for child in reversed(await self.bot.services.store.children(job.id)):
+            if child.created_at < since:
+                break
+            if (
+                child.user_id == user_id
+                and child.meta.get("follow_up") == tag
+                and child.status not in (JobStatus.FAILED, JobStatus.CANCELLED)
+            ):
+                return child
+        return None
+
+    async def _already_on_it(self, child: Job) -> str:
+        links = await self.bot.services.store.messages_for_job(child.id)
+        if links:
+            return f"Already on it: [job `{child.id}`]({message_url(links[0])})."
+        return f"Already on it: job `{child.id}` is starting."
+
+
+class _Claim:
+    """Holds a follow-up's lock for one submit; ``acquired`` is False if it stayed busy for ``wait_s``."""
+
+    def __init__(self, lock: asyncio.Lock, wait_s: float) -> None:
+        self._lock = lock
+        self._wait_s = wait_s
+        self.acquired = False
+
+    async def __aenter__(self) -> _Claim:
+        if self._wait_s <= 0:
+            if not self._lock.locked():
+                await self._lock.acquire()
+                self.acquired = True
+            return self
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await self._lock.acquire()
+            self.acquired = True
+        except TimeoutError:
+            self.acquired = False
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.acquired:
+            self._lock.release()
+
+
+_NO_PINGS: Final = discord.AllowedMentions.none()
+
+
+def _display_name(user: discord.abc.User | None) -> str:
+    return user.display_name if user is not None else "a member"
+
+
+# -- plans ------------------------------------------------------------------------------------------------
+
+
+def _clip(arg: str | None) -> int:
+    if arg is None or not arg.isdigit() or not 1 <= int(arg) <= CLIPS_PER_VIDEO:
+        raise UserFacingError(f"Pick a clip from 1 to {CLIPS_PER_VIDEO}.")
+    return int(arg)
+
+
+def _require_video_result(job: Job) -> str:
+    if job.kind is not JobKind.VIDEO:
+        raise UserFacingError("Only videos can be extended.")
+    if job.status is not JobStatus.SUCCEEDED or not job.video_id:
+        raise UserFacingError("This video is not finished; extend it once its clips are here.")
+    return job.video_id
+
+
+def _video_mode(value: object) -> VideoMode:
+    for mode in VIDEO_MODES:
+        if value == mode:
+            return mode
+    return "fast"
+
+
+def _imagine_mode(value: object) -> ImagineMode:
+    for mode in IMAGINE_MODES:
+        if value == mode:
+            return mode
+    return "fast"
+
+
+def _resolution(value: object) -> Resolution:
+    for resolution in RESOLUTIONS:
+        if value == resolution:
+            return resolution
+    return "720p"
+
+
+def video_options(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The /video options a job carries for the video step: mode, resolution, loop (and motion if given)."""
+    raw = meta.get("video_options")
+    options: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    result: dict[str, Any] = {
+        "mode": _video_mode(options.get("mode")),
+        "resolution": _resolution(options.get("resolution")),
+        "loop": options.get("loop") is True,
+    }
+    if options.get("motion") in MOTIONS:
+        result["motion"] = options["motion"]
+    return result
+
+
+def _inherited(job: Job) -> dict[str, Any]:
+    """What a follow-up's job keeps of its parent's meta: the /video options for a later video step."""
+    return {"video_options": dict(job.meta["video_options"])} if isinstance(job.meta.get("video_options"), dict) else {}
+
+
+def _grid_meta(job: Job) -> dict[str, Any]:
+    """A new grid made from a /video grid is one too (it gets the Animate buttons)."""
+    meta = _inherited(job)
+    if meta:
+        meta["video_grid"] = True
+    return meta
+
+
+def _plan_reroll(job: Job) -> Plan:
+    params = job.params
+    if job.kind is JobKind.VIDEO:
+        request: ApiRequest
+        if job.action == "extend":
+            request = VideoExtend(
+                video_id=str(params.get("video_id") or ""),
+                video_index=int(params.get("video_index") or 0),
+                prompt=str(params["prompt"]) if params.get("prompt") else None,
+                mode=_video_mode(params.get("mode")),
+                resolution=_resolution(params["resolution"]) if params.get("resolution") else None,
+                end_image_url=str(params["end_image_url"]) if params.get("end_image_url") else None,
+            )
+        else:
+            image_url = params.get("image_url")
+            if not image_url:
+                raise UserFacingError("This video has no start frame on record, so it can't be made again.")
+            request = VideoGenerate(
+                prompt=str(params.get("prompt") or job.prompt),
+                image_url=str(image_url),
+                end_image_url=str(params["end_image_url"]) if params.get("end_image_url") else None,
+                loop=params.get("loop") is True,
+                mode=_video_mode(params.get("mode")),
+                resolution=_resolution(params.get("resolution")),
+            )
+        meta = _inherited(job)
+        if job.meta.get("motion") in MOTIONS:
+            meta["motion"] = job.meta["motion"]
+        return Plan(request, meta)
+    mode = _imagine_mode(params.get("mode"))
+    if job.status is JobStatus.SUCCEEDED and job.image_id and "reroll" in job.actions:
+        return Plan(ImagineAction("reroll", job.image_id, mode=mode), _grid_meta(job))
+    prompt = str(params.get("prompt") or job.prompt) if job.action == "generate" else job.prompt
+    return Plan(ImagineGenerate(prompt=clean_prompt(prompt), mode=mode), _grid_meta(job))
+
+
+def _plan_image(job: Job, action: str) -> Plan:
+    if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not job.image_id:
+        raise UserFacingError("This image is not finished yet; try again once it is.")
+    if action not in job.actions:
+        raise UserFacingError(NOT_OFFERED)
+    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job.params.get("mode")))
+    makes_grid = action == "reroll" or action.startswith("variation")
+    return Plan(request, _grid_meta(job) if makes_grid else _inherited(job))
+
+
+def with_motion(prompt: str, motion: str) -> str:
+    """The prompt with exactly one ``--motion`` parameter, the one asked for."""
+    return clean_prompt(f"{_MOTION_PARAM.sub('', ' ' + prompt).strip()} --motion {motion}")
+
+
+def _plan_animate(job: Job, motion: str) -> Plan:
+    if motion not in MOTIONS:
+        raise UserFacingError("Pick low or high motion.")
+    image_url = job.raw_image_url or job.image_url
+    if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not image_url:
+        raise UserFacingError("This image is not finished yet; animate it once it is.")
+    if "upscale1" in job.actions:
+        raise UserFacingError("Animate works on one image: pick one of the grid with U1 to U4 first.")
+    options = video_options(job.meta)
+    request = VideoGenerate(
+        prompt=with_motion(job.prompt, motion),
+        image_url=image_url,
+        loop=options["loop"],
+        mode=options["mode"],
+        resolution=options["resolution"],
+    )
+    return Plan(request, {"motion": motion, "video_options": options})
+
+
+def _plan_animate_quadrant(job: Job, arg: str) -> Plan:
+    if arg not in ("1", "2", "3", "4"):
+        raise UserFacingError("Pick an image from 1 to 4.")
+    if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not job.image_id:
+        raise UserFacingError("This grid is not finished yet; animate an image once it is.")
+    action = f"upscale{arg}"
+    if action not in job.actions:
+        raise UserFacingError(NOT_OFFERED)
+    options = video_options(job.meta)
+    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job.params.get("mode")))
+    return Plan(request, {"then_animate": {"motion": None, **options}, "video_options": options})
+
+
+async def setup(bot: MJBot) -> None:
+    await bot.add_cog(FollowUps(bot))

@@ -1,0 +1,477 @@
+"""Delivery: turns job events into Discord messages (live progress, then the result) that always arrive.
+
+Every message that shows a job is a row in the store (a message link), so a restart loses nothing:
+messages whose job finished while the bot was away are re-rendered at start-up. A message is edited
+through its interaction token while the token lives (14.5 of its 15 minutes), then through the
+channel; if the channel refuses too, the result is posted as a reply there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Final
+
+import discord
+from discord.ext import commands
+
+from bot.jobs import JobEvent, JobEventType
+from bot.store import JobNotFoundError, Store
+from bot.store.models import Job, MessageLink
+from cogs.ui.render import RenderedJob, render_job
+
+from . import messages
+from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
+from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
+from .owners import Owner, OwnerNames
+from .pacing import EditPacer
+from .tokens import TokenBook
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+#: Bound of the memory of which files each final message carries (so a refresh uploads nothing again).
+_SHOWN_MEMORY: Final = 2048
+
+Compose = Callable[[ResultFiles], Outgoing]
+
+
+class Delivery(commands.Cog):
+    """Shows jobs in Discord: edits each job message as the job runs and delivers its result, whatever happens.
+
+    Edits are paced to one per ``min_edit_interval_s`` per message; results are attached when they fit
+    the message's upload limit and linked otherwise.
+    """
+
+    #: The default pacing of new instances; ``edit_interval_s`` changes a running one.
+    min_edit_interval_s: ClassVar[float] = 5.0
+    #: How often the store is searched for finished jobs whose messages still miss their result.
+    sweep_interval_s: float = 300.0
+    #: A message whose result could be neither edited in nor posted is tried again after this long.
+    retry_failed_after_s: float = 900.0
+
+    def __init__(
+        self, bot: MJBot, *, min_edit_interval_s: float | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.bot = bot
+        interval = type(self).min_edit_interval_s if min_edit_interval_s is None else min_edit_interval_s
+        self._pacer = EditPacer(self._render_message, interval_s=interval)
+        self._results = ResultCache(lambda: bot.services.session, linger_s=interval + 2.0)
+        self._tokens = TokenBook(clock)
+        self._owners = OwnerNames(bot)
+        #: Final messages: the names of the files on them and the result URLs.
+        self._shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]] = OrderedDict()
+        #: Messages whose result could not be delivered in any way, and when that was found.
+        self._failed: dict[int, float] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._startup: asyncio.Task[int] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    @property
+    def _store(self) -> Store:
+        return self.bot.services.store
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Wall-clock time, for the age of interaction tokens."""
+        return self._tokens.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._tokens.clock = clock
+
+    @property
+    def edit_interval_s(self) -> float:
+        """Seconds between two edits of one message (Discord throttles faster edits)."""
+        return self._pacer.interval_s
+
+    @edit_interval_s.setter
+    def edit_interval_s(self, seconds: float) -> None:
+        self._pacer.interval_s = seconds
+        self._results.linger_s = seconds + 2.0
+
+    @property
+    def downloads(self) -> int:
+        """Result files fetched so far (each job's once, however many messages show it)."""
+        return self._results.downloads
+
+    async def cog_load(self) -> None:
+        self.bot.delivery = self
+        self._unsubscribe = self.bot.services.engine.subscribe(self._on_job_event)
+        loop = asyncio.get_running_loop()
+        self._startup = loop.create_task(self.sweep(startup=True), name="delivery-startup")
+        self._sweeper = loop.create_task(self._sweep_forever(), name="delivery-sweeper")
+
+    async def cog_unload(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for task in (self._startup, self._sweeper):
+            if task is not None:
+                task.cancel()
+        self._pacer.close()
+        self._results.close()
+
+    async def idle(self) -> None:
+        """Wait until start-up re-rendering is done and no render is waiting or under way."""
+        if self._startup is not None:
+            await asyncio.wait({self._startup})
+        await self._pacer.idle()
+
+    async def sweep(self, *, startup: bool = False) -> int:
+        """Render again every message whose job finished without the message showing it; returns how many.
+
+        At start-up that is whatever the process missed while it was down; later sweeps catch a result
+        whose delivery failed on the way (a network error, a channel closed to the bot for a while).
+        """
+        pending = await self._store.undelivered_links()
+        now = self.clock()
+        waiting = {link.message_id for link, _ in pending}
+        self._failed = {m: at for m, at in self._failed.items() if m in waiting}
+        due = [
+            (link, job)
+            for link, job in pending
+            if startup or now - self._failed.get(link.message_id, float("-inf")) >= self.retry_failed_after_s
+        ]
+        if due:
+            log.info("re-rendering %d job messages that miss their final state", len(due))
+        for link, job in due:
+            log.info(
+                "job %s (guild %s): re-rendering message %s (%s)", job.id, job.guild_id, link.message_id, job.status
+            )
+            self._pacer.submit(link.message_id, job, force=True)
+        return len(due)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval_s)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the sweep for undelivered job messages failed; trying again later")
+
+    # -- public API -----------------------------------------------------------------------------------------
+
+    async def show_from_interaction(self, job_id: str, interaction: discord.Interaction[MJBot]) -> None:
+        """Turn the (deferred, public) response of ``interaction`` into the job's message and keep it current."""
+        job = await self._job(job_id)
+        if interaction.user.id == job.user_id:
+            self._owners.remember(interaction.user)
+        limit = interaction.filesize_limit
+        owner = await self._owners.of(job)
+        result = await self._results.files_for(job, limit) if job.finished else NO_FILES
+
+        async def send(out: Outgoing) -> discord.InteractionMessage:
+            return await interaction.edit_original_response(
+                content=out.rendered.content,
+                embeds=out.rendered.embeds,
+                attachments=out.attachments(),
+                view=out.view,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        try:
+            message, sent = await send_with_fallback(send, self._composer(job, owner), result)
+        except discord.HTTPException as error:
+            if not (token_gone(error) or cannot_edit(error)) or interaction.channel_id is None:
+                raise
+            log.info(
+                "job %s (guild %s): the interaction response is gone (%s %s); posting in the channel",
+                job.id,
+                job.guild_id,
+                error.status,
+                error.code,
+            )
+            await self.show_in_channel(job.id, interaction.channel_id)
+            return
+        self._tokens.born(message.id, interaction.created_at.timestamp())
+        link = await self._store.link_message(
+            message.id,
+            job.id,
+            channel_id=interaction.channel_id,
+            guild_id=interaction.guild_id,
+            purpose="job",
+            interaction_token=interaction.token,
+            application_id=interaction.application_id,
+            attachment_limit=limit,
+        )
+        await self._shown_now(link, job, sent)
+
+    async def show_in_channel(self, job_id: str, channel_id: int, *, reply_to: int | None = None) -> int | None:
+        """Post the job's message in a channel (a reply to ``reply_to``, without a ping); its id, or None."""
+        job = await self._job(job_id)
+        guild_id = self._guild_of_channel(channel_id, job)
+        owner = await self._owners.of(job)
+        result = await self._results.files_for(job, self._guild_limit(guild_id)) if job.finished else NO_FILES
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        reference = None
+        if reply_to is not None:
+            reference = discord.MessageReference(
+                message_id=reply_to, channel_id=channel_id, guild_id=guild_id, fail_if_not_exists=False
+            )
+
+        async def send(out: Outgoing) -> discord.Message:
+            return await messages.post(channel, out, reference=reference)
+
+        try:
+            message, sent = await send_with_fallback(send, self._composer(job, owner), result)
+        except discord.HTTPException as error:
+            log.warning(
+                "job %s (guild %s): cannot post in channel %s (%s %s)",
+                job.id,
+                guild_id,
+                channel_id,
+                error.status,
+                error.code,
+            )
+            return None
+        link = await self._store.link_message(
+            message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose="job"
+        )
+        await self._shown_now(link, job, sent)
+        return message.id
+
+    async def send_dm(self, job_id: str, user: discord.abc.User) -> bool:
+        """A copy of the job (its result, id and parameters) in the user's DMs; False when they accept no DMs."""
+        job = await self._job(job_id)
+        owner = await self._owners.of(job)
+        result = await self._results.files_for(job, DEFAULT_ATTACHMENT_LIMIT) if job.finished else NO_FILES
+        target = user if isinstance(user, discord.abc.Messageable) else await self.bot.fetch_user(user.id)
+
+        async def send(out: Outgoing) -> discord.Message:
+            return await messages.post(target, out)
+
+        try:
+            message, sent = await send_with_fallback(send, self._composer(job, owner, with_view=False), result)
+        except discord.Forbidden as error:
+            log.info("job %s (guild %s): user %s accepts no DMs (%s)", job.id, job.guild_id, user.id, error.code)
+            return False
+        link = await self._store.link_message(
+            message.id,
+            job.id,
+            channel_id=message.channel.id,
+            guild_id=None,
+            purpose="dm",
+            attachment_limit=DEFAULT_ATTACHMENT_LIMIT,
+        )
+        await self._shown_now(link, job, sent)
+        return True
+
+    async def refresh(self, job_id: str) -> None:
+        """Re-render every message of the job (as soon as each message's edit window allows)."""
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return
+        for link in await self._store.messages_for_job(job_id):
+            self._pacer.submit(link.message_id, job, force=True)
+
+    async def delete_result(self, job_id: str) -> None:
+        """Delete every message that shows the job and forget them; a message that cannot be deleted stays linked."""
+        for link in await self._store.messages_for_job(job_id):
+            self._pacer.forget(link.message_id)
+            self._shown.pop(link.message_id, None)
+            if await messages.delete(self.bot, link, self._tokens):
+                await self._store.unlink_message(link.message_id)
+
+    # -- events -----------------------------------------------------------------------------------------
+
+    async def _on_job_event(self, event: JobEvent) -> None:
+        if self.bot.is_closed():
+            return
+        job = event.job
+        log.debug("job %s (guild %s): %s event", job.id, job.guild_id, event.type)
+        if event.type is JobEventType.SUBMITTED:
+            parent_id = job.meta.get("chained_from")
+            if isinstance(parent_id, str) and parent_id:
+                await self._take_over(parent_id, job)
+        for link in await self._store.messages_for_job(job.id):
+            self._pacer.submit(link.message_id, job)
+
+    async def _take_over(self, parent_id: str, job: Job) -> None:
+        """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
+        for link in await self._store.messages_for_job(parent_id):
+            if link.purpose != "job":
+                continue
+            self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
+            await self._store.link_message(
+                link.message_id,
+                job.id,
+                channel_id=link.channel_id,
+                guild_id=link.guild_id,
+                purpose="job",
+                interaction_token=link.interaction_token,
+                application_id=link.application_id,
+                attachment_limit=link.attachment_limit,
+            )
+            self._pacer.claim(link.message_id, job.id)
+            self._shown.pop(link.message_id, None)
+            log.info(
+                "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
+            )
+
+    # -- rendering ----------------------------------------------------------------------------------------
+
+    async def _render_message(self, message_id: int, job: Job) -> bool:
+        """The pacer's render: bring one message up to ``job`` and record a final state once it shows."""
+        if self.bot.is_closed():
+            return False  # what is still undelivered is re-rendered at the next start
+        link = await self._store.link_for_message(message_id)
+        if link is None or link.job_id != job.id:
+            return False  # deleted, or taken over by another job meanwhile
+        if not await self._update(link, job):
+            return False
+        if job.finished:
+            await self._store.mark_delivered(message_id, job.status)
+            self._failed.pop(message_id, None)
+        return True
+
+    async def _update(self, link: MessageLink, job: Job) -> bool:
+        """Edit the message by token, else by channel; a final state that fits neither is posted as a reply.
+
+        True when ``link``'s own message now shows ``job``.
+        """
+        compose, result = await self._outgoing(link, job)
+        if self._tokens.usable(link):
+            try:
+                _, sent = await send_with_fallback(
+                    lambda out: messages.edit_by_token(self.bot, link, out), compose, result
+                )
+            except discord.HTTPException as error:
+                if token_gone(error):
+                    self._tokens.died(link.message_id)
+                    log.info(
+                        "job %s (guild %s): interaction token no longer valid; using the channel", job.id, link.guild_id
+                    )
+                elif not cannot_edit(error):
+                    raise
+            else:
+                self._remember_shown(link.message_id, job, sent)
+                return True
+        if link.channel_id is not None:
+            try:
+                _, sent = await send_with_fallback(
+                    lambda out: messages.edit_in_channel(self.bot, link, out), compose, result
+                )
+            except discord.HTTPException as error:
+                if not cannot_edit(error):
+                    raise
+                log.info(
+                    "job %s (guild %s): cannot edit message %s in its channel (%s %s)",
+                    job.id,
+                    link.guild_id,
+                    link.message_id,
+                    error.status,
+                    error.code,
+                )
+            else:
+                self._remember_shown(link.message_id, job, sent)
+                return True
+        if job.finished:
+            await self._reply_instead(link, job)
+        return False
+
+    async def _reply_instead(self, link: MessageLink, job: Job) -> None:
+        """Post the result as a reply to a message that can no longer be edited, and move the link to the reply."""
+        new_id = None
+        if link.channel_id is not None and link.purpose != "dm":
+            new_id = await self.show_in_channel(job.id, link.channel_id, reply_to=link.message_id)
+        if new_id is None:
+            self._failed[link.message_id] = self.clock()
+            log.warning(
+                "job %s (guild %s): the result could not be delivered: message %s can't be edited and nothing "
+                "could be posted in channel %s",
+                job.id,
+                link.guild_id,
+                link.message_id,
+                link.channel_id,
+            )
+            return
+        await self._store.unlink_message(link.message_id)
+        log.info("job %s (guild %s): result posted as message %s instead", job.id, link.guild_id, new_id)
+
+    async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
+        owner = await self._owners.of(job)
+        with_view = link.purpose != "dm"
+        shown = self._shown.get(link.message_id)
+        if job.finished and shown is not None and link.delivered == job.status:
+            # The files are on the message already: change the text and buttons only, upload nothing.
+            names, urls = shown
+            kept = ResultFiles(links=urls)
+
+            def keep(_: ResultFiles) -> Outgoing:
+                rendered = self._render(job, owner, names, () if names else urls)
+                return Outgoing(rendered, kept, with_view=with_view, keep_files=True)
+
+            return keep, kept
+        result = await self._results.files_for(job, self._limit(link)) if job.finished else NO_FILES
+        return self._composer(job, owner, with_view=with_view), result
+
+    def _composer(self, job: Job, owner: Owner, *, with_view: bool = True) -> Compose:
+        def compose(result: ResultFiles) -> Outgoing:
+            rendered = self._render(job, owner, result.names, result.shown_links)
+            return Outgoing(rendered, result, with_view=with_view)
+
+        return compose
+
+    def _render(self, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...]) -> RenderedJob:
+        name, avatar = owner
+        return render_job(
+            job,
+            owner_name=name,
+            owner_avatar=avatar,
+            sandbox=self.bot.config.sandbox,
+            attachments=attachments,
+            links=links,
+        )
+
+    async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
+        """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
+        self._pacer.edited(link.message_id, job)
+        if job.finished:
+            self._remember_shown(link.message_id, job, sent)
+            await self._store.mark_delivered(link.message_id, job.status)
+        # The job may have moved on while the message was sent, before the link existed for events to find.
+        # (Compared by what the message shows: a needless edit would hold the result back by a window.)
+        latest = await self._store.get_job(job.id)
+        if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
+            self._pacer.submit(link.message_id, latest)
+
+    def _remember_shown(self, message_id: int, job: Job, sent: ResultFiles) -> None:
+        if not job.finished:
+            self._shown.pop(message_id, None)
+            return
+        self._shown[message_id] = (sent.names, sent.links)
+        self._shown.move_to_end(message_id)
+        while len(self._shown) > _SHOWN_MEMORY:
+            self._shown.popitem(last=False)
+
+    # -- limits and lookups ------------------------------------------------------------------------------
+
+    def _limit(self, link: MessageLink) -> int:
+        return link.attachment_limit or self._guild_limit(link.guild_id)
+
+    def _guild_limit(self, guild_id: int | None) -> int:
+        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+        return guild.filesize_limit if guild is not None else DEFAULT_ATTACHMENT_LIMIT
+
+    def _guild_of_channel(self, channel_id: int, job: Job) -> int | None:
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if isinstance(guild, discord.Guild):
+            return guild.id
+        if isinstance(channel, discord.abc.PrivateChannel):
+            return None
+        return job.guild_id
+
+    async def _job(self, job_id: str) -> Job:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job with id {job_id!r}")
+        return job

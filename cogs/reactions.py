@@ -1,0 +1,96 @@
+"""Reactions on a job's message, as in Midjourney: 1️⃣-4️⃣ extend a clip, 🔄 reroll, ❌ cancel or delete, ✉️ DM.
+
+They work on every message the store links to a job, before or after a restart, and follow the same
+rules as the buttons (``FollowUps.run_reaction``). Other reactions and other messages are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Final
+
+import discord
+from discord.ext import commands
+
+from bot.store.models import Job, JobKind, JobStatus
+from cogs.common import FollowUp, FollowUpKind
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+_VARIATION_SELECTOR: Final = "\ufe0f"
+#: Emoji (without variation selectors) -> what it asks for.
+REACTIONS: Final[dict[str, tuple[FollowUpKind, str | None]]] = {
+    "1\u20e3": (FollowUpKind.EXTEND, "1"),
+    "2\u20e3": (FollowUpKind.EXTEND, "2"),
+    "3\u20e3": (FollowUpKind.EXTEND, "3"),
+    "4\u20e3": (FollowUpKind.EXTEND, "4"),
+    "\U0001f504": (FollowUpKind.REROLL, None),
+    "\u274c": (FollowUpKind.CANCEL, None),
+    "\u2709": (FollowUpKind.DM, None),
+}
+
+
+def follow_up_for(emoji: discord.PartialEmoji, job: Job) -> FollowUp | None:
+    """What a reaction asks of a job, or None when it means nothing here (a custom emoji, a vote...)."""
+    if emoji.id is not None or not emoji.name:
+        return None
+    found = REACTIONS.get(emoji.name.replace(_VARIATION_SELECTOR, ""))
+    if found is None:
+        return None
+    kind, arg = found
+    # Numbers are common votes; they extend only a finished video, and mean nothing on anything else.
+    if kind is FollowUpKind.EXTEND and (job.kind is not JobKind.VIDEO or job.status is not JobStatus.SUCCEEDED):
+        return None
+    return FollowUp(kind, job.id, arg)
+
+
+class ReactionsCog(commands.Cog):
+    """Turns reactions on job messages into follow-ups."""
+
+    def __init__(self, bot: MJBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        me = self.bot.user
+        if (me is not None and payload.user_id == me.id) or (payload.member is not None and payload.member.bot):
+            return
+        emoji = payload.emoji
+        if emoji.id is not None or not emoji.name:
+            return
+        if emoji.name.replace(_VARIATION_SELECTOR, "") not in REACTIONS:
+            return
+        job = await self.bot.services.store.job_for_message(payload.message_id)
+        if job is None:
+            return
+        follow_up = follow_up_for(emoji, job)
+        if follow_up is None:
+            return
+        log.info("job %s: %s reaction by user %s in guild %s", job.id, emoji, payload.user_id, payload.guild_id)
+        if follow_up.kind is FollowUpKind.CANCEL and payload.guild_id is None and await self._drop_dm_copy(payload):
+            return
+        await self.bot.followups.run_reaction(payload, follow_up)
+
+    async def _drop_dm_copy(self, payload: discord.RawReactionActionEvent) -> bool:
+        """❌ on a copy the bot sent to someone's DMs removes that copy only, never the job's public message."""
+        store = self.bot.services.store
+        link = await store.link_for_message(payload.message_id)
+        if link is None or link.purpose != "dm":
+            return False
+        channel = self.bot.get_partial_messageable(payload.channel_id)
+        try:
+            await channel.get_partial_message(payload.message_id).delete()
+        except discord.NotFound:
+            pass
+        except discord.HTTPException as exc:
+            log.info("job %s: could not delete a DM copy (%s)", link.job_id, exc.text or exc.status)
+            return True
+        await store.unlink_message(payload.message_id)
+        return True
+
+
+async def setup(bot: MJBot) -> None:
+    await bot.add_cog(ReactionsCog(bot))

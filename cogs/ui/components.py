@@ -1,0 +1,95 @@
+"""The one button class behind every follow-up: a DynamicItem whose custom id is the follow-up itself.
+
+The custom id (``mj:{kind}:{job id}[:{arg}]``) is the only state a button has; whatever else a click
+needs is read from the store when it happens. The bot registers the class once (``add_dynamic_items``),
+so every button it ever posted works again after a restart, with nothing kept in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.store.models import JobKind, JobStatus
+from cogs.common import CUSTOM_ID_PATTERN, FollowUp, FollowUpKind
+from cogs.errors import answer, answer_error
+from cogs.policy import may_act
+from cogs.ui.modals import ExtendModal
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+NO_LONGER_KNOWN = "This job is no longer in the bot's records."
+OUTDATED_BUTTON = "This button is from another version of the bot and does nothing now. Use `/show` for fresh buttons."
+
+
+class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
+    """A button for one follow-up on one job: Extend 2, U3, Vary (Subtle), 🎬 Animate, 📩, ❌..."""
+
+    def __init__(
+        self,
+        follow_up: FollowUp,
+        *,
+        label: str | None = None,
+        emoji: str | discord.PartialEmoji | None = None,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+        row: int | None = None,
+    ) -> None:
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            custom_id=follow_up.custom_id(), label=label, emoji=emoji, style=style
+        )
+        super().__init__(button, row=row)
+        self.follow_up = follow_up
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FollowUpButton:
+        follow_up = FollowUp.parse(match.string)
+        if follow_up is None:
+            # The template matched but the kind is unknown: a button from another version of the bot.
+            await answer(interaction, OUTDATED_BUTTON)
+            raise ValueError(f"unknown follow-up in custom id {match.string!r}")
+        if isinstance(item, discord.ui.Button):
+            return cls(follow_up, label=item.label, emoji=item.emoji, style=item.style)
+        return cls(follow_up)
+
+    async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
+        try:
+            if self.follow_up.kind is FollowUpKind.EXTEND_MANUAL:
+                await open_extend_modal(interaction, self.follow_up.job_id)
+            else:
+                await interaction.client.followups.run(interaction, self.follow_up)
+        except Exception as exc:
+            await answer_error(interaction, exc, job_id=self.follow_up.job_id)
+
+
+async def open_extend_modal(interaction: discord.Interaction[MJBot], job_id: str) -> None:
+    """✏️ Extend…: the modal to rewrite the prompt and pick the clip, prefilled from the job."""
+    store = interaction.client.services.store
+    job = await store.get_job(job_id)
+    if job is None:
+        await answer(interaction, NO_LONGER_KNOWN)
+        return
+    if job.kind is not JobKind.VIDEO or job.status is not JobStatus.SUCCEEDED or not job.video_id:
+        await answer(interaction, "Only a finished video can be extended.")
+        return
+    # Checked again on submit; asking first spares a member typing a prompt that would then be refused.
+    decision = await may_act(
+        store,
+        job,
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        can_manage_messages=interaction.permissions.manage_messages,
+    )
+    if not decision.allowed:
+        await answer(interaction, decision.reason or "You can't extend this video.")
+        return
+    await interaction.response.send_modal(ExtendModal(job, user_id=interaction.user.id))
+
+
+def dynamic_items() -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
+    """The item classes to register once with ``bot.add_dynamic_items(*dynamic_items())``."""
+    return (FollowUpButton,)

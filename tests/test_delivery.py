@@ -1,0 +1,456 @@
+"""Delivery against the loopback Discord and the sandbox emulator: the messages a member sees while a job runs.
+
+Each test runs the real bot (discord.py, the job engine, the emulator, SQLite in tmp_path) with a
+slash command defined here that defers, submits and hands the job to Delivery, as the real commands do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from fakediscord import FakeDiscord, FakeMessage, Permission, RecordedRequest, running_bot
+
+from bot.bot import MJBot
+from bot.config import (
+    AceDataSettings,
+    CallbackSettings,
+    Config,
+    DiscordSettings,
+    EmulatorConfig,
+    JobsSettings,
+    StoreSettings,
+)
+from bot.options import imagine_request, video_request
+from bot.store.models import Job, JobKind, JobStatus
+from cogs.delivery.pacing import EditPacer
+
+START_FRAME = "https://images.example/start.png"
+#: Edits per message are paced to one per this many seconds in these tests (5 s in production).
+INTERVAL = 0.3
+CLIPS = ["clip1.mp4", "clip2.mp4", "clip3.mp4", "clip4.mp4"]
+#: Requests by which the bot sends or edits a message.
+MESSAGE_WRITES = (
+    r"/webhooks/\d+/[^/]+/messages/(@original|\d+)",
+    r"/channels/\d+/messages(/\d+)?",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def make_config(fake: FakeDiscord, tmp_path: Path, *, video_s: float = 0.3, emulator_port: int = 0) -> Config:
+    return Config(
+        discord=DiscordSettings(token="fake-token", api_base=fake.api_base, gateway_url=fake.gateway_url),
+        acedata=AceDataSettings(base_url="emulator"),
+        jobs=JobsSettings(poll_interval_s=0.1),
+        callback=CallbackSettings(listen_port=0),
+        store=StoreSettings(path=str(tmp_path / "mjbot.sqlite3")),
+        emulator=EmulatorConfig(job_duration_s=0.3, video_duration_s=video_s, listen_port=emulator_port),
+    )
+
+
+class TestBot(MJBot):
+    """The bot with Delivery only, plus /video and /imagine commands that work like the real ones."""
+
+    __test__ = False
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config, extensions=("cogs.delivery",), guild_ready_timeout=0.05)
+        self.job_ids: list[str] = []
+        self._new_job = asyncio.Event()
+
+        @self.tree.command(name="video", description="A video")
+        async def video(interaction: discord.Interaction[MJBot], prompt: str) -> None:
+            await interaction.response.defer(thinking=True)
+            await self._submit(interaction, video_request(prompt, START_FRAME))
+
+        @self.tree.command(name="imagine", description="A picture")
+        async def imagine(interaction: discord.Interaction[MJBot], prompt: str) -> None:
+            await interaction.response.defer(thinking=True)
+            await self._submit(interaction, imagine_request(prompt))
+
+    async def setup_hook(self) -> None:
+        await super().setup_hook()
+        # Every bot imports the extension afresh (discord.py drops it from sys.modules on unload), so the
+        # pacing is set on the loaded cog rather than patched on a class.
+        self.delivery.edit_interval_s = INTERVAL
+
+    async def _submit(self, interaction: discord.Interaction[MJBot], request: Any) -> None:
+        job_id = await self.services.engine.submit(
+            request, user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id
+        )
+        self.job_ids.append(job_id)
+        self._new_job.set()
+        await self.delivery.show_from_interaction(job_id, interaction)
+
+    async def job(self, index: int = -1) -> Job:
+        await self.wait_for_jobs(abs(index) if index < 0 else index + 1)
+        job = await self.services.store.get_job(self.job_ids[index])
+        assert job is not None
+        return job
+
+    async def wait_for_jobs(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.job_ids) < count:
+                self._new_job.clear()
+                await self._new_job.wait()
+
+    async def finished(self, job_id: str) -> Job:
+        return await self.services.engine.wait(job_id, timeout=5)
+
+
+@pytest.fixture
+async def bot(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[TestBot]:
+    async with running_bot(TestBot(make_config(fake_discord, tmp_path)), fake_discord) as running:
+        yield running
+
+
+def writes(fake: FakeDiscord, since: int = 0) -> list[RecordedRequest]:
+    """Every request by which the bot sent or edited a message."""
+    found: list[RecordedRequest] = []
+    for path in MESSAGE_WRITES:
+        found += [r for r in fake.requests_matching(None, path, since=since) if r.method in ("POST", "PATCH")]
+    return sorted(found, key=lambda r: r.index)
+
+
+def has_clips(message: FakeMessage) -> bool:
+    return [a["filename"] for a in message.attachments] == CLIPS
+
+
+def final(status: str) -> Callable[[FakeMessage], bool]:
+    return lambda m: any(status in (e.get("description") or "") for e in m.embeds)
+
+
+def edits_of(fake: FakeDiscord, message: FakeMessage, token: str) -> list[RecordedRequest]:
+    """PATCHes of one message, by its token (@original or id) or its channel."""
+    by_token = rf"/webhooks/\d+/{token}/messages/(@original|{message.id})"
+    by_channel = rf"/channels/{message.channel_id}/messages/{message.id}"
+    found = fake.requests_matching("PATCH", by_token) + fake.requests_matching("PATCH", by_channel)
+    return sorted(found, key=lambda r: r.index)
+
+
+# -- the normal path -------------------------------------------------------------------------------------
+
+
+async def test_progress_is_paced_and_the_clips_arrive_attached_with_buttons(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    async with running_bot(TestBot(make_config(fake, tmp_path, video_s=1.5)), fake) as bot:
+        handle = await fake.slash("video", {"prompt": "a cat @everyone <@" + str(fake.bob.id) + ">"})
+        message = await handle.wait_for_original(has_clips, timeout=8)
+        job = await bot.job()
+        await bot.delivery.idle()
+        link = await bot.services.store.link_for_message(message.id)
+        assert link is not None and link.delivered == "succeeded"
+
+    assert job.status is JobStatus.SUCCEEDED
+    patches = edits_of(fake, message, handle.token)
+    assert len(patches) >= 3, "the message showed progress before the result"
+    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(patches)]
+    assert min(gaps) >= INTERVAL * 0.9, f"edits closer than the pacing interval: {gaps}"
+
+    last = patches[-1]
+    assert [f.filename for f in last.files] == CLIPS
+    for upload in last.files:
+        assert upload.data[4:8] == b"ftyp", "a real MP4 starts with its ftyp box"
+    assert f"mj:ext:{job.id}:1" in message.custom_ids
+    assert message["mentions"] == [] and message["mention_everyone"] is False
+    for request in writes(fake):
+        assert request.json["allowed_mentions"]["parse"] == [], request
+
+
+async def test_an_imagine_grid_is_attached_and_a_refresh_keeps_it(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    handle = await fake_discord.slash("imagine", {"prompt": "a lighthouse"})
+    message = await handle.wait_for_original(lambda m: bool(m.attachments))
+    assert [a["filename"] for a in message.attachments] == ["grid.png"]
+    assert message.embeds[0]["image"]["url"].endswith("grid.png")
+    job = await bot.job()
+    assert f"mj:img:{job.id}:upscale1" in message.custom_ids
+
+    await bot.delivery.idle()
+    mark = len(fake_discord.recorder)
+    await bot.delivery.refresh(job.id)
+    await bot.delivery.idle()
+    (again,) = fake_discord.requests_matching("PATCH", r"/webhooks/.*", since=mark)
+    assert again.files == [] and "attachments" not in again.json, "a refresh uploads nothing again"
+    assert [a["filename"] for a in message.attachments] == ["grid.png"]
+
+
+async def test_a_failed_job_shows_its_reason(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake_discord.slash("video", {"prompt": "a storm"})
+    job = await bot.job()
+    assert job.task_id is not None
+    emulator.finish(job.task_id, success=False, error_message="The storm could not be rendered")
+    message = await handle.wait_for_original(final("could not be rendered"))
+    assert not message.attachments
+    assert f"mj:rr:{job.id}" in message.custom_ids
+
+
+# -- upload limits -----------------------------------------------------------------------------------------
+
+
+async def test_clips_over_the_interaction_limit_are_linked_not_refused(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    # Each clip fits on its own (4-7 KB) but the four together do not.
+    handle = await fake_discord.slash("video", {"prompt": "a wave"}, attachment_size_limit=16 * 1024)
+    message = await handle.wait_for_original(final("Done"))
+    job = await bot.job()
+    assert not message.attachments
+    description = message.embeds[0]["description"]
+    for url in job.video_urls:
+        assert url in description
+    assert fake_discord.requests_matching(status=413) == []
+
+
+async def test_a_413_from_discord_falls_back_to_links(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    # The guild takes smaller files than discord.py assumes for it: Discord answers 413 to the upload.
+    fake_discord.guild.attachment_size_limit = 5000
+    handle = await fake_discord.slash("video", {"prompt": "a wave"})
+    await handle.wait_for_original(has_clips)
+    job = await bot.job()
+
+    message_id = await bot.delivery.show_in_channel(job.id, fake_discord.general.id)
+
+    assert message_id is not None
+    posted = fake_discord.message(message_id)
+    assert not posted.attachments
+    assert job.video_urls[0] in posted.embeds[0]["description"]
+    assert (
+        len(fake_discord.requests_matching("POST", rf"/channels/{fake_discord.general.id}/messages", status=413)) == 1
+    )
+
+
+# -- tokens and fallbacks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["refused", "aged"])
+async def test_after_the_token_expires_the_result_arrives_by_a_channel_edit(
+    how: str, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    async with running_bot(TestBot(make_config(fake, tmp_path, video_s=1.0)), fake) as bot:
+        handle = await fake.slash("video", {"prompt": "a slow river"})
+        await handle.wait_for_original(final("started"))
+        mark = len(fake.recorder)
+        fake.advance_clock(16 * 60)  # Discord now refuses the token
+        if how == "aged":
+            bot.delivery.clock = lambda: 10**12  # and the bot knows the token is too old to try
+        message = await handle.wait_for_original(has_clips, timeout=5)
+        job = await bot.job()
+
+    channel_edits = fake.requests_matching(
+        "PATCH", rf"/channels/{message.channel_id}/messages/{message.id}", since=mark
+    )
+    assert channel_edits and channel_edits[-1].status == 200
+    token_edits = [r for r in fake.requests_matching("PATCH", r"/webhooks/.*", since=mark)]
+    if how == "aged":
+        assert token_edits == []
+    else:
+        assert token_edits and {r.status for r in token_edits} == {401}
+    assert job.status is JobStatus.SUCCEEDED
+
+
+async def test_when_the_message_cannot_be_edited_the_result_is_posted_as_a_reply(
+    bot: TestBot, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake.slash("video", {"prompt": "a quiet street"})
+    original = await handle.wait_for_original(final("started"))
+    job = await bot.job()
+    await fake.delete_message(original)  # someone removed it; neither the token nor the channel can edit it
+    assert job.task_id is not None
+    emulator.finish(job.task_id)
+
+    reply = await fake.wait_for_message(fake.general, has_clips)
+    assert reply.id != original.id
+    await bot.delivery.idle()
+    store = bot.services.store
+    assert await store.link_for_message(original.id) is None
+    link = await store.link_for_message(reply.id)
+    assert link is not None and link.job_id == job.id and link.delivered == "succeeded"
+
+
+async def test_when_nothing_can_be_sent_a_warning_names_the_job_and_a_later_sweep_delivers(
+    bot: TestBot, fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = fake_discord
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake.slash("video", {"prompt": "a locked room"})
+    await handle.wait_for_original(final("started"))
+    job = await bot.job()
+    fake.expire_token(handle)
+    fake.set_overwrite(fake.general, fake.guild.member(fake.bot_user), deny=Permission.VIEW_CHANNEL)
+    assert job.task_id is not None
+    with caplog.at_level(logging.WARNING, logger="cogs.delivery"):
+        emulator.finish(job.task_id)
+        await bot.finished(job.id)
+        await fake.wait_for(
+            lambda: any("could not be delivered" in r.getMessage() for r in caplog.records), what="the warning"
+        )
+    warning = next(r for r in caplog.records if "could not be delivered" in r.getMessage())
+    assert job.id in warning.getMessage() and str(fake.guild.id) in warning.getMessage()
+    assert handle.token not in caplog.text
+    store = bot.services.store
+    link = await store.link_for_message(handle.original_message_id or 0)
+    assert link is not None and link.delivered is None, "left for a later sweep or the next start"
+
+    assert await bot.delivery.sweep() == 0, "a message that just failed is not retried at once"
+    fake.general.overwrites.clear()  # the bot may see the channel again
+    bot.delivery.retry_failed_after_s = 0
+    assert await bot.delivery.sweep() == 1
+    message = await handle.wait_for_original(has_clips)
+    assert fake.requests_matching("PATCH", rf"/channels/{message.channel_id}/messages/{message.id}", status=200)
+
+
+# -- chains and restarts ---------------------------------------------------------------------------------
+
+
+async def test_a_chained_video_takes_over_its_parents_message(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    handle = await fake_discord.slash("imagine", {"prompt": "a fox"})
+    await handle.wait_for_original(lambda m: bool(m.attachments))
+    parent = await bot.finished((await bot.job()).id)
+    assert parent.image_url is not None
+
+    child_id = await bot.services.engine.submit(
+        video_request(parent.prompt, parent.image_url),
+        user_id=parent.user_id,
+        guild_id=parent.guild_id,
+        channel_id=parent.channel_id,
+        parent_id=parent.id,
+        meta={"chained_from": parent.id},
+    )
+
+    message = await handle.wait_for_original(has_clips)
+    assert f"mj:ext:{child_id}:1" in message.custom_ids
+    store = bot.services.store
+    assert [link.message_id for link in await store.messages_for_job(child_id)] == [message.id]
+    assert await store.messages_for_job(parent.id) == []
+
+
+async def test_a_result_missed_while_the_bot_was_down_is_shown_after_the_restart(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    config = make_config(fake, tmp_path, video_s=0.8, emulator_port=free_port())
+    async with running_bot(TestBot(config), fake) as first:
+        handle = await fake.slash("video", {"prompt": "a lantern"})
+        await handle.wait_for_original(final("started"))
+        job_id = (await first.job()).id
+        await first.unload_extension("cogs.delivery")  # as if the process died before the result came
+        assert (await first.finished(job_id)).status is JobStatus.SUCCEEDED
+    assert not has_clips(fake.message(handle.original_message_id or 0))
+
+    async with running_bot(TestBot(config), fake) as second:
+        message = await handle.wait_for_original(has_clips)
+        link = await second.services.store.link_for_message(message.id)
+        assert link is not None
+        assert link.delivered == "succeeded"
+
+
+# -- DMs and deleting --------------------------------------------------------------------------------------
+
+
+async def test_send_dm_attaches_the_result_and_reports_closed_dms(bot: TestBot, fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    handle = await fake.slash("video", {"prompt": "a kite"})
+    await handle.wait_for_original(has_clips)
+    job = await bot.job()
+
+    alice = await bot.fetch_user(fake.alice.id)
+    assert await bot.delivery.send_dm(job.id, alice) is True
+    dm = await fake.wait_for_dm(fake.alice)
+    assert has_clips(dm)
+    assert job.id in dm.embeds[0]["footer"]["text"]
+    assert dm.components == [], "a DM copy carries no buttons"
+
+    carol = fake.add_user("carol", dms_open=False)
+    assert await bot.delivery.send_dm(job.id, await bot.fetch_user(carol.id)) is False
+
+
+async def test_delete_result_deletes_every_message_and_each_job_downloads_once(
+    bot: TestBot, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake.slash("video", {"prompt": "two places"})
+    original = await handle.wait_for_original(final("started"))
+    job = await bot.job()
+    posted_id = await bot.delivery.show_in_channel(job.id, fake.general.id)
+    assert posted_id is not None
+    assert job.task_id is not None
+    emulator.finish(job.task_id)
+    await handle.wait_for_original(has_clips)
+    await fake.wait_for(lambda: has_clips(fake.message(posted_id)), what="the second message's clips")
+    assert bot.delivery.downloads == 4, "the clips were fetched once for both messages"
+
+    await bot.delivery.delete_result(job.id)
+
+    assert fake.message(original.id).deleted and fake.message(posted_id).deleted
+    assert await bot.services.store.messages_for_job(job.id) == []
+
+
+# -- the pacing rules on their own -------------------------------------------------------------------------
+
+
+def a_job(status: JobStatus = JobStatus.RUNNING, progress: int = 0, job_id: str = "job0001") -> Job:
+    return Job(
+        id=job_id,
+        kind=JobKind.VIDEO,
+        action="generate",
+        prompt="p",
+        params={},
+        status=status,
+        progress=progress,
+        created_at=0.0,
+        updated_at=0.0,
+    )
+
+
+async def test_the_pacer_coalesces_per_message_keeps_the_final_and_forgets_idle_messages() -> None:
+    rendered: list[tuple[int, str, int, float]] = []
+
+    async def render(message_id: int, job: Job) -> bool:
+        rendered.append((message_id, job.status.value, job.progress, asyncio.get_running_loop().time()))
+        return True
+
+    pacer = EditPacer(render, interval_s=0.2)
+    pacer.edited(1, a_job(progress=0))  # the first edit, outside the pacer: the window starts
+    for progress in (10, 20, 30):
+        pacer.submit(1, a_job(progress=progress))
+    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100))
+    pacer.submit(1, a_job(progress=40))  # a late snapshot cannot replace the final render
+    pacer.submit(2, a_job(progress=50))  # another message: not held by the first one's window
+    await pacer.idle()
+    assert [(m, s, p) for m, s, p, _ in rendered] == [(2, "running", 50), (1, "succeeded", 100)]
+
+    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100))  # shows that already: skipped
+    await pacer.idle()
+    assert len(rendered) == 2
+    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100), force=True)  # a refresh renders anyway, a window later
+    await pacer.idle()
+    assert len(rendered) == 3 and rendered[2][3] - rendered[1][3] >= 0.2
+
+    await asyncio.sleep(0.25)
+    assert len(pacer) == 0, "nothing is kept about a message once its window has closed"

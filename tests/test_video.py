@@ -1,0 +1,256 @@
+"""/video: start and end frames as uploads or links, loop, mode, resolution, the grid path, and every refusal.
+
+Each refusal is checked for what the member sees (an ephemeral message that says what to fix, nothing left in
+the channel) and for what it costs (no task in the emulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+
+from bot.store import JobStatus
+
+if TYPE_CHECKING:
+    from discord_kit import Kit
+
+pytest_plugins = ("discord_kit",)
+
+HUGE = 26 * 1024 * 1024
+
+
+async def test_video_command_has_the_documented_options(kit: Kit) -> None:
+    command = kit.fake.command("video")
+    options = {option["name"]: option for option in command["options"]}
+    assert list(options) == [
+        "prompt",
+        "image",
+        "image_url",
+        "end_image",
+        "end_image_url",
+        "loop",
+        "mode",
+        "resolution",
+    ]
+    assert options["prompt"]["required"] is True
+    assert all(not options[name].get("required") for name in list(options)[1:])
+    assert [c["value"] for c in options["mode"]["choices"]] == ["fast", "turbo"]
+    assert [c["value"] for c in options["resolution"]["choices"]] == ["480p", "720p"]
+    assert all(len(option["description"]) > 15 for option in options.values())
+
+
+@pytest.mark.fake_discord(enforce_3s_ack=True)
+async def test_video_from_an_uploaded_start_frame(kit: Kit) -> None:
+    fake = kit.fake
+    handle = await fake.slash(
+        "video",
+        {"prompt": "waves crash on the rocks --motion high --raw"},
+        attachments={"image": ("frame.png", kit.PNG)},
+        user=fake.bob,
+    )
+    assert await handle.wait_for_response() == 5  # thinking, in public
+    assert handle.ack_delay is not None and handle.ack_delay < 1.0
+    message = await kit.job_message(handle)
+    job, message = await kit.wait_done(message)
+
+    [body] = kit.submits("videos")
+    [upload] = handle.data["resolved"]["attachments"].values()
+    assert body["prompt"] == "waves crash on the rocks --motion high --raw"  # Midjourney parameters pass through
+    assert body["image_url"] == upload["url"]
+    assert (body["mode"], body["resolution"], body["loop"]) == ("fast", "720p", False)
+    assert "end_image_url" not in body
+    assert job.user_id == fake.bob.id and job.meta["video_options"] == {
+        "mode": "fast",
+        "resolution": "720p",
+        "loop": False,
+    }
+    assert not message.ephemeral
+    assert [kit.button(message, "ext", str(n)) for n in range(1, 5)]
+    assert "Sandbox" in message.embeds[0]["footer"]["text"]
+
+
+async def test_video_from_links_with_an_end_frame_in_turbo_and_480p(kit: Kit) -> None:
+    start = kit.fake.upload("start.png", kit.PNG)
+    end = kit.fake.upload("end.png", kit.PNG)
+    handle = await kit.fake.slash(
+        "video",
+        {
+            "prompt": "the sun sets",
+            "image_url": start.url,
+            "end_image_url": end.url,
+            "mode": "turbo",
+            "resolution": "480p",
+        },
+    )
+    message = await kit.job_message(handle)
+    job, _ = await kit.wait_done(message)
+    [body] = kit.submits("videos")
+    assert (body["image_url"], body["end_image_url"]) == (start.url, end.url)
+    assert (body["mode"], body["resolution"], body["loop"]) == ("turbo", "480p", False)
+    assert job.meta["video_options"] == {"mode": "turbo", "resolution": "480p", "loop": False}
+
+
+async def test_video_loop(kit: Kit) -> None:
+    start = kit.fake.upload("start.png", kit.PNG)
+    handle = await kit.fake.slash("video", {"prompt": "a spinning top", "loop": True, "image_url": start.url})
+    message = await kit.job_message(handle)
+    job, _ = await kit.wait_done(message)
+    assert kit.submits("videos")[-1]["loop"] is True
+    assert job.meta["video_options"]["loop"] is True
+
+
+async def test_video_without_a_start_frame_makes_a_grid_to_animate(kit: Kit) -> None:
+    handle = await kit.fake.slash(
+        "video",
+        {"prompt": "a fox runs through snow --motion high --loop --ar 16:9", "resolution": "480p"},
+        user=kit.fake.bob,
+    )
+    assert await handle.wait_for_response() == 5
+    message = await kit.job_message(handle)
+    job, message = await kit.wait_done(message)
+    [body] = kit.submits("imagine")
+    assert body["prompt"] == "a fox runs through snow --ar 16:9"  # video-only parameters wait for the video
+    assert kit.submits("videos") == []
+    assert job.meta == {
+        "video_grid": True,
+        "video_options": {"mode": "fast", "resolution": "480p", "loop": True, "motion": "high"},
+    }
+    assert [kit.button(message, "animq", str(n)) for n in range(1, 5)]
+    assert "Animate 1" in kit.labels(message)
+
+
+async def test_prompts_never_ping(kit: Kit) -> None:
+    fake = kit.fake
+    prompt = f"@everyone look at <@{fake.alice.id}> and <@&{fake.moderators_role.id}>"
+    handle = await fake.slash("video", {"prompt": prompt}, user=fake.bob)
+    message = await kit.job_message(handle)
+    await kit.wait_done(message)
+    assert message["mentions"] == [] and message["mention_roles"] == [] and message["mention_everyone"] is False
+    assert all(body.get("allowed_mentions") == {"parse": []} for body in message.bodies if "allowed_mentions" in body)
+    assert message.allowed_mentions == {"parse": []}
+
+
+# -- refusals -------------------------------------------------------------------------------------------------------
+
+
+def huge_png() -> bytes:
+    """A PNG (by its signature) of 26 MB: one more than the bot takes."""
+    return PNG_SIGNATURE + bytes(HUGE)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BAD_INPUTS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
+    ("blank prompt", {"prompt": "   "}, {}, "The prompt is empty"),
+    ("long prompt", {"prompt": "x" * 2001}, {}, "the limit is 2,000"),
+    ("ftp link", {"prompt": "p", "image_url": "ftp://example.com/a.png"}, {}, "`image_url` must be an http"),
+    (
+        "not a link",
+        {"prompt": "p", "end_image_url": "picture.png", "image_url": "https://x.test/a.png"},
+        {},
+        "`end_image_url` must be",
+    ),
+    (
+        "both starts",
+        {"prompt": "p", "image_url": "https://x.test/a.png"},
+        {"image": ("a.png", b"\x89PNG\r\n\x1a\n1")},
+        "either `image`",
+    ),
+    (
+        "both ends",
+        {"prompt": "p", "end_image_url": "https://x.test/b.png"},
+        {"image": ("a.png", b"\x89PNG\r\n\x1a\n1"), "end_image": ("b.png", b"\x89PNG\r\n\x1a\n2")},
+        "either `end_image`",
+    ),
+    (
+        "loop and end",
+        {"prompt": "p", "loop": True, "image_url": "https://x.test/a.png", "end_image_url": "https://x.test/b.png"},
+        {},
+        "`loop` and an end frame",
+    ),
+    (
+        "loop and end upload",
+        {"prompt": "p", "loop": True},
+        {"image": ("a.png", b"\x89PNG\r\n\x1a\n1"), "end_image": ("b.png", b"\x89PNG\r\n\x1a\n2")},
+        "`loop` and an end frame",
+    ),
+    ("end without start", {"prompt": "p", "end_image_url": "https://x.test/b.png"}, {}, "needs a start frame"),
+    (
+        "text upload",
+        {"prompt": "p"},
+        {"image": ("notes.txt", b"hello", "text/plain")},
+        "`image` is text/plain, not an image",
+    ),
+    ("huge upload", {"prompt": "p"}, {"image": ("huge.png", "HUGE")}, "the limit is 25 MB"),
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "uploads", "expected"), [case[1:] for case in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+async def test_bad_input_is_refused_at_once_and_costs_nothing(
+    kit: Kit, options: dict[str, Any], uploads: dict[str, Any], expected: str
+) -> None:
+    files = {name: (value[0], huge_png()) if value[1] == "HUGE" else value for name, value in uploads.items()}
+    handle = await kit.fake.slash("video", options, attachments=files or None)
+    assert await handle.wait_for_response() == 4  # answered at once: nothing to wait for
+    assert handle.ephemeral
+    assert expected in await kit.reply_text(handle)
+    assert kit.public_messages(handle) == []
+    assert kit.task_count() == 0
+    assert await kit.store.recent_jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("text", "`image_url` is text/plain, not an image"),
+        ("huge", "`image_url` is 26.0 MB; the limit is 25 MB"),
+        ("missing", "`image_url` could not be fetched: the server answered HTTP 404"),
+        ("closed", "`image_url` could not be fetched"),
+    ],
+)
+async def test_a_bad_link_is_refused_after_the_acknowledgement(kit: Kit, link: str, expected: str) -> None:
+    fake = kit.fake
+    urls = {
+        "text": fake.upload("notes.txt", b"not a picture", "text/plain").url,
+        "huge": fake.upload("huge.png", huge_png()).url if link == "huge" else "",
+        "missing": f"{fake.base_url}/attachments/1/gone.png",
+        "closed": "http://127.0.0.1:9/frame.png",
+    }
+    handle = await fake.slash("video", {"prompt": "p", "image_url": urls[link]}, user=fake.bob)
+    assert await handle.wait_for_response() == 5  # the link is checked after "thinking..."
+    assert expected in await kit.reply_text(handle)
+    assert kit.public_messages(handle) == []  # the thinking message is gone; only the member saw why
+    assert kit.task_count() == 0
+
+
+@pytest.mark.fake_discord(enforce_3s_ack=True)
+async def test_the_link_check_waits_for_nothing_before_the_acknowledgement(kit: Kit) -> None:
+    """A slow image host cannot make the bot miss Discord's 3 seconds: the check runs after the ack."""
+    release = asyncio.Event()
+
+    async def slow_image(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(body=kit.PNG, content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/frame.png", slow_image)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        handle = await kit.fake.slash("video", {"prompt": "p", "image_url": f"http://127.0.0.1:{port}/frame.png"})
+        assert await handle.wait_for_response() == 5
+        assert kit.task_count() == 0  # nothing submitted while the link is being checked
+        release.set()
+        message = await kit.job_message(handle)
+        job = await kit.wait_job(message, JobStatus.SUCCEEDED)
+        assert job.params["image_url"].endswith("/frame.png")
+    finally:
+        release.set()
+        await runner.cleanup()
