@@ -33,9 +33,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the loopback Discord server
 
 import discord
 from emulator_process import free_port, percentile, print_table
@@ -90,7 +89,7 @@ class BenchBot(MJBot):
 def config_for(fake: FakeDiscord, tmp: Path, *, video_s: float, callbacks: bool, poll_s: float) -> Config:
     port = free_port()
     return Config(
-        discord=DiscordSettings(token="bench", api_base=fake.api_base, gateway_url=fake.gateway_url),
+        discord=DiscordSettings(token="bench", api_base=fake.api_base, gateway_url=fake.gateway_url),  # noqa: S106
         acedata=AceDataSettings(base_url="emulator"),
         jobs=JobsSettings(poll_interval_s=poll_s, callback_poll_interval_s=60.0, job_timeout_s=3600.0),
         callback=CallbackSettings(
@@ -123,9 +122,7 @@ async def start_videos(fake: FakeDiscord, count: int) -> list[InteractionHandle]
 
 def final_edit(fake: FakeDiscord, handle: InteractionHandle) -> RecordedRequest | None:
     path = rf"/webhooks/\d+/{handle.token}/messages/.*"
-    return next(
-        (r for r in fake.requests_matching("PATCH", path) if [f.filename for f in r.files] == CLIPS), None
-    )
+    return next((r for r in fake.requests_matching("PATCH", path) if [f.filename for f in r.files] == CLIPS), None)
 
 
 async def completion_latency(jobs: int) -> dict[str, Any]:

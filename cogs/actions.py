@@ -37,7 +37,8 @@ from bot.store.models import Job, JobKind, JobStatus, MessageLink
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import answer, answer_error, defer_public, describe, placeholder_used
 from cogs.policy import may_act
-from cogs.ui import ExtendModal, dynamic_items
+from cogs.ui import dynamic_items
+from cogs.ui.components import open_extend_modal
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -127,6 +128,9 @@ class FollowUps(commands.Cog):
             await answer_error(interaction, error, job_id=follow_up.job_id)
 
     async def _run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
+        if follow_up.kind is FollowUpKind.EXTEND_MANUAL:
+            await open_extend_modal(interaction, follow_up.job_id)  # the same checks, then the modal
+            return
         services = self.bot.services
         job = await services.store.get_job(follow_up.job_id)
         if job is None:
@@ -148,9 +152,6 @@ class FollowUps(commands.Cog):
         if not decision.allowed:
             raise UserFacingError(decision.reason or "You can't act on this job.")
         kind = follow_up.kind
-        if kind is FollowUpKind.EXTEND_MANUAL:
-            await self._open_extend_modal(interaction, job)
-            return
         if kind is FollowUpKind.CANCEL:
             await interaction.response.defer(ephemeral=True, thinking=True)
             await answer(interaction, await self._cancel(job, actor))
@@ -173,21 +174,23 @@ class FollowUps(commands.Cog):
             placeholder_used(interaction)
             await self.bot.delivery.show_from_interaction(new_job_id, interaction)
 
-    async def _open_extend_modal(self, interaction: discord.Interaction[MJBot], job: Job) -> None:
-        _require_video_result(job)
-        await self._check_extend_depth(job)
-        await interaction.response.send_modal(ExtendModal(job, user_id=interaction.user.id))
-
     # -- reactions ------------------------------------------------------------------------------------
 
     async def run_reaction(self, payload: discord.RawReactionActionEvent, follow_up: FollowUp) -> None:
         """Run a reaction's follow-up: the result is a reply in the channel, refusals go to the member's DMs."""
+        job_id = follow_up.job_id
         try:
             await self._run_reaction(payload, follow_up)
         except Exception as error:
             where = f"guild {payload.guild_id}, user {payload.user_id}"
             context = f"in reaction {payload.emoji} (job {follow_up.job_id}, {where})"
-            await self._notify(payload.user_id, follow_up, describe(error, context=context))
+            text = describe(error, context=context)
+            if self.bot.is_closed():
+                return  # shutting down: there is no one left to tell
+            try:
+                await self._notify(payload.user_id, follow_up, text)
+            except Exception:
+                log.exception("could not tell user %s about a failed reaction on job %s", payload.user_id, job_id)
 
     async def _run_reaction(self, payload: discord.RawReactionActionEvent, follow_up: FollowUp) -> None:
         services = self.bot.services

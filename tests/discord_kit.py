@@ -9,9 +9,11 @@ annotations only, under ``TYPE_CHECKING``, so that pytest can still rewrite the 
         job = await kit.wait_job(message, JobStatus.SUCCEEDED)     # ... and the job behind it, when done
         await kit.wait_rendered(message, lambda m: "U1" in kit.labels(m))
 
+``kit.make_video()``, ``kit.make_grid()`` and ``kit.follow(message, custom_id)`` make finished jobs and follow-ups;
+``kit.submits()`` is what the API was asked for and ``kit.task_count()`` what it accepted (what would cost credits).
 Jobs are fast (``JOB_S`` seconds in the emulator, polled every ``POLL_S``). ``kit.restart()`` stops the bot and
-starts a new one on the same store and emulator state, as a real restart would. The fixture fails the test if the
-bot called a Discord route the fake does not know.
+starts a new one on the same store and emulator state, as a real restart would. Before the bot stops, the handlers
+under way are let finish; then the fixture fails the test if the bot called a Discord route the fake does not know.
 """
 
 # ruff: noqa: ASYNC109 - the waiting helpers take a timeout like asyncio.wait_for, which reads best in tests
@@ -116,7 +118,23 @@ class Kit:
     async def stop(self) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
+            await self.settle()
             await stack.aclose()
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Let the event handlers under way finish (a test's last check may come before their last store write)."""
+        current = asyncio.current_task()
+        handlers = {
+            task
+            for task in asyncio.all_tasks()
+            if task is not current
+            and task.get_name().startswith(("discord.py: ", "discord-ui-", "CommandTree-invoker"))
+        }
+        if handlers:
+            await asyncio.wait(handlers, timeout=timeout)
+        delivery = self._bot.delivery if self._bot is not None else None
+        if delivery is not None:
+            await asyncio.wait_for(delivery.idle(), timeout)
 
     async def restart(self) -> MJBot:
         """Stop this bot (as a process exit would) and start a new one on the same store."""

@@ -95,17 +95,15 @@ class TestBot(MJBot):
         self._new_job.set()
         await self.delivery.show_from_interaction(job_id, interaction)
 
-    async def job(self, index: int = -1) -> Job:
-        await self.wait_for_jobs(abs(index) if index < 0 else index + 1)
-        job = await self.services.store.get_job(self.job_ids[index])
-        assert job is not None
-        return job
-
-    async def wait_for_jobs(self, count: int) -> None:
+    async def job(self) -> Job:
+        """The latest job a command submitted, as stored now."""
         async with asyncio.timeout(5):
-            while len(self.job_ids) < count:
+            while not self.job_ids:
                 self._new_job.clear()
                 await self._new_job.wait()
+        job = await self.services.store.get_job(self.job_ids[-1])
+        assert job is not None
+        return job
 
     async def finished(self, job_id: str) -> Job:
         return await self.services.engine.wait(job_id, timeout=5)
@@ -123,6 +121,15 @@ def writes(fake: FakeDiscord, since: int = 0) -> list[RecordedRequest]:
     for path in MESSAGE_WRITES:
         found += [r for r in fake.requests_matching(None, path, since=since) if r.method in ("POST", "PATCH")]
     return sorted(found, key=lambda r: r.index)
+
+
+def assert_no_pings(fake: FakeDiscord) -> None:
+    """Every message the bot sent or edited said that nobody may be pinged."""
+    sent = writes(fake)
+    assert sent
+    for request in sent:
+        assert request.json["allowed_mentions"]["parse"] == [], request
+        assert request.json["allowed_mentions"].get("replied_user", False) is False, request
 
 
 def has_clips(message: FakeMessage) -> bool:
@@ -168,8 +175,7 @@ async def test_progress_is_paced_and_the_clips_arrive_attached_with_buttons(
         assert upload.data[4:8] == b"ftyp", "a real MP4 starts with its ftyp box"
     assert f"mj:ext:{job.id}:1" in message.custom_ids
     assert message["mentions"] == [] and message["mention_everyone"] is False
-    for request in writes(fake):
-        assert request.json["allowed_mentions"]["parse"] == [], request
+    assert_no_pings(fake)
 
 
 async def test_an_imagine_grid_is_attached_and_a_refresh_keeps_it(bot: TestBot, fake_discord: FakeDiscord) -> None:
@@ -205,9 +211,20 @@ async def test_a_failed_job_shows_its_reason(bot: TestBot, fake_discord: FakeDis
 # -- upload limits -----------------------------------------------------------------------------------------
 
 
-async def test_clips_over_the_interaction_limit_are_linked_not_refused(bot: TestBot, fake_discord: FakeDiscord) -> None:
-    # Each clip fits on its own (4-7 KB) but the four together do not.
-    handle = await fake_discord.slash("video", {"prompt": "a wave"}, attachment_size_limit=16 * 1024)
+@pytest.mark.parametrize(
+    ("padding", "limit"),
+    [
+        (0, 16 * 1024),  # each clip (4-7 KB) fits, the four together do not
+        (64 * 1024, 48 * 1024),  # each clip is larger than the limit on its own
+    ],
+)
+async def test_clips_over_the_interaction_limit_are_linked_not_refused(
+    bot: TestBot, fake_discord: FakeDiscord, padding: int, limit: int
+) -> None:
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.clip_padding_bytes = padding
+    handle = await fake_discord.slash("video", {"prompt": "a wave"}, attachment_size_limit=limit)
     message = await handle.wait_for_original(final("Done"))
     job = await bot.job()
     assert not message.attachments
@@ -215,6 +232,7 @@ async def test_clips_over_the_interaction_limit_are_linked_not_refused(bot: Test
     for url in job.video_urls:
         assert url in description
     assert fake_discord.requests_matching(status=413) == []
+    assert f"mj:ext:{job.id}:1" in message.custom_ids
 
 
 async def test_a_413_from_discord_falls_back_to_links(bot: TestBot, fake_discord: FakeDiscord) -> None:
@@ -286,6 +304,7 @@ async def test_when_the_message_cannot_be_edited_the_result_is_posted_as_a_reply
     assert await store.link_for_message(original.id) is None
     link = await store.link_for_message(reply.id)
     assert link is not None and link.job_id == job.id and link.delivered == "succeeded"
+    assert_no_pings(fake)
 
 
 async def test_when_nothing_can_be_sent_a_warning_names_the_job_and_a_later_sweep_delivers(
@@ -382,6 +401,8 @@ async def test_send_dm_attaches_the_result_and_reports_closed_dms(bot: TestBot, 
     assert has_clips(dm)
     assert job.id in dm.embeds[0]["footer"]["text"]
     assert dm.components == [], "a DM copy carries no buttons"
+
+    assert_no_pings(fake)
 
     carol = fake.add_user("carol", dms_open=False)
     assert await bot.delivery.send_dm(job.id, await bot.fetch_user(carol.id)) is False

@@ -59,6 +59,7 @@ async def test_reroll_cancel_and_dm_by_reaction(kit: Kit) -> None:
     await fake.react(message, emoji="✉️", user=fake.bob)
     dm = await fake.wait_for_dm(fake.bob)
     assert grid.id in str(dm.embeds[0])
+    assert (await kit.job_of(dm)).id == grid.id  # the copy is linked to its job, like every job message
     await fake.react(dm, emoji="❌", user=fake.bob)  # in DMs, ❌ removes the copy, not the job's public message
     await kit.until(lambda: fake.message(dm.id).deleted, what="the DM copy to be deleted")
     assert not fake.message(message.id).deleted

@@ -115,24 +115,23 @@ class EventDispatcher:
 
     async def _work(self, lane: int) -> None:
         queue = self._queues[lane]
-        loop = asyncio.get_running_loop()
+        busy_since, current = self._busy_since, self._current
+        clock = asyncio.get_running_loop().time
         while queue:
             event = queue.popleft()
-            self._busy_since[lane], self._current[lane] = loop.time(), event
+            busy_since[lane], current[lane] = clock(), event
             try:
                 for handler in tuple(self._handlers):
-                    await self._deliver(handler, event)
+                    try:
+                        await handler(event)
+                    except Exception:
+                        job = event.job
+                        log.exception(
+                            "job %s (task %s): %s handler %r failed", job.id, job.task_id, event.type, handler
+                        )
             finally:
-                self._busy_since[lane], self._current[lane] = None, None
+                busy_since[lane], current[lane] = None, None
                 self._undelivered -= 1
                 if self._undelivered == 0:
                     self._idle.set()
         self._workers[lane] = None
-
-    @staticmethod
-    async def _deliver(handler: EventHandler, event: JobEvent) -> None:
-        try:
-            await handler(event)
-        except Exception:
-            job = event.job
-            log.exception("job %s (task %s): %s handler %r failed", job.id, job.task_id, event.type, handler)

@@ -36,11 +36,11 @@ class Tracked:
 class TrackedJobs:
     """Running jobs by task id, with a reverse index by job id."""
 
-    __slots__ = ("_by_task", "_task_of_job")
+    __slots__ = ("_by_job", "_by_task")
 
     def __init__(self) -> None:
         self._by_task: dict[str, Tracked] = {}
-        self._task_of_job: dict[str, str] = {}
+        self._by_job: dict[str, Tracked] = {}
 
     def __len__(self) -> int:
         return len(self._by_task)
@@ -51,19 +51,20 @@ class TrackedJobs:
         self.remove_job(job.id)
         entry = Tracked(job.id, job.task_id, job.submitted_at or job.created_at, job.progress, job)
         self._by_task[job.task_id] = entry
-        self._task_of_job[job.id] = job.task_id
+        self._by_job[job.id] = entry
         return entry
 
     def by_task(self, task_id: str) -> Tracked | None:
         return self._by_task.get(task_id)
 
     def by_job(self, job_id: str) -> Tracked | None:
-        task_id = self._task_of_job.get(job_id)
-        return None if task_id is None else self._by_task.get(task_id)
+        return self._by_job.get(job_id)
 
     def remove_job(self, job_id: str) -> Tracked | None:
-        task_id = self._task_of_job.pop(job_id, None)
-        return None if task_id is None else self._by_task.pop(task_id, None)
+        entry = self._by_job.pop(job_id, None)
+        if entry is not None:
+            self._by_task.pop(entry.task_id, None)
+        return entry
 
     def task_ids(self) -> list[str]:
         return list(self._by_task)

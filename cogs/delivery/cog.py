@@ -1,9 +1,10 @@
 """Delivery: turns job events into Discord messages (live progress, then the result) that always arrive.
 
 Every message that shows a job is a row in the store (a message link), so a restart loses nothing:
-messages whose job finished while the bot was away are re-rendered at start-up. A message is edited
-through its interaction token while the token lives (14.5 of its 15 minutes), then through the
-channel; if the channel refuses too, the result is posted as a reply there.
+messages whose job finished while the bot was away are re-rendered at start-up, and a sweep every few
+minutes catches any result whose delivery failed on the way. A message is edited through its
+interaction token while the token lives (14.5 of its 15 minutes), then through the channel; if the
+channel refuses too, the result is posted as a reply there.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Bound of the memory of which files each final message carries (so a refresh uploads nothing again).
 _SHOWN_MEMORY: Final = 2048
+#: Bound of the memory of which messages each running job has.
+_RUNNING_MEMORY: Final = 20_000
 
 Compose = Callable[[ResultFiles], Outgoing]
 
@@ -68,6 +71,9 @@ class Delivery(commands.Cog):
         self._shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]] = OrderedDict()
         #: Messages whose result could not be delivered in any way, and when that was found.
         self._failed: dict[int, float] = {}
+        #: The message ids of running jobs, so that progress events need no store query.
+        self._running: dict[str, tuple[int, ...]] = {}
+        self._link_epoch = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._startup: asyncio.Task[int] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -279,6 +285,7 @@ class Delivery(commands.Cog):
             self._shown.pop(link.message_id, None)
             if await messages.delete(self.bot, link, self._tokens):
                 await self._store.unlink_message(link.message_id)
+        self._links_changed(job_id)
 
     # -- events -----------------------------------------------------------------------------------------
 
@@ -291,8 +298,32 @@ class Delivery(commands.Cog):
             parent_id = job.meta.get("chained_from")
             if isinstance(parent_id, str) and parent_id:
                 await self._take_over(parent_id, job)
-        for link in await self._store.messages_for_job(job.id):
-            self._pacer.submit(link.message_id, job)
+        for message_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
+            self._pacer.submit(message_id, job)
+
+    async def _messages_of(self, job: Job, *, cached: bool) -> tuple[int, ...]:
+        """The ids of the job's messages. Progress events, the bulk of all events, read them from memory.
+
+        Every message is linked here, and each link change forgets the job's entry, so the memory is
+        current; a message unlinked elsewhere only costs a skipped render. Other events read the store.
+        """
+        known = self._running.get(job.id) if cached else None
+        if known is not None:
+            return known
+        epoch = self._link_epoch
+        found = tuple(link.message_id for link in await self._store.messages_for_job(job.id))
+        if job.finished:
+            self._running.pop(job.id, None)
+        elif epoch == self._link_epoch:  # no link changed while the store was read
+            if len(self._running) >= _RUNNING_MEMORY:
+                self._running.clear()  # jobs that vanished without a final event; the store has the truth
+            self._running[job.id] = found
+        return found
+
+    def _links_changed(self, *job_ids: str) -> None:
+        self._link_epoch += 1
+        for job_id in job_ids:
+            self._running.pop(job_id, None)
 
     async def _take_over(self, parent_id: str, job: Job) -> None:
         """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
@@ -315,6 +346,7 @@ class Delivery(commands.Cog):
             log.info(
                 "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
             )
+        self._links_changed(parent_id, job.id)
 
     # -- rendering ----------------------------------------------------------------------------------------
 
@@ -325,8 +357,11 @@ class Delivery(commands.Cog):
         link = await self._store.link_for_message(message_id)
         if link is None or link.job_id != job.id:
             return False  # deleted, or taken over by another job meanwhile
-        if not await self._update(link, job):
-            return False
+        try:
+            if not await self._update(link, job):
+                return False
+        finally:
+            self._release_results(job, besides=message_id)
         if job.finished:
             await self._store.mark_delivered(message_id, job.status)
             self._failed.pop(message_id, None)
@@ -394,6 +429,7 @@ class Delivery(commands.Cog):
             )
             return
         await self._store.unlink_message(link.message_id)
+        self._links_changed(job.id)
         log.info("job %s (guild %s): result posted as message %s instead", job.id, link.guild_id, new_id)
 
     async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
@@ -434,6 +470,8 @@ class Delivery(commands.Cog):
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
         self._pacer.edited(link.message_id, job)
+        self._links_changed(job.id)
+        self._release_results(job)
         if job.finished:
             self._remember_shown(link.message_id, job, sent)
             await self._store.mark_delivered(link.message_id, job.status)
@@ -442,6 +480,11 @@ class Delivery(commands.Cog):
         latest = await self._store.get_job(job.id)
         if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
             self._pacer.submit(link.message_id, latest)
+
+    def _release_results(self, job: Job, *, besides: int | None = None) -> None:
+        """Forget the job's downloaded files unless another of its messages is about to use them."""
+        if job.finished and not self._pacer.busy_with(job.id, besides=besides):
+            self._results.release(job.id)
 
     def _remember_shown(self, message_id: int, job: Job, sent: ResultFiles) -> None:
         if not job.finished:

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
 #: Room left under the limit for the rest of the request (payload JSON, multipart boundaries).
 PAYLOAD_MARGIN = 8 * 1024
+#: Jobs whose results are fetched at the same time: bounds the memory a burst of finished jobs takes.
+CONCURRENT_JOB_DOWNLOADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +95,17 @@ class _Download:
 
 
 class ResultCache:
-    """Downloads of one job's results, shared by all of its messages and forgotten ``linger_s`` after last use."""
+    """Downloads of one job's results, shared by all of its messages.
+
+    An entry is dropped by ``release`` once the job's messages are rendered, or at the latest ``linger_s``
+    after its last use.
+    """
 
     def __init__(self, session: Callable[[], aiohttp.ClientSession], *, linger_s: float) -> None:
         self._session = session
         self.linger_s = linger_s
         self._entries: dict[str, _Download] = {}
+        self._slots = asyncio.Semaphore(CONCURRENT_JOB_DOWNLOADS)
         #: Files fetched so far (a figure for logs and benchmarks).
         self.downloads = 0
 
@@ -130,9 +137,14 @@ class ResultCache:
         return any(body is None for body in entry.task.result())
 
     async def _fetch_all(self, urls: Sequence[str], max_bytes: int) -> list[bytes | None]:
-        session = self._session()
-        self.downloads += len(urls)
-        return list(await asyncio.gather(*(media.download(session, url, max_bytes=max_bytes) for url in urls)))
+        async with self._slots:
+            session = self._session()
+            self.downloads += len(urls)
+            return list(await asyncio.gather(*(media.download(session, url, max_bytes=max_bytes) for url in urls)))
+
+    def release(self, job_id: str) -> None:
+        """The job's messages are rendered: forget its files (whoever still awaits them gets them)."""
+        self._drop(job_id)
 
     def _keep(self, job_id: str, entry: _Download) -> None:
         if entry.expiry is not None:

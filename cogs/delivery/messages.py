@@ -32,7 +32,6 @@ NO_MENTIONS: Final = discord.AllowedMentions.none()
 UNKNOWN_MESSAGE: Final = 10008
 UNKNOWN_WEBHOOK: Final = 10015
 INVALID_WEBHOOK_TOKEN: Final = 50027
-CANNOT_DM: Final = 50007
 TOO_LARGE: Final = 40005
 OLD_MESSAGE_EDITS: Final = 30046  # the cap on edits of messages older than an hour
 

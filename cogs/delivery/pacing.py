@@ -32,6 +32,7 @@ def _shown(job: Job) -> Shown:
 class _Slot:
     job_id: str  # the job the message shows now; renders of any other job are stale
     pending: Job | None = None
+    current: Job | None = None  # the job being rendered right now
     force: bool = False  # render the pending job even if the message shows that state already
     shown: Shown | None = None
     worker: asyncio.Task[None] | None = None
@@ -72,7 +73,13 @@ class EditPacer:
         """
         slot = self._slot(message_id, job.id)
         if job.id != slot.job_id:
-            log.debug("job %s: message %s now shows job %s; render skipped", job.id, message_id, slot.job_id)
+            log.debug(
+                "job %s (guild %s): message %s shows job %s now; render skipped",
+                job.id,
+                job.guild_id,
+                message_id,
+                slot.job_id,
+            )
             self._settle(message_id, slot)
             return
         waiting = slot.pending
@@ -106,7 +113,7 @@ class EditPacer:
         self._settle(message_id, slot)
 
     def forget(self, message_id: int) -> None:
-        """Drop the message's pending render (it is being deleted); an edit already under way finishes."""
+        """Drop everything about the message (it is being deleted), including an edit under way."""
         slot = self._slots.pop(message_id, None)
         if slot is None:
             return
@@ -116,6 +123,14 @@ class EditPacer:
         if slot.worker is not None:
             slot.worker.cancel()
         self._wake(slot)
+
+    def busy_with(self, job_id: str, *, besides: int | None = None) -> bool:
+        """True when a message (other than ``besides``) has a render of the job waiting or under way."""
+        return any(
+            job_id in (slot.pending.id if slot.pending else None, slot.current.id if slot.current else None)
+            for message_id, slot in self._slots.items()
+            if message_id != besides
+        )
 
     async def idle(self) -> None:
         """Wait until no render is waiting or under way (windows may still be open)."""
@@ -141,14 +156,14 @@ class EditPacer:
                 force, slot.force = slot.force, False
                 if job is None or job.id != slot.job_id or (not force and slot.shown == _shown(job)):
                     continue
-                slot.shown = None
+                slot.shown, slot.current = None, job
                 try:
                     if await self._render(message_id, job):
                         slot.shown = _shown(job)
                 except Exception:
                     log.exception("job %s (guild %s): rendering message %s failed", job.id, job.guild_id, message_id)
                 finally:
-                    slot.last_edit = self._now()
+                    slot.last_edit, slot.current = self._now(), None
         finally:
             slot.worker = None
             if self._slots.get(message_id) is slot:
