@@ -3,6 +3,12 @@
 Each follow-up is checked (the job exists, the member may act on it, the action fits the job), made
 into an API request, de-duplicated (a double click submits once) and submitted; the new job's message
 is the interaction's response for a button and a reply in the channel for a reaction.
+
+✏️ Extend… has one path too: its button calls ``run`` like every other button, and ``run`` makes the
+checks an extension needs (the member may act, the video is finished, it was extended fewer than four
+times) before it opens the modal. The submitted modal comes back to ``run`` as an EXTEND follow-up with
+the new prompt, where the same checks run again, since the job may have changed meanwhile. A modal
+opened before a restart is taken by the ``on_interaction`` listener below (see cogs/ui/modals.py).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import answer, answer_error, defer_public, describe, placeholder_used
 from cogs.policy import may_act
 from cogs.ui import dynamic_items
-from cogs.ui.components import open_extend_modal
+from cogs.ui.modals import ExtendModal, extend_submission
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -54,10 +60,13 @@ MAX_EXTENDS: Final = 4
 #: A member is told at most this often why a reaction of theirs did nothing (per job and reaction).
 REACTION_NOTICE_INTERVAL_S: Final = 60.0
 MOTIONS: Final = ("low", "high")
+#: Clips per video that ``--bs`` may ask for.
+BATCH_SIZES: Final = (1, 2, 4)
 
 GONE: Final = "That job is no longer in the bot's records."
 NOT_OFFERED: Final = "That action is not offered on this image."
 _MOTION_PARAM = re.compile(r"\s--motion\s+\S+", re.IGNORECASE)
+_BATCH_PARAM = re.compile(r"\s--bs(?:\s+(?!--)\S+)?(?=\s|$)", re.IGNORECASE)
 #: Kinds that start a new job (and so are de-duplicated).
 _SUBMITTING: Final = frozenset(
     {
@@ -127,10 +136,13 @@ class FollowUps(commands.Cog):
         except Exception as error:  # the member gets an answer, the log the details
             await answer_error(interaction, error, job_id=follow_up.job_id)
 
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
+        """An extend modal submitted after a restart (or after its in-memory timeout): run it all the same."""
+        if interaction.type is discord.InteractionType.modal_submit:
+            await extend_submission(interaction)
+
     async def _run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
-        if follow_up.kind is FollowUpKind.EXTEND_MANUAL:
-            await open_extend_modal(interaction, follow_up.job_id)  # the same checks, then the modal
-            return
         services = self.bot.services
         job = await services.store.get_job(follow_up.job_id)
         if job is None:
@@ -152,6 +164,10 @@ class FollowUps(commands.Cog):
         if not decision.allowed:
             raise UserFacingError(decision.reason or "You can't act on this job.")
         kind = follow_up.kind
+        if kind is FollowUpKind.EXTEND_MANUAL:
+            await self._check_extendable(job)  # spares typing a prompt that would be refused on submit
+            await interaction.response.send_modal(ExtendModal(job, user_id=actor.user_id))
+            return
         if kind is FollowUpKind.CANCEL:
             await interaction.response.defer(ephemeral=True, thinking=True)
             await answer(interaction, await self._cancel(job, actor))
@@ -308,8 +324,7 @@ class FollowUps(commands.Cog):
 
     async def _plan_extend(self, job: Job, follow_up: FollowUp) -> Plan:
         clip = _clip(follow_up.arg)
-        video_id = _require_video_result(job)
-        await self._check_extend_depth(job)
+        video_id = await self._check_extendable(job)
         params = job.params
         request = extend_request(
             video_id,
@@ -319,6 +334,12 @@ class FollowUps(commands.Cog):
             resolution=_resolution(params.get("resolution")),
         )
         return Plan(request, {"clip": clip, **_inherited(job)})
+
+    async def _check_extendable(self, job: Job) -> str:
+        """The video id to extend; UserFacingError unless the video is finished and may be extended again."""
+        video_id = _require_video_result(job)
+        await self._check_extend_depth(job)
+        return video_id
 
     async def _check_extend_depth(self, job: Job) -> None:
         """Refuse a fifth extension: walk up the extensions this video was made of."""
@@ -462,7 +483,8 @@ def _resolution(value: object) -> Resolution:
 
 
 def video_options(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The /video options a job carries for the video step: mode, resolution, loop (and motion if given)."""
+    """The /video options a job carries for the video step: mode, resolution, loop, and when given the motion,
+    the end frame (``end_image_url``, from ``--end``) and the clip count (``bs``, from ``--bs``)."""
     raw = meta.get("video_options")
     options: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     result: dict[str, Any] = {
@@ -472,6 +494,11 @@ def video_options(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
     if options.get("motion") in MOTIONS:
         result["motion"] = options["motion"]
+    end = options.get("end_image_url")
+    if isinstance(end, str) and end and not result["loop"]:
+        result["end_image_url"] = end
+    if options.get("bs") in BATCH_SIZES:
+        result["bs"] = options["bs"]
     return result
 
 
@@ -539,6 +566,13 @@ def with_motion(prompt: str, motion: str) -> str:
     return clean_prompt(f"{_MOTION_PARAM.sub('', ' ' + prompt).strip()} --motion {motion}")
 
 
+def with_batch_size(prompt: str, size: int | None) -> str:
+    """The prompt with the ``--bs`` the /video command was given (none when ``size`` is None)."""
+    if size is None:
+        return prompt
+    return clean_prompt(f"{_BATCH_PARAM.sub('', ' ' + prompt).strip()} --bs {size}")
+
+
 def _plan_animate(job: Job, motion: str) -> Plan:
     if motion not in MOTIONS:
         raise UserFacingError("Pick low or high motion.")
@@ -549,8 +583,9 @@ def _plan_animate(job: Job, motion: str) -> Plan:
         raise UserFacingError("Animate works on one image: pick one of the grid with U1 to U4 first.")
     options = video_options(job.meta)
     request = VideoGenerate(
-        prompt=with_motion(job.prompt, motion),
+        prompt=with_batch_size(with_motion(job.prompt, motion), options.get("bs")),
         image_url=image_url,
+        end_image_url=options.get("end_image_url"),
         loop=options["loop"],
         mode=options["mode"],
         resolution=options["resolution"],

@@ -3,6 +3,11 @@
 Every check that costs nothing runs before the interaction is acknowledged; the link check needs the
 network, so it runs after the "thinking..." acknowledgement, and a failure there removes that message
 and answers ephemerally. No credit is spent until every check has passed.
+
+Without a start frame, the prompt first makes an image grid; the video-only parameters in it wait in
+the grid's ``video_options`` for the Animate step: ``--motion`` and ``--loop``, ``--end <link>`` (the end
+frame, checked as the ``end_image_url`` option is) and ``--bs 1|2|4`` (how many clips, put back into the
+video's prompt).
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ log = logging.getLogger(__name__)
 _VIDEO_ONLY = re.compile(r"(?:^|\s)--(?:motion|bs|end)\s+\S+|(?:^|\s)--(?:loop|video)(?=\s|$)", re.IGNORECASE)
 _MOTION = re.compile(r"--motion\s+(low|high)\b", re.IGNORECASE)
 _LOOP = re.compile(r"(?:^|\s)--loop(?=\s|$)", re.IGNORECASE)
+#: ``--end <link>`` and ``--bs <n>``; the value is empty when the parameter has none.
+_END = re.compile(r"(?:^|\s)--end(?=\s|$)(?:\s+(?!--)(\S+))?", re.IGNORECASE)
+_BATCH = re.compile(r"(?:^|\s)--bs(?=\s|$)(?:\s+(?!--)(\S+))?", re.IGNORECASE)
+#: The clip counts Midjourney makes per video (``--bs``); 4 when not given.
+BATCH_SIZES: Final = (1, 2, 4)
+END_OPTION: Final = "--end"
 DEFAULT_MODE: Final = "fast"
 DEFAULT_RESOLUTION: Final = "720p"
 
@@ -62,13 +73,31 @@ def pick_frame(
 
 
 def grid_prompt(prompt: str, options: dict[str, Any]) -> str:
-    """The prompt for the image grid, without the video-only parameters; ``--motion`` and ``--loop`` are moved
-    into ``options``, for the video made from the grid later."""
+    """The prompt for the image grid, without the video-only parameters; ``--motion``, ``--loop``, ``--end`` (as
+    ``end_image_url``) and ``--bs`` (as ``bs``) are moved into ``options``, for the video made from the grid later.
+
+    Raises InputError for an ``--end`` that is not a link or a ``--bs`` that is not 1, 2 or 4.
+    """
     motion = _MOTION.search(prompt)
     if motion:
         options["motion"] = motion[1].lower()
     if _LOOP.search(prompt):
         options["loop"] = True
+    ends = _END.findall(prompt)
+    if len(ends) > 1:
+        raise InputError("Give `--end` once: the one picture the video should end on.")
+    if ends:
+        if not ends[0]:
+            raise InputError("`--end` needs a link to the last frame, e.g. `--end https://example.com/last.png`.")
+        options["end_image_url"] = check_image_url(ends[0], option=END_OPTION)
+    sizes = _BATCH.findall(prompt)
+    if len(set(sizes)) > 1:
+        raise InputError("Give `--bs` once: how many clips to make, 1, 2 or 4.")
+    if sizes:
+        if sizes[0] not in {str(size) for size in BATCH_SIZES}:
+            shown = discord.utils.escape_markdown(sizes[0][:20]) or "nothing"
+            raise InputError(f"`--bs` is how many clips to make: 1, 2 or 4, not {shown}.")
+        options["bs"] = int(sizes[0])
     return " ".join(_VIDEO_ONLY.sub(" ", prompt).split())
 
 
@@ -116,8 +145,15 @@ class VideoCog(commands.Cog):
         options: dict[str, Any] = {"mode": mode, "resolution": resolution, "loop": loop}
         if start is None:
             request = imagine_request(grid_prompt(text, options), mode=mode)
+            end_url = options.get("end_image_url")
+            if options["loop"] and end_url:
+                raise InputError(
+                    "`--loop` and `--end` can't be combined: a loop ends on its start frame. Drop one of them."
+                )
             meta: dict[str, Any] = {"video_grid": True, "video_options": options}
             await defer_public(interaction)
+            if end_url:
+                await media.check_image_url(self.bot.services.session, end_url, option=END_OPTION)
             job_id = await self.bot.services.engine.submit(
                 request,
                 user_id=interaction.user.id,

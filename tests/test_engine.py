@@ -181,6 +181,19 @@ async def test_metadata_given_at_submit_is_stored_and_carried_by_every_event(
     assert (await store.get_job(plain)).meta == {}  # type: ignore[union-attr]
 
 
+async def test_a_progress_event_shows_the_job_as_stored_with_metadata_changed_meanwhile(
+    engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
+) -> None:
+    job_id = await engine.submit(VIDEO, user_id=5, meta={"clip": 1})
+    await store.update_meta(job_id, {"note": "changed while it runs"})
+    clock.advance(DURATION / 2)
+    await engine.poll_once()
+    progressed = await log_events.wait_for(job_id, JobEventType.PROGRESS)
+    assert progressed.job == await store.get_job(job_id)
+    assert progressed.job.meta == {"clip": 1, "note": "changed while it runs"}
+    assert 0 < progressed.job.progress < 100 and progressed.job.updated_at == clock.now
+
+
 async def test_a_refused_follow_up_keeps_its_parent_and_metadata(
     engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:

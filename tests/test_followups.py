@@ -70,6 +70,9 @@ async def test_a_fifth_extension_is_refused(kit: Kit) -> None:
         await kit.wait_done(message)
     handle = await fake.click(message, kit.button(message, "ext", "1"), user=fake.bob)
     assert "extended 4 times" in await kit.reply_text(handle)
+    manual = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
+    assert "extended 4 times" in await kit.reply_text(manual)  # said before a prompt is typed in vain
+    assert manual.modal is None
     assert kit.task_count() == 5
 
 
@@ -251,15 +254,19 @@ async def test_only_the_owner_or_a_moderator_may_press_the_buttons(kit: Kit) -> 
 
 async def test_someone_else_cannot_extend_through_the_modal(kit: Kit) -> None:
     fake = kit.fake
-    _, message = await kit.make_video(user=fake.bob)
-    opener = await fake.click(message, kit.button(message, "extm"), user=fake.alice)
-    if await opener.wait_for_response() == 9:  # the modal opens for anyone; its submission is checked
-        modal = await opener.wait_for_modal()
-        refused = await fake.submit_modal(modal["custom_id"], {"prompt": "mine now", "clip": "1"}, user=fake.alice)
-    else:
-        refused = opener
+    video, message = await kit.make_video(user=fake.bob)
+    refused = await fake.click(message, kit.button(message, "extm"), user=fake.alice)
+    assert await refused.wait_for_response() == 4 and refused.modal is None  # refused before the modal opens
     assert f"Only <@{fake.bob.id}>" in await kit.reply_text(refused)
     assert kit.public_messages(refused) == [] and kit.task_count() == 1
+
+    moderator = await fake.click(message, kit.button(message, "extm"), user=fake.moderator)
+    assert (await moderator.wait_for_modal())["custom_id"] == f"mj:extm:{video.id}:{fake.moderator.id}"
+
+    await kit.store.delete_job(video.id)
+    gone = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
+    assert "no longer in the bot's records" in await kit.reply_text(gone)
+    assert gone.modal is None and kit.task_count() == 1
 
 
 @pytest.mark.parametrize("policy", ["owner", "owner_and_mods", "an unknown value"])
@@ -333,6 +340,45 @@ async def test_old_buttons_and_reactions_work_after_a_restart(kit: Kit) -> None:
     )
     rerolled, _ = await kit.wait_done(reply)
     assert rerolled.parent_id == video.id and rerolled.params == video.params
+
+
+async def test_an_extend_modal_opened_before_a_restart_is_submitted_after_it(kit: Kit) -> None:
+    fake = kit.fake
+    video, message = await kit.make_video(user=fake.bob)
+
+    # Before the restart the live modal takes the submission, and it runs once, not once more by the listener.
+    opener = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
+    live = await fake.submit_modal(
+        (await opener.wait_for_modal())["custom_id"], {"prompt": "the kite dives", "clip": "1"}
+    )
+    first, _ = await kit.wait_done(await kit.job_message(live))
+    await kit.settle()
+    assert live.rejected_acks == [] and [m for m in live.messages if m.ephemeral] == []
+    assert kit.task_count() == 2 and [c.id for c in await kit.children(video)] == [first.id]
+
+    opener = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
+    modal = await opener.wait_for_modal()
+    assert modal["custom_id"] == f"mj:extm:{video.id}:{fake.bob.id}"
+    await kit.restart()  # the new bot has no modal in memory
+
+    handle = await fake.submit_modal(modal["custom_id"], {"prompt": "the kite loops the loop", "clip": "3"})
+    assert await handle.wait_for_response() == 5
+    extend, new_message = await kit.wait_done(await kit.job_message(handle))
+    body = kit.submits("videos")[-1]
+    assert (body["action"], body["video_id"], body["video_index"]) == ("extend", video.video_id, 2)
+    assert body["prompt"] == "the kite loops the loop"
+    assert extend.parent_id == video.id and extend.user_id == fake.bob.id and extend.meta["clip"] == 3
+    assert not new_message.ephemeral and kit.button(new_message, "ext", "1")
+    await kit.settle()
+    assert handle.rejected_acks == [] and kit.task_count() == 3
+
+    # The restored submission is checked like any other: a bad clip is refused for free.
+    opener = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
+    modal = await opener.wait_for_modal()
+    await kit.restart()
+    bad = await fake.submit_modal(modal["custom_id"], {"prompt": "x", "clip": "9"})
+    assert "There is no clip 9" in await kit.reply_text(bad)
+    assert kit.public_messages(bad) == [] and kit.task_count() == 3
 
 
 async def test_a_job_in_flight_during_a_restart_is_delivered_to_its_message(kit: Kit) -> None:

@@ -24,6 +24,7 @@ from bot.store import (
     JobResult,
     JobStatus,
     NewJob,
+    SavedProgress,
     Store,
     StoreError,
 )
@@ -244,8 +245,17 @@ async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_
     other = await store.create_job(video())
     done = await store.create_job(video())
     await store.finish_job(done.id, JobStatus.FAILED, error_code="boom", error_message="broke")
+    await store.update_meta(other.id, {"clip": 2})
     clock.advance(3)
-    await store.update_progress_many([(running.id, 40), (other.id, 10), (done.id, 70), ("missing123", 50)])
+    saved = await store.update_progress_many(
+        [(running.id, 30), (running.id, 40), (other.id, 10), (done.id, 70), ("missing123", 50)]
+    )
+    assert sorted(saved) == sorted(
+        [
+            SavedProgress(running.id, 40, START + 3, None, {}),  # the highest figure of the two
+            SavedProgress(other.id, 10, START + 3, None, {"clip": 2}),
+        ]
+    )
     after = await store.jobs_by_ids([running.id, other.id, done.id])
     assert after[running.id].progress == 40
     assert after[running.id].updated_at == START + 3
@@ -253,12 +263,13 @@ async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_
     assert after[done.id].progress == 0
 
     clock.advance(3)
-    await store.update_progress_many([(running.id, 20), (other.id, 55)])
+    saved = await store.update_progress_many([(running.id, 20), (other.id, 55)])
+    assert [(change.job_id, change.progress) for change in saved] == [(other.id, 55)]
     after = await store.jobs_by_ids([running.id, other.id])
     assert after[running.id].progress == 40  # a late, smaller figure does not undo progress
     assert after[running.id].updated_at == START + 3
     assert after[other.id].progress == 55
-    await store.update_progress_many([])
+    assert await store.update_progress_many([]) == []
 
 
 async def test_finish_job_stores_an_image_result(store: Store, clock: FakeClock) -> None:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp import web
 
+from fakediscord import FakeMessage
+
 from bot.store import JobStatus
 
 if TYPE_CHECKING:
@@ -122,6 +124,49 @@ async def test_video_without_a_start_frame_makes_a_grid_to_animate(kit: Kit) -> 
     assert "Animate 1" in kit.labels(message)
 
 
+def video_field(message: FakeMessage) -> str:
+    """The "Video" field of a grid or upscale on its way to a video: what that video will be."""
+    return next(str(f["value"]) for f in message.embeds[0].get("fields") or [] if f["name"] == "Video")
+
+
+async def test_end_frame_and_clip_count_in_the_prompt_wait_for_the_animate_step(kit: Kit) -> None:
+    fake = kit.fake
+    end = fake.upload("last.png", kit.PNG)
+    handle = await fake.slash(
+        "video", {"prompt": f"a paper boat drifts --end {end.url} --bs 2 --ar 3:2 --motion low"}, user=fake.bob
+    )
+    assert await handle.wait_for_response() == 5
+    grid, message = await kit.wait_done(await kit.job_message(handle))
+    assert kit.submits("imagine")[-1]["prompt"] == "a paper boat drifts --ar 3:2"  # nothing of the video's
+    options = grid.meta["video_options"]
+    assert (options["end_image_url"], options["bs"], options["motion"]) == (end.url, 2, "low")
+    assert video_field(message) == "720p · fast · low motion · own end frame · 2 clips"
+
+    _, upscale_message = await kit.follow(message, kit.button(message, "img", "upscale2"), user=fake.bob)
+    upscale, upscale_message = await kit.wait_done(upscale_message)
+    assert "own end frame · 2 clips" in video_field(upscale_message)
+    _, video_message = await kit.follow(upscale_message, kit.button(upscale_message, "anim", "high"), user=fake.bob)
+    await kit.wait_done(video_message)
+    body = kit.submits("videos")[-1]
+    assert body["image_url"] == (upscale.raw_image_url or upscale.image_url)
+    assert body["end_image_url"] == end.url and body["loop"] is False
+    assert body["prompt"] == "a paper boat drifts --ar 3:2 --motion high --bs 2"
+
+    # Animate N takes them along to the upscale that the video is made from.
+    _, chain_message = await kit.follow(message, kit.button(message, "animq", "1"), user=fake.bob)
+    chained = await kit.job_of(chain_message)
+    assert chained.meta["then_animate"]["end_image_url"] == end.url and chained.meta["then_animate"]["bs"] == 2
+    await kit.wait_rendered(chain_message, lambda m: "own end frame · 2 clips" in video_field(m))
+
+
+async def test_an_end_frame_in_the_prompt_is_checked_like_the_end_image_url_option(kit: Kit) -> None:
+    missing = f"{kit.fake.base_url}/attachments/1/gone.png"
+    handle = await kit.fake.slash("video", {"prompt": f"a paper boat --end {missing}"}, user=kit.fake.bob)
+    assert await handle.wait_for_response() == 5  # a link is checked after "thinking..."
+    assert "`--end` could not be fetched: the server answered HTTP 404" in await kit.reply_text(handle)
+    assert kit.public_messages(handle) == [] and kit.task_count() == 0
+
+
 async def test_prompts_never_ping(kit: Kit) -> None:
     fake = kit.fake
     prompt = f"@everyone look at <@{fake.alice.id}> and <@&{fake.moderators_role.id}>"
@@ -177,6 +222,12 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
         "`loop` and an end frame",
     ),
     ("end without start", {"prompt": "p", "end_image_url": "https://x.test/b.png"}, {}, "needs a start frame"),
+    ("--end without a link", {"prompt": "p --end --ar 1:1"}, {}, "`--end` needs a link"),
+    ("--end not a link", {"prompt": "p --end last.png"}, {}, "`--end` must be an http"),
+    ("--end twice", {"prompt": "p --end https://x.test/a.png --end https://x.test/b.png"}, {}, "Give `--end` once"),
+    ("--end and loop", {"prompt": "p --end https://x.test/b.png", "loop": True}, {}, "`--loop` and `--end`"),
+    ("--end and --loop", {"prompt": "p --loop --end https://x.test/b.png"}, {}, "`--loop` and `--end`"),
+    ("--bs 3", {"prompt": "p --bs 3"}, {}, "1, 2 or 4, not 3"),
     (
         "text upload",
         {"prompt": "p"},

@@ -11,7 +11,7 @@ from bot.store import FinishItem, Store
 from bot.store.models import Job, JobStatus
 
 from .events import EventDispatcher, JobEvent, JobEventType
-from .tracking import TIMEOUT_CODE, TrackedJobs, finish_item, progressed, timeout_message
+from .tracking import TIMEOUT_CODE, TrackedJobs, finish_item, timeout_message
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ class JobOutcomes:
             if entry is None:  # a callback for a job the engine does not follow (it is not running here)
                 untracked.append(change.job_id)
                 continue
-            entry.job = progressed(entry.job, change)
-            self.emit(JobEventType.PROGRESS, entry.job)
+            self.emit(JobEventType.PROGRESS, entry.progressed(change))
         if untracked:
             for job in (await self._store.jobs_by_ids(untracked)).values():
                 if not job.finished:

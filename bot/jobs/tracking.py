@@ -1,9 +1,9 @@
 """The in-memory set of running jobs, and how a task's outcome becomes a store update.
 
 What a poll tick needs is kept per job in one slotted object: the ids, the start time, the last
-progress, and the job as last announced. With that last one a PROGRESS event is the job with its
-new figures, read back from the progress write itself, not from a second query for every row; it
-costs about a kilobyte per running job, the row the engine had in hand anyway.
+progress, and the job's fields as last announced. With those a PROGRESS event is the job with its
+new figures, read back from the progress write itself, not from a second query for every row. That
+costs about a kilobyte more per running job: the row the engine had in hand anyway.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 from dataclasses import dataclass
+from typing import Any
 
 from bot.acedata.models import TaskResult, TaskStatus
 from bot.store import FinishItem, SavedProgress
@@ -30,7 +31,22 @@ class Tracked:
     task_id: str
     since: float  # when the API accepted it (or, failing that, when it was created)
     progress: int
-    job: Job  # as last announced
+    fields: list[Any]  # the job as last announced: the arguments of Job(...), in order
+
+    def progressed(self, saved: SavedProgress) -> Job:
+        """The job as stored after the progress write ``saved`` (what ``dataclasses.replace`` would give)."""
+        fields = self.fields
+        fields[_PROGRESS] = saved.progress
+        fields[_UPDATED_AT] = saved.updated_at
+        fields[_PARENT_ID] = saved.parent_id
+        fields[_META] = saved.meta
+        return Job(*fields)
+
+
+# Job's fields in the order its __init__ takes them, and the places of those a progress write changes.
+_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
+_job_fields = operator.attrgetter(*_JOB_FIELDS)
+_PROGRESS, _UPDATED_AT, _PARENT_ID, _META = map(_JOB_FIELDS.index, ("progress", "updated_at", "parent_id", "meta"))
 
 
 class TrackedJobs:
@@ -49,7 +65,7 @@ class TrackedJobs:
         if job.task_id is None:
             raise ValueError(f"job {job.id} has no task id to track")
         self.remove_job(job.id)
-        entry = Tracked(job.id, job.task_id, job.submitted_at or job.created_at, job.progress, job)
+        entry = Tracked(job.id, job.task_id, job.submitted_at or job.created_at, job.progress, list(_job_fields(job)))
         self._by_task[job.task_id] = entry
         self._by_job[job.id] = entry
         return entry
@@ -72,21 +88,6 @@ class TrackedJobs:
     def older_than(self, cutoff: float) -> list[Tracked]:
         """Jobs accepted before ``cutoff``."""
         return [entry for entry in self._by_task.values() if entry.since < cutoff]
-
-
-_JOB_FIELDS = tuple(field.name for field in dataclasses.fields(Job))
-_job_values = operator.attrgetter(*_JOB_FIELDS)
-_PROGRESS, _UPDATED_AT, _PARENT_ID, _META = map(_JOB_FIELDS.index, ("progress", "updated_at", "parent_id", "meta"))
-
-
-def progressed(job: Job, saved: SavedProgress) -> Job:
-    """``job`` as it is stored after the progress write ``saved`` (what ``dataclasses.replace`` does, faster)."""
-    values = list(_job_values(job))
-    values[_PROGRESS] = saved.progress
-    values[_UPDATED_AT] = saved.updated_at
-    values[_PARENT_ID] = saved.parent_id
-    values[_META] = saved.meta
-    return Job(*values)
 
 
 def job_result(result: TaskResult) -> JobResult:

@@ -12,16 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.store.models import JobKind, JobStatus
-from cogs.common import CUSTOM_ID_PATTERN, FollowUp, FollowUpKind
+from cogs.common import CUSTOM_ID_PATTERN, FollowUp
 from cogs.errors import answer, answer_error
-from cogs.policy import may_act
-from cogs.ui.modals import ExtendModal
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
-NO_LONGER_KNOWN = "This job is no longer in the bot's records."
 OUTDATED_BUTTON = "This button is from another version of the bot and does nothing now. Use `/show` for fresh buttons."
 
 
@@ -57,37 +53,11 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         return cls(follow_up)
 
     async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
+        # Every kind, ✏️ Extend… included, goes through FollowUps.run: the checks live there, once.
         try:
-            if self.follow_up.kind is FollowUpKind.EXTEND_MANUAL:
-                await open_extend_modal(interaction, self.follow_up.job_id)
-            else:
-                await interaction.client.followups.run(interaction, self.follow_up)
+            await interaction.client.followups.run(interaction, self.follow_up)
         except Exception as exc:
             await answer_error(interaction, exc, job_id=self.follow_up.job_id)
-
-
-async def open_extend_modal(interaction: discord.Interaction[MJBot], job_id: str) -> None:
-    """✏️ Extend…: the modal to rewrite the prompt and pick the clip, prefilled from the job."""
-    store = interaction.client.services.store
-    job = await store.get_job(job_id)
-    if job is None:
-        await answer(interaction, NO_LONGER_KNOWN)
-        return
-    if job.kind is not JobKind.VIDEO or job.status is not JobStatus.SUCCEEDED or not job.video_id:
-        await answer(interaction, "Only a finished video can be extended.")
-        return
-    # Checked again on submit; asking first spares a member typing a prompt that would then be refused.
-    decision = await may_act(
-        store,
-        job,
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        can_manage_messages=interaction.permissions.manage_messages,
-    )
-    if not decision.allowed:
-        await answer(interaction, decision.reason or "You can't extend this video.")
-        return
-    await interaction.response.send_modal(ExtendModal(job, user_id=interaction.user.id))
 
 
 def dynamic_items() -> tuple[type[discord.ui.DynamicItem[Any]], ...]:

@@ -1,7 +1,16 @@
-"""Modals: the manual extend (rewrite the motion prompt, pick the clip), as Midjourney's Remix does."""
+"""Modals: the manual extend (rewrite the motion prompt, pick the clip), as Midjourney's Remix does.
+
+discord.py keeps an opened modal in memory only, so a modal opened before a restart would be dropped
+when it is submitted after it. Its custom id (``mj:extm:<job>:<user>``) holds all a submission needs, so
+a submission is taken in one of two ways, with the same result: by the live ``ExtendModal`` when this
+process opened it, or by ``extend_submission`` from an ``on_interaction`` listener (``FollowUps``) when no
+live modal is left. discord.py hands both the same ``Interaction`` object; the first to claim it
+(``claim_submission``) runs it, the other does nothing, so a submission never runs twice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
@@ -15,8 +24,12 @@ from cogs.errors import answer, answer_error
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
-#: How long an opened modal waits for its submission before it is forgotten.
+#: How long an opened modal waits for its submission in memory; after that ``extend_submission`` takes it.
 MODAL_TIMEOUT_S: Final = 30 * 60.0
+PROMPT_FIELD: Final = "prompt"
+CLIP_FIELD: Final = "clip"
+#: ``interaction.extras`` key set by whichever handler took an extend modal's submission first.
+_CLAIMED: Final = "mj_extend_submission"
 
 
 def extend_modal_id(job_id: str, user_id: int | None = None) -> str:
@@ -32,7 +45,7 @@ class ExtendModal(discord.ui.Modal):
         self.job_id = job.id
         self.prompt: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
             label="Prompt",
-            custom_id="prompt",
+            custom_id=PROMPT_FIELD,
             style=discord.TextStyle.paragraph,
             default=job.prompt[:MAX_PROMPT_CHARS] or None,
             placeholder="What should happen next in the clip",
@@ -41,7 +54,7 @@ class ExtendModal(discord.ui.Modal):
         )
         self.clip: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
             label=f"Clip (1-{CLIPS_PER_VIDEO})",
-            custom_id="clip",
+            custom_id=CLIP_FIELD,
             default="1",
             placeholder=f"1 to {CLIPS_PER_VIDEO}",
             min_length=1,
@@ -52,17 +65,73 @@ class ExtendModal(discord.ui.Modal):
         self.add_item(self.clip)
 
     async def on_submit(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
-        prompt = self.prompt.value.strip()
-        clip = self.clip.value.strip()
-        if clip not in {str(index) for index in range(1, CLIPS_PER_VIDEO + 1)}:
-            shown = discord.utils.escape_markdown(discord.utils.escape_mentions(shorten(clip, 20))) or "nothing"
-            await answer(
-                interaction,
-                f"There is no clip {shown}: pick a clip from 1 to {CLIPS_PER_VIDEO}, then press ✏️ Extend… again.",
-            )
-            return
-        follow_up = FollowUp(FollowUpKind.EXTEND, self.job_id, arg=clip, prompt=prompt)
-        await interaction.client.followups.run(interaction, follow_up)
+        if claim_submission(interaction):
+            await submit_extend(interaction, self.job_id, prompt=self.prompt.value, clip=self.clip.value)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
         await answer_error(interaction, error, job_id=self.job_id)
+
+
+def claim_submission(interaction: discord.Interaction[Any]) -> bool:
+    """True for the first handler of this submission only (there is no await between the check and the mark)."""
+    if interaction.extras.get(_CLAIMED):
+        return False
+    interaction.extras[_CLAIMED] = True
+    return True
+
+
+async def submit_extend(interaction: discord.Interaction[MJBot], job_id: str, *, prompt: str, clip: str) -> None:
+    """What a submitted extend modal does: check the clip, then the extend follow-up with the new prompt."""
+    clip = clip.strip()
+    if clip not in {str(index) for index in range(1, CLIPS_PER_VIDEO + 1)}:
+        shown = discord.utils.escape_markdown(discord.utils.escape_mentions(shorten(clip, 20))) or "nothing"
+        await answer(
+            interaction,
+            f"There is no clip {shown}: pick a clip from 1 to {CLIPS_PER_VIDEO}, then press ✏️ Extend… again.",
+        )
+        return
+    follow_up = FollowUp(FollowUpKind.EXTEND, job_id, arg=clip, prompt=prompt.strip())
+    await interaction.client.followups.run(interaction, follow_up)
+
+
+async def extend_submission(interaction: discord.Interaction[MJBot]) -> bool:
+    """Run an extend modal's submission that no live modal took (one opened before a restart, or timed out).
+
+    Returns False, doing nothing, for any other interaction and for a submission already claimed.
+    """
+    if interaction.type is not discord.InteractionType.modal_submit:
+        return False
+    data: Mapping[str, Any] = interaction.data or {}
+    follow_up = FollowUp.parse(str(data.get("custom_id") or ""))
+    if follow_up is None or follow_up.kind is not FollowUpKind.EXTEND_MANUAL:
+        return False
+    if not claim_submission(interaction):
+        return False
+    values = submitted_values(data.get("components") or ())
+    try:
+        await submit_extend(
+            interaction, follow_up.job_id, prompt=values.get(PROMPT_FIELD, ""), clip=values.get(CLIP_FIELD, "")
+        )
+    except Exception as error:
+        await answer_error(interaction, error, job_id=follow_up.job_id)
+    return True
+
+
+def submitted_values(components: Iterable[Any]) -> dict[str, str]:
+    """Text input values by custom id, from a submission's components (action rows or labels)."""
+    values: dict[str, str] = {}
+    pending = list(components)
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, Mapping):
+            continue
+        custom_id, value = item.get("custom_id"), item.get("value")
+        if isinstance(custom_id, str) and isinstance(value, str):
+            values[custom_id] = value
+        children = item.get("components")
+        if isinstance(children, list):
+            pending.extend(children)
+        child = item.get("component")
+        if isinstance(child, Mapping):
+            pending.append(child)
+    return values

@@ -380,6 +380,10 @@ def _parameter_fields(job: Job) -> list[tuple[str, str]]:
             parts.append(f"{plan['motion']} motion")
         if plan.get("loop"):
             parts.append("loop")
+        if plan.get("end_image_url"):
+            parts.append("own end frame")
+        if plan.get("bs") in (1, 2):
+            parts.append(f"{plan['bs']} clip{'s' if plan['bs'] > 1 else ''}")
         add("Video", " · ".join(parts))
     return fields
 
