@@ -110,6 +110,7 @@ class MJBot(commands.Bot):
         self.config = config
         self._extension_names = tuple(extensions)
         self._freeze_heap = freeze_heap
+        self._close_task: asyncio.Task[None] | None = None
         self._services: Services | None = None
 
     async def setup_hook(self) -> None:
@@ -143,6 +144,17 @@ class MJBot(commands.Bot):
         }
 
     async def close(self) -> None:
+        """Close the Discord connection, then the services.
+
+        There is one close, however many callers ask for it (a signal, ``async with``, ``run_bot``), and each
+        of them waits until the services are closed too: the store and the emulator are never left half closed
+        by a caller that returned early.
+        """
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close_all(), name="mjbot-close")
+        await asyncio.shield(self._close_task)
+
+    async def _close_all(self) -> None:
         try:
             await super().close()
         finally:
@@ -156,9 +168,25 @@ async def run_bot(config: Config) -> None:
     point_discord_at(config.discord.api_base, config.discord.gateway_url)
     bot = MJBot(config, freeze_heap=True)
     loop = asyncio.get_running_loop()
+    stopping: set[asyncio.Task[None]] = set()
+
+    def stop() -> None:
+        task = loop.create_task(bot.close())
+        stopping.add(task)
+        task.add_done_callback(stopping.discard)
+
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(sig, stop)
+            handled.append(sig)
     log.info("mjbot %s starting (sandbox=%s)", __version__, config.sandbox)
-    async with bot:
-        await bot.start(config.discord.token or "")
+    try:
+        async with bot:
+            await bot.start(config.discord.token or "")
+    finally:
+        # ``start`` returns as soon as the gateway is closed; the services close after that.
+        await bot.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        log.info("mjbot stopped")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
-
 from fakediscord import FakeMessage
 
 from bot.store import JobStatus

@@ -141,15 +141,27 @@ class ChainRunner:
         except AceDataError as error:
             if is_ambiguous(error):
                 log.warning(
-                    "job %s (task %s): the API's answer to its video submit was lost (%s); the engine settles it",
+                    "job %s (task %s, guild %s): the answer to its video submit was lost (%s); the engine settles it",
                     job.id,
                     job.task_id,
+                    job.guild_id,
                     error,
                 )
             else:
-                log.warning("job %s (task %s): the API refused the video it asked for: %s", job.id, job.task_id, error)
+                log.warning(
+                    "job %s (task %s, guild %s): the API refused the video it asked for: %s",
+                    job.id,
+                    job.task_id,
+                    job.guild_id,
+                    error,
+                )
         except Exception:
-            log.exception("job %s (task %s): submitting the video it asked for failed", job.id, job.task_id)
+            log.exception(
+                "job %s (task %s, guild %s): submitting the video it asked for failed",
+                job.id,
+                job.task_id,
+                job.guild_id,
+            )
         finally:
             self._active.discard(job.id)
         return None
@@ -161,7 +173,12 @@ class ChainRunner:
                 return None
         built = animate_request(job)
         if built is None:
-            log.warning("job %s (task %s): asked to be animated, but there is no image to animate", job.id, job.task_id)
+            log.warning(
+                "job %s (task %s, guild %s): asked to be animated, but there is no image to animate",
+                job.id,
+                job.task_id,
+                job.guild_id,
+            )
             return None
         request, motion = built
         child_id = await self._engine.submit(
@@ -173,7 +190,7 @@ class ChainRunner:
             meta={CHAINED_FROM: job.id, "motion": motion},
         )
         log.info(
-            "job %s (task %s): submitted its video as job %s (guild %s)", job.id, job.task_id, child_id, job.guild_id
+            "job %s (task %s, guild %s): submitted its video as job %s", job.id, job.task_id, job.guild_id, child_id
         )
         return child_id
 

@@ -1,0 +1,118 @@
+"""``mjbot run`` as a real process against the loopback Discord: where it syncs the slash commands (a guild's
+commands show up in that guild at once, global ones everywhere), that it leaves them alone when told to, what
+it asks the gateway for, and that it stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+from fakediscord import FakeDiscord
+
+from bot.bot import bot_intents
+
+COMMANDS_PUT = r"/applications/\d+(?:/guilds/\d+)?/commands"
+EXPECTED_COMMANDS = {"video", "imagine", "jobs", "show"}
+
+
+def write_config(path: Path, fake: FakeDiscord, *, sync: bool, guild_ids: list[int] | None) -> Path:
+    guilds = f"guild_ids = {guild_ids}\n" if guild_ids is not None else ""
+    path.write_text(
+        f"""
+[discord]
+token = "run-token"
+api_base = "{fake.api_base}"
+gateway_url = "{fake.gateway_url}"
+sync_commands = {"true" if sync else "false"}
+{guilds}
+[acedata]
+base_url = "emulator"
+[callback]
+listen_port = 0
+[emulator]
+listen_port = 0
+[store]
+path = "{(path.parent / "mjbot.sqlite3").as_posix()}"
+[logging]
+level = "INFO"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextlib.asynccontextmanager
+async def mjbot_run(config: Path, fake: FakeDiscord) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``mjbot run --config ...`` until it is connected; stopped with SIGTERM (it must exit 0) when done."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MJBOT_")}
+    env.pop("DISCORD_TOKEN", None)
+    env.pop("ACEDATA_TOKEN", None)
+    log_path = config.parent / "mjbot.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--config", str(config),
+            cwd=config.parent, env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            try:
+                await fake.wait_until_connected(timeout=20)
+            except TimeoutError:
+                raise AssertionError(f"mjbot run did not connect:\n{log_path.read_text(errors='replace')}") from None
+            yield process
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), timeout=15)
+            text = log_path.read_text(errors="replace")
+            assert code == 0, text
+            assert "mjbot stopped" in text and "Traceback" not in text, text  # the store and emulator closed first
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+@pytest.mark.parametrize("scope", ["two guilds", "global", "off"])
+async def test_mjbot_run_syncs_commands_where_configured(fake_discord: FakeDiscord, tmp_path: Path, scope: str) -> None:
+    fake = fake_discord
+    second = fake.add_guild("Second Server", owner=fake.owner)
+    guild_ids = [fake.guild.id, second.id] if scope == "two guilds" else None
+    config = write_config(tmp_path / "config.toml", fake, sync=scope != "off", guild_ids=guild_ids)
+
+    async with mjbot_run(config, fake):
+        # Commands are synced in setup_hook, before the gateway connection: everything is recorded by now.
+        puts = fake.requests_matching("PUT", COMMANDS_PUT)
+        app = fake.application.id
+        if scope == "two guilds":
+            assert sorted(r.path for r in puts) == sorted(
+                f"/applications/{app}/guilds/{gid}/commands" for gid in (fake.guild.id, second.id)
+            )
+            for guild in (fake.guild, second):
+                assert {c["name"] for c in fake.commands(guild)} >= EXPECTED_COMMANDS  # usable there at once
+            assert fake.commands() == []
+        elif scope == "global":
+            assert [r.path for r in puts] == [f"/applications/{app}/commands"]
+            assert {c["name"] for c in fake.commands()} >= EXPECTED_COMMANDS
+            assert fake.commands(fake.guild) == [] and fake.commands(second) == []
+        else:
+            assert puts == []
+            assert fake.requests_matching(None, COMMANDS_PUT) == []  # no upsert or delete either
+            assert fake.commands() == [] and fake.commands(fake.guild) == []
+
+        [identify] = fake.identifies
+        intents = discord.Intents._from_value(int(identify["intents"]))
+        assert intents == discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True)
+        assert not intents.message_content and not intents.members and not intents.presences
+        assert identify["token"] == "run-token"
+    assert fake.unknown_routes == []
+
+
+def test_the_bot_asks_for_no_privileged_intent() -> None:
+    intents = bot_intents()
+    assert intents.value == discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True).value
+    assert not (intents.message_content or intents.members or intents.presences)
