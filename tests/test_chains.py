@@ -303,3 +303,42 @@ def test_animate_request_reads_the_options_and_falls_back_to_defaults() -> None:
     assert animate_request(replace(upscale, image_url=None)) is None
     assert animate_request(replace(upscale, meta={})) is None
     assert animate_request(replace(upscale, status=JobStatus.FAILED)) is None
+
+
+def test_animate_request_carries_the_end_frame_and_batch_size_of_the_video_options() -> None:
+    upscale = Job(
+        id="upscale002",
+        kind=JobKind.IMAGINE,
+        action="upscale3",
+        prompt="a heron takes off",
+        params={},
+        status=JobStatus.SUCCEEDED,
+        progress=100,
+        created_at=0.0,
+        updated_at=0.0,
+        image_url="https://cdn.example/small.png",
+        raw_image_url="https://cdn.example/full.png",
+        meta={
+            "then_animate": {
+                "motion": "low",
+                "mode": "turbo",
+                "resolution": "480p",
+                "loop": False,
+                "end_image_url": "https://cdn.example/end.png",
+                "bs": 2,
+            }
+        },
+    )
+    built = animate_request(upscale)
+    assert built is not None
+    request, motion = built
+    assert motion == "low"
+    assert request.to_body() == {
+        "action": "generate",
+        "prompt": "a heron takes off --motion low --bs 2",
+        "image_url": "https://cdn.example/full.png",
+        "end_image_url": "https://cdn.example/end.png",
+        "loop": False,
+        "mode": "turbo",
+        "resolution": "480p",
+    }

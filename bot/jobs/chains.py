@@ -59,10 +59,16 @@ def animate_request(job: Job) -> tuple[VideoGenerate, str | None] | None:
     prompt = job.prompt.strip()
     if chosen and not _MOTION_FLAG.search(prompt):
         prompt = f"{prompt} --motion {chosen}".lstrip()
+    batch = options.get("bs")
+    if batch in (1, 2, 4) and "--bs" not in prompt:
+        prompt = f"{prompt} --bs {batch}"
+    end = options.get("end_image_url")
+    end_image_url = end if isinstance(end, str) and end else None
     request = VideoGenerate(
         prompt=prompt,
         image_url=image_url,
-        loop=options.get("loop") is True,
+        end_image_url=end_image_url,
+        loop=options.get("loop") is True and end_image_url is None,
         mode=_pick(options.get("mode"), VIDEO_MODES, "fast"),
         resolution=_pick(options.get("resolution"), RESOLUTIONS, "720p"),
     )
