@@ -6,10 +6,15 @@ fill its memory. Nothing here knows Discord.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from bot.options import InputError
 
@@ -25,6 +30,70 @@ _MAGIC = {
     b"GIF87a": "image/gif",
     b"GIF89a": "image/gif",
 }
+
+
+MAX_REDIRECTS = 3
+
+
+class PrivateAddressError(OSError):
+    """A member's link leads to an address inside the bot's own network."""
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is on the public internet (not loopback, private, link-local, reserved...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class PublicResolver(AbstractResolver):
+    """Resolves names like the default resolver, but refuses any name that leads into a private network.
+
+    Checking the addresses the connection will actually use (rather than resolving once beforehand)
+    also defeats a name that answers differently the second time.
+    """
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if not results or any(not is_public_address(result["host"]) for result in results):
+            raise PrivateAddressError(f"{host} resolves to a non-public address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def link_session(*, allow_private: bool) -> aiohttp.ClientSession:
+    """The session for fetching links that members give; ``allow_private`` only for the loopback sandbox."""
+    if allow_private:
+        return aiohttp.ClientSession()
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=PublicResolver()))
+
+
+def _check_host(url: str, option: str, *, allow_private: bool) -> None:
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+            literal = False
+        else:
+            return  # a name: the session's resolver checks where it leads
+    else:
+        literal = True
+    if allow_private:
+        return
+    if not literal or not is_public_address(host):
+        raise InputError(f"`{option}` points into a private network; use a public link to the image.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,35 +123,55 @@ async def check_image_url(
     option: str = "image_url",
     max_bytes: int = MAX_IMAGE_BYTES,
     timeout_s: float = 8.0,
+    allow_private: bool = False,
 ) -> ImageCheck:
     """Make sure ``url`` answers with an image of at most ``max_bytes``, reading at most 64 bytes of it.
 
-    Raises InputError with a message that names the option and what was wrong.
+    Redirects are followed by hand (at most three), so that every hop is checked: a member's link
+    may not lead the bot into its own network. Use a session from :func:`link_session`, whose resolver
+    checks the addresses that names lead to. Raises InputError naming the option and what was wrong.
     """
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     headers = {"Range": "bytes=0-63", "Accept": "image/*"}
     try:
-        async with session.get(url, timeout=timeout, headers=headers, allow_redirects=True) as response:
-            if response.status >= 400:
-                raise InputError(
-                    f"`{option}` could not be fetched: the server answered HTTP {response.status}. "
-                    "Check that the link opens in a browser without logging in."
-                )
-            head = await response.content.read(64)
-            content_type = _media_type(response.headers.get("Content-Type")) or (_sniff(head) or "")
-            if content_type in ("", "application/octet-stream", "binary/octet-stream"):
-                content_type = _sniff(head) or content_type
-            size = _total_size(response)
+        for _hop in range(MAX_REDIRECTS + 1):
+            _check_host(url, option, allow_private=allow_private)
+            async with session.get(url, timeout=timeout, headers=headers, allow_redirects=False) as response:
+                location = response.headers.get("Location")
+                if response.status in (301, 302, 303, 307, 308) and location:
+                    url = urljoin(url, location)
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        raise InputError(f"`{option}` redirects to something that is not a web link.")
+                    continue
+                return await _inspect(response, url, option, max_bytes)
+        raise InputError(f"`{option}` redirects more than {MAX_REDIRECTS} times; link to the image itself.")
     except InputError:
         raise
     except TimeoutError:
         raise InputError(f"`{option}` did not answer within {timeout_s:g} seconds; try another link.") from None
     except aiohttp.InvalidURL:
         raise InputError(f"`{option}` is not a valid link.") from None
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, PrivateAddressError):
+            raise InputError(f"`{option}` points into a private network; use a public link to the image.") from None
+        log.info("image check of %s failed: %s", option, type(exc).__name__)
+        raise InputError(f"`{option}` could not be reached; check the link.") from None
     except aiohttp.ClientError as exc:
-        log.info("image check of %s failed: %s", option, exc)
+        log.info("image check of %s failed: %s", option, type(exc).__name__)
         raise InputError(f"`{option}` could not be fetched ({type(exc).__name__}); check the link.") from None
-    return _judge(url, option, content_type, size, max_bytes)
+
+
+async def _inspect(response: aiohttp.ClientResponse, url: str, option: str, max_bytes: int) -> ImageCheck:
+    if response.status >= 400:
+        raise InputError(
+            f"`{option}` could not be fetched: the server answered HTTP {response.status}. "
+            "Check that the link opens in a browser without logging in."
+        )
+    head = await response.content.read(64)
+    content_type = _media_type(response.headers.get("Content-Type"))
+    if content_type in ("", "application/octet-stream", "binary/octet-stream"):
+        content_type = _sniff(head) or content_type
+    return _judge(url, option, content_type, _total_size(response), max_bytes)
 
 
 def check_attachment(
