@@ -22,6 +22,7 @@ from bot.runtime import Services
 
 if TYPE_CHECKING:
     from cogs.actions import FollowUps
+    from cogs.audit import AuditLog
     from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,13 @@ log = logging.getLogger(__name__)
 #: Cogs are loaded by module name, so ``bot`` never imports ``cogs``.
 DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.delivery",
+    "cogs.audit",
     "cogs.actions",
     "cogs.video",
     "cogs.imagine",
     "cogs.jobs",
     "cogs.reactions",
+    "cogs.admin",
 )
 #: The command tree, by name for the same reason: it turns every command error into an ephemeral answer.
 TREE_CLASS = "cogs.errors:MJCommandTree"
@@ -90,6 +93,7 @@ class MJBot(commands.Bot):
     #: Set by the cogs that provide them when they load (see cogs/delivery and cogs/actions.py).
     delivery: Delivery
     followups: FollowUps
+    audit: AuditLog
 
     def __init__(
         self,

@@ -20,7 +20,8 @@ from bot import __version__
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.config import Config
-from bot.jobs import ChainRunner, JobEngine
+from bot.jobs import ChainRunner, JobEngine, QueueRunner
+from bot.settings import load_guild_settings
 from bot.store import Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
@@ -37,6 +38,7 @@ class Services:
     store: Store
     engine: JobEngine
     chains: ChainRunner
+    queue: QueueRunner
     emulator: Emulator | None = None
     web: WebServer | None = None
 
@@ -81,7 +83,8 @@ class Services:
                 callback_poll_interval_s=config.jobs.callback_poll_interval_s,
             )
             chains = ChainRunner(engine, store)
-            services = cls(config, session, client, store, engine, chains, emulator)
+            queue = QueueRunner(engine, store, running_limit_reader(store))
+            services = cls(config, session, client, store, engine, chains, queue, emulator)
             if listen:
                 services.web = WebServer(
                     engine,
@@ -94,6 +97,7 @@ class Services:
                 await services.web.start()
             await engine.start()
             await chains.start()
+            await queue.start()
             return services
         except BaseException:
             if store is not None:
@@ -105,6 +109,7 @@ class Services:
             raise
 
     async def close(self) -> None:
+        await self.queue.stop()
         await self.chains.stop()
         await self.engine.stop()
         if self.web is not None:
@@ -113,6 +118,17 @@ class Services:
         await self.session.close()
         if self.emulator is not None:
             await self.emulator.stop()
+
+
+def running_limit_reader(store: Store) -> Callable[[int | None, int], Awaitable[int | None]]:
+    """The queue's view of a server's running-jobs limit per member (none in direct messages)."""
+
+    async def limit_for(guild_id: int | None, user_id: int) -> int | None:
+        if guild_id is None:
+            return None
+        return (await load_guild_settings(store, guild_id)).limits.max_running_per_user
+
+    return limit_for
 
 
 async def _start_emulator(emulator: Emulator, port: int) -> str:

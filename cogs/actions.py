@@ -40,8 +40,9 @@ from bot.acedata.models import (
 )
 from bot.options import CLIPS_PER_VIDEO, clean_prompt, extend_request
 from bot.store.models import Job, JobKind, JobStatus, MessageLink
+from cogs import gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
-from cogs.errors import answer, answer_error, defer_public, describe, placeholder_used
+from cogs.errors import answer, answer_error, describe, placeholder_used
 from cogs.policy import may_act
 from cogs.ui import dynamic_items
 from cogs.ui.modals import ExtendModal, extend_submission
@@ -88,6 +89,7 @@ class Actor:
     channel_id: int | None
     can_manage_messages: bool
     name: str
+    role_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,27 @@ def message_url(link: MessageLink) -> str:
 def follow_up_tag(follow_up: FollowUp) -> str:
     """The follow-up kind and argument, kept in the new job's meta to recognise a repeat."""
     return f"{follow_up.kind.value}:{follow_up.arg or ''}"
+
+
+#: How a follow-up reads in the audit log, by kind ("{arg}" is the button's argument).
+LABELS: Final[Mapping[FollowUpKind, str]] = {
+    FollowUpKind.EXTEND: "Extend clip {arg}",
+    FollowUpKind.REROLL: "Reroll",
+    FollowUpKind.IMAGE: "{arg}",
+    FollowUpKind.ANIMATE: "Animate ({arg} motion)",
+    FollowUpKind.ANIMATE_QUADRANT: "Animate image {arg}",
+}
+
+
+def follow_up_label(follow_up: FollowUp, job: Job) -> str:
+    """What a follow-up asked for, for the audit log: "Extend clip 2 on job `abc123`"."""
+    what = LABELS.get(follow_up.kind, follow_up.kind.value).format(arg=follow_up.arg or "")
+    return f"{what} on job `{job.id}`"
+
+
+def _role_ids(user: discord.abc.User | None) -> tuple[int, ...]:
+    """The roles a member holds in the server (none for a user outside one)."""
+    return tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
 
 
 class FollowUps(commands.Cog):
@@ -153,6 +176,7 @@ class FollowUps(commands.Cog):
             channel_id=interaction.channel_id,
             can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
             name=interaction.user.display_name,
+            role_ids=_role_ids(interaction.user),
         )
         decision = await may_act(
             services.store,
@@ -160,6 +184,7 @@ class FollowUps(commands.Cog):
             user_id=actor.user_id,
             guild_id=actor.guild_id,
             can_manage_messages=actor.can_manage_messages,
+            role_ids=actor.role_ids,
         )
         if not decision.allowed:
             raise UserFacingError(decision.reason or "You can't act on this job.")
@@ -185,8 +210,11 @@ class FollowUps(commands.Cog):
             if earlier is not None:
                 await answer(interaction, await self._already_on_it(earlier))
                 return
-            await defer_public(interaction)
-            new_job_id = await self._submit(job, follow_up, plan, actor)
+            async with gate.admitted(
+                self.bot, actor, plan.request, kind=follow_up_label(follow_up, job), prompt=job.prompt
+            ) as admission:
+                await gate.defer_job(interaction, private=admission.private)
+                new_job_id = await self._submit(job, follow_up, plan, actor, admission)
             placeholder_used(interaction)
             await self.bot.delivery.show_from_interaction(new_job_id, interaction)
 
@@ -219,6 +247,7 @@ class FollowUps(commands.Cog):
             channel_id=payload.channel_id,
             can_manage_messages=self._reactor_can_manage(payload),
             name=_display_name(payload.member or self.bot.get_user(payload.user_id)),
+            role_ids=_role_ids(payload.member),
         )
         decision = await may_act(
             services.store,
@@ -226,6 +255,7 @@ class FollowUps(commands.Cog):
             user_id=actor.user_id,
             guild_id=actor.guild_id,
             can_manage_messages=actor.can_manage_messages,
+            role_ids=actor.role_ids,
         )
         if not decision.allowed:
             await self._notify(payload.user_id, follow_up, decision.reason or "You can't act on this job.")
@@ -246,7 +276,11 @@ class FollowUps(commands.Cog):
             if not claim.acquired or await self._recent_duplicate(job, follow_up, actor.user_id) is not None:
                 log.info("job %s: repeated %s reaction by user %s ignored", job.id, follow_up.kind, actor.user_id)
                 return
-            new_job_id = await self._submit(job, follow_up, plan, actor)
+            # A refusal raises GateRefusal, which reaches the member in their DMs (see run_reaction).
+            async with gate.admitted(
+                self.bot, actor, plan.request, kind=follow_up_label(follow_up, job), prompt=job.prompt
+            ) as admission:
+                new_job_id = await self._submit(job, follow_up, plan, actor, admission)
         await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
 
     def _reactor_can_manage(self, payload: discord.RawReactionActionEvent) -> bool:
@@ -357,9 +391,11 @@ class FollowUps(commands.Cog):
                 "Start a new one with `/video`, using a frame you like as its start image."
             )
 
-    async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor) -> str:
+    async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor, admission: gate.GateResult) -> str:
         meta = {**plan.meta, "follow_up": follow_up_tag(follow_up)}
-        new_job_id = await self.bot.services.engine.submit(
+        new_job_id = await gate.submit(
+            self.bot,
+            admission,
             plan.request,
             user_id=actor.user_id,
             guild_id=actor.guild_id,

@@ -10,7 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.options import imagine_request
-from cogs.errors import defer_public, placeholder_used
+from bot.settings import load_user_settings
+from cogs import gate
+from cogs.errors import placeholder_used
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -24,25 +26,35 @@ class ImagineCog(commands.Cog):
     def __init__(self, bot: MJBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        gate.offer_in_dms(self.bot, self.get_app_commands())
+
+    async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
+        return gate.check_dms(interaction)
+
     @app_commands.command(name="imagine", description="Make four images from a prompt, to upscale, vary or animate")
     @app_commands.describe(
         prompt="What to picture, e.g. `a lighthouse at dawn --ar 16:9`; Midjourney parameters work",
-        mode="Speed: fast (default), relax (slower, cheaper) or turbo (quicker, costs more)",
+        mode="Speed: fast, relax (slower, cheaper) or turbo (quicker, costs more); default: your /settings",
     )
     async def imagine(
         self,
         interaction: discord.Interaction[MJBot],
         prompt: str,
-        mode: Literal["fast", "relax", "turbo"] = "fast",
+        mode: Literal["fast", "relax", "turbo"] | None = None,
     ) -> None:
-        request = imagine_request(prompt, mode=mode)
-        await defer_public(interaction)
-        job_id = await self.bot.services.engine.submit(
-            request,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-        )
+        defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
+        request = imagine_request(prompt, mode=mode or defaults.mode)
+        async with gate.admitted(self.bot, interaction, request, kind="/imagine", user=defaults) as admission:
+            await gate.defer_job(interaction, private=admission.private)
+            job_id = await gate.submit(
+                self.bot,
+                admission,
+                request,
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+            )
         log.info("job %s: /imagine by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         placeholder_used(interaction)
         await self.bot.delivery.show_from_interaction(job_id, interaction)

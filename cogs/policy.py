@@ -1,22 +1,37 @@
 """Who may press a job's buttons or react on its message.
 
-One function decides, for buttons, reactions and ``/show`` alike, so the rules cannot drift apart.
-A server picks its rule in its settings (``button_policy``); members who may manage messages in the
-channel may always act, as they may already delete anything posted there.
+One function decides, for buttons and reactions alike, so the rules cannot drift apart. A server picks
+its rule with ``/admin`` (``GuildSettings.button_policy``):
+
+- "owner": the member who started the job, and members who may manage messages in the channel (they
+  may already delete anything posted there);
+- "owner_and_mods": also members holding one of the server's moderator roles;
+- "everyone": anyone in the server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
+from bot.settings import BUTTON_POLICIES, ButtonPolicy, GuildSettings, load_guild_settings
 from bot.store import Store
 from bot.store.models import Job
 
-ButtonPolicy = Literal["owner", "owner_and_mods", "everyone"]
-BUTTON_POLICIES: Final[tuple[ButtonPolicy, ...]] = ("owner", "owner_and_mods", "everyone")
-DEFAULT_POLICY: Final[ButtonPolicy] = "owner"
-SETTING_KEY: Final = "button_policy"
+__all__ = ["BUTTON_POLICIES", "ButtonPolicy", "Decision", "may_act", "policy_allows", "refusal"]
+
+MESSAGES: Final = {
+    "owner": (
+        "Only {owner}, who started this job, or a moderator (Manage Messages) can use its buttons and reactions. "
+        "Start your own with `/video` or `/imagine`."
+    ),
+    "owner_and_mods": (
+        "Only {owner}, who started this job, or this server's moderators can use its buttons and reactions. "
+        "Start your own with `/video` or `/imagine`."
+    ),
+    "someone": "the member who started it",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +45,26 @@ class Decision:
 ALLOWED: Final = Decision(True)
 
 
-def policy_from_settings(settings: dict[str, object]) -> ButtonPolicy:
-    """The server's rule; an unknown or missing value falls back to the default (owner only)."""
-    value = settings.get(SETTING_KEY, DEFAULT_POLICY)
-    for policy in BUTTON_POLICIES:
-        if value == policy:
-            return policy
-    return DEFAULT_POLICY
+def policy_allows(
+    settings: GuildSettings,
+    job: Job,
+    *,
+    user_id: int,
+    guild_id: int | None,
+    can_manage_messages: bool,
+    role_ids: Collection[int],
+) -> bool:
+    """The rule itself, on the server's settings already read (``guild_id`` None: in DMs, the owner only)."""
+    if job.user_id is None or job.user_id == user_id:
+        return True
+    if guild_id is None:
+        return False
+    if can_manage_messages:
+        return True
+    policy = settings.button_policy
+    if policy == "everyone":
+        return job.guild_id == guild_id
+    return policy == "owner_and_mods" and any(role in settings.moderator_roles for role in role_ids)
 
 
 async def may_act(
@@ -46,25 +74,20 @@ async def may_act(
     user_id: int,
     guild_id: int | None,
     can_manage_messages: bool,
+    role_ids: Collection[int] = (),
 ) -> Decision:
-    """May ``user_id`` act on ``job`` here? ``can_manage_messages`` is their permission in this channel.
-
-    "owner" and "owner_and_mods" both let moderators act, because a member who may manage messages
-    may always act; "everyone" lets anyone in the server act.
-    """
+    """May ``user_id`` act on ``job`` here? ``can_manage_messages`` is their permission in this channel,
+    ``role_ids`` the roles they hold in this server."""
     if job.user_id is None or job.user_id == user_id:
         return ALLOWED
-    if guild_id is not None and can_manage_messages:
-        return ALLOWED
-    policy = policy_from_settings(await store.guild_settings(guild_id)) if guild_id is not None else DEFAULT_POLICY
-    if policy == "everyone" and guild_id is not None and job.guild_id == guild_id:
-        return ALLOWED
-    return Decision(False, refusal(job))
-
-
-def refusal(job: Job) -> str:
-    owner = f"<@{job.user_id}>" if job.user_id is not None else "the member who started it"
-    return (
-        f"Only {owner}, who started this job, or a moderator (Manage Messages) can use its buttons and reactions. "
-        "Start your own with `/video` or `/imagine`."
+    settings = await load_guild_settings(store, guild_id) if guild_id is not None else GuildSettings()
+    allowed = policy_allows(
+        settings, job, user_id=user_id, guild_id=guild_id, can_manage_messages=can_manage_messages, role_ids=role_ids
     )
+    return ALLOWED if allowed else Decision(False, refusal(job, settings.button_policy))
+
+
+def refusal(job: Job, policy: ButtonPolicy = "owner") -> str:
+    """Who may act on ``job`` under ``policy``, in words for the member who may not."""
+    owner = f"<@{job.user_id}>" if job.user_id is not None else MESSAGES["someone"]
+    return MESSAGES["owner_and_mods" if policy == "owner_and_mods" else "owner"].format(owner=owner)

@@ -17,13 +17,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
-from cogs.errors import defer_public, placeholder_used
+from bot.settings import UserSettings, load_user_settings
+from cogs import gate
+from cogs.errors import placeholder_used
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -40,8 +43,6 @@ _BATCH = re.compile(r"(?:^|\s)--bs(?=\s|$)(?:\s+(?!--)(\S+))?", re.IGNORECASE)
 #: The clip counts Midjourney makes per video (``--bs``); 4 when not given.
 BATCH_SIZES: Final = (1, 2, 4)
 END_OPTION: Final = "--end"
-DEFAULT_MODE: Final = "fast"
-DEFAULT_RESOLUTION: Final = "720p"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +102,63 @@ def grid_prompt(prompt: str, options: dict[str, Any]) -> str:
     return " ".join(_VIDEO_ONLY.sub(" ", prompt).split())
 
 
+@dataclass(frozen=True, slots=True)
+class VideoChoices:
+    """Mode, resolution and loop: as given, or the member's defaults (``/settings``) for what was not given."""
+
+    mode: Literal["fast", "turbo"]
+    resolution: Literal["480p", "720p"]
+    loop: bool
+    loop_given: bool
+
+    @classmethod
+    def of(
+        cls,
+        defaults: UserSettings,
+        *,
+        mode: Literal["fast", "turbo"] | None,
+        resolution: Literal["480p", "720p"] | None,
+        loop: bool | None,
+    ) -> VideoChoices:
+        return cls(
+            mode=mode or defaults.mode,
+            resolution=resolution or defaults.resolution,
+            loop=defaults.loop if loop is None else loop,
+            loop_given=loop is not None,
+        )
+
+    def without_default_loop(self) -> VideoChoices:
+        """An end frame wins over a loop that only came from the member's defaults."""
+        if self.loop_given:
+            return self
+        return VideoChoices(self.mode, self.resolution, loop=False, loop_given=False)
+
+
 class VideoCog(commands.Cog):
     """The /video command."""
 
     def __init__(self, bot: MJBot) -> None:
         self.bot = bot
+        self._links: aiohttp.ClientSession | None = None
+
+    async def cog_load(self) -> None:
+        gate.offer_in_dms(self.bot, self.get_app_commands())
+        # Members' links get a session of their own, whose resolver refuses the bot's own network
+        # (the loopback sandbox serves its test images there, so it may).
+        self._links = media.link_session(allow_private=self.bot.config.sandbox)
+
+    async def cog_unload(self) -> None:
+        if self._links is not None:
+            await self._links.close()
+            self._links = None
+
+    async def _check_link(self, url: str, option: str) -> None:
+        if self._links is None:
+            raise RuntimeError("the /video cog is not loaded")
+        await media.check_image_url(self._links, url, option=option, allow_private=self.bot.config.sandbox)
+
+    async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
+        return gate.check_dms(interaction)
 
     @app_commands.command(name="video", description="Animate an image into short video clips (or start from a prompt)")
     @app_commands.describe(
@@ -114,9 +167,9 @@ class VideoCog(commands.Cog):
         image_url="Start frame as a link (http/https) instead of an upload",
         end_image="Last frame: upload a picture the video should end on",
         end_image_url="Last frame as a link (http/https) instead of an upload",
-        loop="End on the start frame, so the clip loops (not with an end frame)",
-        mode="Speed: fast (default) or turbo (quicker, costs more)",
-        resolution="720p (default) or 480p",
+        loop="End on the start frame, so the clip loops (not with an end frame); default: your /settings",
+        mode="Speed: fast or turbo (quicker, costs more); default: your /settings",
+        resolution="720p or 480p; default: your /settings",
     )
     async def video(
         self,
@@ -126,14 +179,18 @@ class VideoCog(commands.Cog):
         image_url: str | None = None,
         end_image: discord.Attachment | None = None,
         end_image_url: str | None = None,
-        loop: bool = False,
-        mode: Literal["fast", "turbo"] = DEFAULT_MODE,
-        resolution: Literal["480p", "720p"] = DEFAULT_RESOLUTION,
+        loop: bool | None = None,
+        mode: Literal["fast", "turbo"] | None = None,
+        resolution: Literal["480p", "720p"] | None = None,
     ) -> None:
         text = clean_prompt(prompt)
         start = pick_frame(image, image_url, attachment_option="image", url_option="image_url")
         end = pick_frame(end_image, end_image_url, attachment_option="end_image", url_option="end_image_url")
-        if loop and end is not None:
+        defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
+        choices = VideoChoices.of(defaults, mode=mode, resolution=resolution, loop=loop)
+        if end is not None:
+            choices = choices.without_default_loop()
+        if choices.loop and end is not None:
             raise InputError(
                 "`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them."
             )
@@ -142,46 +199,75 @@ class VideoCog(commands.Cog):
                 f"`{end.option}` needs a start frame too: add `image` or `image_url`, "
                 "or leave out the end frame to start from a prompt."
             )
-        options: dict[str, Any] = {"mode": mode, "resolution": resolution, "loop": loop}
         if start is None:
-            request = imagine_request(grid_prompt(text, options), mode=mode)
-            end_url = options.get("end_image_url")
-            if options["loop"] and end_url:
-                raise InputError(
-                    "`--loop` and `--end` can't be combined: a loop ends on its start frame. Drop one of them."
-                )
-            meta: dict[str, Any] = {"video_grid": True, "video_options": options}
-            await defer_public(interaction)
+            await self._from_prompt(interaction, text, choices, defaults)
+        else:
+            await self._from_frame(interaction, text, start, end, choices, defaults)
+
+    async def _from_prompt(
+        self, interaction: discord.Interaction[MJBot], text: str, choices: VideoChoices, defaults: UserSettings
+    ) -> None:
+        """No start frame: a grid first, whose Animate buttons make the video with these options."""
+        options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
+        request = imagine_request(grid_prompt(text, options), mode=choices.mode)
+        end_url = options.get("end_image_url")
+        if end_url and not choices.loop_given and not _LOOP.search(text):
+            options["loop"] = False  # an end frame wins over a loop that only came from the member's defaults
+        if options["loop"] and end_url:
+            raise InputError(
+                "`--loop` and `--end` can't be combined: a loop ends on its start frame. Drop one of them."
+            )
+        meta: dict[str, Any] = {"video_grid": True, "video_options": options}
+        async with gate.admitted(self.bot, interaction, request, kind="/video", user=defaults) as admission:
+            await gate.defer_job(interaction, private=admission.private)
             if end_url:
-                await media.check_image_url(self.bot.services.session, end_url, option=END_OPTION)
-            job_id = await self.bot.services.engine.submit(
+                await self._check_link(end_url, END_OPTION)
+            job_id = await gate.submit(
+                self.bot,
+                admission,
                 request,
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta=meta,
             )
-        else:
-            request_video = video_request(
-                text,
-                start.url,
-                end_image_url=end.url if end is not None else None,
-                loop=loop,
-                mode=mode,
-                resolution=resolution,
-            )
-            await defer_public(interaction)
-            session = self.bot.services.session
+        await self._show(interaction, job_id)
+
+    async def _from_frame(
+        self,
+        interaction: discord.Interaction[MJBot],
+        text: str,
+        start: Frame,
+        end: Frame | None,
+        choices: VideoChoices,
+        defaults: UserSettings,
+    ) -> None:
+        options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
+        request = video_request(
+            text,
+            start.url,
+            end_image_url=end.url if end is not None else None,
+            loop=choices.loop,
+            mode=choices.mode,
+            resolution=choices.resolution,
+        )
+        async with gate.admitted(self.bot, interaction, request, kind="/video", user=defaults) as admission:
+            await gate.defer_job(interaction, private=admission.private)
             for frame in (start, end):
                 if frame is not None and frame.is_link:
-                    await media.check_image_url(session, frame.url, option=frame.option)
-            job_id = await self.bot.services.engine.submit(
-                request_video,
+                    await self._check_link(frame.url, frame.option)
+            job_id = await gate.submit(
+                self.bot,
+                admission,
+                request,
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta={"video_options": options},
             )
+        await self._show(interaction, job_id)
+
+    async def _show(self, interaction: discord.Interaction[MJBot], job_id: str) -> None:
         log.info("job %s: /video by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         placeholder_used(interaction)
         await self.bot.delivery.show_from_interaction(job_id, interaction)

@@ -64,7 +64,17 @@ def seed_v3(conn: sqlite3.Connection) -> None:
     )
 
 
-SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2, 3: seed_v3}
+def seed_v4(conn: sqlite3.Connection) -> None:
+    for number, created in ((5, 400.0), (4, 390.0)):
+        conn.execute(
+            "INSERT INTO jobs (id, kind, action, prompt, params, status, user_id, guild_id, created_at, updated_at) "
+            'VALUES (?, \'imagine\', \'generate\', \'a queued fox\', \'{"action":"generate","prompt":"a queued fox",'
+            '"mode":"fast"}\', \'queued\', 9, 7, ?, ?)',
+            (f"oldjob000{number}", created, created),
+        )
+
+
+SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2, 3: seed_v3, 4: seed_v4}
 
 
 def build_at_version(path: Path, version: int) -> None:
@@ -133,8 +143,9 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
             link = await store.link_for_message(4242)
             assert link is not None
             assert (link.interaction_token, link.application_id) == ("tok-old", 55)
-            assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD]
-            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD]
+            later = ["oldjob0003"] if version >= 3 else []  # the upscale seeded at version 3
+            assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD, *later]
+            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD, *later]
         if 1 <= version < 3:
             # Older jobs get empty metadata; the message of an old finished job counts as showing its result,
             # and the message of a job still running will be rendered once it finishes.
@@ -163,7 +174,7 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
         assert await store.pending_chains(0.0) == [finished]
         link = await store.link_message(5252, new.id, channel_id=1, guild_id=2, attachment_limit=10_485_760)
         assert link.attachment_limit == 10_485_760
-        old = [4343] if version >= 1 else []
+        old = [4343] if 1 <= version < 3 else []  # finished above, so its message is due to be rendered
         assert [(shown.message_id, job.id) for shown, job in await store.undelivered_links()] == [
             *((message_id, OLD_CHILD) for message_id in old),
             (5151, new.id),
@@ -172,6 +183,22 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
         await store.mark_delivered(5151, "succeeded")
         await store.mark_delivered(5252, "succeeded")
         assert [shown.message_id for shown, _ in await store.undelivered_links()] == old
+
+        # The queue (version 4): positions, the owner's oldest job, running counts and claiming.
+        first = await store.create_job(
+            NewJob(kind=JobKind.IMAGINE, action="generate", prompt="q1", user_id=9, guild_id=3, status=JobStatus.QUEUED)
+        )
+        second = await store.create_job(
+            NewJob(kind=JobKind.IMAGINE, action="generate", prompt="q2", user_id=9, guild_id=3, status=JobStatus.QUEUED)
+        )
+        assert [await store.queue_position(job.id) for job in (first, second)] == [1, 2]
+        assert await store.queued_owners() == [(9, 3)]
+        claimed = await store.claim_queued(first.id)
+        assert claimed is not None and claimed.status is JobStatus.SUBMITTING
+        assert await store.claim_queued(first.id) is None
+        assert await store.running_count(9, 3) == 1
+        assert await store.queue_position(second.id) == 1
+        assert (await store.next_queued(9, 3)) == second
     finally:
         await store.close()
 
@@ -192,6 +219,10 @@ async def test_a_file_at_the_latest_version_opens_as_it_is(tmp_path: Path) -> No
         link = await store.link_for_message(4444)
         assert link is not None and (link.attachment_limit, link.delivered) == (26_214_400, "running")
         assert (await store.link_for_message(4242)).delivered == "succeeded"  # type: ignore[union-attr]
+        # Queued jobs seeded at the latest version wait in the order they were made.
+        assert [job.id for job in await store.queued_jobs(user_id=9)] == ["oldjob0004", "oldjob0005"]
+        assert await store.queue_position("oldjob0005") == 2
+        assert await store.queued_owners() == [(9, 7)]
     finally:
         await store.close()
     assert schema_of(path) == schema

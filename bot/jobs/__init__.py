@@ -6,5 +6,14 @@ from .chains import ChainRunner
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
 from .health import EngineHealth
+from .queue import QueueRunner
 
-__all__ = ["ChainRunner", "EngineHealth", "JobEngine", "JobEvent", "JobEventType", "JobNotFoundError"]
+__all__ = [
+    "ChainRunner",
+    "EngineHealth",
+    "JobEngine",
+    "JobEvent",
+    "JobEventType",
+    "JobNotFoundError",
+    "QueueRunner",
+]

@@ -14,17 +14,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from bot import costs
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult, TaskStatus
-from bot.store import JobNotFoundError, Store
+from bot.store import FinishItem, JobNotFoundError, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
 from .health import EngineHealth, PollRecord, count_api_call, counting_api_calls
 from .outcomes import JobOutcomes
-from .submission import Submissions
+from .submission import UNSENDABLE_MESSAGE, Submissions
 from .tracking import TrackedJobs, finish_item
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class JobEngine:
         clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,
         reconcile_grace_s: float = 60.0,
+        cost: Callable[[ApiRequest], float] = costs.cost,
     ) -> None:
+        """``cost`` prices a request in units for the usage ledger (see :mod:`bot.costs`)."""
         if min(poll_interval_s, callback_poll_interval_s, job_timeout_s) <= 0:
             raise ValueError("poll intervals and the job timeout must be positive")
         self._client = client
@@ -70,6 +73,7 @@ class JobEngine:
         self._batch_size = max(1, batch_size)
         self._clock = clock
         self._sleep = sleep
+        self._cost = cost
         self._tracked = TrackedJobs()
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
@@ -83,6 +87,7 @@ class JobEngine:
             clock=clock,
             job_timeout_s=job_timeout_s,
             grace_s=reconcile_grace_s,
+            units=self.units_of,
         )
         self._unconfirmed = self._submissions.unconfirmed
         self._batches = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
@@ -187,11 +192,73 @@ class JobEngine:
         failure after which a task may exist (5xx, a timeout, a connection lost mid-request) leaves
         the job unconfirmed and is raised, unless reconciling finds the task at once.
         """
+        job = await self._create(request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
+        await self._send(job, request)
+        return job.id
+
+    async def enqueue(
+        self,
+        request: ApiRequest,
+        *,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        prompt: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Record a job as QUEUED without calling the API, announce it (QUEUED), and return its id.
+
+        The job waits until ``release`` sends it (the queue runner does, when its owner has a free slot);
+        ``cancel`` takes it out of the queue.
+        """
+        job = await self._create(request, JobStatus.QUEUED, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        log.info("job %s (guild %s): queued %s %s for user %s", job.id, guild_id, job.kind, job.action, user_id)
+        self._outcomes.emit(JobEventType.QUEUED, job)
+        return job.id
+
+    async def release(self, job_id: str) -> bool:
+        """Send a queued job, on its own row (QUEUED -> SUBMITTING -> RUNNING, announced by SUBMITTED).
+
+        Returns False if the job is not queued (any more): released already, cancelled, unknown.
+        Errors are those of ``submit``: a refusal fails the job and is raised.
+        """
+        job = await self._store.claim_queued(job_id)
+        if job is None:
+            return False
+        request = reconcile.request_from_params(job.kind, job.params)
+        if request is None:
+            log.warning("job %s (guild %s): its stored request cannot be sent; failing it", job.id, job.guild_id)
+            await self._outcomes.finish(
+                [FinishItem(job.id, JobStatus.FAILED, None, "not_submitted", UNSENDABLE_MESSAGE)]
+            )
+            return False
+        log.info("job %s (guild %s): released from the queue for user %s", job.id, job.guild_id, job.user_id)
+        await self._send(job, request)
+        return True
+
+    def units_of(self, job: Job) -> float:
+        """What ``job`` costs in units, by the engine's ``cost`` (from its stored request)."""
+        request = reconcile.request_from_params(job.kind, job.params)
+        return self._cost(request) if request is not None else costs.cost_of(job.kind.value, job.params)
+
+    async def _create(
+        self,
+        request: ApiRequest,
+        status: JobStatus,
+        user_id: int | None,
+        guild_id: int | None,
+        channel_id: int | None,
+        parent_id: str | None,
+        prompt: str | None,
+        meta: Mapping[str, Any] | None,
+    ) -> Job:
         text = request.prompt or prompt
         if not text and parent_id is not None:
             parent = await self._store.get_job(parent_id)
             text = parent.prompt if parent is not None else None
-        job = await self._store.create_job(
+        return await self._store.create_job(
             NewJob(
                 kind=JobKind.VIDEO if request.endpoint is Endpoint.VIDEOS else JobKind.IMAGINE,
                 action=request.action,
@@ -201,17 +268,17 @@ class JobEngine:
                 guild_id=guild_id,
                 channel_id=channel_id,
                 user_id=user_id,
-                status=JobStatus.SUBMITTING,
+                status=status,
                 meta=meta or {},
             )
         )
-        log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
+
+    async def _send(self, job: Job, request: ApiRequest) -> None:
         try:
             await self._submissions.send(job, request)
         except AceDataError as error:
             if not reconcile.is_ambiguous(error) or not await self._submissions.reconcile(job.id):
                 raise
-        return job.id
 
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 

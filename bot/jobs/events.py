@@ -26,6 +26,7 @@ LANES = 16
 
 
 class JobEventType(enum.StrEnum):
+    QUEUED = "queued"  # waits for one of its owner's running jobs to end; nothing sent to the API yet
     SUBMITTED = "submitted"
     PROGRESS = "progress"
     SUCCEEDED = "succeeded"
@@ -35,7 +36,7 @@ class JobEventType(enum.StrEnum):
 
     @property
     def final(self) -> bool:
-        return self not in (JobEventType.SUBMITTED, JobEventType.PROGRESS)
+        return self not in (JobEventType.QUEUED, JobEventType.SUBMITTED, JobEventType.PROGRESS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,16 @@ A job is written (status ``submitting``) before its submit is sent, so a crash, 
 5xx between the two leaves a row with no task id, and nobody knows whether the API created (and
 charged for) a task. The rule, applied at start-up and on later poll ticks:
 
-1. Search the tasks created from ``created_at - SEARCH_SLACK_S`` to ``created_at + job_timeout_s
-   + SEARCH_SLACK_S`` (every attempt for the job falls in that window) and compare each task's
+1. Search the tasks created from ``sent - SEARCH_SLACK_S`` to ``sent + job_timeout_s
+   + SEARCH_SLACK_S``, where ``sent`` is when the job was created or, for a job that waited in the
+   queue, released (every attempt for the job falls in that window) and compare each task's
    ``request`` with the job's params, ignoring the keys the client adds (``async``,
    ``callback_url``). A task that already belongs to another job is skipped; among several
    matches the earliest wins. Found: the job adopts that task id and is tracked; it is not sent
    again, so it is not paid twice.
 2. Not found, and the last attempt is younger than the grace period: wait. The task search may lag
    behind a submit, and an attempt may still be on its way.
-3. Not found, and the job is older than ``job_timeout_s``: fail it with a clear reason; a result
+3. Not found, and the job was first sent more than ``job_timeout_s`` ago: fail it with a clear reason; a result
    could not arrive in time anyway.
 4. Not found otherwise: the API never created the task, so nothing was paid; send it again on the
    same row.
@@ -53,6 +54,8 @@ from bot.store.models import Job, JobKind
 TRANSPORT_KEYS = frozenset({"async", "callback_url", "timeout"})
 #: Tolerance for the clock difference between this host and the API.
 SEARCH_SLACK_S = 120.0
+#: Metadata key the store sets when a queued job is released: the job's first chance to reach the API.
+RELEASED_AT = "released_at"
 
 
 class Verdict(enum.Enum):
@@ -73,10 +76,19 @@ def is_ambiguous(error: AceDataError) -> bool:
     return isinstance(error, ServerError | RequestTimeoutError | UnexpectedResponseError)
 
 
+def first_sent_at(job: Job) -> float:
+    """When ``job`` could first have reached the API: its creation, or its release from the queue."""
+    released = job.meta.get(RELEASED_AT)
+    if isinstance(released, int | float) and not isinstance(released, bool) and released > job.created_at:
+        return float(released)
+    return job.created_at
+
+
 def search_window(job: Job, *, job_timeout_s: float, now: float) -> tuple[float, float]:
     """The creation-time window in which every task ever sent for ``job`` must lie."""
-    start = job.created_at - SEARCH_SLACK_S
-    end = min(now, job.created_at + job_timeout_s) + SEARCH_SLACK_S
+    sent = first_sent_at(job)
+    start = sent - SEARCH_SLACK_S
+    end = min(now, sent + job_timeout_s) + SEARCH_SLACK_S
     return start, end
 
 
@@ -96,7 +108,7 @@ def decide(job: Job, *, last_sent_at: float, now: float, grace_s: float, job_tim
     """Rules 2-4 for a job whose search found nothing."""
     if now - last_sent_at < grace_s:
         return Verdict.WAIT
-    if now - job.created_at >= job_timeout_s:
+    if now - first_sent_at(job) >= job_timeout_s:
         return Verdict.EXPIRE
     return Verdict.RESUBMIT
 

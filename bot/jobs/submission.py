@@ -47,6 +47,7 @@ class Submissions:
         clock: Callable[[], float],
         job_timeout_s: float,
         grace_s: float,
+        units: Callable[[Job], float],
     ) -> None:
         self._client = client
         self._store = store
@@ -57,6 +58,7 @@ class Submissions:
         self._clock = clock
         self._job_timeout_s = job_timeout_s
         self._grace_s = grace_s
+        self._units = units
         self.unconfirmed: dict[str, float] = {}
         self.in_flight: set[str] = set()
         self._reconciling: set[str] = set()
@@ -121,7 +123,12 @@ class Submissions:
             log.info("job %s (task %s): accepted by the API", job.id, task_id)
             self._outcomes.emit(JobEventType.SUBMITTED, job)
             await self._store.record_usage(
-                job_id=job.id, guild_id=job.guild_id, user_id=job.user_id, kind=job.kind.value, action=job.action
+                job_id=job.id,
+                guild_id=job.guild_id,
+                user_id=job.user_id,
+                kind=job.kind.value,
+                action=job.action,
+                units=self._units(job),
             )
         finally:
             self.in_flight.discard(job.id)

@@ -13,19 +13,25 @@ from .models import (
     SavedProgress,
     UsageEntry,
 )
+from .stats import DayCount, FailureReason, GuildStats, JobTally, UserStats
 
 __all__ = [
     "UNFINISHED_STATUSES",
+    "DayCount",
+    "FailureReason",
     "FinishItem",
+    "GuildStats",
     "Job",
     "JobKind",
     "JobNotFoundError",
     "JobResult",
     "JobStatus",
+    "JobTally",
     "MessageLink",
     "NewJob",
     "SavedProgress",
     "Store",
     "StoreError",
     "UsageEntry",
+    "UserStats",
 ]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from .database import Database, JobNotFoundError, StoreError
+from .database import JobNotFoundError, StoreError
 from .models import Job, JobResult, JobStatus, MessageLink, NewJob, SavedProgress, UsageEntry
 from .rows import (
     JOB_COLUMNS,
@@ -28,6 +28,7 @@ from .rows import (
     new_job_id,
     usage_from_row,
 )
+from .stats import StatsQueries
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,34 @@ _SAVE_PROGRESS: Final = (
 )
 _SETTINGS_TABLES: Final = {"guild": ("guild_settings", "guild_id"), "user": ("user_settings", "user_id")}
 
+# The queue. Each statement repeats the WHERE of a partial index word for word (jobs_unfinished, or
+# jobs_owner_unfinished with the owner's columns), so it reads only the few unfinished jobs.
+_OWNER: Final = f"{_UNFINISHED} AND user_id IS ? AND guild_id IS ?"
+_RUNNING_COUNT: Final = f"SELECT COUNT(*) FROM jobs WHERE {_OWNER} AND status != 'queued'"
+_NEXT_QUEUED: Final = (
+    f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_OWNER} AND status = 'queued' ORDER BY created_at, rowid LIMIT 1"
+)
+_QUEUED_OWNERS: Final = (
+    f"SELECT user_id, guild_id, MIN(created_at) AS first FROM jobs WHERE {_UNFINISHED} AND status = 'queued' "
+    "GROUP BY user_id, guild_id ORDER BY first"
+)
+_QUEUED_GUILDS: Final = (
+    f"SELECT guild_id, MIN(created_at) AS first FROM jobs WHERE {_UNFINISHED} AND status = 'queued' "
+    "AND user_id IS ? GROUP BY guild_id ORDER BY first"
+)
+_QUEUE_POSITION: Final = f"""
+SELECT (SELECT COUNT(*) FROM jobs AS q
+        WHERE q.{_UNFINISHED} AND q.user_id IS j.user_id AND q.guild_id IS j.guild_id AND q.status = 'queued'
+          AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.rowid <= j.rowid)))
+FROM jobs AS j WHERE j.id = ? AND j.status = 'queued'
+"""
+# Queued -> submitting, once: the row remembers when it was released, because the search for a task whose
+# submit answer was lost looks around that moment (the job may have waited in the queue for hours).
+_CLAIM_QUEUED: Final = (
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, meta = json_set(meta, '$.released_at', ?1) "
+    f"WHERE id = ?2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FinishItem:
@@ -124,7 +153,7 @@ class FinishItem:
             raise ValueError(f"{self.status} is not a finished status")
 
 
-class Store(Database):
+class Store(StatsQueries):
     """Jobs, the Discord messages that show them, settings and the usage ledger, in one SQLite file.
 
     Open with ``await Store.open(path)``; every method commits before it returns.
@@ -348,6 +377,65 @@ class Store(Database):
         """Delete a job and its message links; its children stay, without a parent. False if there was none."""
         return await self._write("DELETE FROM jobs WHERE id = ?", (job_id,)) > 0
 
+    # -- the queue and what runs ----------------------------------------------------------------
+
+    async def running_count(self, user_id: int | None, guild_id: int | None) -> int:
+        """The member's jobs in this server (``None``: direct messages) that are submitting or running."""
+        return int((await self._fetch(_RUNNING_COUNT, (user_id, guild_id)))[0][0])
+
+    async def queued_jobs(
+        self, user_id: int | None = None, guild_id: int | None = None, *, limit: int = 500
+    ) -> list[Job]:
+        """Queued jobs, oldest first, of a member and/or a server when given (``None`` here means any)."""
+        conditions = [_UNFINISHED, "status = 'queued'"]
+        params: list[Any] = []
+        if user_id is not None:
+            conditions.append("user_id = ?")
+            params.append(user_id)
+        if guild_id is not None:
+            conditions.append("guild_id = ?")
+            params.append(guild_id)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(conditions)} ORDER BY created_at, rowid LIMIT ?"
+        return [job_from_row(row) for row in await self._fetch(sql, (*params, limit))]
+
+    async def next_queued(self, user_id: int | None, guild_id: int | None) -> Job | None:
+        """The member's oldest queued job in this server (``guild_id`` None: in direct messages)."""
+        rows = await self._fetch(_NEXT_QUEUED, (user_id, guild_id))
+        return job_from_row(rows[0]) if rows else None
+
+    async def queued_owners(self) -> list[tuple[int | None, int | None]]:
+        """Every (user id, guild id) with queued jobs, the longest waiting first."""
+        return [(user_id, guild_id) for user_id, guild_id, _ in await self._fetch(_QUEUED_OWNERS)]
+
+    async def queued_guilds(self, user_id: int | None) -> list[int | None]:
+        """The servers (None: direct messages) where the member has queued jobs, the longest waiting first."""
+        return [guild_id for guild_id, _ in await self._fetch(_QUEUED_GUILDS, (user_id,))]
+
+    async def queue_position(self, job_id: str) -> int | None:
+        """Where a queued job stands among its owner's queued jobs in the same server (1: next); None if not queued."""
+        rows = await self._fetch(_QUEUE_POSITION, (job_id,))
+        return int(rows[0][0]) if rows else None
+
+    async def claim_queued(self, job_id: str) -> Job | None:
+        """Move a queued job to SUBMITTING (noting ``meta.released_at``); None if it is not queued (any more)."""
+        rows = await self._fetch(_CLAIM_QUEUED, (self._clock(), job_id))
+        return job_from_row(rows[0]) if rows else None
+
+    async def running_jobs(self, guild_id: int, *, limit: int = 500) -> list[Job]:
+        """The server's queued, submitting and running jobs, oldest first."""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} AND guild_id = ? ORDER BY created_at, rowid LIMIT ?"
+        return [job_from_row(row) for row in await self._fetch(sql, (guild_id, limit))]
+
+    async def unsent_jobs(self, guild_id: int | None, user_id: int | None = None) -> list[Job]:
+        """Queued and submitting jobs of a server (and member): taken on, but not in the usage ledger yet."""
+        conditions = [_UNFINISHED, "status != 'running'", "guild_id IS ?"]
+        params: list[Any] = [guild_id]
+        if user_id is not None:
+            conditions.append("user_id = ?")
+            params.append(user_id)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(conditions)} ORDER BY created_at, rowid"
+        return [job_from_row(row) for row in await self._fetch(sql, params)]
+
     # -- message links ----------------------------------------------------------------------------
 
     async def link_message(
@@ -438,6 +526,37 @@ class Store(Database):
         """Replace the user's settings object (callers merge)."""
         await self._save_settings("user", user_id, settings)
 
+    async def update_guild_settings(
+        self, guild_id: int, change: Callable[[dict[str, Any]], Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Read, change and save the guild's settings in one transaction; returns what was saved.
+
+        ``change`` gets the current object and returns the new one; it runs while the store is locked,
+        so keep it short. If it raises, nothing is saved.
+        """
+        return await self._update_settings("guild", guild_id, change)
+
+    async def update_user_settings(
+        self, user_id: int, change: Callable[[dict[str, Any]], Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Like ``update_guild_settings``, for a user's settings."""
+        return await self._update_settings("user", user_id, change)
+
+    async def _update_settings(
+        self, scope: str, key: int, change: Callable[[dict[str, Any]], Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        table, column = _SETTINGS_TABLES[scope]
+        async with self._transaction() as conn:
+            rows = list(await conn.execute_fetchall(f"SELECT settings FROM {table} WHERE {column} = ?", (key,)))
+            current = load_object(rows[0][0]) if rows else {}
+            text = dump_object(change(current))
+            await conn.execute(
+                f"INSERT INTO {table} ({column}, settings, updated_at) VALUES (?, ?, ?) ON CONFLICT ({column}) "
+                "DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+                (key, text, self._clock()),
+            )
+        return load_object(text)
+
     async def _settings(self, scope: str, key: int) -> dict[str, Any]:
         table, column = _SETTINGS_TABLES[scope]
         rows = await self._fetch(f"SELECT settings FROM {table} WHERE {column} = ?", (key,))
@@ -478,6 +597,12 @@ class Store(Database):
         where, params = _usage_filter(since, guild_id, user_id)
         sql = f"SELECT {USAGE_COLUMNS} FROM usage_ledger WHERE {where} ORDER BY created_at, id"
         return [usage_from_row(row) for row in await self._fetch(sql, params)]
+
+    async def usage_count(self, since: float, *, guild_id: int | None = None, user_id: int | None = None) -> int:
+        """How many ledger lines (submitted jobs) at or after ``since``."""
+        where, params = _usage_filter(since, guild_id, user_id)
+        rows = await self._fetch(f"SELECT COUNT(*) FROM usage_ledger WHERE {where}", params)
+        return int(rows[0][0])
 
     async def usage_total(self, since: float, *, guild_id: int | None = None, user_id: int | None = None) -> float:
         """The units used at or after ``since`` (0.0 when none)."""

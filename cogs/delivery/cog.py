@@ -5,6 +5,10 @@ messages whose job finished while the bot was away are re-rendered at start-up, 
 minutes catches any result whose delivery failed on the way. A message is edited through its
 interaction token while the token lives (14.5 of its 15 minutes), then through the channel; if the
 channel refuses too, the result is posted as a reply there.
+
+A private (ephemeral) job message can only be edited through its token: once the token ends, the
+result goes to the owner's DMs instead. A member who asked to be told (``/settings``: DM me when a job
+is done) gets a copy of each finished job in their DMs, once.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
 import discord
 from discord.ext import commands
 
+from bot import quota
 from bot.jobs import JobEvent, JobEventType
+from bot.settings import load_guild_settings, load_user_settings
 from bot.store import JobNotFoundError, Store
-from bot.store.models import Job, MessageLink
-from cogs.ui.render import RenderedJob, render_job
+from bot.store.models import Job, JobStatus, MessageLink
+from cogs import gate
+from cogs.ui.render import QueueSpot, RenderedJob, render_job
 
 from . import messages
 from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
@@ -41,7 +49,36 @@ _SHOWN_MEMORY: Final = 2048
 #: Bound of the memory of which messages each running job has.
 _RUNNING_MEMORY: Final = 20_000
 
+#: Link purposes: a job's public message, and a job's ephemeral message (editable through its token only).
+JOB: Final = "job"
+PRIVATE: Final = "private"
+#: Job meta: the result was sent to the owner's DMs (by "DM me when done", or after a private message expired).
+DM_SENT: Final = "dm_sent"
+#: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
+DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
+
+MESSAGES: Final = {
+    "private_running": (
+        "🔒 Only you can see this. If the job takes more than 15 minutes, this message can no longer be "
+        "updated: the result then comes to your DMs."
+    ),
+    "private_dm": "🔒 Your private result: its message could no longer be updated, so it comes here.",
+    "done_dm": "You asked to get your finished jobs here (`/settings`).",
+}
+
 Compose = Callable[[ResultFiles], Outgoing]
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What a job message shows besides the job: a note, the owner's allowance, the queue position."""
+
+    note: str | None = None
+    allowance_text: str | None = None
+    queue: QueueSpot | None = None
+
+
+NO_EXTRAS: Final = Extras()
 
 
 class Delivery(commands.Cog):
@@ -77,6 +114,9 @@ class Delivery(commands.Cog):
         self._unsubscribe: Callable[[], None] | None = None
         self._startup: asyncio.Task[int] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        #: Jobs whose result is being (or was) sent to the owner's DMs by this process.
+        self._dm_claimed: set[str] = set()
+        self._dm_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -119,7 +159,7 @@ class Delivery(commands.Cog):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for task in (self._startup, self._sweeper):
+        for task in (self._startup, self._sweeper, *self._dm_tasks):
             if task is not None:
                 task.cancel()
         self._pacer.close()
@@ -130,6 +170,8 @@ class Delivery(commands.Cog):
         if self._startup is not None:
             await asyncio.wait({self._startup})
         await self._pacer.idle()
+        while self._dm_tasks:
+            await asyncio.wait(set(self._dm_tasks))
 
     async def sweep(self, *, startup: bool = False) -> int:
         """Render again every message whose job finished without the message showing it; returns how many.
@@ -166,13 +208,18 @@ class Delivery(commands.Cog):
     # -- public API -----------------------------------------------------------------------------------------
 
     async def show_from_interaction(self, job_id: str, interaction: discord.Interaction[MJBot]) -> None:
-        """Turn the (deferred, public) response of ``interaction`` into the job's message and keep it current."""
+        """Turn the (deferred) response of ``interaction`` into the job's message and keep it current.
+
+        A response deferred ephemerally (``gate.defer_job`` for private results) makes a private job message.
+        """
         job = await self._job(job_id)
         if interaction.user.id == job.user_id:
             self._owners.remember(interaction.user)
+        private = bool(interaction.extras.get(gate.PRIVATE_EXTRA))
         limit = interaction.filesize_limit
         owner = await self._owners.of(job)
         result = await self._results.files_for(job, limit) if job.finished else NO_FILES
+        extras = await self._extras(job, private=private)
 
         async def send(out: Outgoing) -> discord.InteractionMessage:
             return await interaction.edit_original_response(
@@ -184,18 +231,22 @@ class Delivery(commands.Cog):
             )
 
         try:
-            message, sent = await send_with_fallback(send, self._composer(job, owner), result)
+            message, sent = await send_with_fallback(send, self._composer(job, owner, extras=extras), result)
         except discord.HTTPException as error:
-            if not (token_gone(error) or cannot_edit(error)) or interaction.channel_id is None:
+            if not (token_gone(error) or cannot_edit(error)) or (interaction.channel_id is None and not private):
                 raise
             log.info(
-                "job %s (guild %s): the interaction response is gone (%s %s); posting in the channel",
+                "job %s (guild %s): the interaction response is gone (%s %s); %s",
                 job.id,
                 job.guild_id,
                 error.status,
                 error.code,
+                "its result goes to the owner's DMs" if private else "posting in the channel",
             )
-            await self.show_in_channel(job.id, interaction.channel_id)
+            if not private and interaction.channel_id is not None:
+                await self.show_in_channel(job.id, interaction.channel_id)
+            elif job.finished:
+                await self.dm_once(job.id, note=MESSAGES["private_dm"])
             return
         self._tokens.born(message.id, interaction.created_at.timestamp())
         link = await self._store.link_message(
@@ -203,7 +254,7 @@ class Delivery(commands.Cog):
             job.id,
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
-            purpose="job",
+            purpose=PRIVATE if private else JOB,
             interaction_token=interaction.token,
             application_id=interaction.application_id,
             attachment_limit=limit,
@@ -226,8 +277,9 @@ class Delivery(commands.Cog):
         async def send(out: Outgoing) -> discord.Message:
             return await messages.post(channel, out, reference=reference)
 
+        extras = await self._extras(job, private=False)
         try:
-            message, sent = await send_with_fallback(send, self._composer(job, owner), result)
+            message, sent = await send_with_fallback(send, self._composer(job, owner, extras=extras), result)
         except discord.HTTPException as error:
             log.warning(
                 "job %s (guild %s): cannot post in channel %s (%s %s)",
@@ -238,14 +290,15 @@ class Delivery(commands.Cog):
                 error.code,
             )
             return None
-        link = await self._store.link_message(
-            message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose="job"
-        )
+        link = await self._store.link_message(message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose=JOB)
         await self._shown_now(link, job, sent)
         return message.id
 
-    async def send_dm(self, job_id: str, user: discord.abc.User) -> bool:
-        """A copy of the job (its result, id and parameters) in the user's DMs; False when they accept no DMs."""
+    async def send_dm(self, job_id: str, user: discord.abc.User, *, note: str | None = None) -> bool:
+        """A copy of the job (its result, id and parameters) in the user's DMs; False when they accept no DMs.
+
+        ``note`` is a line saying why it came (markdown allowed).
+        """
         job = await self._job(job_id)
         owner = await self._owners.of(job)
         result = await self._results.files_for(job, DEFAULT_ATTACHMENT_LIMIT) if job.finished else NO_FILES
@@ -254,8 +307,10 @@ class Delivery(commands.Cog):
         async def send(out: Outgoing) -> discord.Message:
             return await messages.post(target, out)
 
+        extras = await self._extras(job, private=False, note=note)
+        compose = self._composer(job, owner, with_view=False, extras=extras)
         try:
-            message, sent = await send_with_fallback(send, self._composer(job, owner, with_view=False), result)
+            message, sent = await send_with_fallback(send, compose, result)
         except discord.Forbidden as error:
             log.info("job %s (guild %s): user %s accepts no DMs (%s)", job.id, job.guild_id, user.id, error.code)
             return False
@@ -268,6 +323,35 @@ class Delivery(commands.Cog):
             attachment_limit=DEFAULT_ATTACHMENT_LIMIT,
         )
         await self._shown_now(link, job, sent)
+        return True
+
+    async def dm_once(self, job_id: str, *, note: str | None = None) -> bool:
+        """Send the job's result to its owner's DMs unless that was done already; True if it went out now.
+
+        Closed DMs are logged (INFO) and otherwise ignored: there is no other way left to reach the member.
+        """
+        job = await self._store.get_job(job_id)
+        if job is None or job.user_id is None or job.id in self._dm_claimed or job.meta.get(DM_SENT):
+            return False
+        self._dm_claimed.add(job.id)
+        await self._store.update_meta(job.id, {DM_SENT: True})
+        user = self.bot.get_user(job.user_id)
+        if user is None:
+            try:
+                user = await self.bot.fetch_user(job.user_id)
+            except discord.HTTPException as error:
+                log.info("job %s (guild %s): its owner %s is unknown (%s)", job.id, job.guild_id, job.user_id, error)
+                return False
+        try:
+            sent = await self.send_dm(job.id, user, note=note)
+        except Exception:
+            # Not a closed DM but a failure on the way: leave the job to be tried again (the sweep does).
+            self._dm_claimed.discard(job.id)
+            await self._store.update_meta(job.id, {DM_SENT: None})
+            raise
+        if not sent:
+            return False
+        log.info("job %s (guild %s): result sent to the DMs of user %s", job.id, job.guild_id, job.user_id)
         return True
 
     async def refresh(self, job_id: str) -> None:
@@ -300,6 +384,36 @@ class Delivery(commands.Cog):
                 await self._take_over(parent_id, job)
         for message_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
             self._pacer.submit(message_id, job)
+        if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and gate.QUEUED_META in job.meta:
+            await self._queue_moved(job)
+        if event.type.final and job.status in DM_STATES:
+            await self._dm_when_done(job)
+
+    async def _queue_moved(self, job: Job) -> None:
+        """A job left its owner's queue: the jobs behind it move up, so their messages show the new position."""
+        if job.user_id is None:
+            return
+        for waiting in await self._store.queued_jobs(job.user_id, job.guild_id):
+            if waiting.guild_id == job.guild_id:
+                await self.refresh(waiting.id)
+
+    async def _dm_when_done(self, job: Job) -> None:
+        """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
+        if job.guild_id is None or job.user_id is None or job.meta.get(DM_SENT):
+            return  # a job made in DMs is already there
+        if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
+            return  # an upscale on its way to a video: the video is what the member waits for
+        if not (await load_user_settings(self._store, job.user_id)).dm_on_done:
+            return
+        task = asyncio.get_running_loop().create_task(self._dm_done(job.id), name=f"delivery-dm-{job.id}")
+        self._dm_tasks.add(task)
+        task.add_done_callback(self._dm_tasks.discard)
+
+    async def _dm_done(self, job_id: str) -> None:
+        try:
+            await self.dm_once(job_id, note=MESSAGES["done_dm"])
+        except Exception:
+            log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
 
     async def _messages_of(self, job: Job, *, cached: bool) -> tuple[int, ...]:
         """The ids of the job's messages. Progress events, the bulk of all events, read them from memory.
@@ -328,7 +442,7 @@ class Delivery(commands.Cog):
     async def _take_over(self, parent_id: str, job: Job) -> None:
         """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
         for link in await self._store.messages_for_job(parent_id):
-            if link.purpose != "job":
+            if link.purpose not in (JOB, PRIVATE):
                 continue
             self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
             await self._store.link_message(
@@ -336,7 +450,7 @@ class Delivery(commands.Cog):
                 job.id,
                 channel_id=link.channel_id,
                 guild_id=link.guild_id,
-                purpose="job",
+                purpose=link.purpose,
                 interaction_token=link.interaction_token,
                 application_id=link.application_id,
                 attachment_limit=link.attachment_limit,
@@ -389,6 +503,8 @@ class Delivery(commands.Cog):
             else:
                 self._remember_shown(link.message_id, job, sent)
                 return True
+        if link.purpose == PRIVATE:
+            return await self._private_expired(link, job)
         if link.channel_id is not None:
             try:
                 _, sent = await send_with_fallback(
@@ -411,6 +527,22 @@ class Delivery(commands.Cog):
         if job.finished:
             await self._reply_instead(link, job)
         return False
+
+    async def _private_expired(self, link: MessageLink, job: Job) -> bool:
+        """A private message whose token ended: nobody but Discord's token can edit it, so the result goes to DMs.
+
+        True once that is settled (sent, or the member's DMs are closed), so the message is not tried again.
+        """
+        if not job.finished:
+            return False
+        log.info(
+            "job %s (guild %s): private message %s can no longer be edited; sending the result to DMs",
+            job.id,
+            link.guild_id,
+            link.message_id,
+        )
+        await self.dm_once(job.id, note=MESSAGES["private_dm"])
+        return True
 
     async def _reply_instead(self, link: MessageLink, job: Job) -> None:
         """Post the result as a reply to a message that can no longer be edited, and move the link to the reply."""
@@ -435,6 +567,7 @@ class Delivery(commands.Cog):
     async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
         owner = await self._owners.of(job)
         with_view = link.purpose != "dm"
+        extras = await self._extras(job, private=link.purpose == PRIVATE)
         shown = self._shown.get(link.message_id)
         if job.finished and shown is not None and link.delivered == job.status:
             # The files are on the message already: change the text and buttons only, upload nothing.
@@ -442,21 +575,23 @@ class Delivery(commands.Cog):
             kept = ResultFiles(links=urls)
 
             def keep(_: ResultFiles) -> Outgoing:
-                rendered = self._render(job, owner, names, () if names else urls)
+                rendered = self._render(job, owner, names, () if names else urls, extras)
                 return Outgoing(rendered, kept, with_view=with_view, keep_files=True)
 
             return keep, kept
         result = await self._results.files_for(job, self._limit(link)) if job.finished else NO_FILES
-        return self._composer(job, owner, with_view=with_view), result
+        return self._composer(job, owner, with_view=with_view, extras=extras), result
 
-    def _composer(self, job: Job, owner: Owner, *, with_view: bool = True) -> Compose:
+    def _composer(self, job: Job, owner: Owner, *, with_view: bool = True, extras: Extras = NO_EXTRAS) -> Compose:
         def compose(result: ResultFiles) -> Outgoing:
-            rendered = self._render(job, owner, result.names, result.shown_links)
+            rendered = self._render(job, owner, result.names, result.shown_links, extras)
             return Outgoing(rendered, result, with_view=with_view)
 
         return compose
 
-    def _render(self, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...]) -> RenderedJob:
+    def _render(
+        self, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...], extras: Extras
+    ) -> RenderedJob:
         name, avatar = owner
         return render_job(
             job,
@@ -465,7 +600,37 @@ class Delivery(commands.Cog):
             sandbox=self.bot.config.sandbox,
             attachments=attachments,
             links=links,
+            note=extras.note,
+            allowance_text=extras.allowance_text,
+            queue=extras.queue,
         )
+
+    async def _extras(self, job: Job, *, private: bool, note: str | None = None) -> Extras:
+        """The note, allowance and queue position a message of ``job`` shows now."""
+        spot: QueueSpot | None = None
+        if job.status is JobStatus.QUEUED:
+            position = await self._store.queue_position(job.id)
+            waits_for = job.meta.get(gate.QUEUED_META)
+            limit = waits_for.get("limit") if isinstance(waits_for, dict) else None
+            spot = QueueSpot(position or 1, limit if isinstance(limit, int) and limit > 0 else None)
+        if note is None and private and not job.finished:
+            note = MESSAGES["private_running"]
+        allowance = await self._allowance_text(job) if job.finished else None
+        return Extras(note=note, allowance_text=allowance, queue=spot)
+
+    async def _allowance_text(self, job: Job) -> str | None:
+        """What the job's owner has left today in its server, for the footer of a result (None without limits)."""
+        if job.guild_id is None or job.user_id is None:
+            return None
+        try:
+            settings = await load_guild_settings(self._store, job.guild_id)
+            left = await quota.allowance(
+                self._store, settings, guild_id=job.guild_id, user_id=job.user_id, now=gate.clock()
+            )
+        except Exception:  # a footer is a nicety: it never holds back a result
+            log.exception("job %s (guild %s): the owner's allowance could not be read", job.id, job.guild_id)
+            return None
+        return left.footer() if left.limited else None
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""

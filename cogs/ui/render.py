@@ -35,6 +35,11 @@ EMBED_TOTAL_LIMIT: Final = 6000
 
 SANDBOX_NOTE: Final = "Sandbox: made by the built-in emulator, nothing is charged"
 TOO_LARGE_NOTE: Final = "too large to attach here"
+#: A queued job: where it stands in its owner's queue, and what it waits for.
+QUEUED_LINE: Final = "⏳ Queued — {position} in line; starts when one of your {running} finishes"
+QUEUED_LINE_NEXT: Final = "⏳ Queued — next in line; starts when one of your {running} finishes"
+RUNNING_JOBS: Final = "{count} running jobs"
+RUNNING_JOB: Final = "running job"
 
 _REASON_LIMIT: Final = 600
 _NOTE_LIMIT: Final = 600
@@ -89,6 +94,29 @@ _IMAGE_TITLES: Final[Mapping[str, str]] = {
     "pan_up": "⬆️ Pan up",
     "pan_down": "⬇️ Pan down",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpot:
+    """Where a queued job stands: 1 is next; ``running_limit`` is how many of the owner's jobs run meanwhile."""
+
+    position: int
+    running_limit: int | None = None
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th... 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def queued_line(spot: QueueSpot) -> str:
+    """The status of a queued job: "⏳ Queued — 2nd in line; starts when one of your 2 running jobs finishes"."""
+    limit = spot.running_limit
+    running = RUNNING_JOBS.format(count=limit) if limit is not None and limit > 1 else RUNNING_JOB
+    if spot.position <= 1:
+        return QUEUED_LINE_NEXT.format(running=running)
+    return QUEUED_LINE.format(position=ordinal(spot.position), running=running)
 
 
 @dataclass(frozen=True)
@@ -168,13 +196,16 @@ def render_job(
     links: Sequence[str] = (),
     note: str | None = None,
     now: float | None = None,
+    allowance_text: str | None = None,
+    queue: QueueSpot | None = None,
 ) -> RenderedJob:
     """The message for ``job``: one embed (prompt, parameters, status, picture) and ``job_view(job)``.
 
     ``attachments`` are the names of the files sent with the message; an image among them is shown in the
     embed as ``attachment://NAME`` (else the job's own URL). ``links`` are result URLs that did not fit the
     upload limit, shown as links. ``note`` is a line of the caller's own text (markdown allowed). ``now``
-    is the current Unix time, for the estimate of time left.
+    is the current Unix time, for the estimate of time left. ``allowance_text`` (what the owner has left
+    today, plain text) goes in the footer; ``queue`` is where a queued job stands in its owner's queue.
     """
     clock = time.time() if now is None else now
     embed = discord.Embed(
@@ -187,11 +218,14 @@ def render_job(
     for name, value in _parameter_fields(job)[: FIELD_COUNT_LIMIT - 1]:
         embed.add_field(name=name, value=value, inline=True)
     embed.add_field(name="Job", value=f"`{job.id}`", inline=True)
-    footer = f"Job {job.id}" + (f" · {SANDBOX_NOTE}" if sandbox else "")
+    footer = " · ".join(
+        part for part in (f"Job {job.id}", (allowance_text or "").strip(), SANDBOX_NOTE if sandbox else "") if part
+    )
     embed.set_footer(text=shorten(footer, FOOTER_LIMIT))
     _set_picture(embed, job, attachments)
 
-    tail = "\n\n".join(part for part in (_status(job, clock), _links(job, links), _note(note)) if part)
+    status = queued_line(queue) if queue is not None and job.status is JobStatus.QUEUED else _status(job, clock)
+    tail = "\n\n".join(part for part in (status, _links(job, links), _note(note)) if part)
     # Title, author, fields and footer count towards the 6,000 as well; the prompt gets what is left.
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(embed)) - len(tail) - len("****\n\n")
     prompt = job.prompt.strip()

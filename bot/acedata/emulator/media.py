@@ -1,9 +1,8 @@
 """Real, tiny media files for the emulator's results: PNG pictures and MP4 clips.
 
-Pictures are drawn in pure Python (a PNG is a signature, an IHDR chunk, zlib-compressed
-scanlines and an IEND chunk), as flat colour fields with a vertical shade, so a 2x2 grid is
-recognisably four images. Clips are four short H.264 files shipped as package data (made
-by ``tools/make_clips.py``).
+Pictures are drawn in pure Python (encoded by ``bot.png``), as flat colour fields with a
+vertical shade, so a 2x2 grid is recognisably four images. Clips are four short H.264 files
+shipped as package data (made by ``tools/make_clips.py``).
 """
 
 from __future__ import annotations
@@ -11,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 
+from bot.png import png_bytes
+
 Rgb = tuple[int, int, int]
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Longest side of a grid or of an upscaled single image, in pixels.
 IMAGE_SIDE = 256
 #: Longest side of the full-size ("raw") image of a grid.
@@ -28,19 +27,6 @@ CLIP_SIDE = 128
 CLIP_COUNT = 4
 
 _ASPECT = re.compile(r"--(?:ar|aspect)\s+(\d{1,3})\s*:\s*(\d{1,3})", re.IGNORECASE)
-
-
-def png_bytes(width: int, height: int, rows: list[bytes]) -> bytes:
-    """Encode 8-bit RGB scanlines (``width * 3`` bytes each) as a PNG file."""
-    if len(rows) != height or any(len(row) != width * 3 for row in rows):
-        raise ValueError("scanlines do not match the image size")
-    raw = b"".join(b"\x00" + row for row in rows)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b"")
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def palette(seed: str, count: int = 4) -> tuple[Rgb, ...]:
@@ -96,14 +82,6 @@ def render_single(colour: Rgb, width: int, height: int) -> bytes:
         shade = _shade(light if band_top <= y < band_bottom else colour, y / max(1, height - 1))
         rows.append(shade * width)
     return png_bytes(width, height, rows)
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's IHDR chunk."""
-    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG file")
-    width, height = struct.unpack(">II", data[16:24])
-    return int(width), int(height)
 
 
 @dataclass(frozen=True, slots=True)

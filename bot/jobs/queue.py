@@ -1,0 +1,149 @@
+"""The per-member queue: queued jobs are sent when their owner has a free running slot.
+
+A job over a server's running-jobs limit is stored as QUEUED (``JobEngine.enqueue``). The
+:class:`QueueRunner` sends it (``JobEngine.release``) once the member's submitting and running jobs
+in that server drop below the limit: after each final event of one of their jobs, after a QUEUED
+event (the last running job may have ended between the quota check and the enqueue), and at start
+for every member with queued jobs (so a restart loses nobody's place). Oldest first.
+
+Each member's releases run under a lock of their own, and the store moves a job out of QUEUED once
+(``claim_queued``), so concurrent events never send a job twice or let a member past their limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from bot.acedata.errors import AceDataError
+from bot.store import Store
+
+from .engine import JobEngine
+from .events import JobEvent, JobEventType
+
+log = logging.getLogger(__name__)
+
+#: The running-jobs limit of (guild id, user id); guild id None is direct messages; None means no limit.
+LimitFor = Callable[[int | None, int], Awaitable[int | None]]
+#: How long ``stop`` waits for releases under way before it cancels them.
+STOP_TIMEOUT_S: Final = 30.0
+
+
+class QueueRunner:
+    """Sends each member's queued jobs, oldest first, while they are under their running-jobs limit."""
+
+    def __init__(self, engine: JobEngine, store: Store, limit_for: LimitFor) -> None:
+        self._engine = engine
+        self._store = store
+        self._limit_for = limit_for
+        self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
+        self._tasks: set[asyncio.Task[list[str]]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Listen for job events, then release what can run now for every member with queued jobs."""
+        if self._unsubscribe is not None:
+            return
+        self._unsubscribe = self._engine.subscribe(self.handle_event)
+        owners = await self._store.queued_owners()
+        if owners:
+            log.info("queue: %d members have queued jobs; releasing what their limits allow", len(owners))
+        for user_id in dict.fromkeys(user_id for user_id, _ in owners):
+            await self.release_ready(user_id)
+
+    async def stop(self) -> None:
+        """Stop listening, and let releases under way finish (cancelled after ``STOP_TIMEOUT_S``)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def idle(self) -> None:
+        """Wait until the releases started by events so far are done."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def handle_event(self, event: JobEvent) -> None:
+        """After a final event or a QUEUED one, release the owner's jobs in a task of its own; returns at once."""
+        if not (event.type.final or event.type is JobEventType.QUEUED) or self._unsubscribe is None:
+            return
+        # The release sends to the API; the job's other subscribers need not wait for that.
+        task = asyncio.get_running_loop().create_task(
+            self.release_ready(event.job.user_id), name=f"queue-release-{event.job.user_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def release_ready(self, user_id: int | None) -> list[str]:
+        """Send the member's queued jobs, oldest first per server, while they are under the limit; the ids sent.
+
+        Never raises for one job: a job the API refuses is failed by the engine, and the next one is tried.
+        """
+        released: list[str] = []
+        async with self._lock(user_id):
+            for guild_id in await self._store.queued_guilds(user_id):
+                try:
+                    # A job without an owner (made outside Discord) has no limit to wait for.
+                    limit = None if user_id is None else await self._limit_for(guild_id, user_id)
+                except Exception:
+                    log.exception("queue: cannot read the running limit of user %s in guild %s", user_id, guild_id)
+                    continue
+                released += await self._release_in(user_id, guild_id, limit)
+        return released
+
+    async def _release_in(self, user_id: int | None, guild_id: int | None, limit: int | None) -> list[str]:
+        released: list[str] = []
+        while limit is None or await self._store.running_count(user_id, guild_id) < limit:
+            job = await self._store.next_queued(user_id, guild_id)
+            if job is None:
+                break
+            try:
+                if await self._engine.release(job.id):
+                    released.append(job.id)
+            except AceDataError as error:
+                # Refused: the engine failed the job. Unclear: the job counts as running until it is settled.
+                log.warning("job %s (guild %s): sending it from the queue failed: %s", job.id, guild_id, error)
+            except Exception:
+                log.exception("job %s (guild %s): sending it from the queue failed", job.id, guild_id)
+                break
+        return released
+
+    def _lock(self, user_id: int | None) -> _UserLock:
+        return _UserLock(self._locks, user_id)
+
+
+class _UserLock:
+    """One member's lock, dropped from the table when nobody holds or waits for it."""
+
+    def __init__(self, table: dict[int | None, tuple[asyncio.Lock, int]], user_id: int | None) -> None:
+        self._table = table
+        self._user_id = user_id
+
+    async def __aenter__(self) -> None:
+        lock, users = self._table.get(self._user_id) or (asyncio.Lock(), 0)
+        self._table[self._user_id] = (lock, users + 1)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._leave(lock)
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        lock, _users = self._table[self._user_id]
+        lock.release()
+        self._leave(lock)
+
+    def _leave(self, lock: asyncio.Lock) -> None:
+        _, users = self._table[self._user_id]
+        if users <= 1:
+            del self._table[self._user_id]
+        else:
+            self._table[self._user_id] = (lock, users - 1)

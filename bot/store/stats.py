@@ -1,0 +1,194 @@
+"""Server statistics for ``/admin stats``: counts per member and per UTC day, failure reasons, median waits.
+
+The figures come from the ``jobs_guild_stats`` index alone (it holds every column they read), on a
+read-only connection of their own in a worker thread: a busy server's statistics take a few hundred
+milliseconds, and in that time neither the event loop nor the engine's writes wait for them (WAL lets
+the reader work beside the writer). Medians are taken in Python over the waits of the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from .database import BUSY_TIMEOUT_MS, Database, StoreError
+
+DAY_S: Final = 86_400
+#: Most days ``GuildStats.days`` lists (the last ones of a longer window).
+MAX_DAYS: Final = 366
+#: Failure reasons listed, most frequent first.
+TOP_REASONS: Final = 10
+
+_EPOCH: Final = date(1970, 1, 1)
+_FROM: Final = (
+    "FROM jobs INDEXED BY jobs_guild_stats WHERE guild_id = :guild AND created_at >= :since AND created_at < :until"
+)
+_PER_USER: Final = f"""
+SELECT user_id, COUNT(*), TOTAL(status = 'succeeded'), TOTAL(status = 'failed'), TOTAL(status = 'cancelled'),
+       TOTAL(status = 'timed_out')
+{_FROM} GROUP BY user_id
+"""
+_WAITS: Final = f"SELECT user_id, finished_at - created_at {_FROM} AND status = 'succeeded' AND finished_at IS NOT NULL"
+_REASONS: Final = f"""
+SELECT error_code, error_message, COUNT(*) AS times {_FROM} AND status IN ('failed', 'timed_out')
+GROUP BY error_code, error_message ORDER BY times DESC, error_code, error_message LIMIT {TOP_REASONS:d}
+"""
+_PER_DAY: Final = f"""
+SELECT CAST(created_at / {DAY_S:d} AS INTEGER) AS day, COUNT(*), TOTAL(status = 'succeeded'),
+       TOTAL(status IN ('failed', 'timed_out'))
+{_FROM} GROUP BY day
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobTally:
+    """How many jobs, how they ended, and the median wait (created to finished) of the succeeded ones."""
+
+    jobs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    timed_out: int = 0
+    median_wait_s: float | None = None
+
+    @property
+    def unfinished(self) -> int:
+        """Jobs still queued or running."""
+        return self.jobs - self.succeeded - self.failed - self.cancelled - self.timed_out
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded among the jobs that ended other than by cancelling (None when there are none)."""
+        ended = self.succeeded + self.failed + self.timed_out
+        return self.succeeded / ended if ended else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserStats(JobTally):
+    """One member's jobs in the window (``user_id`` None: jobs made without a member, from the CLI)."""
+
+    user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureReason:
+    """An error code and message, and how many jobs failed (or timed out) with it."""
+
+    code: str | None
+    message: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Jobs created on one UTC day; ``failed`` includes timed-out jobs."""
+
+    day: date
+    jobs: int
+    succeeded: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuildStats:
+    """A server's jobs created from ``since`` to ``until`` (Unix seconds)."""
+
+    guild_id: int
+    since: float
+    until: float
+    total: JobTally
+    users: tuple[UserStats, ...]  # most jobs first
+    failures: tuple[FailureReason, ...]  # most frequent first, at most TOP_REASONS
+    days: tuple[DayCount, ...]  # every UTC day of the window, oldest first, zero days included
+
+    @property
+    def chart_days(self) -> list[tuple[date, int, int]]:
+        """(day, succeeded, failed) per day: what ``bot.charts.jobs_per_day_chart`` draws."""
+        return [(day.day, day.succeeded, day.failed) for day in self.days]
+
+
+def utc_day(timestamp: float) -> date:
+    """The UTC calendar day a Unix time falls on."""
+    return datetime.fromtimestamp(timestamp, UTC).date()
+
+
+class StatsQueries(Database):
+    """The statistics half of the store."""
+
+    async def guild_stats(self, guild_id: int, since: float, until: float | None = None) -> GuildStats:
+        """The server's jobs created at or after ``since`` and before ``until`` (default: now)."""
+        self._live()  # a closed store says so here, not in the worker thread
+        end = self._clock() if until is None else until
+        return await asyncio.to_thread(_compute, self.path, guild_id, since, end)
+
+
+def _compute(path: Path, guild_id: int, since: float, until: float) -> GuildStats:
+    window = {"guild": guild_id, "since": since, "until": until}
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(
+            sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        ) as conn:
+            conn.execute("BEGIN")  # one snapshot for every figure
+            per_user = conn.execute(_PER_USER, window).fetchall()
+            waits = conn.execute(_WAITS, window).fetchall()
+            reasons = conn.execute(_REASONS, window).fetchall()
+            per_day = conn.execute(_PER_DAY, window).fetchall()
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read statistics from {path}: {exc}") from exc
+    by_user: defaultdict[Any, list[float]] = defaultdict(list)
+    for user_id, wait in waits:
+        by_user[user_id].append(wait)
+    users = [
+        UserStats(
+            user_id=user_id,
+            jobs=int(jobs),
+            succeeded=int(succeeded),
+            failed=int(failed),
+            cancelled=int(cancelled),
+            timed_out=int(timed_out),
+            median_wait_s=_median(by_user.get(user_id)),
+        )
+        for user_id, jobs, succeeded, failed, cancelled, timed_out in per_user
+    ]
+    users.sort(key=lambda row: (-row.jobs, -row.succeeded, row.user_id or 0))
+    total = JobTally(
+        jobs=sum(row.jobs for row in users),
+        succeeded=sum(row.succeeded for row in users),
+        failed=sum(row.failed for row in users),
+        cancelled=sum(row.cancelled for row in users),
+        timed_out=sum(row.timed_out for row in users),
+        median_wait_s=_median([wait for _, wait in waits]),
+    )
+    return GuildStats(
+        guild_id=guild_id,
+        since=since,
+        until=until,
+        total=total,
+        users=tuple(users),
+        failures=tuple(FailureReason(code, message, int(times)) for code, message, times in reasons),
+        days=_every_day(since, until, {int(day): row for day, *row in per_day}),
+    )
+
+
+def _median(waits: list[float] | None) -> float | None:
+    return float(statistics.median(waits)) if waits else None
+
+
+def _every_day(since: float, until: float, counted: dict[int, list[float]]) -> tuple[DayCount, ...]:
+    first = int(since // DAY_S)
+    last = int(max(since, until - 1e-6) // DAY_S)
+    first = max(first, last - MAX_DAYS + 1)
+    days: list[DayCount] = []
+    for number in range(first, last + 1):
+        jobs, succeeded, failed = counted.get(number, (0, 0, 0))
+        days.append(DayCount(_EPOCH + timedelta(days=number), int(jobs), int(succeeded), int(failed)))
+    return tuple(days)

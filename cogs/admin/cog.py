@@ -1,0 +1,605 @@
+"""/admin: a server's settings for the bot, for its moderators.
+
+Every subcommand passes the cog's ``interaction_check`` first, which runs the server-side moderator check
+(see ``access``): Discord's ``default_permissions`` only hides the command. Every change is read, applied and
+saved under a per-server lock, answered ephemerally, and posted in the audit log as "what: old → new".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.quota import day_start, next_reset
+from bot.settings import (
+    BUTTON_POLICIES,
+    MAX_FILTER_RULES,
+    MAX_PATTERN_CHARS,
+    BlockEntry,
+    ButtonPolicy,
+    FilterRule,
+    GuildSettings,
+    compile_rule,
+    load_guild_settings,
+    normalise,
+    update_guild_settings,
+)
+from bot.text import shorten
+from cogs.common import UserFacingError
+from cogs.ui.render import fit_escaped
+
+from . import render, stats
+from .access import GUILD_ONLY, NOT_A_MODERATOR, is_moderator
+from .jobs import AdminCancelButton, show_jobs
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS: Final = discord.AllowedMentions.none()
+#: ``interaction.extras`` key: the settings the moderator check read.
+SETTINGS_KEY: Final = "mj_admin_settings"
+#: What a moderator can put in a limit option to remove the limit.
+NO_LIMIT_WORDS: Final = frozenset({"", "0", "none", "off", "no", "unlimited"})
+MAX_REASON_CHARS: Final = 300
+MAX_MODERATOR_ROLES: Final = 25
+MAX_CHANNELS: Final = 50
+#: Autocomplete values hold at most this many characters.
+CHOICE_CHARS: Final = 100
+MAX_STATS_DAYS: Final = 90
+
+# -- user-facing words (kept together so they can move into locale files) -----------------------------------
+CHANGED: Final = "{area}: {old} → {new}"
+UNCHANGED: Final = "Nothing changed. {area}: {value}"
+REFUSED_AUDIT: Final = "Refused `/{command}` to <@{user}>: not a moderator."
+CHANNELS_AREA: Final = "Allowed channels"
+POLICY_AREA: Final = "Who may use a job's buttons and reactions"
+ROLES_AREA: Final = "Moderator roles"
+FILTER_AREA: Final = "Word filter"
+BLOCKED_AREA: Final = "Blocked members"
+LIMITS_AREA: Final = "Limits"
+AUDIT_AREA: Final = "Audit-log channel"
+NOTHING_CHANGED: Final = "Nothing changed."
+FILTER_ALREADY: Final = "{rule} is already in the word filter."
+FILTER_ADDED: Final = "Word filter: added {rule} ({old} → {new} rules)."
+FILTER_REMOVED: Final = "Word filter: removed {rule} ({old} → {new} rules)."
+REBLOCK_NOTE: Final = " (the reason was: {reason})"
+USAGE_TODAY: Final = "Used today: **{used:g}** of {budget:g} units (resets <t:{reset}:R>)"
+USAGE_TODAY_UNLIMITED: Final = "Used today: **{used:g}** units"
+PERMISSION_NAMES: Final[dict[str, str]] = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+}
+NOT_IN_FILTER: Final = "{pattern} is not in the word filter. `/admin filter list` shows what is."
+NOT_BLOCKED: Final = "<@{user}> is not blocked."
+CANNOT_BLOCK_SELF: Final = "You can't block yourself."
+CANNOT_BLOCK_BOT: Final = "Bots don't use the bot's commands; there is no need to block them."
+BLOCKED_REPLY: Final = "Blocked <@{user}>. They will see: {reason}"
+BLOCKED_REPLY_NO_REASON: Final = "Blocked <@{user}>. Without a reason, they are told to ask a moderator why."
+BLOCK_AUDIT: Final = "Blocked <@{user}>: {reason}"
+UNBLOCK_AUDIT: Final = "Unblocked <@{user}> (was blocked: {reason})"
+UNBLOCKED_REPLY: Final = "Unblocked <@{user}>."
+BAD_LIMIT: Final = "`{option}` takes a whole number of at least 1, or `none` for no limit (you gave `{value}`)."
+BAD_BUDGET: Final = "`{option}` takes a number of units above 0, or `none` for no limit (you gave `{value}`)."
+BAD_POLICY: Final = "Pick one of: {choices}."
+LIMITS_NOW: Final = "Limits now:\n{limits}"
+TOO_MANY: Final = "A server can have at most {count} {what}."
+AUDIT_CANNOT_POST: Final = (
+    "I can't post in {channel}: I need {missing} there. Give me those permissions (or pick another channel) "
+    "and try again."
+)
+AUDIT_TEST_FAILED: Final = "Saved, but my first post in {channel} failed; check my permissions there."
+AUDIT_SET: Final = "Audit-log channel: {old} → {new}. Submits, refusals, cancels and settings changes are posted there."
+AUDIT_CLEARED: Final = "Audit-log channel: {old} → none. Nothing is posted any more."
+#: Permissions the bot needs in the audit channel.
+AUDIT_PERMISSIONS: Final = ("view_channel", "send_messages", "embed_links")
+
+POLICY_CHOICES: Final[dict[str, str]] = {
+    "owner": "Owner only (and members with Manage Messages)",
+    "owner_and_mods": "Owner and moderators",
+    "everyone": "Everyone in the server",
+}
+
+AllowedChannel = discord.TextChannel | discord.VoiceChannel | discord.ForumChannel | discord.StageChannel
+
+
+def parse_limit(value: str, *, option: str, budget: bool = False) -> float | None:
+    """A limit option as typed: a positive number, or None for "no limit" (``0``, ``none``, ``off``...)."""
+    text = value.strip().lower()
+    if text in NO_LIMIT_WORDS:
+        return None
+    template = BAD_BUDGET if budget else BAD_LIMIT
+    try:
+        number = float(text) if budget else int(text)
+    except ValueError:
+        raise UserFacingError(template.format(option=option, value=value)) from None
+    if number <= 0 or number != number or number == float("inf"):
+        raise UserFacingError(template.format(option=option, value=value))
+    return number
+
+
+def filter_candidates(typed: str) -> set[str]:
+    """The stored patterns ``typed`` may name: as typed, normalised like a word, or as a list shows a rule
+    (``"word"``, ``/regex/``)."""
+    text = typed.strip()
+    found = {typed, text, normalise(text)}
+    if len(text) > 2 and text[0] == text[-1] and text[0] in '"/':
+        inner = text[1:-1]
+        found |= {inner, normalise(inner)}
+    return found
+
+
+def button_policy(value: str) -> ButtonPolicy:
+    for policy in BUTTON_POLICIES:
+        if value == policy:
+            return policy
+    raise UserFacingError(BAD_POLICY.format(choices=", ".join(BUTTON_POLICIES)))
+
+
+class AdminCog(commands.Cog):
+    """/admin and its subcommands; every one of them for moderators only (checked here, server side)."""
+
+    admin = app_commands.Group(
+        name="admin",
+        description="The bot's settings for this server (moderators)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    channels = app_commands.Group(name="channels", description="Where the bot's commands work", parent=admin)
+    moderator_roles = app_commands.Group(
+        name="moderator-roles", description="Roles whose members count as moderators", parent=admin
+    )
+    word_filter = app_commands.Group(name="filter", description="Words and patterns refused in prompts", parent=admin)
+    users = app_commands.Group(name="users", description="Members blocked from using the bot", parent=admin)
+    audit_channel = app_commands.Group(
+        name="audit-channel", description="Where submits, refusals, cancels and changes are posted", parent=admin
+    )
+
+    def __init__(self, bot: MJBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        # The Cancel buttons of /admin jobs are matched by custom id alone: they work after a restart too.
+        self.bot.add_dynamic_items(AdminCancelButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(AdminCancelButton)
+
+    # -- the check every subcommand passes first --------------------------------------------------------
+
+    async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            raise app_commands.NoPrivateMessage(GUILD_ONLY)
+        settings = await load_guild_settings(self.bot.services.store, guild_id)
+        if is_moderator(interaction.user, settings, permissions=interaction.permissions):
+            interaction.extras[SETTINGS_KEY] = settings
+            return True
+        command = interaction.command.qualified_name if interaction.command is not None else "admin"
+        log.info("guild %s: /%s refused to user %s (not a moderator)", guild_id, command, interaction.user.id)
+        self.bot.audit.post_soon(
+            guild_id,
+            "refusal",
+            actor_id=interaction.user.id,
+            text=REFUSED_AUDIT.format(command=command, user=interaction.user.id),
+        )
+        raise app_commands.CheckFailure(NOT_A_MODERATOR)
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    async def _update(
+        self, guild_id: int, change: Callable[[GuildSettings], GuildSettings]
+    ) -> tuple[GuildSettings, GuildSettings]:
+        """Change the server's settings in one transaction; ``change`` may refuse (raise) and nothing is saved."""
+        seen: list[GuildSettings] = []
+
+        def apply(current: GuildSettings) -> GuildSettings:
+            seen.append(current)
+            return change(current)
+
+        new = await update_guild_settings(self.bot.services.store, guild_id, apply)
+        return seen[-1], new
+
+    async def _reply(
+        self, interaction: discord.Interaction[MJBot], text: str, *, embeds: list[discord.Embed] | None = None
+    ) -> None:
+        send = interaction.followup.send if interaction.response.is_done() else interaction.response.send_message
+        await send(text, embeds=embeds or [], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _changed(self, interaction: discord.Interaction[MJBot], reply: str, audit: str | None = None) -> None:
+        """Answer the moderator, then post the change (``audit``, or the reply itself) in the audit log."""
+        await self._reply(interaction, reply)
+        guild_id = interaction.guild_id
+        log.info("guild %s: settings changed by user %s: %s", guild_id, interaction.user.id, audit or reply)
+        await self.bot.audit.post(guild_id, "settings", actor_id=interaction.user.id, text=audit or reply)
+
+    async def _area_change(
+        self,
+        interaction: discord.Interaction[MJBot],
+        area: str,
+        change: Callable[[GuildSettings], GuildSettings],
+        show: Callable[[GuildSettings], str],
+    ) -> None:
+        """Apply a change to one area and report it as "area: old → new" (or that nothing changed)."""
+        old, new = await self._update(self._guild_id(interaction), change)
+        before, after = show(old), show(new)
+        if before == after:
+            await self._reply(interaction, UNCHANGED.format(area=area, value=after))
+            return
+        await self._changed(interaction, CHANGED.format(area=area, old=before, new=after))
+
+    # -- channels -------------------------------------------------------------------------------------------
+
+    @channels.command(name="add", description="Let the bot's commands work in this channel (and not elsewhere)")
+    @app_commands.describe(channel="A channel to allow")
+    async def channels_add(self, interaction: discord.Interaction[MJBot], channel: AllowedChannel) -> None:
+        def change(settings: GuildSettings) -> GuildSettings:
+            if channel.id in settings.channels:
+                return settings
+            if len(settings.channels) >= MAX_CHANNELS:
+                raise UserFacingError(TOO_MANY.format(count=MAX_CHANNELS, what="allowed channels"))
+            return dataclasses.replace(settings, channels=(*settings.channels, channel.id))
+
+        await self._area_change(interaction, CHANNELS_AREA, change, lambda s: render.channels_text(s.channels))
+
+    @channels.command(name="remove", description="Take a channel off the allow list")
+    @app_commands.describe(channel="A channel on the allow list")
+    async def channels_remove(self, interaction: discord.Interaction[MJBot], channel: AllowedChannel) -> None:
+        def change(settings: GuildSettings) -> GuildSettings:
+            return dataclasses.replace(settings, channels=tuple(c for c in settings.channels if c != channel.id))
+
+        await self._area_change(interaction, CHANNELS_AREA, change, lambda s: render.channels_text(s.channels))
+
+    @channels.command(name="list", description="Where the bot's commands work")
+    async def channels_list(self, interaction: discord.Interaction[MJBot]) -> None:
+        settings = await self._settings(interaction)
+        await self._reply(interaction, f"{CHANNELS_AREA}: {render.channels_text(settings.channels)}")
+
+    @channels.command(name="clear", description="Let the bot's commands work in every channel again")
+    async def channels_clear(self, interaction: discord.Interaction[MJBot]) -> None:
+        await self._area_change(
+            interaction,
+            CHANNELS_AREA,
+            lambda s: dataclasses.replace(s, channels=()),
+            lambda s: render.channels_text(s.channels),
+        )
+
+    async def _settings(self, interaction: discord.Interaction[MJBot]) -> GuildSettings:
+        """The settings the moderator check read (read again if it did not run, as in a direct call)."""
+        settings = interaction.extras.get(SETTINGS_KEY)
+        if isinstance(settings, GuildSettings):
+            return settings
+        return await load_guild_settings(self.bot.services.store, self._guild_id(interaction))
+
+    # -- policy and moderator roles -------------------------------------------------------------------
+
+    @admin.command(name="policy", description="Who may use a job's buttons and reactions")
+    @app_commands.describe(policy="Owner only; owner and moderators; or everyone in the server")
+    @app_commands.choices(
+        policy=[app_commands.Choice(name=POLICY_CHOICES[value], value=value) for value in BUTTON_POLICIES]
+    )
+    async def policy(self, interaction: discord.Interaction[MJBot], policy: app_commands.Choice[str]) -> None:
+        chosen = button_policy(policy.value)
+        await self._area_change(
+            interaction,
+            POLICY_AREA,
+            lambda s: dataclasses.replace(s, button_policy=chosen),
+            lambda s: render.policy_text(s.button_policy),
+        )
+
+    @moderator_roles.command(name="add", description="Members with this role count as moderators")
+    @app_commands.describe(role="The role")
+    async def roles_add(self, interaction: discord.Interaction[MJBot], role: discord.Role) -> None:
+        def change(settings: GuildSettings) -> GuildSettings:
+            if role.id in settings.moderator_roles:
+                return settings
+            if len(settings.moderator_roles) >= MAX_MODERATOR_ROLES:
+                raise UserFacingError(TOO_MANY.format(count=MAX_MODERATOR_ROLES, what="moderator roles"))
+            return dataclasses.replace(settings, moderator_roles=(*settings.moderator_roles, role.id))
+
+        await self._area_change(interaction, ROLES_AREA, change, lambda s: render.roles_text(s.moderator_roles))
+
+    @moderator_roles.command(name="remove", description="Members with this role no longer count as moderators")
+    @app_commands.describe(role="The role")
+    async def roles_remove(self, interaction: discord.Interaction[MJBot], role: discord.Role) -> None:
+        def change(settings: GuildSettings) -> GuildSettings:
+            roles = tuple(r for r in settings.moderator_roles if r != role.id)
+            return dataclasses.replace(settings, moderator_roles=roles)
+
+        await self._area_change(interaction, ROLES_AREA, change, lambda s: render.roles_text(s.moderator_roles))
+
+    @moderator_roles.command(name="list", description="The roles whose members count as moderators")
+    async def roles_list(self, interaction: discord.Interaction[MJBot]) -> None:
+        settings = await self._settings(interaction)
+        await self._reply(interaction, f"{ROLES_AREA}: {render.roles_text(settings.moderator_roles)}")
+
+    # -- word filter --------------------------------------------------------------------------------------
+
+    @word_filter.command(name="add", description="Refuse prompts with this word, phrase or pattern")
+    @app_commands.describe(
+        pattern="A word or phrase (matches whole words, any case), or a regular expression",
+        regex="Treat the pattern as a regular expression (default: a plain word or phrase)",
+    )
+    async def filter_add(
+        self,
+        interaction: discord.Interaction[MJBot],
+        pattern: app_commands.Range[str, 1, MAX_PATTERN_CHARS],
+        regex: bool = False,
+    ) -> None:
+        try:
+            rule = compile_rule(pattern, regex)
+        except ValueError as exc:
+            raise UserFacingError(str(exc)) from None
+
+        def change(settings: GuildSettings) -> GuildSettings:
+            if rule in settings.word_filter:
+                return settings
+            if len(settings.word_filter) >= MAX_FILTER_RULES:
+                raise UserFacingError(TOO_MANY.format(count=MAX_FILTER_RULES, what="word-filter rules"))
+            return dataclasses.replace(settings, word_filter=(*settings.word_filter, rule))
+
+        old, new = await self._update(self._guild_id(interaction), change)
+        if old == new:
+            await self._reply(interaction, FILTER_ALREADY.format(rule=render.rule_text(rule)))
+            return
+        text = FILTER_ADDED.format(rule=render.rule_text(rule), old=len(old.word_filter), new=len(new.word_filter))
+        await self._changed(interaction, text)
+
+    @word_filter.command(name="remove", description="Take a word or pattern out of the filter")
+    @app_commands.describe(pattern="The word or pattern, as `/admin filter list` shows it")
+    async def filter_remove(self, interaction: discord.Interaction[MJBot], pattern: str) -> None:
+        wanted = filter_candidates(pattern)
+        removed: list[FilterRule] = []
+
+        def change(settings: GuildSettings) -> GuildSettings:
+            removed[:] = [rule for rule in settings.word_filter if rule.pattern in wanted]
+            if not removed:
+                raise UserFacingError(NOT_IN_FILTER.format(pattern=fit_escaped(pattern, 100)))
+            kept = tuple(rule for rule in settings.word_filter if rule not in removed)
+            return dataclasses.replace(settings, word_filter=kept)
+
+        old, new = await self._update(self._guild_id(interaction), change)
+        rules = ", ".join(render.rule_text(rule) for rule in removed)
+        await self._changed(
+            interaction, FILTER_REMOVED.format(rule=rules, old=len(old.word_filter), new=len(new.word_filter))
+        )
+
+    @filter_remove.autocomplete("pattern")
+    async def filter_patterns(
+        self, interaction: discord.Interaction[MJBot], typed: str
+    ) -> list[app_commands.Choice[str]]:
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            return []
+        settings = await load_guild_settings(self.bot.services.store, guild_id)
+        if not is_moderator(interaction.user, settings, permissions=interaction.permissions):
+            return []  # the filter is for moderators' eyes only
+        needle = typed.casefold()
+        return [
+            app_commands.Choice(name=shorten(rule.describe(), CHOICE_CHARS), value=rule.pattern)
+            for rule in settings.word_filter
+            if needle in rule.pattern.casefold() and len(rule.pattern) <= CHOICE_CHARS
+        ][:25]
+
+    @word_filter.command(name="list", description="The words and patterns refused in prompts")
+    async def filter_list(self, interaction: discord.Interaction[MJBot]) -> None:
+        settings = await self._settings(interaction)
+        embed = discord.Embed(
+            title=f"{FILTER_AREA} ({len(settings.word_filter)})",
+            description=shorten(render.filter_text(settings.word_filter), 4096),
+            colour=discord.Colour.blurple(),
+        )
+        await self._reply(interaction, "", embeds=[embed])
+
+    # -- blocked members ------------------------------------------------------------------------------------
+
+    @users.command(name="block", description="Stop a member from using the bot here; they see the reason")
+    @app_commands.describe(member="The member", reason="Shown to them when they try (default: no reason given)")
+    async def users_block(
+        self,
+        interaction: discord.Interaction[MJBot],
+        member: discord.Member | discord.User,
+        reason: app_commands.Range[str, 1, MAX_REASON_CHARS] | None = None,
+    ) -> None:
+        if member.id == interaction.user.id:
+            raise UserFacingError(CANNOT_BLOCK_SELF)
+        if member.bot:
+            raise UserFacingError(CANNOT_BLOCK_BOT)
+        # An empty reason is stored as such: the member is then told to ask a moderator, not "no reason given".
+        entry = BlockEntry((reason or "").strip(), by=interaction.user.id, at=time.time())
+
+        def change(settings: GuildSettings) -> GuildSettings:
+            return dataclasses.replace(settings, blocked={**settings.blocked, member.id: entry})
+
+        old, _ = await self._update(self._guild_id(interaction), change)
+        shown = render.reason_text(entry.reason)
+        earlier = old.blocked.get(member.id)
+        audit = BLOCK_AUDIT.format(user=member.id, reason=shown)
+        if earlier is not None:
+            audit += REBLOCK_NOTE.format(reason=render.reason_text(earlier.reason))
+        reply = BLOCKED_REPLY if entry.reason else BLOCKED_REPLY_NO_REASON
+        await self._changed(interaction, reply.format(user=member.id, reason=shown), audit)
+
+    @users.command(name="unblock", description="Let a blocked member use the bot again")
+    @app_commands.describe(member="The member")
+    async def users_unblock(
+        self, interaction: discord.Interaction[MJBot], member: discord.Member | discord.User
+    ) -> None:
+        def change(settings: GuildSettings) -> GuildSettings:
+            if member.id not in settings.blocked:
+                raise UserFacingError(NOT_BLOCKED.format(user=member.id))
+            return dataclasses.replace(
+                settings, blocked={user: entry for user, entry in settings.blocked.items() if user != member.id}
+            )
+
+        old, _ = await self._update(self._guild_id(interaction), change)
+        reason = render.reason_text(old.blocked[member.id].reason)
+        audit = UNBLOCK_AUDIT.format(user=member.id, reason=reason)
+        await self._changed(interaction, UNBLOCKED_REPLY.format(user=member.id), audit)
+
+    @users.command(name="list", description="The members blocked from using the bot, and why")
+    async def users_list(self, interaction: discord.Interaction[MJBot]) -> None:
+        settings = await self._settings(interaction)
+        embed = discord.Embed(
+            title=f"{BLOCKED_AREA} ({len(settings.blocked)})",
+            description=shorten(render.blocked_text(settings.blocked), 4096),
+            colour=discord.Colour.blurple(),
+        )
+        await self._reply(interaction, "", embeds=[embed])
+
+    # -- limits ---------------------------------------------------------------------------------------------
+
+    @admin.command(name="limits", description="Show or change the quotas (a number, or none for no limit)")
+    @app_commands.describe(
+        running_per_user="Jobs one member may have running at once; more wait in a queue (none: no limit)",
+        jobs_per_user_per_day="Jobs one member may start per UTC day (none: no limit)",
+        daily_budget="Cost units the whole server may spend per UTC day (none: no limit)",
+        allow_turbo="Whether members may use turbo mode",
+        allow_720p="Whether members may make 720p videos",
+        allow_private_results="Whether members may have their results shown only to them",
+    )
+    async def limits(
+        self,
+        interaction: discord.Interaction[MJBot],
+        running_per_user: str | None = None,
+        jobs_per_user_per_day: str | None = None,
+        daily_budget: str | None = None,
+        allow_turbo: bool | None = None,
+        allow_720p: bool | None = None,
+        allow_private_results: bool | None = None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        if running_per_user is not None:
+            running = parse_limit(running_per_user, option="running_per_user")
+            changes["max_running_per_user"] = None if running is None else int(running)
+        if jobs_per_user_per_day is not None:
+            per_day = parse_limit(jobs_per_user_per_day, option="jobs_per_user_per_day")
+            changes["max_jobs_per_user_per_day"] = None if per_day is None else int(per_day)
+        if daily_budget is not None:
+            changes["daily_budget"] = parse_limit(daily_budget, option="daily_budget", budget=True)
+        for name, flag in (
+            ("allow_turbo", allow_turbo),
+            ("allow_720p", allow_720p),
+            ("allow_private_results", allow_private_results),
+        ):
+            if flag is not None:
+                changes[name] = flag
+        if not changes:
+            settings = await self._settings(interaction)
+            await self._reply(interaction, LIMITS_NOW.format(limits=render.limits_text(settings.limits)))
+            return
+
+        def change(settings: GuildSettings) -> GuildSettings:
+            try:
+                return settings.with_limits(**changes)
+            except ValueError as exc:
+                raise UserFacingError(str(exc).capitalize() + ".") from None
+
+        old, new = await self._update(self._guild_id(interaction), change)
+        changed = render.limit_changes(old.limits, new.limits)
+        now = LIMITS_NOW.format(limits=render.limits_text(new.limits))
+        if not changed:
+            await self._reply(interaction, f"{NOTHING_CHANGED}\n{now}")
+            return
+        lines = "\n".join(changed)
+        await self._changed(interaction, f"{lines}\n\n{now}", f"{LIMITS_AREA}:\n{lines}")
+
+    # -- audit channel --------------------------------------------------------------------------------------
+
+    @audit_channel.command(name="set", description="Post submits, refusals, cancels and changes in this channel")
+    @app_commands.describe(channel="A text channel the bot can post in")
+    async def audit_set(self, interaction: discord.Interaction[MJBot], channel: discord.TextChannel) -> None:
+        missing = missing_permissions(channel)
+        if missing:
+            raise UserFacingError(AUDIT_CANNOT_POST.format(channel=channel.mention, missing=missing))
+        old, new = await self._update(
+            self._guild_id(interaction), lambda s: dataclasses.replace(s, audit_channel=channel.id)
+        )
+        if old.audit_channel == new.audit_channel:
+            await self._reply(interaction, UNCHANGED.format(area=AUDIT_AREA, value=channel.mention))
+            return
+        before = render.channel_text(old.audit_channel)
+        await self._reply(interaction, AUDIT_SET.format(old=before, new=channel.mention))
+        text = CHANGED.format(area=AUDIT_AREA, old=before, new=channel.mention)
+        posted = await self.bot.audit.post(channel.guild.id, "settings", actor_id=interaction.user.id, text=text)
+        if not posted:
+            await self._reply(interaction, AUDIT_TEST_FAILED.format(channel=channel.mention))
+        if old.audit_channel is not None:
+            await self.bot.audit.post(
+                channel.guild.id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
+            )
+
+    @audit_channel.command(name="clear", description="Stop posting the audit log")
+    async def audit_clear(self, interaction: discord.Interaction[MJBot]) -> None:
+        guild_id = self._guild_id(interaction)
+        old, _ = await self._update(guild_id, lambda s: dataclasses.replace(s, audit_channel=None))
+        if old.audit_channel is None:
+            await self._reply(interaction, UNCHANGED.format(area=AUDIT_AREA, value=render.NONE))
+            return
+        before = render.channel_text(old.audit_channel)
+        await self._reply(interaction, AUDIT_CLEARED.format(old=before))
+        text = CHANGED.format(area=AUDIT_AREA, old=before, new=render.NONE)
+        await self.bot.audit.post(
+            guild_id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
+        )
+
+    # -- jobs and statistics --------------------------------------------------------------------------------
+
+    @admin.command(name="jobs", description="This server's queued and running jobs, with Cancel for each")
+    async def jobs(self, interaction: discord.Interaction[MJBot]) -> None:
+        await show_jobs(interaction, self._guild_id(interaction))
+
+    @admin.command(name="stats", description="Jobs per member and in all, failures and waits, with a chart per day")
+    @app_commands.describe(days="How many days back, today included (UTC days; default 7)")
+    async def stats(
+        self, interaction: discord.Interaction[MJBot], days: app_commands.Range[int, 1, MAX_STATS_DAYS] = 7
+    ) -> None:
+        guild_id = self._guild_id(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = time.time()
+        figures = await self.bot.services.store.guild_stats(guild_id, stats.window_start(now, days), now)
+        chart = await stats.chart_file(figures)
+        await interaction.followup.send(
+            embed=stats.stats_embed(figures, days, chart=True),
+            file=chart,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    # -- everything at once ---------------------------------------------------------------------------------
+
+    @admin.command(name="settings", description="All of this server's settings for the bot")
+    async def settings(self, interaction: discord.Interaction[MJBot]) -> None:
+        settings = await self._settings(interaction)
+        usage = await self._usage_today(self._guild_id(interaction), settings)
+        await self._reply(interaction, "", embeds=render.settings_embeds(settings, usage=usage))
+
+    async def _usage_today(self, guild_id: int, settings: GuildSettings) -> str:
+        since = day_start(time.time())
+        used = await self.bot.services.store.usage_total(since, guild_id=guild_id)
+        budget = settings.limits.daily_budget
+        if budget is None:
+            return USAGE_TODAY_UNLIMITED.format(used=used)
+        return USAGE_TODAY.format(used=used, budget=budget, reset=int(next_reset(time.time())))
+
+    def _guild_id(self, interaction: discord.Interaction[MJBot]) -> int:
+        guild_id = interaction.guild_id
+        if guild_id is None:  # the check refuses DMs before any subcommand runs
+            raise UserFacingError(GUILD_ONLY)
+        return guild_id
+
+
+def missing_permissions(channel: discord.TextChannel) -> str:
+    """The permissions the bot lacks to post the audit log in ``channel`` ("" when it has them all)."""
+    granted = channel.permissions_for(channel.guild.me)
+    missing = [name for name in AUDIT_PERMISSIONS if not getattr(granted, name)]
+    return ", ".join(PERMISSION_NAMES[name] for name in missing)

@@ -1,0 +1,342 @@
+"""The gate every job passes before the API hears of it: /video, /imagine, and each follow-up that submits.
+
+Checks, in this order, and the first that fails answers: direct messages allowed (``[discord] allow_dms``;
+in direct messages no server rule applies), the server's channel allow list, a block on the member, the
+word filter, turbo and 720p allowed, and the quotas (``bot.quota``: a daily limit refuses, the running-jobs
+limit queues). A refusal is an ephemeral answer the member can act on, and a post in the server's audit log.
+
+``admitted`` runs the checks under a per-member lock that is held until the job is written to the store,
+so two commands sent at once cannot both slip under a limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import discord
+from discord import app_commands
+
+from bot import quota
+from bot.acedata.models import ApiRequest
+from bot.quota import QuotaDecision
+from bot.settings import GuildSettings, UserSettings, load_guild_settings, load_user_settings, match_filter
+from cogs.common import UserFacingError
+from cogs.errors import defer_public
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+#: Wall-clock time for the daily limits (UTC days); tests move it past midnight.
+clock: Callable[[], float] = time.time
+
+#: How long a command waits for the same member's previous submit before it goes ahead unlocked
+#: (Discord wants an acknowledgement within 3 s, and a slow API must not cost the member an answer).
+TURN_WAIT_S: Final = 1.5
+#: ``interaction.extras`` key: the response was deferred ephemerally, so the job's message is private.
+PRIVATE_EXTRA: Final = "mj_private"
+#: Job meta written on a queued job: the running-jobs limit it waits for.
+QUEUED_META: Final = "queued_for"
+
+MESSAGES: Final = {
+    "dms_off": (
+        "The bot doesn't take commands in direct messages: its operator turned that off. "
+        "Use it in a server you share with it."
+    ),
+    "channel": "The bot works only in {channels} on this server. Use it there.",
+    "channel_unreachable": (
+        "The bot works only in certain channels on this server, and none of them exists any more. "
+        "Ask a moderator to update the list (`/admin channels`)."
+    ),
+    "blocked": "A moderator blocked you from using the bot on this server. Their reason: {reason}",
+    "blocked_no_reason": "A moderator blocked you from using the bot on this server. Ask them why.",
+    "filter": (
+        "Your prompt was refused by this server's word filter: it matches {rule}. Change the prompt and try again."
+    ),
+    "audit": "{what} refused: {reason}",
+}
+
+
+class Submitter(Protocol):
+    """Who asks for a job, and where (``cogs.actions.Actor`` is one)."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def guild_id(self) -> int | None: ...
+
+    @property
+    def channel_id(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The member and the place of a submit, as the gate reads them."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    parent_id: int | None = None  # a thread's channel, which the allow list may name instead
+
+
+class GateRefusal(UserFacingError):
+    """A submit the gate refused; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """What the gate decided, with the settings it read (the caller needs them for the job's message)."""
+
+    refusal: str | None
+    quota: QuotaDecision
+    guild: GuildSettings
+    user: UserSettings
+    guild_id: int | None
+
+    @property
+    def allowed(self) -> bool:
+        """The job may go ahead (now, or through the queue)."""
+        return self.refusal is None
+
+    @property
+    def queued(self) -> bool:
+        """The job goes into the member's queue instead of to the API."""
+        return self.refusal is None and self.quota.queued
+
+    @property
+    def private(self) -> bool:
+        """The member wants private results and this server allows them (in DMs every result is private anyway)."""
+        return self.guild_id is not None and self.user.private_results and self.guild.limits.allow_private_results
+
+    def raise_for_refusal(self) -> None:
+        if self.refusal is not None:
+            raise GateRefusal(self.refusal)
+
+
+def where_of(bot: MJBot, who: discord.Interaction[MJBot] | Submitter) -> Where:
+    """The member, server and channel of an interaction or a submitter (and a thread's parent channel)."""
+    if isinstance(who, discord.Interaction):
+        channel: object = who.channel
+        user_id, guild_id, channel_id = who.user.id, who.guild_id, who.channel_id
+    else:
+        user_id, guild_id, channel_id = who.user_id, who.guild_id, who.channel_id
+        channel = bot.get_channel(channel_id) if channel_id is not None else None
+    parent = getattr(channel, "parent_id", None)
+    return Where(user_id, guild_id, channel_id, parent if isinstance(parent, int) else None)
+
+
+def channel_refusal(settings: GuildSettings, where: Where, bot: MJBot) -> str | None:
+    """None when the allow list lets the member use the bot here; else a message naming the allowed channels."""
+    if settings.channel_allowed(where.channel_id) or (
+        where.parent_id is not None and settings.channel_allowed(where.parent_id)
+    ):
+        return None
+    guild = bot.get_guild(where.guild_id) if where.guild_id is not None else None
+    existing = [c for c in settings.channels if guild is None or guild.get_channel_or_thread(c) is not None]
+    if not existing:
+        return MESSAGES["channel_unreachable"]
+    # Channel mentions never ping anyone; the bot sends every message with no allowed mentions anyway.
+    return MESSAGES["channel"].format(channels=_listing([f"<#{channel_id}>" for channel_id in existing]))
+
+
+def _listing(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+async def check_submit(
+    bot: MJBot,
+    who: discord.Interaction[MJBot] | Submitter,
+    request: ApiRequest,
+    *,
+    kind: str,
+    prompt: str | None = None,
+    user: UserSettings | None = None,
+) -> GateResult:
+    """May this member submit ``request`` here, now or through the queue? Refusals are audit-logged here.
+
+    ``kind`` names what was asked for in the audit log ("/video", "U2 on job abc..."); ``prompt`` is more text
+    the word filter reads (the prompt of the job a follow-up continues); ``user`` spares a read of the member's
+    settings when the caller has them.
+    """
+    where = where_of(bot, who)
+    store = bot.services.store
+    member = user if user is not None else await load_user_settings(store, where.user_id)
+    if where.guild_id is None:
+        refusal = None if bot.config.discord.allow_dms else MESSAGES["dms_off"]
+        return GateResult(refusal, quota.ALLOWED, GuildSettings(), member, None)
+    settings = await load_guild_settings(store, where.guild_id)
+    decision = quota.ALLOWED
+    refusal = _rule_refusal(bot, settings, where, request, prompt)
+    if refusal is None:
+        decision = await quota.check(
+            store, settings, guild_id=where.guild_id, user_id=where.user_id, request=request, now=clock()
+        )
+        refusal = decision.message if decision.refused else None
+    result = GateResult(refusal, decision, settings, member, where.guild_id)
+    if refusal is not None:
+        log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, where.guild_id, refusal[:200])
+        await _audit(bot, where, kind, refusal)
+    return result
+
+
+def _rule_refusal(
+    bot: MJBot, settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None
+) -> str | None:
+    """The first of the server's rules (channels, blocks, word filter) the submit breaks, as a message."""
+    refusal = channel_refusal(settings, where, bot)
+    if refusal is not None:
+        return refusal
+    block = settings.block_of(where.user_id)
+    if block is not None:
+        reason = block.reason.strip()
+        return MESSAGES["blocked"].format(reason=reason) if reason else MESSAGES["blocked_no_reason"]
+    for text in (request.prompt, prompt):
+        if text:
+            rule = match_filter(text, settings.word_filter)
+            if rule is not None:
+                return MESSAGES["filter"].format(rule=discord.utils.escape_markdown(rule.describe()))
+    return None
+
+
+async def _audit(bot: MJBot, where: Where, kind: str, refusal: str) -> None:
+    audit = getattr(bot, "audit", None)
+    if audit is None or where.guild_id is None:
+        return
+    text = MESSAGES["audit"].format(what=kind, reason=refusal)
+    await audit.post(where.guild_id, "refusal", actor_id=where.user_id, text=text)
+
+
+# -- one submit at a time per member ------------------------------------------------------------------------
+
+_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _turn(user_id: int) -> AsyncIterator[None]:
+    lock = _turns.get(user_id)
+    if lock is None:
+        lock = asyncio.Lock()
+        _turns[user_id] = lock
+    try:
+        async with asyncio.timeout(TURN_WAIT_S):
+            await lock.acquire()
+    except TimeoutError:
+        log.info("gate: user %s has a submit under way for %.1f s; going ahead beside it", user_id, TURN_WAIT_S)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.asynccontextmanager
+async def admitted(
+    bot: MJBot,
+    who: discord.Interaction[MJBot] | Submitter,
+    request: ApiRequest,
+    *,
+    kind: str,
+    prompt: str | None = None,
+    user: UserSettings | None = None,
+) -> AsyncIterator[GateResult]:
+    """``check_submit`` under the member's lock, held until the body (which submits) is done.
+
+    Raises GateRefusal (a UserFacingError, shown ephemerally) when the gate refuses.
+    """
+    async with _turn(where_of(bot, who).user_id):
+        result = await check_submit(bot, who, request, kind=kind, prompt=prompt, user=user)
+        result.raise_for_refusal()
+        yield result
+
+
+async def submit(
+    bot: MJBot,
+    admission: GateResult,
+    request: ApiRequest,
+    *,
+    user_id: int,
+    guild_id: int | None,
+    channel_id: int | None,
+    parent_id: str | None = None,
+    prompt: str | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> str:
+    """Send the job to the API, or put it in the member's queue when the gate said so; the new job's id."""
+    engine = bot.services.engine
+    if not admission.queued:
+        return await engine.submit(
+            request,
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            parent_id=parent_id,
+            prompt=prompt,
+            meta=meta,
+        )
+    waiting = {**(meta or {}), QUEUED_META: {"limit": int(admission.quota.maximum or 0)}}
+    job_id = await engine.enqueue(
+        request,
+        user_id=user_id,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        parent_id=parent_id,
+        prompt=prompt,
+        meta=waiting,
+    )
+    log.info("job %s (guild %s): queued for user %s: %s", job_id, guild_id, user_id, admission.quota.message)
+    return job_id
+
+
+# -- acknowledging and where commands are offered -----------------------------------------------------------
+
+
+async def defer_job(interaction: discord.Interaction[MJBot], *, private: bool) -> None:
+    """Acknowledge a submit with "thinking...": public (it becomes the job's message) or, for private results,
+    ephemeral (Delivery then keeps the job's message private, and sends the result to DMs once the token ends)."""
+    if not private:
+        await defer_public(interaction)
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    interaction.extras[PRIVATE_EXTRA] = True
+
+
+def command_contexts(allow_dms: bool) -> app_commands.AppCommandContext:
+    """Where a member command is offered: servers, and the bot's DMs unless the operator turned them off."""
+    return app_commands.AppCommandContext(guild=True, dm_channel=allow_dms, private_channel=False)
+
+
+def offer_in_dms(bot: MJBot, commands: list[app_commands.Command[Any, ..., Any] | app_commands.Group]) -> None:
+    """Set where ``commands`` are offered, by ``[discord] allow_dms``, before they are synced.
+
+    With DMs off, the tree's default leaves DMs out too, so no command of the bot (``/jobs``, ``/show``...)
+    is offered there; commands that set their own contexts (``/admin``: servers only) keep them.
+    """
+    allow = bot.config.discord.allow_dms
+    for command in commands:
+        command.allowed_contexts = command_contexts(allow)
+        command.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
+    if not allow:
+        bot.tree.allowed_contexts = command_contexts(False)
+
+
+class DirectMessagesOff(app_commands.CheckFailure):
+    """A command used in DMs while the operator turned DMs off; the message says so."""
+
+
+def check_dms(interaction: discord.Interaction[MJBot]) -> bool:
+    """A cog's ``interaction_check``: refuse commands in DMs when ``[discord] allow_dms`` is off."""
+    if interaction.guild_id is None and not interaction.client.config.discord.allow_dms:
+        raise DirectMessagesOff(MESSAGES["dms_off"])
+    return True

@@ -1,0 +1,393 @@
+"""/settings: each member's own defaults and wishes, and what they have left today.
+
+One ephemeral panel shows everything: the defaults /video and /imagine use when an option is not given
+(mode, resolution, loop), "DM me when a job is done", private results (where the server allows them),
+and the member's allowance on this server. Its selects and toggle buttons save at once and redraw the
+panel with a line saying what changed; the same changes can be made with the command's options.
+
+The controls are DynamicItems whose custom id holds the setting and the value to set (``mjset:loop:on``),
+never the current state: a click sets a value, so a double click or a panel left open for a day still
+does what its label says, and the panel works after a restart. Settings are the member's, wherever they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import quota
+from bot.quota import Allowance
+from bot.settings import (
+    GuildSettings,
+    UserSettings,
+    load_guild_settings,
+    load_user_settings,
+    update_user_settings,
+)
+from cogs import gate
+from cogs.errors import answer, answer_error
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+log = logging.getLogger(__name__)
+
+SELECT_TEMPLATE: Final = r"mjset:(?P<key>mode|resolution)"
+BUTTON_TEMPLATE: Final = r"mjset:(?P<key>loop|dm|private|show)(?::(?P<value>on|off))?"
+
+MESSAGES: Final = {
+    "title": "Your settings",
+    "defaults": "Defaults for `/video` and `/imagine`",
+    "defaults_value": "Mode: **{mode}** · Resolution: **{resolution}** · Loop: **{loop}**\n"
+    "*Used when you leave the option out.*",
+    "dm": "DM me when a job is done",
+    "dm_value": "**{state}** · a copy of each finished job in your DMs",
+    "private": "Private results",
+    "private_value": "**{state}** · only you see your jobs' messages; after 15 minutes results come to your DMs",
+    "private_not_here": "**{state}** · this server doesn't allow private results, so here they stay public",
+    "private_dms": "**{state}** · applies in servers that allow it",
+    "allowance": "Left today on this server",
+    "allowance_dms": "Limits",
+    "no_limits_dms": "Servers' limits don't apply in DMs.",
+    "turbo_off": "⚠️ Turbo is turned off on this server: here, pick fast mode or jobs in turbo are refused.",
+    "720p_off": "⚠️ 720p video is turned off on this server: here, pick 480p or videos in 720p are refused.",
+    "saved": "✅ Saved: {changes}.",
+    "nothing": "Pick a default below; each change is saved at once.",
+    "mode_placeholder": "Default mode",
+    "resolution_placeholder": "Default video resolution",
+    "mode_fast": "Fast",
+    "mode_fast_help": "The usual speed",
+    "mode_turbo": "Turbo",
+    "mode_turbo_help": "Quicker, costs twice as much",
+    "res_720p": "720p",
+    "res_480p": "480p",
+    "loop_button": "Loop: {state}",
+    "dm_button": "DM when done: {state}",
+    "private_button": "Private results: {state}",
+    "show_button": "Refresh",
+    "on": "on",
+    "off": "off",
+    "change_mode": "mode {value}",
+    "change_resolution": "resolution {value}",
+    "change_loop": "loop {value}",
+    "change_dm": "DM when done {value}",
+    "change_private": "private results {value}",
+    "footer": "Your settings are yours in every server and in DMs.",
+}
+
+Change = tuple[str, Any]
+
+
+def _state(value: bool) -> str:
+    return MESSAGES["on"] if value else MESSAGES["off"]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the panel is shown: a server's settings and the member's allowance there, or DMs (both None)."""
+
+    guild: GuildSettings | None
+    allowance: Allowance | None
+
+
+def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
+    """``settings`` with the changes (``("mode", "turbo")``, ``("loop", True)``...) made."""
+    values: dict[str, Any] = {
+        "mode": settings.mode,
+        "resolution": settings.resolution,
+        "loop": settings.loop,
+        "dm_on_done": settings.dm_on_done,
+        "private_results": settings.private_results,
+    }
+    values.update(changes)
+    return UserSettings(**values, extra=settings.extra)
+
+
+def describe_changes(changes: list[Change]) -> str:
+    """What a change did, for the panel's confirmation line: "mode turbo, loop on"."""
+    words = {
+        "mode": "change_mode",
+        "resolution": "change_resolution",
+        "loop": "change_loop",
+        "dm_on_done": "change_dm",
+        "private_results": "change_private",
+    }
+    parts = []
+    for key, value in changes:
+        shown = _state(value) if isinstance(value, bool) else str(value)
+        parts.append(MESSAGES[words[key]].format(value=shown))
+    return ", ".join(parts)
+
+
+def panel_embed(settings: UserSettings, place: Place, *, saved: str | None = None) -> discord.Embed:
+    """The panel: the member's settings, what applies here, and what they have left today."""
+    lines = [MESSAGES["saved"].format(changes=saved) if saved else MESSAGES["nothing"]]
+    guild = place.guild
+    if guild is not None and settings.mode == "turbo" and not guild.limits.allow_turbo:
+        lines.append(MESSAGES["turbo_off"])
+    if guild is not None and settings.resolution == "720p" and not guild.limits.allow_720p:
+        lines.append(MESSAGES["720p_off"])
+    embed = discord.Embed(title=MESSAGES["title"], description="\n".join(lines), colour=discord.Colour.blurple())
+    embed.add_field(
+        name=MESSAGES["defaults"],
+        value=MESSAGES["defaults_value"].format(
+            mode=settings.mode, resolution=settings.resolution, loop=_state(settings.loop)
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name=MESSAGES["dm"], value=MESSAGES["dm_value"].format(state=_state(settings.dm_on_done)), inline=False
+    )
+    if guild is None:
+        private = MESSAGES["private_dms"]
+    elif guild.limits.allow_private_results:
+        private = MESSAGES["private_value"]
+    else:
+        private = MESSAGES["private_not_here"]
+    embed.add_field(
+        name=MESSAGES["private"], value=private.format(state=_state(settings.private_results)), inline=False
+    )
+    if place.allowance is None:
+        embed.add_field(name=MESSAGES["allowance_dms"], value=MESSAGES["no_limits_dms"], inline=False)
+    else:
+        embed.add_field(name=MESSAGES["allowance"], value="\n".join(place.allowance.lines()), inline=False)
+    embed.set_footer(text=MESSAGES["footer"])
+    return embed
+
+
+class PanelView(discord.ui.View):
+    """The panel's controls; clicks reach ``SettingSelect``/``SettingButton`` through the registered dynamic items,
+    so discord.py need not keep this view (an ephemeral message's view would otherwise expire with its token)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def panel_view(settings: UserSettings, place: Place) -> PanelView:
+    view = PanelView()
+    view.add_item(
+        SettingSelect(
+            "mode",
+            [
+                discord.SelectOption(
+                    label=MESSAGES["mode_fast"],
+                    value="fast",
+                    description=MESSAGES["mode_fast_help"],
+                    default=settings.mode == "fast",
+                ),
+                discord.SelectOption(
+                    label=MESSAGES["mode_turbo"],
+                    value="turbo",
+                    description=MESSAGES["mode_turbo_help"],
+                    default=settings.mode == "turbo",
+                ),
+            ],
+            placeholder=MESSAGES["mode_placeholder"],
+            row=0,
+        )
+    )
+    view.add_item(
+        SettingSelect(
+            "resolution",
+            [
+                discord.SelectOption(label=MESSAGES["res_720p"], value="720p", default=settings.resolution == "720p"),
+                discord.SelectOption(label=MESSAGES["res_480p"], value="480p", default=settings.resolution == "480p"),
+            ],
+            placeholder=MESSAGES["resolution_placeholder"],
+            row=1,
+        )
+    )
+    allowed_here = place.guild is None or place.guild.limits.allow_private_results
+    for key, label, value, disabled in (
+        ("loop", "loop_button", settings.loop, False),
+        ("dm", "dm_button", settings.dm_on_done, False),
+        ("private", "private_button", settings.private_results, not allowed_here and not settings.private_results),
+    ):
+        view.add_item(
+            SettingButton(
+                key,
+                "off" if value else "on",
+                label=MESSAGES[label].format(state=_state(value)),
+                style=discord.ButtonStyle.success if value else discord.ButtonStyle.secondary,
+                disabled=disabled,
+            )
+        )
+    view.add_item(SettingButton("show", None, label=MESSAGES["show_button"], emoji="🔄"))
+    return view
+
+
+async def place_of(bot: MJBot, interaction: discord.Interaction[MJBot]) -> Place:
+    if interaction.guild_id is None:
+        return Place(None, None)
+    store = bot.services.store
+    guild = await load_guild_settings(store, interaction.guild_id)
+    left = await quota.allowance(
+        store, guild, guild_id=interaction.guild_id, user_id=interaction.user.id, now=gate.clock()
+    )
+    return Place(guild, left)
+
+
+async def save(bot: MJBot, user_id: int, changes: list[Change]) -> UserSettings:
+    """Apply ``changes`` to the member's saved settings in one transaction; the settings as saved."""
+    saved = await update_user_settings(bot.services.store, user_id, lambda current: apply(current, changes))
+    log.info("user %s changed their settings: %s", user_id, describe_changes(changes))
+    return saved
+
+
+async def show_panel(interaction: discord.Interaction[MJBot], changes: list[Change], *, edit: bool) -> None:
+    """Save ``changes`` (if any) and answer with the panel: a new ephemeral message, or the clicked one redrawn."""
+    bot = interaction.client
+    if changes:
+        settings = await save(bot, interaction.user.id, changes)
+    else:
+        settings = await load_user_settings(bot.services.store, interaction.user.id)
+    place = await place_of(bot, interaction)
+    saved = describe_changes(changes) if changes else None
+    embed = panel_embed(settings, place, saved=saved)
+    view = panel_view(settings, place)
+    if edit:
+        await interaction.response.edit_message(embed=embed, view=view)
+    else:
+        await interaction.response.send_message(
+            embed=embed, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]], template=SELECT_TEMPLATE):
+    """The mode or resolution select of the panel; picking a value saves it."""
+
+    def __init__(
+        self,
+        key: Literal["mode", "resolution"],
+        options: list[discord.SelectOption] | None = None,
+        *,
+        placeholder: str | None = None,
+        row: int | None = None,
+    ) -> None:
+        select: discord.ui.Select[discord.ui.View] = discord.ui.Select(
+            custom_id=f"mjset:{key}", options=options or [], placeholder=placeholder, min_values=1, max_values=1
+        )
+        super().__init__(select, row=row)
+        self.key: Literal["mode", "resolution"] = key
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> SettingSelect:
+        return cls("mode" if match["key"] == "mode" else "resolution")
+
+    async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
+        try:
+            gate.check_dms(interaction)
+            values = _picked(interaction)
+            choices = ("fast", "turbo") if self.key == "mode" else ("480p", "720p")
+            if len(values) != 1 or values[0] not in choices:
+                await answer(interaction, f"Pick one of {', '.join(choices)}.")
+                return
+            await show_panel(interaction, [(self.key, values[0])], edit=True)
+        except Exception as error:
+            await answer_error(interaction, error)
+
+
+class SettingButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE):
+    """A toggle of the panel (its custom id holds the value it sets), or Refresh."""
+
+    FIELDS: Final = {"loop": "loop", "dm": "dm_on_done", "private": "private_results"}
+
+    def __init__(
+        self,
+        key: str,
+        value: str | None,
+        *,
+        label: str | None = None,
+        emoji: str | None = None,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+        disabled: bool = False,
+    ) -> None:
+        custom_id = f"mjset:{key}:{value}" if value else f"mjset:{key}"
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            custom_id=custom_id, label=label, emoji=emoji, style=style, disabled=disabled, row=2
+        )
+        super().__init__(button)
+        self.key = key
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> SettingButton:
+        return cls(match["key"], match["value"])
+
+    async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
+        try:
+            gate.check_dms(interaction)
+            field = self.FIELDS.get(self.key)
+            changes: list[Change] = [] if field is None or self.value is None else [(field, self.value == "on")]
+            await show_panel(interaction, changes, edit=True)
+        except Exception as error:
+            await answer_error(interaction, error)
+
+
+def _picked(interaction: discord.Interaction[Any]) -> list[str]:
+    data: Any = interaction.data or {}
+    values = data.get("values") if isinstance(data, dict) else None
+    return [str(value) for value in values] if isinstance(values, list) else []
+
+
+class SettingsCog(commands.Cog):
+    """The /settings command and its panel's controls."""
+
+    def __init__(self, bot: MJBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        gate.offer_in_dms(self.bot, self.get_app_commands())
+        self.bot.add_dynamic_items(SettingSelect, SettingButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SettingSelect, SettingButton)
+
+    async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
+        return gate.check_dms(interaction)
+
+    @app_commands.command(
+        name="settings", description="Your defaults, DMs when jobs finish, private results, and what you have left"
+    )
+    @app_commands.describe(
+        mode="Default speed for /video and /imagine: fast or turbo",
+        resolution="Default video resolution: 720p or 480p",
+        loop="Make videos loop by default (ending on their start frame)",
+        dm_when_done="Send me a copy of each finished job in my DMs",
+        private_results="Show my jobs' messages only to me, where the server allows it",
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction[MJBot],
+        mode: Literal["fast", "turbo"] | None = None,
+        resolution: Literal["480p", "720p"] | None = None,
+        loop: bool | None = None,
+        dm_when_done: bool | None = None,
+        private_results: bool | None = None,
+    ) -> None:
+        given = {
+            "mode": mode,
+            "resolution": resolution,
+            "loop": loop,
+            "dm_on_done": dm_when_done,
+            "private_results": private_results,
+        }
+        changes = [(key, value) for key, value in given.items() if value is not None]
+        await show_panel(interaction, changes, edit=False)
+
+
+async def setup(bot: MJBot) -> None:
+    await bot.add_cog(SettingsCog(bot))
