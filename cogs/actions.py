@@ -99,6 +99,12 @@ class Plan:
     request: ApiRequest
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def then_animate(self) -> Mapping[str, Any] | None:
+        """The options of the video this job is to be animated into once it succeeds (Animate 1-4)."""
+        chained = self.meta.get("then_animate")
+        return chained if isinstance(chained, Mapping) else None
+
 
 def message_url(link: MessageLink) -> str:
     """The jump link of a message the store knows (``@me`` for a DM)."""
@@ -211,7 +217,12 @@ class FollowUps(commands.Cog):
                 await answer(interaction, await self._already_on_it(earlier))
                 return
             async with gate.admitted(
-                self.bot, actor, plan.request, kind=follow_up_label(follow_up, job), prompt=job.prompt
+                self.bot,
+                actor,
+                plan.request,
+                kind=follow_up_label(follow_up, job),
+                prompt=job.prompt,
+                video_options=plan.then_animate,
             ) as admission:
                 await gate.defer_job(interaction, private=admission.private)
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
@@ -278,7 +289,12 @@ class FollowUps(commands.Cog):
                 return
             # A refusal raises GateRefusal, which reaches the member in their DMs (see run_reaction).
             async with gate.admitted(
-                self.bot, actor, plan.request, kind=follow_up_label(follow_up, job), prompt=job.prompt
+                self.bot,
+                actor,
+                plan.request,
+                kind=follow_up_label(follow_up, job),
+                prompt=job.prompt,
+                video_options=plan.then_animate,
             ) as admission:
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
         await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)

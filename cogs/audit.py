@@ -44,6 +44,7 @@ REFUSAL_CODES: Final = frozenset(
     }
 )
 PROMPT_CHARS: Final = 200
+MESSAGE_CHARS: Final = 500
 #: How long unloading waits for posts under way.
 STOP_WAIT_S: Final = 5.0
 
@@ -64,7 +65,7 @@ FIELD_MEMBER: Final = "Member"
 FIELD_JOB: Final = "Job"
 NO_PROMPT: Final = "*(no prompt)*"
 SUBMIT_TEXT: Final = "{title}: {prompt}"
-SUBMIT_COST: Final = "\nCost: {units:g} units"
+SUBMIT_COST: Final = "\nCost: {units:g} unit{s}"
 CANCEL_TEXT: Final = "{title}: {reason}"
 REFUSAL_TEXT: Final = "The API refused {title} ({code}): {message}"
 NO_REASON: Final = "no reason given"
@@ -202,16 +203,22 @@ def is_refusal(job: Job) -> bool:
 
 def submit_text(job: Job, units: float | None = None) -> str:
     text = SUBMIT_TEXT.format(title=job_title(job), prompt=_prompt(job))
-    return text + SUBMIT_COST.format(units=units) if units is not None else text
+    if units is None:
+        return text
+    return text + SUBMIT_COST.format(units=units, s="" if units == 1 else "s")
 
 
 def cancel_text(job: Job) -> str:
-    return CANCEL_TEXT.format(title=job_title(job), reason=(job.error_message or NO_REASON).strip())
+    return CANCEL_TEXT.format(title=job_title(job), reason=_api_text(job.error_message))
 
 
 def refusal_text(job: Job) -> str:
-    message = (job.error_message or NO_REASON).strip()
-    return REFUSAL_TEXT.format(title=job_title(job), code=job.error_code, message=message)
+    return REFUSAL_TEXT.format(title=job_title(job), code=job.error_code, message=_api_text(job.error_message))
+
+
+def _api_text(text: str | None) -> str:
+    """A stored error message or cancel reason, shown as written (it may quote a prompt or a member's name)."""
+    return fit_escaped(text.strip(), MESSAGE_CHARS) if text and text.strip() else NO_REASON
 
 
 async def setup(bot: MJBot) -> None:

@@ -25,7 +25,7 @@ from discord import app_commands
 
 from bot import quota
 from bot.acedata.models import ApiRequest
-from bot.quota import QuotaDecision
+from bot.quota import Limit, QuotaDecision, Verdict
 from bot.settings import GuildSettings, UserSettings, load_guild_settings, load_user_settings, match_filter
 from cogs.common import UserFacingError
 from cogs.errors import defer_public
@@ -162,12 +162,14 @@ async def check_submit(
     kind: str,
     prompt: str | None = None,
     user: UserSettings | None = None,
+    video_options: Mapping[str, Any] | None = None,
 ) -> GateResult:
     """May this member submit ``request`` here, now or through the queue? Refusals are audit-logged here.
 
     ``kind`` names what was asked for in the audit log ("/video", "U2 on job abc..."); ``prompt`` is more text
     the word filter reads (the prompt of the job a follow-up continues); ``user`` spares a read of the member's
-    settings when the caller has them.
+    settings when the caller has them; ``video_options`` are the mode and resolution of a video the job leads
+    to by itself (a /video grid's, an Animate upscale's), checked against turbo and 720p now rather than later.
     """
     where = where_of(bot, who)
     store = bot.services.store
@@ -177,7 +179,7 @@ async def check_submit(
         return GateResult(refusal, quota.ALLOWED, GuildSettings(), member, None)
     settings = await load_guild_settings(store, where.guild_id)
     decision = quota.ALLOWED
-    refusal = _rule_refusal(bot, settings, where, request, prompt)
+    refusal = _rule_refusal(bot, settings, where, request, prompt) or _options_refusal(settings, video_options)
     if refusal is None:
         decision = await quota.check(
             store, settings, guild_id=where.guild_id, user_id=where.user_id, request=request, now=clock()
@@ -206,6 +208,18 @@ def _rule_refusal(
             rule = match_filter(text, settings.word_filter)
             if rule is not None:
                 return MESSAGES["filter"].format(rule=discord.utils.escape_markdown(rule.describe()))
+    return None
+
+
+def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None) -> str | None:
+    """Turbo or 720p that the server turned off, in the options of a video still to come."""
+    if not options:
+        return None
+    limits = settings.limits
+    if options.get("mode") == "turbo" and not limits.allow_turbo:
+        return QuotaDecision(Verdict.REFUSE, Limit.TURBO).message
+    if options.get("resolution", "720p") == "720p" and not limits.allow_720p:
+        return QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P).message
     return None
 
 
@@ -250,13 +264,14 @@ async def admitted(
     kind: str,
     prompt: str | None = None,
     user: UserSettings | None = None,
+    video_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[GateResult]:
     """``check_submit`` under the member's lock, held until the body (which submits) is done.
 
     Raises GateRefusal (a UserFacingError, shown ephemerally) when the gate refuses.
     """
     async with _turn(where_of(bot, who).user_id):
-        result = await check_submit(bot, who, request, kind=kind, prompt=prompt, user=user)
+        result = await check_submit(bot, who, request, kind=kind, prompt=prompt, user=user, video_options=video_options)
         result.raise_for_refusal()
         yield result
 

@@ -218,7 +218,9 @@ class VideoCog(commands.Cog):
                 "`--loop` and `--end` can't be combined: a loop ends on its start frame. Drop one of them."
             )
         meta: dict[str, Any] = {"video_grid": True, "video_options": options}
-        async with gate.admitted(self.bot, interaction, request, kind="/video", user=defaults) as admission:
+        async with gate.admitted(
+            self.bot, interaction, request, kind="/video", user=defaults, video_options=options
+        ) as admission:
             await gate.defer_job(interaction, private=admission.private)
             if end_url:
                 await self._check_link(end_url, END_OPTION)

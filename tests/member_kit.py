@@ -1,35 +1,38 @@
-"""The Discord kit for the member side of server administration: /settings loaded, a server to configure.
+"""The Discord kit for the member side of server administration: /settings loaded and a server to configure.
 
-Use it with ``pytest_plugins = ("discord_kit", "member_kit")`` and the ``member`` fixture. Before the bot starts,
-the fake server gets an ``#art`` channel, an ``#audit`` channel (the audit log's) and a ``Helpers`` role without
-permissions that ``alice`` holds, so the allow list, the audit log and moderator roles can be tried::
+Use it with ``pytest_plugins = ("discord_kit", "member_kit")`` and the ``member`` fixture (import ``MemberKit``
+under ``TYPE_CHECKING`` only, as with ``Kit``). Before the bot starts, the fake server gets an ``#art`` channel,
+an ``#audit`` channel (the audit log's) and a ``Helpers`` role without permissions that ``alice`` holds::
 
-    async def test_blocked(member: Kit) -> None:
-        await configure(member, blocked={member.fake.bob.id: BlockEntry("spam")})
+    async def test_blocked(member: MemberKit) -> None:
+        await member.configure(blocked={member.fake.bob.id: BlockEntry("spam")})
+        handle = await member.fake.slash("imagine", {"prompt": "a fox"}, user=member.fake.bob)
+        assert "spam" in await member.reply_text(handle)
 """
+
+# ruff: noqa: ASYNC109 - the waiting helpers take a timeout like asyncio.wait_for, which reads best in tests
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from fakediscord import FakeChannel, FakeDiscord, FakeMessage, FakeRole
+from discord_kit import Kit, kit_config
+from fakediscord import FakeChannel, FakeDiscord, FakeMessage, FakeRole, InteractionHandle
 
+from bot.bot import MJBot
 from bot.settings import GuildSettings, update_guild_settings
-
-if TYPE_CHECKING:
-    from discord_kit import Kit
 
 #: Cogs the member side needs beyond the bot's default extensions (loaded only if the default lacks them).
 MEMBER_EXTENSIONS = ("cogs.settings",)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Places:
     art: FakeChannel
     audit: FakeChannel
@@ -37,7 +40,7 @@ class Places:
 
 
 def prepare(fake: FakeDiscord) -> Places:
-    """Channels and a role the tests use, made before the bot connects (so its cache knows them)."""
+    """Channels and a role the tests use, made before the bot connects (so that its cache knows them)."""
     art = fake.add_channel(fake.guild, "art")
     audit = fake.add_channel(fake.guild, "audit")
     helpers = fake.add_role(fake.guild, "Helpers", 0)
@@ -45,68 +48,65 @@ def prepare(fake: FakeDiscord) -> Places:
     return Places(art, audit, helpers)
 
 
-async def load_member_cogs(kit: Kit) -> None:
-    """Load the member-side cogs the default extensions do not, and register their commands."""
-    missing = [name for name in MEMBER_EXTENSIONS if name not in kit.bot.extensions]
-    for name in missing:
-        await kit.bot.load_extension(name)
-    if missing:
-        await kit.bot.tree.sync()
+class MemberKit(Kit):
+    """The kit, with the member-side cogs loaded at every start and helpers for server settings and checks."""
 
+    def __init__(self, fake: FakeDiscord, config: Any, places: Places) -> None:
+        super().__init__(fake, config)
+        self.places = places
 
-async def restart(kit: Kit) -> None:
-    """Stop the bot and start a new one on the same store, as a process restart would."""
-    await kit.restart()
-    await load_member_cogs(kit)
+    async def start(self) -> MJBot:
+        bot = await super().start()
+        missing = [name for name in MEMBER_EXTENSIONS if name not in bot.extensions]
+        for name in missing:
+            await bot.load_extension(name)
+        if missing:
+            await bot.tree.sync()
+        return bot
 
+    async def configure(self, **changes: Any) -> GuildSettings:
+        """Change the test server's settings as /admin would (``limits=`` takes a dict of ``Limits`` fields)."""
+        limits = changes.pop("limits", None)
 
-@contextlib.asynccontextmanager
-async def running_kit(fake: FakeDiscord, tmp_path: Path, **discord: Any) -> AsyncIterator[Kit]:
-    """A started kit; ``discord`` changes the ``[discord]`` settings (``allow_dms=False``)."""
-    from discord_kit import Kit, kit_config
+        def change(settings: GuildSettings) -> GuildSettings:
+            updated = dataclasses.replace(settings, **changes)
+            if limits is not None:
+                updated = dataclasses.replace(updated, limits=dataclasses.replace(settings.limits, **limits))
+            return updated
 
-    config = kit_config(tmp_path, fake)
-    if discord:
-        config = dataclasses.replace(config, discord=dataclasses.replace(config.discord, **discord))
-    kit = Kit(fake, config)
-    await kit.start()
-    try:
-        await load_member_cogs(kit)
-        yield kit
-    finally:
-        await kit.stop()
-    assert fake.unknown_routes == []
+        return await update_guild_settings(self.store, self.fake.guild.id, change)
 
+    async def refusal(self, handle: InteractionHandle) -> str:
+        """The ephemeral answer to an interaction, checked to have left nothing in public."""
+        text = await self.reply_text(handle)
+        assert self.public_messages(handle) == []
+        return text
 
-@pytest.fixture
-def places(fake_discord: FakeDiscord) -> Places:
-    return prepare(fake_discord)
+    def audit_posts(self) -> list[FakeMessage]:
+        return self.fake.messages(self.places.audit)
 
+    async def audited(self, *words: str, title: str = "Refused", timeout: float = 5.0) -> str:
+        """The newest audit-log post with ``title`` once it names every one of ``words``."""
 
-@pytest.fixture
-async def member(fake_discord: FakeDiscord, places: Places, tmp_path: Path) -> AsyncIterator[Kit]:
-    """The running bot, with /settings, the audit log on ``#audit`` and the fake server prepared."""
-    async with running_kit(fake_discord, tmp_path) as kit:
-        await configure(kit, audit_channel=places.audit.id)
-        yield kit
+        def found() -> str | None:
+            for post in reversed(self.audit_posts()):
+                text = embed_text(post)
+                if title in text and all(word in text for word in words):
+                    return text
+            return None
 
+        text: str = await self.fake.wait_for(found, timeout=timeout, what=f"an audit post naming {words}")
+        return text
 
-async def configure(kit: Kit, **changes: Any) -> GuildSettings:
-    """Change the test server's settings as /admin would (``limits=`` takes a dict of Limits fields)."""
-    limits = changes.pop("limits", None)
+    def slow_jobs(self, seconds: float = 30.0) -> None:
+        """Make the emulator's new jobs take ``seconds`` (tests end them with ``finish``)."""
+        settings = self.emulator.settings
+        self.emulator.settings = dataclasses.replace(settings, job_duration_s=seconds, video_duration_s=seconds)
 
-    def change(settings: GuildSettings) -> GuildSettings:
-        updated = dataclasses.replace(settings, **changes)
-        if limits is not None:
-            updated = dataclasses.replace(updated, limits=dataclasses.replace(settings.limits, **limits))
-        return updated
-
-    return await update_guild_settings(kit.store, kit.fake.guild.id, change)
-
-
-def audit_posts(kit: Kit, places: Places) -> list[FakeMessage]:
-    """The audit log's posts, oldest first."""
-    return kit.fake.messages(places.audit)
+    def finish(self, task_id: str | None) -> None:
+        """End a running emulator task now."""
+        assert task_id is not None
+        self.emulator.finish(task_id)
 
 
 def embed_text(message: FakeMessage) -> str:
@@ -125,16 +125,33 @@ def footer(message: FakeMessage) -> str:
     return "\n".join(str((embed.get("footer") or {}).get("text") or "") for embed in message.embeds)
 
 
-def slow_jobs(kit: Kit, seconds: float = 30.0) -> None:
-    """Make the emulator's jobs take ``seconds`` (tests end them with ``finish_task``)."""
-    kit.emulator.settings = dataclasses.replace(kit.emulator.settings, job_duration_s=seconds, video_duration_s=seconds)
+MemberFactory = Callable[..., AbstractAsyncContextManager[MemberKit]]
 
 
-def finish_task(kit: Kit, task_id: str | None) -> None:
-    assert task_id is not None
-    kit.emulator.finish(task_id)
+@pytest.fixture
+def member_factory(fake_discord: FakeDiscord, tmp_path: Path) -> MemberFactory:
+    """``async with member_factory(allow_dms=False) as kit``: a kit whose ``[discord]`` settings are changed."""
+    places = prepare(fake_discord)
+
+    @contextlib.asynccontextmanager
+    async def started(**discord: Any) -> AsyncIterator[MemberKit]:
+        config = kit_config(tmp_path, fake_discord)
+        if discord:
+            config = dataclasses.replace(config, discord=dataclasses.replace(config.discord, **discord))
+        kit = MemberKit(fake_discord, config, places)
+        await kit.start()
+        try:
+            await kit.configure(audit_channel=places.audit.id)
+            yield kit
+        finally:
+            await kit.stop()
+        assert fake_discord.unknown_routes == []
+
+    return started
 
 
-def tomorrow() -> float:
-    """Unix time one day from now: past the next 00:00 UTC."""
-    return time.time() + 86_400
+@pytest.fixture
+async def member(member_factory: MemberFactory) -> AsyncIterator[MemberKit]:
+    """The running bot, with /settings, the audit log on ``#audit`` and the fake server prepared."""
+    async with member_factory() as kit:
+        yield kit

@@ -60,7 +60,7 @@ async def test_submit_and_cancel_are_posted_with_owner_job_prompt_and_cost(kit: 
     grid, _ = await kit.make_grid(user=fake.bob, prompt="a lighthouse @everyone")
     posted = post_text(await audit_post(kit, audit, "📨 Job submitted", f"`{grid.id}`"))
     assert f"Member: <@{fake.bob.id}>" in posted and "a lighthouse @\u200beveryone" in posted
-    assert "Cost: 1 units" in posted and "\nsubmit" in posted
+    assert "Cost: 1 unit\n" in posted and "\nsubmit" in posted
 
     kit.emulator.settings.job_duration_s = 30.0
     video_handle = await fake.slash("video", {"prompt": "waves"}, attachments={"image": ("s.png", kit.PNG)})

@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.costs import IMAGE_UNITS, VIDEO_UNITS
 from bot.quota import day_start, next_reset
 from bot.settings import (
     BUTTON_POLICIES,
@@ -90,6 +91,10 @@ UNBLOCK_AUDIT: Final = "Unblocked <@{user}> (was blocked: {reason})"
 UNBLOCKED_REPLY: Final = "Unblocked <@{user}>."
 BAD_LIMIT: Final = "`{option}` takes a whole number of at least 1, or `none` for no limit (you gave `{value}`)."
 BAD_BUDGET: Final = "`{option}` takes a number of units above 0, or `none` for no limit (you gave `{value}`)."
+BUDGET_HELP: Final = (
+    f"Units the server may spend per UTC day: image {IMAGE_UNITS:g}, video {VIDEO_UNITS:g}, "
+    "turbo doubles (none: no limit)"
+)
 BAD_POLICY: Final = "Pick one of: {choices}."
 LIMITS_NOW: Final = "Limits now:\n{limits}"
 TOO_MANY: Final = "A server can have at most {count} {what}."
@@ -462,7 +467,7 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         running_per_user="Jobs one member may have running at once; more wait in a queue (none: no limit)",
         jobs_per_user_per_day="Jobs one member may start per UTC day (none: no limit)",
-        daily_budget="Cost units the whole server may spend per UTC day (none: no limit)",
+        daily_budget=BUDGET_HELP,
         allow_turbo="Whether members may use turbo mode",
         allow_720p="Whether members may make 720p videos",
         allow_private_results="Whether members may have their results shown only to them",

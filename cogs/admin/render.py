@@ -137,8 +137,9 @@ def settings_embeds(settings: GuildSettings, *, usage: str | None = None) -> lis
     access.add_field(name=FIELD_POLICY, value=policy_text(settings.button_policy), inline=False)
     access.add_field(name=FIELD_ROLES, value=_field(roles_text(settings.moderator_roles)), inline=False)
     access.add_field(name=FIELD_AUDIT, value=channel_text(settings.audit_channel), inline=False)
-    blocked = f"{len(settings.blocked)}\n{blocked_text(settings.blocked)}" if settings.blocked else NO_BLOCKED
-    access.add_field(name=FIELD_BLOCKED, value=_field(blocked), inline=False)
+    access.add_field(
+        name=f"{FIELD_BLOCKED} ({len(settings.blocked)})", value=_field(blocked_text(settings.blocked)), inline=False
+    )
     limits = discord.Embed(title=LIMITS_TITLE, colour=discord.Colour.blurple())
     limits_value = limits_text(settings.limits) + (f"\n{usage}" if usage else "")
     limits.add_field(name=FIELD_LIMITS, value=_field(limits_value), inline=False)

@@ -54,6 +54,8 @@ JOB: Final = "job"
 PRIVATE: Final = "private"
 #: Job meta: the result was sent to the owner's DMs (by "DM me when done", or after a private message expired).
 DM_SENT: Final = "dm_sent"
+#: Job meta: a private job whose message could not be made; its result goes to the owner's DMs when done.
+DM_RESULT: Final = "dm_result"
 #: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
 DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
 
@@ -247,6 +249,8 @@ class Delivery(commands.Cog):
                 await self.show_in_channel(job.id, interaction.channel_id)
             elif job.finished:
                 await self.dm_once(job.id, note=MESSAGES["private_dm"])
+            else:
+                await self._store.update_meta(job.id, {DM_RESULT: True})
             return
         self._tokens.born(message.id, interaction.created_at.timestamp())
         link = await self._store.link_message(
@@ -401,17 +405,21 @@ class Delivery(commands.Cog):
         """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
         if job.guild_id is None or job.user_id is None or job.meta.get(DM_SENT):
             return  # a job made in DMs is already there
+        if job.task_id is None:
+            return  # refused before it ran: the member was told when they asked
         if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
             return  # an upscale on its way to a video: the video is what the member waits for
-        if not (await load_user_settings(self._store, job.user_id)).dm_on_done:
+        private = job.meta.get(DM_RESULT) is True
+        if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
             return
-        task = asyncio.get_running_loop().create_task(self._dm_done(job.id), name=f"delivery-dm-{job.id}")
+        note = MESSAGES["private_dm"] if private else MESSAGES["done_dm"]
+        task = asyncio.get_running_loop().create_task(self._dm_done(job.id, note), name=f"delivery-dm-{job.id}")
         self._dm_tasks.add(task)
         task.add_done_callback(self._dm_tasks.discard)
 
-    async def _dm_done(self, job_id: str) -> None:
+    async def _dm_done(self, job_id: str, note: str) -> None:
         try:
-            await self.dm_once(job_id, note=MESSAGES["done_dm"])
+            await self.dm_once(job_id, note=note)
         except Exception:
             log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
 

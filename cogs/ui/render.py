@@ -36,10 +36,10 @@ EMBED_TOTAL_LIMIT: Final = 6000
 SANDBOX_NOTE: Final = "Sandbox: made by the built-in emulator, nothing is charged"
 TOO_LARGE_NOTE: Final = "too large to attach here"
 #: A queued job: where it stands in its owner's queue, and what it waits for.
-QUEUED_LINE: Final = "⏳ Queued — {position} in line; starts when one of your {running} finishes"
-QUEUED_LINE_NEXT: Final = "⏳ Queued — next in line; starts when one of your {running} finishes"
-RUNNING_JOBS: Final = "{count} running jobs"
-RUNNING_JOB: Final = "running job"
+QUEUED_LINE: Final = "⏳ Queued — {position} in line; starts when {waits_for} finishes"
+QUEUED_NEXT: Final = "next"
+WAITS_FOR_ONE: Final = "your running job"
+WAITS_FOR_MANY: Final = "one of your {count} running jobs"
 
 _REASON_LIMIT: Final = 600
 _NOTE_LIMIT: Final = 600
@@ -113,10 +113,9 @@ def ordinal(number: int) -> str:
 def queued_line(spot: QueueSpot) -> str:
     """The status of a queued job: "⏳ Queued — 2nd in line; starts when one of your 2 running jobs finishes"."""
     limit = spot.running_limit
-    running = RUNNING_JOBS.format(count=limit) if limit is not None and limit > 1 else RUNNING_JOB
-    if spot.position <= 1:
-        return QUEUED_LINE_NEXT.format(running=running)
-    return QUEUED_LINE.format(position=ordinal(spot.position), running=running)
+    waits_for = WAITS_FOR_MANY.format(count=limit) if limit is not None and limit > 1 else WAITS_FOR_ONE
+    position = QUEUED_NEXT if spot.position <= 1 else ordinal(spot.position)
+    return QUEUED_LINE.format(position=position, waits_for=waits_for)
 
 
 @dataclass(frozen=True)
