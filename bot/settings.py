@@ -10,10 +10,18 @@ The word filter lives here too: ``match_filter`` finds the first rule a prompt b
 match whole words, case-insensitively, on the prompt in NFKC form with invisible format characters
 removed and runs of white space collapsed (so fullwidth letters, capitals and a zero-width space
 inside a word all read as the plain word).
-Regular expressions are checked when they are added: at most ``MAX_PATTERN_CHARS`` characters, no
-repetition of a group that itself repeats or alternates (``(a+)+``, ``(a|aa)*``), no back-references,
-and few unbounded repeats in all. With prompts capped at ``MAX_FILTERED_CHARS`` that keeps every
-search to linear or low-polynomial time, which Python's ``re`` (it has no timeout) needs.
+
+Regular expressions need care: Python's ``re`` backtracks and has no timeout, so one bad pattern
+could hold the bot for minutes on one prompt. ``compile_rule`` therefore refuses, when a rule is
+added: patterns over ``MAX_PATTERN_CHARS``; a repeat of a group that itself repeats or has
+alternatives (``(a+)+``, ``(a|aa)*``: exponential); back-references; more than
+``MAX_WIDE_REPEATS`` wide repeats (``*``, ``+``, ``{2,50}``...: each one more multiplies the work by
+the prompt's length); and, measured, a pattern that takes over ``PROBE_BUDGET_S`` on a probe text
+of a few hundred characters (long runs of one character, where backtracking is slowest): that
+refuses what would take seconds on a long prompt, while patterns whose work grows with the square
+of the length stay around a tenth of a second at worst. A search reads at most
+``MAX_FILTERED_CHARS`` characters (the bot takes prompts up to 2,000), and one slower than
+``SLOW_SEARCH_S`` is logged, naming the rule.
 """
 
 from __future__ import annotations
@@ -39,10 +47,16 @@ ResolutionChoice = Literal["480p", "720p"]
 
 #: Longest word-filter pattern a moderator may add.
 MAX_PATTERN_CHARS: Final = 200
-#: Unbounded repeats (``*``, ``+``, ``{n,}``) allowed in one regex; each one more raises the worst case by a power.
-MAX_UNBOUNDED_REPEATS: Final = 3
+#: Wide repeats (unbounded, or spanning more than ``_NARROW_SPAN`` counts) allowed in one regex.
+MAX_WIDE_REPEATS: Final = 2
 #: The filter reads at most this much of a prompt (the bot accepts prompts up to 2,000 characters).
-MAX_FILTERED_CHARS: Final = 4000
+MAX_FILTERED_CHARS: Final = 2048
+#: Longest time a new regex may take on one probe text when it is added.
+PROBE_BUDGET_S: Final = 0.025
+#: Probe texts grow through these lengths; a pattern too slow at one length is not tried at the next. At these
+#: lengths a pattern whose work grows with the cube of the text (or faster) takes far over the budget, while one
+#: that grows with its square (``\w+z``: every search is) stays far under it.
+_PROBE_LENGTHS: Final = (256, 512, 768)
 #: Rules a server may have; each is one search per submitted prompt.
 MAX_FILTER_RULES: Final = 200
 #: A search slower than this is logged, naming the rule, so a moderator can be told to simplify it.
@@ -58,13 +72,17 @@ MESSAGES: Final = {
     ),
     "backreference": "`{pattern}` uses a back-reference (`\\1`, `(?P=name)`), which the filter does not allow.",
     "too_many_repeats": (
-        "`{pattern}` has {count} unbounded repeats (`*`, `+`, `{{n,}}`); the limit is {limit}. "
-        "Use bounded ones like `{{0,20}}`, or split it into several rules."
+        "`{pattern}` has {count} open-ended repeats (`*`, `+`, `{{n,}}`, or wide ranges like `{{0,50}}`); "
+        "the limit is {limit}. Use narrow ones like `{{0,5}}`, or split it into several rules."
+    ),
+    "too_slow": (
+        "`{pattern}` is too slow on long prompts ({millis:.0f} ms on one test text; the limit is {limit:.0f} ms). "
+        "Start it with a fixed word, or use fewer and narrower repeats."
     ),
 }
 
-#: A bounded repeat above this counts as unbounded (``a{1,5000}`` is as slow as ``a+``).
-_BIG_REPEAT: Final = 100
+#: A bounded repeat whose range is wider than this counts as wide (``a{0,5000}`` is as slow as ``a*``).
+_NARROW_SPAN: Final = 8
 
 
 class _Invalid(Exception):
@@ -101,23 +119,22 @@ def _fold(text: str) -> str:
 
 
 def compile_rule(pattern: str, regex: bool) -> FilterRule:
-    """A rule ready to store; ``ValueError`` with a message for the moderator if the pattern is unusable."""
+    """A rule ready to store; ``ValueError`` with a message for the moderator if the pattern is unusable.
+
+    A regex is also timed on probe texts (a fraction of a second at most, once, when it is added).
+    """
     text = pattern.strip() if regex else normalise(pattern)
     if not text:
         raise ValueError(MESSAGES["empty"])
     if len(text) > MAX_PATTERN_CHARS:
         raise ValueError(MESSAGES["too_long"].format(length=len(text), limit=MAX_PATTERN_CHARS))
     if regex:
-        try:
-            re.compile(text)
-        except re.error as exc:
-            raise ValueError(MESSAGES["bad_regex"].format(pattern=text, error=exc)) from exc
-        _check_complexity(text)
+        _probe(_checked_regex(text))
     return FilterRule(text, regex)
 
 
 def match_filter(prompt: str, rules: Iterable[FilterRule]) -> FilterRule | None:
-    """The first rule ``prompt`` breaks, or None. Rules that no longer compile are skipped (and logged)."""
+    """The first rule ``prompt`` breaks, or None. Stored rules that fail the checks are skipped (and logged)."""
     folded = _fold(prompt[: MAX_FILTERED_CHARS * 2])[:MAX_FILTERED_CHARS]
     lowered = folded.casefold()
     for rule in rules:
@@ -142,12 +159,43 @@ def _compiled(pattern: str, regex: bool) -> re.Pattern[str] | None:
             return None
         # Whole words: no word character right before or after (a phrase matches across single spaces).
         return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+    if not pattern or len(pattern) > MAX_PATTERN_CHARS:
+        log.warning("word filter rule /%s/ is skipped: it is empty or too long", pattern)
+        return None
     try:
-        compile_rule(pattern, True)
-        return re.compile(pattern, re.IGNORECASE)
+        # Stored rules were probed when they were added; the structural checks are repeated in case the
+        # settings were edited by hand.
+        return _checked_regex(pattern)
     except ValueError as exc:
         log.warning("word filter rule /%s/ is skipped: %s", pattern, exc)
         return None
+
+
+def _checked_regex(pattern: str) -> re.Pattern[str]:
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(MESSAGES["bad_regex"].format(pattern=pattern, error=exc)) from exc
+    _check_complexity(pattern)
+    return compiled
+
+
+def _probe(compiled: re.Pattern[str]) -> None:
+    """Time the search on long runs of one character, the texts backtracking is slowest on; refuse a slow one."""
+    own = list(dict.fromkeys(char.lower() for char in compiled.pattern if char.isalnum()))[:8]
+    characters = dict.fromkeys(["a", " ", "1", ".", *own])
+    for length in _PROBE_LENGTHS:
+        for char in characters:
+            text = char * length
+            began = time.perf_counter()
+            compiled.search(text)
+            spent = time.perf_counter() - began
+            if spent > PROBE_BUDGET_S:
+                raise ValueError(
+                    MESSAGES["too_slow"].format(
+                        pattern=compiled.pattern, millis=spent * 1000, limit=PROBE_BUDGET_S * 1000
+                    )
+                )
 
 
 @dataclass(slots=True)
@@ -157,9 +205,9 @@ class _Group:
 
 
 def _check_complexity(pattern: str) -> None:
-    """Refuse patterns whose backtracking can blow up: nested repeats, back-references, many unbounded repeats."""
+    """Refuse patterns whose backtracking can blow up: nested repeats, back-references, many wide repeats."""
     stack: list[_Group] = [_Group()]
-    unbounded = 0
+    wide = 0
     last_group: _Group | None = None  # the group that just closed, if the next token may quantify it
     i, size = 0, len(pattern)
     while i < size:
@@ -169,8 +217,6 @@ def _check_complexity(pattern: str) -> None:
             following = pattern[i + 1 : i + 2]
             if following.isdigit() and following != "0":
                 raise ValueError(MESSAGES["backreference"].format(pattern=pattern))
-            if following in ("k", "g"):
-                raise ValueError(MESSAGES["backreference"].format(pattern=pattern))
             i += 2
         elif char == "[":
             i = _skip_class(pattern, i)
@@ -179,9 +225,10 @@ def _check_complexity(pattern: str) -> None:
                 raise ValueError(MESSAGES["backreference"].format(pattern=pattern))
             if pattern.startswith("(?(", i):  # a conditional on a group: a back-reference in disguise
                 raise ValueError(MESSAGES["backreference"].format(pattern=pattern))
-            if pattern.startswith("(?#", i):
+            if pattern.startswith("(?#", i):  # a comment: nothing to count
                 end = pattern.find(")", i)
                 i = size if end < 0 else end + 1
+                last_group = None
                 continue
             stack.append(_Group())
             i += 1
@@ -199,8 +246,8 @@ def _check_complexity(pattern: str) -> None:
             if quantifier is not None:
                 low, high = quantifier
                 variable = high is None or high != low
-                if high is None or high > _BIG_REPEAT:
-                    unbounded += 1
+                if high is None or high - low > _NARROW_SPAN:
+                    wide += 1
                 many = high is None or high > 1
                 if last_group is not None and many and (last_group.repeats or last_group.alternates):
                     raise ValueError(MESSAGES["nested"].format(pattern=pattern))
@@ -211,10 +258,8 @@ def _check_complexity(pattern: str) -> None:
         else:
             i += 1
         last_group = closed
-    if unbounded > MAX_UNBOUNDED_REPEATS:
-        raise ValueError(
-            MESSAGES["too_many_repeats"].format(pattern=pattern, count=unbounded, limit=MAX_UNBOUNDED_REPEATS)
-        )
+    if wide > MAX_WIDE_REPEATS:
+        raise ValueError(MESSAGES["too_many_repeats"].format(pattern=pattern, count=wide, limit=MAX_WIDE_REPEATS))
 
 
 def _skip_class(pattern: str, start: int) -> int:

@@ -186,7 +186,7 @@ def _fields(settings: GuildSettings) -> dict[str, Any]:
         ("a GORE scene", True),
         ("gore", True),
         ("gore, at dawn", True),
-        ("ｇｏｒｅ at dawn", True),  # fullwidth letters read as plain ones
+        ("\uff47\uff4f\uff52\uff45 at dawn", True),  # fullwidth letters read as plain ones
         ("go\u200bre at dawn", True),  # a zero-width space does not hide the word
         ("Gorey details", False),  # whole words only
         ("al gore", True),
@@ -234,19 +234,23 @@ def test_regex_rules_match_case_insensitively() -> None:
         (r"(a)\1", "back-reference"),
         ("(?P<w>a)(?P=w)", "back-reference"),
         ("(a)?(?(1)b|c)", "back-reference"),
-        ("a*b*c*d*", "4 unbounded repeats"),
-        ("a{1,500}b+c*d+", "4 unbounded repeats"),
+        ("a*b*c*d*", "4 open-ended repeats"),
+        ("x.*y.*z+", "3 open-ended repeats"),
+        ("a{0,50}b+c*", "3 open-ended repeats"),
+        ("a*a*b", "too slow on long prompts"),  # cubic: seconds on a 2,000-character prompt of "a"
+        (r"\d*\d*x", "too slow on long prompts"),
     ],
 )
 def test_unusable_regex_rules_are_refused_with_a_reason(pattern: str, message: str) -> None:
-    with pytest.raises(ValueError, match="") as caught:
+    with pytest.raises(ValueError) as caught:
         compile_rule(pattern, regex=True)
     assert message in str(caught.value)
+    assert pattern.strip() in str(caught.value) or not pattern.strip() or len(pattern) > MAX_PATTERN_CHARS
 
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"blood\s*bath", "(cat|dog)s?", "(ab){3}", r"\bnsfw\b", "[(+*]+x", r"a\(b+\)", "x{2,5}y", "(?i)gore", "a{,3}"],
+    [r"blood\s*bath", "(cat|dog)s?", "(ab){3}", r"\bnsfw\b", "[(+*]+x", r"a\(b+\)", "x{2,5}y", "(?i)gore", "n[s5]fw"],
 )
 def test_reasonable_regex_rules_are_accepted(pattern: str) -> None:
     assert compile_rule(pattern, regex=True) == FilterRule(pattern, regex=True)
@@ -262,8 +266,8 @@ def test_a_stored_rule_that_is_no_longer_safe_is_skipped_not_run(caplog: pytest.
 
 
 def test_accepted_patterns_stay_fast_on_the_longest_prompts() -> None:
-    rules = [compile_rule(pattern, regex=True) for pattern in (r"a*a*a*b", r"(x|y)?\w+z", r"\s+\S+$q")]
-    prompt = "a" * 2000
+    rules = [compile_rule(pattern, regex=True) for pattern in (r"blood\s*bath", r"\bgore\w*", "n[s5]fw", "b{2,5}q")]
     began = time.perf_counter()
-    assert match_filter(prompt, rules) is None
-    assert time.perf_counter() - began < 1.0
+    for char in "ab 1":
+        assert match_filter(char * 2000, rules) is None
+    assert time.perf_counter() - began < 0.5

@@ -39,6 +39,8 @@ class QueueRunner:
         self._store = store
         self._limit_for = limit_for
         self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
+        # Members with queued jobs: a final event of anyone else's job costs no query.
+        self._waiting: set[int | None] = set()
         self._tasks: set[asyncio.Task[list[str]]] = set()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -48,6 +50,7 @@ class QueueRunner:
             return
         self._unsubscribe = self._engine.subscribe(self.handle_event)
         owners = await self._store.queued_owners()
+        self._waiting.update(user_id for user_id, _ in owners)
         if owners:
             log.info("queue: %d members have queued jobs; releasing what their limits allow", len(owners))
         for user_id in dict.fromkeys(user_id for user_id, _ in owners):
@@ -73,12 +76,15 @@ class QueueRunner:
 
     async def handle_event(self, event: JobEvent) -> None:
         """After a final event or a QUEUED one, release the owner's jobs in a task of its own; returns at once."""
-        if not (event.type.final or event.type is JobEventType.QUEUED) or self._unsubscribe is None:
+        user_id = event.job.user_id
+        if self._unsubscribe is None:
+            return
+        if event.type is JobEventType.QUEUED:
+            self._waiting.add(user_id)
+        elif not event.type.final or user_id not in self._waiting:
             return
         # The release sends to the API; the job's other subscribers need not wait for that.
-        task = asyncio.get_running_loop().create_task(
-            self.release_ready(event.job.user_id), name=f"queue-release-{event.job.user_id}"
-        )
+        task = asyncio.get_running_loop().create_task(self.release_ready(user_id), name=f"queue-release-{user_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -97,6 +103,11 @@ class QueueRunner:
                     log.exception("queue: cannot read the running limit of user %s in guild %s", user_id, guild_id)
                     continue
                 released += await self._release_in(user_id, guild_id, limit)
+            # Decided under the lock: a QUEUED event meanwhile has its own release waiting behind this one.
+            if await self._store.queued_guilds(user_id):
+                self._waiting.add(user_id)
+            else:
+                self._waiting.discard(user_id)
         return released
 
     async def _release_in(self, user_id: int | None, guild_id: int | None, limit: int | None) -> list[str]:

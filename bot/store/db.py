@@ -109,27 +109,27 @@ _SAVE_PROGRESS: Final = (
 )
 _SETTINGS_TABLES: Final = {"guild": ("guild_settings", "guild_id"), "user": ("user_settings", "user_id")}
 
-# The queue. Each statement repeats the WHERE of a partial index word for word (jobs_unfinished, or
-# jobs_owner_unfinished with the owner's columns), so it reads only the few unfinished jobs.
-_OWNER: Final = f"{_UNFINISHED} AND user_id IS ? AND guild_id IS ?"
-_RUNNING_COUNT: Final = f"SELECT COUNT(*) FROM jobs WHERE {_OWNER} AND status != 'queued'"
-_NEXT_QUEUED: Final = (
-    f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_OWNER} AND status = 'queued' ORDER BY created_at, rowid LIMIT 1"
-)
+# The queue. Each statement names the partial index it reads (whose WHERE it repeats word for word): the few
+# unfinished jobs, not the many finished ones. Without INDEXED BY, SQLite may prefer jobs_guild_stats, which
+# covers the columns but holds every job the server ever had.
+_OWNER: Final = f"FROM jobs INDEXED BY jobs_owner_unfinished WHERE {_UNFINISHED} AND user_id IS ? AND guild_id IS ?"
+_RUNNING_COUNT: Final = f"SELECT COUNT(*) {_OWNER} AND status != 'queued'"
+_NEXT_QUEUED: Final = f"SELECT {JOB_COLUMNS} {_OWNER} AND status = 'queued' ORDER BY created_at, rowid LIMIT 1"
 _QUEUED_OWNERS: Final = (
-    f"SELECT user_id, guild_id, MIN(created_at) AS first FROM jobs WHERE {_UNFINISHED} AND status = 'queued' "
-    "GROUP BY user_id, guild_id ORDER BY first"
+    f"SELECT user_id, guild_id, MIN(created_at) AS first, MIN(rowid) AS earliest FROM jobs INDEXED BY jobs_unfinished "
+    f"WHERE {_UNFINISHED} AND status = 'queued' GROUP BY user_id, guild_id ORDER BY first, earliest"
 )
 _QUEUED_GUILDS: Final = (
-    f"SELECT guild_id, MIN(created_at) AS first FROM jobs WHERE {_UNFINISHED} AND status = 'queued' "
-    "AND user_id IS ? GROUP BY guild_id ORDER BY first"
+    "SELECT guild_id, MIN(created_at) AS first, MIN(rowid) AS earliest FROM jobs INDEXED BY jobs_owner_unfinished "
+    f"WHERE {_UNFINISHED} AND status = 'queued' AND user_id IS ? GROUP BY guild_id ORDER BY first, earliest"
 )
 _QUEUE_POSITION: Final = f"""
-SELECT (SELECT COUNT(*) FROM jobs AS q
+SELECT (SELECT COUNT(*) FROM jobs AS q INDEXED BY jobs_owner_unfinished
         WHERE q.{_UNFINISHED} AND q.user_id IS j.user_id AND q.guild_id IS j.guild_id AND q.status = 'queued'
           AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.rowid <= j.rowid)))
 FROM jobs AS j WHERE j.id = ? AND j.status = 'queued'
 """
+_UNFINISHED_JOBS: Final = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_unfinished WHERE {_UNFINISHED}"
 # Queued -> submitting, once: the row remembers when it was released, because the search for a task whose
 # submit answer was lost looks around that moment (the job may have waited in the queue for hours).
 _CLAIM_QUEUED: Final = (
@@ -387,7 +387,7 @@ class Store(StatsQueries):
         self, user_id: int | None = None, guild_id: int | None = None, *, limit: int = 500
     ) -> list[Job]:
         """Queued jobs, oldest first, of a member and/or a server when given (``None`` here means any)."""
-        conditions = [_UNFINISHED, "status = 'queued'"]
+        conditions = ["status = 'queued'"]
         params: list[Any] = []
         if user_id is not None:
             conditions.append("user_id = ?")
@@ -395,7 +395,7 @@ class Store(StatsQueries):
         if guild_id is not None:
             conditions.append("guild_id = ?")
             params.append(guild_id)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(conditions)} ORDER BY created_at, rowid LIMIT ?"
+        sql = f"{_UNFINISHED_JOBS} AND {' AND '.join(conditions)} ORDER BY created_at, rowid LIMIT ?"
         return [job_from_row(row) for row in await self._fetch(sql, (*params, limit))]
 
     async def next_queued(self, user_id: int | None, guild_id: int | None) -> Job | None:
@@ -405,11 +405,11 @@ class Store(StatsQueries):
 
     async def queued_owners(self) -> list[tuple[int | None, int | None]]:
         """Every (user id, guild id) with queued jobs, the longest waiting first."""
-        return [(user_id, guild_id) for user_id, guild_id, _ in await self._fetch(_QUEUED_OWNERS)]
+        return [(user_id, guild_id) for user_id, guild_id, *_ in await self._fetch(_QUEUED_OWNERS)]
 
     async def queued_guilds(self, user_id: int | None) -> list[int | None]:
         """The servers (None: direct messages) where the member has queued jobs, the longest waiting first."""
-        return [guild_id for guild_id, _ in await self._fetch(_QUEUED_GUILDS, (user_id,))]
+        return [guild_id for guild_id, *_ in await self._fetch(_QUEUED_GUILDS, (user_id,))]
 
     async def queue_position(self, job_id: str) -> int | None:
         """Where a queued job stands among its owner's queued jobs in the same server (1: next); None if not queued."""
@@ -423,17 +423,17 @@ class Store(StatsQueries):
 
     async def running_jobs(self, guild_id: int, *, limit: int = 500) -> list[Job]:
         """The server's queued, submitting and running jobs, oldest first."""
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_UNFINISHED} AND guild_id = ? ORDER BY created_at, rowid LIMIT ?"
+        sql = f"{_UNFINISHED_JOBS} AND guild_id = ? ORDER BY created_at, rowid LIMIT ?"
         return [job_from_row(row) for row in await self._fetch(sql, (guild_id, limit))]
 
     async def unsent_jobs(self, guild_id: int | None, user_id: int | None = None) -> list[Job]:
         """Queued and submitting jobs of a server (and member): taken on, but not in the usage ledger yet."""
-        conditions = [_UNFINISHED, "status != 'running'", "guild_id IS ?"]
+        conditions = ["status != 'running'", "guild_id IS ?"]
         params: list[Any] = [guild_id]
         if user_id is not None:
             conditions.append("user_id = ?")
             params.append(user_id)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(conditions)} ORDER BY created_at, rowid"
+        sql = f"{_UNFINISHED_JOBS} AND {' AND '.join(conditions)} ORDER BY created_at, rowid"
         return [job_from_row(row) for row in await self._fetch(sql, params)]
 
     # -- message links ----------------------------------------------------------------------------
