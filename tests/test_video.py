@@ -259,7 +259,7 @@ async def test_bad_input_is_refused_at_once_and_costs_nothing(
         ("text", "`image_url` is text/plain, not an image"),
         ("huge", "`image_url` is 26.0 MB; the limit is 25 MB"),
         ("missing", "`image_url` could not be fetched: the server answered HTTP 404"),
-        ("closed", "`image_url` could not be fetched"),
+        ("closed", "`image_url` could not be reached; check the link"),
     ],
 )
 async def test_a_bad_link_is_refused_after_the_acknowledgement(kit: Kit, link: str, expected: str) -> None:

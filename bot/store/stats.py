@@ -14,7 +14,7 @@ import sqlite3
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -112,11 +112,6 @@ class GuildStats:
     def chart_days(self) -> list[tuple[date, int, int]]:
         """(day, succeeded, failed) per day: what ``bot.charts.jobs_per_day_chart`` draws."""
         return [(day.day, day.succeeded, day.failed) for day in self.days]
-
-
-def utc_day(timestamp: float) -> date:
-    """The UTC calendar day a Unix time falls on."""
-    return datetime.fromtimestamp(timestamp, UTC).date()
 
 
 class StatsQueries(Database):
