@@ -36,6 +36,7 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.imagine",
     "cogs.jobs",
     "cogs.reactions",
+    "cogs.settings",
     "cogs.admin",
 )
 #: The command tree, by name for the same reason: it turns every command error into an ephemeral answer.
