@@ -56,6 +56,10 @@ MESSAGES: Final = {
 }
 
 
+#: Job meta of a job put in its owner's queue: ``{"limit": n}``, the running limit it waits for.
+QUEUED_META: Final = "queued_for"
+
+
 class Verdict(enum.StrEnum):
     ALLOW = "allow"
     QUEUE = "queue"

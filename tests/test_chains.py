@@ -19,6 +19,7 @@ from bot.acedata.models import ImagineAction, ImagineGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import ChainRunner, JobEngine, JobEventType
 from bot.jobs.chains import animate_request
+from bot.settings import update_guild_settings
 from bot.store import Job, JobKind, JobStatus, Store
 
 DURATION = 10.0
@@ -342,3 +343,34 @@ def test_animate_request_carries_the_end_frame_and_batch_size_of_the_video_optio
         "mode": "turbo",
         "resolution": "480p",
     }
+
+
+async def test_the_servers_daily_limits_apply_to_the_video_of_an_animate(bot: Bot, emu: Emulator) -> None:
+    # The grid and the upscale are this member's first two jobs of the day; the video would be the third.
+    upscale_id = await bot.upscale()
+    await update_guild_settings(bot.store, 22, lambda settings: settings.with_limits(max_jobs_per_user_per_day=2))
+    await bot.run_to_end()
+
+    [video] = await bot.videos_of(upscale_id)
+    assert video.status is JobStatus.FAILED and video.error_code == "limit_reached"
+    assert video.error_message is not None and "used 2 of your 2 jobs for today" in video.error_message
+    assert video.meta["chained_from"] == upscale_id and video_submits(emu) == []
+    failed = await bot.events.wait_for(video.id, JobEventType.FAILED)
+    assert failed.job.parent_id == upscale_id
+
+
+async def test_the_video_of_an_animate_waits_in_the_queue_at_the_running_limit(bot: Bot, emu: Emulator) -> None:
+    owner = {"user_id": 11, "guild_id": 22, "channel_id": 33}
+    upscale_id = await bot.upscale()
+    await bot.engine.submit(ImagineGenerate(prompt="another grid, still running"), **owner)
+    await update_guild_settings(bot.store, 22, lambda settings: settings.with_limits(max_running_per_user=1))
+    # Only the upscale finishes; the other grid keeps the member's single slot.
+    upscale = await bot.store.get_job(upscale_id)
+    assert upscale is not None and upscale.task_id
+    emu.finish(upscale.task_id)
+    await bot.engine.poll_once()
+    await bot.settle()
+
+    [video] = await bot.videos_of(upscale_id)
+    assert video.status is JobStatus.QUEUED and video.meta["queued_for"] == {"limit": 1}
+    assert video_submits(emu) == []

@@ -20,8 +20,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
+from bot import quota
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import RESOLUTIONS, VIDEO_MODES, Resolution, VideoGenerate, VideoMode
+from bot.settings import load_guild_settings
 from bot.store import Store
 from bot.store.models import Job, JobStatus
 
@@ -187,18 +189,56 @@ class ChainRunner:
             )
             return None
         request, motion = built
-        child_id = await self._engine.submit(
+        meta = {CHAINED_FROM: job.id, "motion": motion}
+        decision = await self._quota(job, request)
+        engine = self._engine
+        if decision is not None and decision.refused:
+            child_id = await engine.refuse(
+                request,
+                code="limit_reached",
+                message=decision.message or "A server limit refused this video.",
+                user_id=job.user_id,
+                guild_id=job.guild_id,
+                channel_id=job.channel_id,
+                parent_id=job.id,
+                meta=meta,
+            )
+            log.info("job %s (guild %s): a server limit refused its video (job %s)", job.id, job.guild_id, child_id)
+            return child_id
+        if decision is not None and decision.queued:
+            child_id = await engine.enqueue(
+                request,
+                user_id=job.user_id,
+                guild_id=job.guild_id,
+                channel_id=job.channel_id,
+                parent_id=job.id,
+                meta={**meta, quota.QUEUED_META: {"limit": int(decision.maximum or 0)}},
+            )
+            log.info(
+                "job %s (guild %s): its video waits in its owner's queue as job %s", job.id, job.guild_id, child_id
+            )
+            return child_id
+        child_id = await engine.submit(
             request,
             user_id=job.user_id,
             guild_id=job.guild_id,
             channel_id=job.channel_id,
             parent_id=job.id,
-            meta={CHAINED_FROM: job.id, "motion": motion},
+            meta=meta,
         )
         log.info(
             "job %s (task %s, guild %s): submitted its video as job %s", job.id, job.task_id, job.guild_id, child_id
         )
         return child_id
+
+    async def _quota(self, job: Job, request: VideoGenerate) -> quota.QuotaDecision | None:
+        """The server's limits apply to the video as to any job its owner starts (none in direct messages)."""
+        if job.guild_id is None or job.user_id is None:
+            return None
+        settings = await load_guild_settings(self._store, job.guild_id)
+        return await quota.check(
+            self._store, settings, guild_id=job.guild_id, user_id=job.user_id, request=request, now=self._clock()
+        )
 
     async def handle_event(self, event: JobEvent) -> None:
         """Start the chain of a succeeded upscale that asks for one; returns at once (the submit runs on its own)."""

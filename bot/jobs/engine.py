@@ -218,6 +218,29 @@ class JobEngine:
         self._outcomes.emit(JobEventType.QUEUED, job)
         return job.id
 
+    async def refuse(
+        self,
+        request: ApiRequest,
+        *,
+        code: str,
+        message: str,
+        user_id: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        parent_id: str | None = None,
+        prompt: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Record a job the bot itself refused (a limit, say) as FAILED with ``message``, without calling the API.
+
+        Used where the job was asked for by something other than a member's command (an automatic
+        follow-up), so that the refusal still reaches the job's messages through the FAILED event.
+        """
+        job = await self._create(request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        log.info("job %s (guild %s): refused before sending: %s", job.id, guild_id, code)
+        await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, code, message)])
+        return job.id
+
     async def release(self, job_id: str) -> bool:
         """Send a queued job, on its own row (QUEUED -> SUBMITTING -> RUNNING, announced by SUBMITTED).
 
