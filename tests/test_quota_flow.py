@@ -168,3 +168,17 @@ async def test_what_is_left_shows_in_the_results_footer(member: MemberKit) -> No
     _, upscale = await member.follow(message, member.button(message, "img", "upscale1"), user=fake.bob)
     await member.wait_done(upscale)
     assert "7 of 10 jobs left today" in footer(upscale)
+
+
+async def test_the_video_an_animate_click_starts_counts_against_the_daily_limit(member: MemberKit) -> None:
+    fake = member.fake
+    await member.configure(limits={"max_jobs_per_user_per_day": 2})
+    _, grid_message = await member.wait_done(
+        await member.job_message(await fake.slash("video", {"prompt": "a paper boat"}, user=fake.bob))
+    )
+    # The upscale is the second job of the day and is allowed; the video after it would be the third.
+    _, chain_message = await member.follow(grid_message, member.button(grid_message, "animq", "2"), user=fake.bob)
+    await member.wait_rendered(chain_message, lambda m: "used 2 of your 2 jobs for today" in description(m))
+    job = await member.job_of(chain_message)
+    assert job.kind.value == "video" and job.status is JobStatus.FAILED and job.error_code == "limit_reached"
+    assert member.submits("videos") == []

@@ -382,7 +382,10 @@ class Delivery(commands.Cog):
             return
         job = event.job
         log.debug("job %s (guild %s): %s event", job.id, job.guild_id, event.type)
-        if event.type is JobEventType.SUBMITTED:
+        # A chained job's first event (sent, queued, or refused before sending) moves it into the parent's messages.
+        if event.type in (JobEventType.SUBMITTED, JobEventType.QUEUED) or (
+            event.type is JobEventType.FAILED and job.task_id is None
+        ):
             parent_id = job.meta.get("chained_from")
             if isinstance(parent_id, str) and parent_id:
                 await self._take_over(parent_id, job)
