@@ -20,7 +20,7 @@ from bot.jobs import JobEngine, JobEventType, QueueRunner
 from bot.runtime import Services
 from bot.settings import GuildSettings, Limits, save_guild_settings
 from bot.store import JobStatus, Store
-from bot.store import db as store_db
+from bot.store import queue as store_db
 
 # The shared fixtures, by name, for pytest to find in this module.
 clock, emu, client, db_path, store, make_engine, engine = (

@@ -28,7 +28,8 @@ from bot.store import (
     Store,
     StoreError,
 )
-from bot.store import db as store_db
+from bot.store import jobs as store_db
+from bot.store import links as store_links
 from bot.store.migrations import LATEST_VERSION
 
 START = 1_700_000_000.0
@@ -600,7 +601,7 @@ async def test_undelivered_links_are_messages_of_finished_jobs_not_showing_the_e
 async def test_undelivered_links_and_pending_chains_read_only_their_small_indexes(store: Store, db_path: Path) -> None:
     with sqlite3.connect(db_path) as conn:
         plans = {
-            "links": conn.execute(f"EXPLAIN QUERY PLAN {store_db._UNDELIVERED_LINKS}", (500,)).fetchall(),
+            "links": conn.execute(f"EXPLAIN QUERY PLAN {store_links._UNDELIVERED_LINKS}", (500,)).fetchall(),
             "chains": conn.execute(f"EXPLAIN QUERY PLAN {store_db._PENDING_CHAINS}", (0.0, 500)).fetchall(),
         }
     assert "USING INDEX message_links_undelivered" in " ".join(row[3] for row in plans["links"])

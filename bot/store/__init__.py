@@ -1,7 +1,8 @@
 """The SQLite job store: every SQL statement of the bot lives in this package."""
 
 from .database import JobNotFoundError, StoreError
-from .db import FinishItem, Store
+from .db import Store
+from .lifecycle import FinishItem
 from .models import (
     UNFINISHED_STATUSES,
     Job,
