@@ -41,6 +41,8 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 )
 #: The command tree, by name for the same reason: it turns every command error into an ephemeral answer.
 TREE_CLASS = "cogs.errors:MJCommandTree"
+#: The translator of command names, descriptions and choices (the language files live with the cogs).
+TRANSLATOR_CLASS = "cogs.i18n:CatalogTranslator"
 
 
 def load_tree_class(path: str = TREE_CLASS) -> type[app_commands.CommandTree[Any]]:
@@ -50,6 +52,16 @@ def load_tree_class(path: str = TREE_CLASS) -> type[app_commands.CommandTree[Any
     if not (isinstance(tree_cls, type) and issubclass(tree_cls, app_commands.CommandTree)):
         raise TypeError(f"{path} is not a discord.py CommandTree subclass")
     return tree_cls
+
+
+def load_translator(path: str = TRANSLATOR_CLASS) -> app_commands.Translator:
+    """A new ``module:Class`` translator (an app_commands.Translator subclass)."""
+    module_name, _, class_name = path.partition(":")
+    translator_cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(translator_cls, type) and issubclass(translator_cls, app_commands.Translator)):
+        raise TypeError(f"{path} is not a discord.py Translator subclass")
+    translator: app_commands.Translator = translator_cls()
+    return translator
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -119,6 +131,8 @@ class MJBot(commands.Bot):
         self._services: Services | None = None
 
     async def setup_hook(self) -> None:
+        # Before any sync: the command payloads carry the translations.
+        await self.tree.set_translator(load_translator())
         self._services = await Services.open(self.config, health=self._health)
         self.services = self._services
         for name in self._extension_names:

@@ -93,7 +93,15 @@ def _check_host(url: str, option: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     if not literal or not is_public_address(host):
-        raise InputError(f"`{option}` points into a private network; use a public link to the image.")
+        raise _private(option)
+
+
+def _private(option: str) -> InputError:
+    return InputError(
+        f"`{option}` points into a private network; use a public link to the image.",
+        key="input.private_network",
+        params={"option": option},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,31 +149,55 @@ async def check_image_url(
                 if response.status in (301, 302, 303, 307, 308) and location:
                     url = urljoin(url, location)
                     if urlsplit(url).scheme not in ("http", "https"):
-                        raise InputError(f"`{option}` redirects to something that is not a web link.")
+                        raise InputError(
+                            f"`{option}` redirects to something that is not a web link.",
+                            key="input.redirect_not_web",
+                            params={"option": option},
+                        )
                     continue
                 return await _inspect(response, url, option, max_bytes)
-        raise InputError(f"`{option}` redirects more than {MAX_REDIRECTS} times; link to the image itself.")
+        raise InputError(
+            f"`{option}` redirects more than {MAX_REDIRECTS} times; link to the image itself.",
+            key="input.too_many_redirects",
+            params={"option": option, "limit": MAX_REDIRECTS},
+        )
     except InputError:
         raise
     except TimeoutError:
-        raise InputError(f"`{option}` did not answer within {timeout_s:g} seconds; try another link.") from None
+        seconds = f"{timeout_s:g}"
+        raise InputError(
+            f"`{option}` did not answer within {seconds} seconds; try another link.",
+            key="input.link_timeout",
+            params={"option": option, "seconds": seconds},
+        ) from None
     except aiohttp.InvalidURL:
-        raise InputError(f"`{option}` is not a valid link.") from None
+        raise InputError(
+            f"`{option}` is not a valid link.", key="input.link_invalid", params={"option": option}
+        ) from None
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, PrivateAddressError):
-            raise InputError(f"`{option}` points into a private network; use a public link to the image.") from None
+            raise _private(option) from None
         log.info("image check of %s failed: %s", option, type(exc).__name__)
-        raise InputError(f"`{option}` could not be reached; check the link.") from None
+        raise InputError(
+            f"`{option}` could not be reached; check the link.", key="input.link_unreachable", params={"option": option}
+        ) from None
     except aiohttp.ClientError as exc:
         log.info("image check of %s failed: %s", option, type(exc).__name__)
-        raise InputError(f"`{option}` could not be fetched ({type(exc).__name__}); check the link.") from None
+        error = type(exc).__name__
+        raise InputError(
+            f"`{option}` could not be fetched ({error}); check the link.",
+            key="input.link_failed",
+            params={"option": option, "error": error},
+        ) from None
 
 
 async def _inspect(response: aiohttp.ClientResponse, url: str, option: str, max_bytes: int) -> ImageCheck:
     if response.status >= 400:
         raise InputError(
             f"`{option}` could not be fetched: the server answered HTTP {response.status}. "
-            "Check that the link opens in a browser without logging in."
+            "Check that the link opens in a browser without logging in.",
+            key="input.link_http",
+            params={"option": option, "status": response.status},
         )
     head = await response.content.read(64)
     content_type = _media_type(response.headers.get("Content-Type"))
@@ -183,11 +215,23 @@ def check_attachment(
 
 def _judge(url: str, option: str, content_type: str, size: int | None, max_bytes: int) -> ImageCheck:
     if content_type not in IMAGE_TYPES:
-        shown = content_type or "an unknown type"
-        raise InputError(f"`{option}` is {shown}, not an image. Use a PNG, JPEG, WebP or GIF picture.")
-    if size is not None and size > max_bytes:
+        if not content_type:
+            raise InputError(
+                f"`{option}` is an unknown type, not an image. Use a PNG, JPEG, WebP or GIF picture.",
+                key="input.not_image_unknown",
+                params={"option": option},
+            )
         raise InputError(
-            f"`{option}` is {size / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB. Use a smaller picture."
+            f"`{option}` is {content_type}, not an image. Use a PNG, JPEG, WebP or GIF picture.",
+            key="input.not_image",
+            params={"option": option, "type": content_type},
+        )
+    if size is not None and size > max_bytes:
+        size_mb, limit_mb = f"{size / 1048576:.1f}", f"{max_bytes / 1048576:.0f}"
+        raise InputError(
+            f"`{option}` is {size_mb} MB; the limit is {limit_mb} MB. Use a smaller picture.",
+            key="input.image_too_large",
+            params={"option": option, "size": size_mb, "limit": limit_mb},
         )
     return ImageCheck(url=url, content_type=content_type, size=size)
 

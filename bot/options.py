@@ -5,6 +5,7 @@ Shared by the CLI and the Discord commands, so both refuse the same inputs with 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from bot.acedata.models import (
@@ -27,16 +28,31 @@ CLIPS_PER_VIDEO = 4
 
 
 class InputError(ValueError):
-    """A user's option is wrong; the message says which one and what to do."""
+    """A user's option is wrong; the message says which one and what to do.
+
+    ``key`` and ``params`` name the same message for the bot's language files (``input.*``), so a member
+    reads it in their own language; the text given here is the English one the CLI prints.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, params: Mapping[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params: dict[str, object] = dict(params or {})
 
 
 def clean_prompt(prompt: str) -> str:
     text = " ".join(prompt.split())
     if not text:
-        raise InputError("The prompt is empty: describe what should happen, for example `waves crash on rocks`.")
-    if len(text) > MAX_PROMPT_CHARS:
         raise InputError(
-            f"The prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}. Shorten it and try again."
+            "The prompt is empty: describe what should happen, for example `waves crash on rocks`.",
+            key="input.prompt_empty",
+        )
+    if len(text) > MAX_PROMPT_CHARS:
+        length, limit = f"{len(text):,}", f"{MAX_PROMPT_CHARS:,}"
+        raise InputError(
+            f"The prompt is {length} characters long; the limit is {limit}. Shorten it and try again.",
+            key="input.prompt_too_long",
+            params={"length": length, "limit": limit},
         )
     return text
 
@@ -46,11 +62,21 @@ def check_image_url(url: str, *, option: str = "image_url") -> str:
     value = url.strip()
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InputError(f"`{option}` must be an http:// or https:// link to an image, got `{value[:100]}`.")
+        raise InputError(
+            f"`{option}` must be an http:// or https:// link to an image, got `{value[:100]}`.",
+            key="input.url_scheme",
+            params={"option": option, "value": value[:100]},
+        )
     if len(value) > MAX_URL_CHARS:
-        raise InputError(f"`{option}` is longer than {MAX_URL_CHARS} characters; use a shorter link.")
+        raise InputError(
+            f"`{option}` is longer than {MAX_URL_CHARS} characters; use a shorter link.",
+            key="input.url_too_long",
+            params={"option": option, "limit": MAX_URL_CHARS},
+        )
     if any(ch.isspace() for ch in value):
-        raise InputError(f"`{option}` contains spaces; paste one link only.")
+        raise InputError(
+            f"`{option}` contains spaces; paste one link only.", key="input.url_spaces", params={"option": option}
+        )
     return value
 
 
@@ -67,7 +93,10 @@ def video_request(
     start = check_image_url(image_url, option="image_url")
     end = check_image_url(end_image_url, option="end_image_url") if end_image_url else None
     if loop and end:
-        raise InputError("`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them.")
+        raise InputError(
+            "`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them.",
+            key="input.loop_and_end",
+        )
     return VideoGenerate(
         prompt=text,
         image_url=start,
@@ -83,7 +112,11 @@ def extend_request(
 ) -> VideoExtend:
     """``clip`` is 1-based, as users count; the API's ``video_index`` is 0-based."""
     if not 1 <= clip <= CLIPS_PER_VIDEO:
-        raise InputError(f"Pick a clip from 1 to {CLIPS_PER_VIDEO}, got {clip}.")
+        raise InputError(
+            f"Pick a clip from 1 to {CLIPS_PER_VIDEO}, got {clip}.",
+            key="input.clip_range",
+            params={"limit": CLIPS_PER_VIDEO, "clip": clip},
+        )
     text = clean_prompt(prompt) if prompt and prompt.strip() else None
     return VideoExtend(
         video_id=video_id,
@@ -96,7 +129,12 @@ def extend_request(
 
 def imagine_request(prompt: str, *, mode: str = "fast") -> ImagineGenerate:
     if mode not in IMAGINE_MODES:
-        raise InputError(f"`mode` must be one of {', '.join(IMAGINE_MODES)}, got `{mode}`.")
+        choices = ", ".join(IMAGINE_MODES)
+        raise InputError(
+            f"`mode` must be one of {choices}, got `{mode}`.",
+            key="input.imagine_mode",
+            params={"choices": choices, "mode": mode},
+        )
     imagine_mode: ImagineMode = "fast" if mode == "fast" else "relax" if mode == "relax" else "turbo"
     return ImagineGenerate(prompt=clean_prompt(prompt), mode=imagine_mode)
 
@@ -106,7 +144,12 @@ def video_mode(mode: str) -> VideoMode:
         return "fast"
     if mode == "turbo":
         return "turbo"
-    raise InputError(f"`mode` must be one of {', '.join(VIDEO_MODES)} for videos, got `{mode}`.")
+    choices = ", ".join(VIDEO_MODES)
+    raise InputError(
+        f"`mode` must be one of {choices} for videos, got `{mode}`.",
+        key="input.video_mode",
+        params={"choices": choices, "mode": mode},
+    )
 
 
 def video_resolution(resolution: str) -> Resolution:
@@ -114,4 +157,9 @@ def video_resolution(resolution: str) -> Resolution:
         return "480p"
     if resolution == "720p":
         return "720p"
-    raise InputError(f"`resolution` must be one of {', '.join(RESOLUTIONS)}, got `{resolution}`.")
+    choices = ", ".join(RESOLUTIONS)
+    raise InputError(
+        f"`resolution` must be one of {choices}, got `{resolution}`.",
+        key="input.resolution",
+        params={"choices": choices, "resolution": resolution},
+    )

@@ -43,6 +43,17 @@ from bot.store.models import Job, JobKind, JobStatus, MessageLink
 from cogs import gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import answer, answer_error, describe, placeholder_used
+from cogs.i18n import (
+    SOURCE_LOCALE,
+    Msg,
+    guild_locale,
+    interaction_locale,
+    job_locale,
+    member_locale,
+    msg,
+    remember,
+    t,
+)
 from cogs.policy import may_act
 from cogs.ui import dynamic_items
 from cogs.ui.modals import ExtendModal, extend_submission
@@ -64,8 +75,8 @@ MOTIONS: Final = ("low", "high")
 #: Clips per video that ``--bs`` may ask for.
 BATCH_SIZES: Final = (1, 2, 4)
 
-GONE: Final = "That job is no longer in the bot's records."
-NOT_OFFERED: Final = "That action is not offered on this image."
+GONE: Final = msg("errors.job_gone")
+NOT_OFFERED: Final = msg("actions.not_offered")
 _MOTION_PARAM = re.compile(r"\s--motion\s+\S+", re.IGNORECASE)
 _BATCH_PARAM = re.compile(r"\s--bs(?:\s+(?!--)\S+)?(?=\s|$)", re.IGNORECASE)
 #: Kinds that start a new job (and so are de-duplicated).
@@ -90,6 +101,8 @@ class Actor:
     can_manage_messages: bool
     name: str
     role_ids: tuple[int, ...] = ()
+    #: The member's locale: what they are told is worded in it, and so are the messages of jobs they start.
+    locale: str = SOURCE_LOCALE
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,20 +130,21 @@ def follow_up_tag(follow_up: FollowUp) -> str:
     return f"{follow_up.kind.value}:{follow_up.arg or ''}"
 
 
-#: How a follow-up reads in the audit log, by kind ("{arg}" is the button's argument).
+#: How a follow-up reads in the audit log, by kind (``actions.label.*``; "{arg}" is the button's argument).
 LABELS: Final[Mapping[FollowUpKind, str]] = {
-    FollowUpKind.EXTEND: "Extend clip {arg}",
-    FollowUpKind.REROLL: "Reroll",
-    FollowUpKind.IMAGE: "{arg}",
-    FollowUpKind.ANIMATE: "Animate ({arg} motion)",
-    FollowUpKind.ANIMATE_QUADRANT: "Animate image {arg}",
+    FollowUpKind.EXTEND: "actions.label.extend",
+    FollowUpKind.REROLL: "actions.label.reroll",
+    FollowUpKind.IMAGE: "actions.label.image",
+    FollowUpKind.ANIMATE: "actions.label.animate",
+    FollowUpKind.ANIMATE_QUADRANT: "actions.label.animate_image",
 }
 
 
-def follow_up_label(follow_up: FollowUp, job: Job) -> str:
+def follow_up_label(follow_up: FollowUp, job: Job) -> Msg:
     """What a follow-up asked for, for the audit log: "Extend clip 2 on job `abc123`"."""
-    what = LABELS.get(follow_up.kind, follow_up.kind.value).format(arg=follow_up.arg or "")
-    return f"{what} on job `{job.id}`"
+    key = LABELS.get(follow_up.kind)
+    what: Msg | str = msg(key, arg=follow_up.arg or "") if key is not None else follow_up.kind.value
+    return msg("actions.label.on_job", what=what, job=job.id)
 
 
 def _role_ids(user: discord.abc.User | None) -> tuple[int, ...]:
@@ -167,7 +181,11 @@ class FollowUps(commands.Cog):
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
-        """An extend modal submitted after a restart (or after its in-memory timeout): run it all the same."""
+        """An extend modal submitted after a restart (or after its in-memory timeout): run it all the same.
+
+        Every interaction also tells the member's locale, kept for the moments without one (reactions).
+        """
+        remember(interaction.user.id, interaction.locale)
         if interaction.type is discord.InteractionType.modal_submit:
             await extend_submission(interaction)
 
@@ -183,6 +201,7 @@ class FollowUps(commands.Cog):
             can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
             name=interaction.user.display_name,
             role_ids=_role_ids(interaction.user),
+            locale=interaction_locale(interaction),
         )
         decision = await may_act(
             services.store,
@@ -193,11 +212,11 @@ class FollowUps(commands.Cog):
             role_ids=actor.role_ids,
         )
         if not decision.allowed:
-            raise UserFacingError(decision.reason or "You can't act on this job.")
+            raise UserFacingError(decision.message or msg("actions.cannot_act"))
         kind = follow_up.kind
         if kind is FollowUpKind.EXTEND_MANUAL:
             await self._check_extendable(job)  # spares typing a prompt that would be refused on submit
-            await interaction.response.send_modal(ExtendModal(job, user_id=actor.user_id))
+            await interaction.response.send_modal(ExtendModal(job, user_id=actor.user_id, locale=actor.locale))
             return
         if kind is FollowUpKind.CANCEL:
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -205,16 +224,16 @@ class FollowUps(commands.Cog):
             return
         if kind is FollowUpKind.DM:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            await answer(interaction, await self._send_dm(job, interaction.user))
+            await answer(interaction, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
         async with self._claim(job, follow_up) as claim:
             if not claim.acquired:
-                await answer(interaction, "Already on it: your first click is still being sent.")
+                await answer(interaction, t(actor.locale, "actions.already_clicked"))
                 return
             earlier = await self._recent_duplicate(job, follow_up, actor.user_id)
             if earlier is not None:
-                await answer(interaction, await self._already_on_it(earlier))
+                await answer(interaction, await self._already_on_it(earlier, actor.locale))
                 return
             async with gate.admitted(
                 self.bot,
@@ -239,11 +258,12 @@ class FollowUps(commands.Cog):
         except Exception as error:
             where = f"guild {payload.guild_id}, user {payload.user_id}"
             context = f"in reaction {payload.emoji} (job {follow_up.job_id}, {where})"
-            text = describe(error, context=context)
+            locale = self._reactor_locale(payload)
+            text = describe(error, context=context, locale=locale)
             if self.bot.is_closed():
                 return  # shutting down: there is no one left to tell
             try:
-                await self._notify(payload.user_id, follow_up, text)
+                await self._notify(payload.user_id, follow_up, text, locale)
             except Exception:
                 log.exception("could not tell user %s about a failed reaction on job %s", payload.user_id, job_id)
 
@@ -259,6 +279,7 @@ class FollowUps(commands.Cog):
             can_manage_messages=self._reactor_can_manage(payload),
             name=_display_name(payload.member or self.bot.get_user(payload.user_id)),
             role_ids=_role_ids(payload.member),
+            locale=self._reactor_locale(payload),
         )
         decision = await may_act(
             services.store,
@@ -269,7 +290,8 @@ class FollowUps(commands.Cog):
             role_ids=actor.role_ids,
         )
         if not decision.allowed:
-            await self._notify(payload.user_id, follow_up, decision.reason or "You can't act on this job.")
+            refusal = decision.message or msg("actions.cannot_act")
+            await self._notify(payload.user_id, follow_up, refusal.render(actor.locale), actor.locale)
             return
         kind = follow_up.kind
         if kind is FollowUpKind.CANCEL:
@@ -278,7 +300,7 @@ class FollowUps(commands.Cog):
         if kind is FollowUpKind.DM:
             user = payload.member or await self._user(payload.user_id)
             if user is not None:
-                await self._send_dm(job, user)
+                await self._send_dm(job, user, actor.locale)
             return
         if kind not in _SUBMITTING:
             return
@@ -299,6 +321,10 @@ class FollowUps(commands.Cog):
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
         await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
 
+    def _reactor_locale(self, payload: discord.RawReactionActionEvent) -> str:
+        """A reaction tells no locale: the member's last interaction's, else the server's, else English."""
+        return member_locale(payload.user_id) or guild_locale(self.bot, payload.guild_id) or SOURCE_LOCALE
+
     def _reactor_can_manage(self, payload: discord.RawReactionActionEvent) -> bool:
         if payload.guild_id is None or payload.member is None:
             return False
@@ -317,7 +343,7 @@ class FollowUps(commands.Cog):
         except discord.HTTPException:
             return None
 
-    async def _notify(self, user_id: int, follow_up: FollowUp, text: str) -> None:
+    async def _notify(self, user_id: int, follow_up: FollowUp, text: str, locale: str) -> None:
         """Tell a member in their DMs why their reaction did nothing (best effort, never in the channel)."""
         now = time.monotonic()
         key = (user_id, follow_up.job_id, follow_up.kind.value)
@@ -329,33 +355,34 @@ class FollowUps(commands.Cog):
         if user is None:
             return
         try:
-            await user.send(f"About your reaction on job `{follow_up.job_id}`: {text}", allowed_mentions=_NO_PINGS)
+            notice = t(locale, "actions.reaction_notice", job=follow_up.job_id, text=text)
+            await user.send(notice, allowed_mentions=_NO_PINGS)
         except discord.HTTPException as exc:
             log.info("could not DM user %s about job %s: %s", user_id, follow_up.job_id, exc.text or exc.status)
 
     # -- the actions ----------------------------------------------------------------------------------
 
     async def _cancel(self, job: Job, actor: Actor) -> str:
+        """Cancel a running job, or delete a finished one's result; what to tell the member."""
         services = self.bot.services
         if not job.finished:
-            reason = (
-                f"Cancelled by {actor.name}. The API cannot stop a task that has started, "
-                "so a result that still arrives is ignored."
-            )
+            # The reason is shown on the job's message, so it is worded in the job's language.
+            name = actor.name or t(job_locale(self.bot, job), "actions.someone")
+            reason = t(job_locale(self.bot, job), "actions.cancel_reason", name=name)
             await services.engine.cancel(job.id, reason=reason)
             log.info("job %s: cancelled by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
             await self.bot.delivery.refresh(job.id)
-            return f"Cancelled job `{job.id}`."
+            return t(actor.locale, "actions.cancelled", job=job.id)
         await self.bot.delivery.delete_result(job.id)
         log.info("job %s: result deleted by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
-        return f"Deleted the result of job `{job.id}`."
+        return t(actor.locale, "actions.deleted", job=job.id)
 
-    async def _send_dm(self, job: Job, user: discord.abc.User) -> str:
+    async def _send_dm(self, job: Job, user: discord.abc.User, locale: str) -> str:
         if job.status is not JobStatus.SUCCEEDED:
-            raise UserFacingError("This job has no result to send yet.")
+            raise UserFacingError(msg("actions.no_result_yet"))
         if await self.bot.delivery.send_dm(job.id, user):
-            return "Sent to your DMs."
-        return "Your DMs are closed: allow direct messages from this server's members and try again."
+            return t(locale, "actions.dm_sent")
+        return t(locale, "actions.dms_closed")
 
     async def _plan(self, job: Job, follow_up: FollowUp) -> Plan:
         """The request a submitting follow-up makes; UserFacingError when it does not fit this job."""
@@ -370,7 +397,7 @@ class FollowUps(commands.Cog):
             return _plan_animate(job, follow_up.arg or "")
         if kind is FollowUpKind.ANIMATE_QUADRANT:
             return _plan_animate_quadrant(job, follow_up.arg or "")
-        raise UserFacingError("That button does nothing here.")
+        raise UserFacingError(msg("actions.does_nothing"))
 
     async def _plan_extend(self, job: Job, follow_up: FollowUp) -> Plan:
         clip = _clip(follow_up.arg)
@@ -402,10 +429,7 @@ class FollowUps(commands.Cog):
                 depth += 1
             current = await self.bot.services.store.get_job(current.parent_id) if current.parent_id else None
         if depth >= MAX_EXTENDS:
-            raise UserFacingError(
-                f"This video has been extended {MAX_EXTENDS} times, the most Midjourney allows. "
-                "Start a new one with `/video`, using a frame you like as its start image."
-            )
+            raise UserFacingError(msg("actions.extend_limit", count=MAX_EXTENDS))
 
     async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor, admission: gate.GateResult) -> str:
         meta = {**plan.meta, "follow_up": follow_up_tag(follow_up)}
@@ -419,6 +443,7 @@ class FollowUps(commands.Cog):
             parent_id=job.id,
             prompt=job.prompt,
             meta=meta,
+            locale=actor.locale,
         )
         log.info(
             "job %s: %s from job %s by user %s in guild %s",
@@ -455,11 +480,11 @@ class FollowUps(commands.Cog):
                 return child
         return None
 
-    async def _already_on_it(self, child: Job) -> str:
+    async def _already_on_it(self, child: Job, locale: str) -> str:
         links = await self.bot.services.store.messages_for_job(child.id)
         if links:
-            return f"Already on it: [job `{child.id}`]({message_url(links[0])})."
-        return f"Already on it: job `{child.id}` is starting."
+            return t(locale, "actions.already_linked", job=child.id, url=message_url(links[0]))
+        return t(locale, "actions.already_starting", job=child.id)
 
 
 class _Claim:
@@ -493,7 +518,8 @@ _NO_PINGS: Final = discord.AllowedMentions.none()
 
 
 def _display_name(user: discord.abc.User | None) -> str:
-    return user.display_name if user is not None else "a member"
+    """The member's name ("" when unknown: the cancel reason then says "a member" in the job's language)."""
+    return user.display_name if user is not None else ""
 
 
 # -- plans ------------------------------------------------------------------------------------------------
@@ -501,15 +527,15 @@ def _display_name(user: discord.abc.User | None) -> str:
 
 def _clip(arg: str | None) -> int:
     if arg is None or not arg.isdigit() or not 1 <= int(arg) <= CLIPS_PER_VIDEO:
-        raise UserFacingError(f"Pick a clip from 1 to {CLIPS_PER_VIDEO}.")
+        raise UserFacingError(msg("actions.pick_clip", limit=CLIPS_PER_VIDEO))
     return int(arg)
 
 
 def _require_video_result(job: Job) -> str:
     if job.kind is not JobKind.VIDEO:
-        raise UserFacingError("Only videos can be extended.")
+        raise UserFacingError(msg("actions.only_videos"))
     if job.status is not JobStatus.SUCCEEDED or not job.video_id:
-        raise UserFacingError("This video is not finished; extend it once its clips are here.")
+        raise UserFacingError(msg("actions.video_unfinished"))
     return job.video_id
 
 
@@ -583,7 +609,7 @@ def _plan_reroll(job: Job) -> Plan:
         else:
             image_url = params.get("image_url")
             if not image_url:
-                raise UserFacingError("This video has no start frame on record, so it can't be made again.")
+                raise UserFacingError(msg("actions.no_start_frame"))
             request = VideoGenerate(
                 prompt=str(params.get("prompt") or job.prompt),
                 image_url=str(image_url),
@@ -605,7 +631,7 @@ def _plan_reroll(job: Job) -> Plan:
 
 def _plan_image(job: Job, action: str) -> Plan:
     if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not job.image_id:
-        raise UserFacingError("This image is not finished yet; try again once it is.")
+        raise UserFacingError(msg("actions.image_unfinished"))
     if action not in job.actions:
         raise UserFacingError(NOT_OFFERED)
     request = ImagineAction(action, job.image_id, mode=_imagine_mode(job.params.get("mode")))
@@ -627,12 +653,12 @@ def with_batch_size(prompt: str, size: int | None) -> str:
 
 def _plan_animate(job: Job, motion: str) -> Plan:
     if motion not in MOTIONS:
-        raise UserFacingError("Pick low or high motion.")
+        raise UserFacingError(msg("actions.pick_motion"))
     image_url = job.raw_image_url or job.image_url
     if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not image_url:
-        raise UserFacingError("This image is not finished yet; animate it once it is.")
+        raise UserFacingError(msg("actions.animate_unfinished"))
     if "upscale1" in job.actions:
-        raise UserFacingError("Animate works on one image: pick one of the grid with U1 to U4 first.")
+        raise UserFacingError(msg("actions.animate_grid"))
     options = video_options(job.meta)
     request = VideoGenerate(
         prompt=with_batch_size(with_motion(job.prompt, motion), options.get("bs")),
@@ -647,9 +673,9 @@ def _plan_animate(job: Job, motion: str) -> Plan:
 
 def _plan_animate_quadrant(job: Job, arg: str) -> Plan:
     if arg not in ("1", "2", "3", "4"):
-        raise UserFacingError("Pick an image from 1 to 4.")
+        raise UserFacingError(msg("actions.pick_image"))
     if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not job.image_id:
-        raise UserFacingError("This grid is not finished yet; animate an image once it is.")
+        raise UserFacingError(msg("actions.grid_unfinished"))
     action = f"upscale{arg}"
     if action not in job.actions:
         raise UserFacingError(NOT_OFFERED)

@@ -23,6 +23,7 @@ from bot.jobs import JobEvent, JobEventType
 from bot.settings import load_guild_settings
 from bot.store.models import Job
 from bot.text import shorten
+from cogs.i18n import LocaleLike, Phrase, audit_locale, catalog, t
 from cogs.ui import job_title
 from cogs.ui.render import fit_escaped
 
@@ -48,47 +49,35 @@ MESSAGE_CHARS: Final = 500
 #: How long unloading waits for posts under way.
 STOP_WAIT_S: Final = 5.0
 
-# -- what a post says (kept together so they can move into locale files) -----------------------------------
-TITLES: Final[dict[str, str]] = {
-    "submit": "📨 Job submitted",
-    "cancel": "🚫 Job cancelled",
-    "refusal": "⛔ Refused",
-    "settings": "⚙️ Settings changed",
-}
 COLOURS: Final[dict[str, discord.Colour]] = {
     "submit": discord.Colour.blurple(),
     "cancel": discord.Colour.light_grey(),
     "refusal": discord.Colour.red(),
     "settings": discord.Colour.gold(),
 }
-FIELD_MEMBER: Final = "Member"
-FIELD_JOB: Final = "Job"
-NO_PROMPT: Final = "*(no prompt)*"
-SUBMIT_TEXT: Final = "{title}: {prompt}"
-SUBMIT_COST: Final = "\nCost: {units:g} unit{s}"
-CANCEL_TEXT: Final = "{title}: {reason}"
-REFUSAL_TEXT: Final = "The API refused {title} ({code}): {message}"
-NO_REASON: Final = "no reason given"
 
 
-def audit_embed(kind: str, *, actor_id: int | None, job_id: str | None, text: str, at: float) -> discord.Embed:
+def audit_embed(
+    kind: str, *, actor_id: int | None, job_id: str | None, text: str, at: float, locale: LocaleLike = None
+) -> discord.Embed:
     """One audit post: what happened, who did it (a mention, which never pings in an embed), the job, when."""
+    title_key = f"audit.title.{kind}"
     embed = discord.Embed(
-        title=TITLES.get(kind, kind.capitalize()),
+        title=t(locale, title_key) if catalog().has(title_key) else kind.capitalize(),
         description=shorten(text, 4096),
         colour=COLOURS.get(kind, discord.Colour.dark_grey()),
         timestamp=dt.datetime.fromtimestamp(at, tz=dt.UTC),
     )
     if actor_id is not None:
-        embed.add_field(name=FIELD_MEMBER, value=f"<@{actor_id}>", inline=True)
+        embed.add_field(name=t(locale, "audit.field_member"), value=f"<@{actor_id}>", inline=True)
     if job_id is not None:
-        embed.add_field(name=FIELD_JOB, value=f"`{job_id}`", inline=True)
+        embed.add_field(name=t(locale, "audit.field_job"), value=f"`{job_id}`", inline=True)
     embed.set_footer(text=kind)
     return embed
 
 
-def _prompt(job: Job) -> str:
-    return fit_escaped(job.prompt, PROMPT_CHARS) if job.prompt.strip() else NO_PROMPT
+def _prompt(job: Job, locale: LocaleLike) -> str:
+    return fit_escaped(job.prompt, PROMPT_CHARS) if job.prompt.strip() else t(locale, "audit.no_prompt")
 
 
 class AuditLog(commands.Cog):
@@ -116,7 +105,7 @@ class AuditLog(commands.Cog):
             del self.bot.audit
 
     def post_soon(
-        self, guild_id: int | None, kind: str, *, actor_id: int | None, job_id: str | None = None, text: str
+        self, guild_id: int | None, kind: str, *, actor_id: int | None, job_id: str | None = None, text: str | Phrase
     ) -> None:
         """``post`` without waiting for it: for a refusal, whose answer must not wait for the audit channel."""
         task = asyncio.get_running_loop().create_task(
@@ -132,10 +121,12 @@ class AuditLog(commands.Cog):
         *,
         actor_id: int | None,
         job_id: str | None = None,
-        text: str,
+        text: str | Phrase,
         channel_id: int | None = None,
     ) -> bool:
         """Post an entry in the server's audit channel (or in ``channel_id``, such as the channel it moved from).
+
+        The entry is worded in the server's language (a ``Phrase`` text too).
 
         Returns False when the server has no audit channel or the post failed; never raises.
         """
@@ -148,14 +139,23 @@ class AuditLog(commands.Cog):
             return False
 
     async def _post(
-        self, guild_id: int, kind: str, *, actor_id: int | None, job_id: str | None, text: str, channel_id: int | None
+        self,
+        guild_id: int,
+        kind: str,
+        *,
+        actor_id: int | None,
+        job_id: str | None,
+        text: str | Phrase,
+        channel_id: int | None,
     ) -> bool:
         if channel_id is None:
             channel_id = (await load_guild_settings(self.bot.services.store, guild_id)).audit_channel
         if channel_id is None:
             return False
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
-        embed = audit_embed(kind, actor_id=actor_id, job_id=job_id, text=text, at=self._clock())
+        locale = audit_locale(self.bot, guild_id)
+        words = text.render(locale) if isinstance(text, Phrase) else text
+        embed = audit_embed(kind, actor_id=actor_id, job_id=job_id, text=words, at=self._clock(), locale=locale)
         try:
             await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
@@ -187,13 +187,16 @@ class AuditLog(commands.Cog):
         job = event.job
         if job.guild_id is None:
             return
+        locale = audit_locale(self.bot, job.guild_id)
         if event.type is JobEventType.SUBMITTED:
-            text = submit_text(job, cost_of(job.kind.value, job.params))
+            text = submit_text(job, cost_of(job.kind.value, job.params), locale=locale)
             await self.post(job.guild_id, "submit", actor_id=job.user_id, job_id=job.id, text=text)
         elif event.type is JobEventType.CANCELLED:
-            await self.post(job.guild_id, "cancel", actor_id=job.user_id, job_id=job.id, text=cancel_text(job))
+            text = cancel_text(job, locale=locale)
+            await self.post(job.guild_id, "cancel", actor_id=job.user_id, job_id=job.id, text=text)
         elif event.type is JobEventType.FAILED and is_refusal(job):
-            await self.post(job.guild_id, "refusal", actor_id=job.user_id, job_id=job.id, text=refusal_text(job))
+            text = refusal_text(job, locale=locale)
+            await self.post(job.guild_id, "refusal", actor_id=job.user_id, job_id=job.id, text=text)
 
 
 def is_refusal(job: Job) -> bool:
@@ -201,24 +204,25 @@ def is_refusal(job: Job) -> bool:
     return job.error_code in REFUSAL_CODES
 
 
-def submit_text(job: Job, units: float | None = None) -> str:
-    text = SUBMIT_TEXT.format(title=job_title(job), prompt=_prompt(job))
+def submit_text(job: Job, units: float | None = None, *, locale: LocaleLike = None) -> str:
+    text = t(locale, "audit.submit", title=job_title(job, locale), prompt=_prompt(job, locale))
     if units is None:
         return text
-    return text + SUBMIT_COST.format(units=units, s="" if units == 1 else "s")
+    return text + "\n" + t(locale, "audit.cost_one" if units == 1 else "audit.cost_other", units=f"{units:g}")
 
 
-def cancel_text(job: Job) -> str:
-    return CANCEL_TEXT.format(title=job_title(job), reason=_api_text(job.error_message))
+def cancel_text(job: Job, *, locale: LocaleLike = None) -> str:
+    return t(locale, "audit.cancel", title=job_title(job, locale), reason=_api_text(job.error_message, locale))
 
 
-def refusal_text(job: Job) -> str:
-    return REFUSAL_TEXT.format(title=job_title(job), code=job.error_code, message=_api_text(job.error_message))
+def refusal_text(job: Job, *, locale: LocaleLike = None) -> str:
+    message = _api_text(job.error_message, locale)
+    return t(locale, "audit.refusal", title=job_title(job, locale), code=job.error_code, message=message)
 
 
-def _api_text(text: str | None) -> str:
+def _api_text(text: str | None, locale: LocaleLike) -> str:
     """A stored error message or cancel reason, shown as written (it may quote a prompt or a member's name)."""
-    return fit_escaped(text.strip(), MESSAGE_CHARS) if text and text.strip() else NO_REASON
+    return fit_escaped(text.strip(), MESSAGE_CHARS) if text and text.strip() else t(locale, "audit.no_reason")
 
 
 async def setup(bot: MJBot) -> None:

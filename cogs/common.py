@@ -6,6 +6,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from cogs.i18n import LocaleLike, Phrase
+
 #: Every custom id the bot makes: ``mj:{kind}:{job id}`` plus an optional ``:{arg}``.
 CUSTOM_ID_PATTERN = r"mj:(?P<kind>[a-z]+):(?P<job>[a-z0-9]{6,16})(?::(?P<arg>[a-z0-9_]{1,40}))?"
 _CUSTOM_ID = re.compile(CUSTOM_ID_PATTERN)
@@ -50,4 +52,15 @@ class FollowUp:
 
 
 class UserFacingError(Exception):
-    """Shown to the member as it is, in an ephemeral reply; nothing is logged as an error."""
+    """Shown to the member as it is, in an ephemeral reply; nothing is logged as an error.
+
+    Given a ``Phrase`` (such as ``msg("jobs.bad_id")``), it is shown in the member's language (``str()`` of the
+    error is the English text).
+    """
+
+    def __init__(self, message: str | Phrase) -> None:
+        super().__init__(str(message))
+        self.msg = message if isinstance(message, Phrase) else None
+
+    def localised(self, locale: LocaleLike) -> str:
+        return self.msg.render(locale) if self.msg is not None else str(self)

@@ -27,6 +27,7 @@ from bot.acedata.errors import (
 from bot.options import InputError
 from bot.store import JobNotFoundError
 from cogs.common import UserFacingError
+from cogs.i18n import LocaleLike, Msg, Phrase, catalog, interaction_locale, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -55,48 +56,61 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
-def describe(error: BaseException, *, context: str = "", now: float | None = None) -> str:
-    """The message a member sees for ``error``; unexpected errors are logged here with their reference."""
+def phrase_of(error: BaseException) -> Phrase | None:
+    """An error's own message as a ``Phrase``, when it has one: ``error.msg`` (``UserFacingError`` and the bot's
+    check failures carry one), or a message key of the core (``error.key`` and ``error.params``, as ``InputError``
+    has). None when the error names no message the language files know."""
+    phrase = getattr(error, "msg", None)
+    if isinstance(phrase, Phrase):
+        return phrase
+    key, params = getattr(error, "key", None), getattr(error, "params", None)
+    if not (isinstance(key, str) and catalog().has(key) and isinstance(params, dict)):
+        return None
+    # The core words its English message itself; a language file's text of it is only used while the two agree.
+    found = Msg(key, params)
+    if str(found) != str(error):
+        log.warning("the English text of %r differs from the core's message; showing the core's", key)
+        return None
+    return found
+
+
+def localised(error: BaseException, locale: LocaleLike) -> str | None:
+    """An error's own message in the language of ``locale`` (see ``phrase_of``), or None."""
+    phrase = phrase_of(error)
+    return phrase.render(locale) if phrase is not None else None
+
+
+def describe(error: BaseException, *, context: str = "", now: float | None = None, locale: LocaleLike = None) -> str:
+    """The message a member sees for ``error``, in the language of ``locale``; unexpected errors are logged here
+    with their reference."""
     error = unwrap(error)
     if isinstance(error, InputError | UserFacingError):
-        return str(error)
+        return localised(error, locale) or str(error)
     if isinstance(error, JobNotFoundError):
-        return "That job is no longer in the bot's records."
+        return t(locale, "errors.job_gone")
     if isinstance(error, InsufficientCreditError):
         log.warning("the API refused a job for lack of credit (%s): %s", context, error)
-        return (
-            "The bot's Ace Data Cloud credit is used up, so it can't start new jobs right now. "
-            "Please tell this server's admins so they can top it up."
-        )
+        return t(locale, "errors.no_credit")
     if isinstance(error, ForbiddenError):
-        reason = error.message.strip().rstrip(".") or "no reason given"
-        return f"Your prompt was refused by Ace Data Cloud's moderation: {reason}. Change the prompt and try again."
+        reason = error.message.strip().rstrip(".") or t(locale, "errors.no_reason")
+        return t(locale, "errors.moderation", reason=reason)
     if isinstance(error, RateLimitError):
         wait_s = error.retry_after if error.retry_after and error.retry_after > 0 else DEFAULT_RETRY_S
         at = int((now if now is not None else time.time()) + wait_s + 0.999)
-        return f"Ace Data Cloud is getting too many requests right now. Try again <t:{at}:R>."
+        return t(locale, "errors.rate_limited", at=at)
     if isinstance(error, InvalidTokenError):
         log.error("the API rejected the bot's token (%s): %s; set a valid [acedata] token", context, error)
-        return (
-            "The bot can't use Ace Data Cloud right now: its API token was rejected. "
-            "This needs the bot's operator; it has been logged for them."
-        )
+        return t(locale, "errors.bad_token")
     if isinstance(error, AceDataError):
         log.warning("the API failed a request (%s): %s", context, error)
-        return (
-            f"Ace Data Cloud could not take this job right now ({error.code}). Try again in a minute; "
-            "if it started after all, `/jobs` will list it."
-        )
+        return t(locale, "errors.api_failed", code=error.code)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+        return t(locale, "errors.cooldown", seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.CheckFailure | app_commands.TransformerError):
-        return str(error) or "You can't use this command here."
+        return localised(error, locale) or str(error) or t(locale, "errors.not_here")
     reference = new_reference()
     log.error("unexpected error (reference %s) %s", reference, context, exc_info=error)
-    return (
-        f"Something went wrong (reference {reference}). Please try again; "
-        "if it keeps happening, quote the reference to the bot's operator."
-    )
+    return t(locale, "errors.unexpected", reference=reference)
 
 
 def context_of(interaction: discord.Interaction[Any], job_id: str | None = None) -> str:
@@ -110,8 +124,9 @@ def context_of(interaction: discord.Interaction[Any], job_id: str | None = None)
 async def answer_error(
     interaction: discord.Interaction[Any], error: BaseException, *, job_id: str | None = None
 ) -> None:
-    """Tell the member what went wrong, ephemerally, however far the interaction got."""
-    await answer(interaction, describe(error, context=context_of(interaction, job_id)))
+    """Tell the member what went wrong, ephemerally and in their language, however far the interaction got."""
+    locale = interaction_locale(interaction)
+    await answer(interaction, describe(error, context=context_of(interaction, job_id), locale=locale))
 
 
 async def answer(interaction: discord.Interaction[Any], text: str) -> None:

@@ -29,6 +29,8 @@ from bot.quota import Limit, QuotaDecision, Verdict
 from bot.settings import GuildSettings, UserSettings, load_guild_settings, load_user_settings, match_filter
 from cogs.common import UserFacingError
 from cogs.errors import defer_public
+from cogs.i18n import Listing, Msg, msg, with_locale
+from cogs.limits import decision_message
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -45,24 +47,6 @@ TURN_WAIT_S: Final = 1.5
 PRIVATE_EXTRA: Final = "mj_private"
 #: Job meta written on a queued job: the running-jobs limit it waits for.
 QUEUED_META: Final = "queued_for"
-
-MESSAGES: Final = {
-    "dms_off": (
-        "The bot doesn't take commands in direct messages: its operator turned that off. "
-        "Use it in a server you share with it."
-    ),
-    "channel": "The bot works only in {channels} on this server. Use it there.",
-    "channel_unreachable": (
-        "The bot works only in certain channels on this server, and none of them exists any more. "
-        "Ask a moderator to update the list (`/admin channels`)."
-    ),
-    "blocked": "A moderator blocked you from using the bot on this server. Their reason: {reason}",
-    "blocked_no_reason": "A moderator blocked you from using the bot on this server. Ask them why.",
-    "filter": (
-        "Your prompt was refused by this server's word filter: it matches {rule}. Change the prompt and try again."
-    ),
-    "audit": "{what} refused: {reason}",
-}
 
 
 class Submitter(Protocol):
@@ -96,7 +80,7 @@ class GateRefusal(UserFacingError):
 class GateResult:
     """What the gate decided, with the settings it read (the caller needs them for the job's message)."""
 
-    refusal: str | None
+    refusal: Msg | None
     quota: QuotaDecision
     guild: GuildSettings
     user: UserSettings
@@ -134,7 +118,7 @@ def where_of(bot: MJBot, who: discord.Interaction[MJBot] | Submitter) -> Where:
     return Where(user_id, guild_id, channel_id, parent if isinstance(parent, int) else None)
 
 
-def channel_refusal(settings: GuildSettings, where: Where, bot: MJBot) -> str | None:
+def channel_refusal(settings: GuildSettings, where: Where, bot: MJBot) -> Msg | None:
     """None when the allow list lets the member use the bot here; else a message naming the allowed channels."""
     if settings.channel_allowed(where.channel_id) or (
         where.parent_id is not None and settings.channel_allowed(where.parent_id)
@@ -143,15 +127,9 @@ def channel_refusal(settings: GuildSettings, where: Where, bot: MJBot) -> str | 
     guild = bot.get_guild(where.guild_id) if where.guild_id is not None else None
     existing = [c for c in settings.channels if guild is None or guild.get_channel_or_thread(c) is not None]
     if not existing:
-        return MESSAGES["channel_unreachable"]
+        return msg("gate.channel_unreachable")
     # Channel mentions never ping anyone; the bot sends every message with no allowed mentions anyway.
-    return MESSAGES["channel"].format(channels=_listing([f"<#{channel_id}>" for channel_id in existing]))
-
-
-def _listing(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" and {items[-1]}"
+    return msg("gate.channel", channels=Listing(tuple(f"<#{channel_id}>" for channel_id in existing)))
 
 
 async def check_submit(
@@ -159,7 +137,7 @@ async def check_submit(
     who: discord.Interaction[MJBot] | Submitter,
     request: ApiRequest,
     *,
-    kind: str,
+    kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
     video_options: Mapping[str, Any] | None = None,
@@ -175,7 +153,7 @@ async def check_submit(
     store = bot.services.store
     member = user if user is not None else await load_user_settings(store, where.user_id)
     if where.guild_id is None:
-        refusal = None if bot.config.discord.allow_dms else MESSAGES["dms_off"]
+        refusal = None if bot.config.discord.allow_dms else msg("gate.dms_off")
         return GateResult(refusal, quota.ALLOWED, GuildSettings(), member, None)
     settings = await load_guild_settings(store, where.guild_id)
     decision = quota.ALLOWED
@@ -184,17 +162,17 @@ async def check_submit(
         decision = await quota.check(
             store, settings, guild_id=where.guild_id, user_id=where.user_id, request=request, now=clock()
         )
-        refusal = decision.message if decision.refused else None
+        refusal = decision_message(decision) if decision.refused else None
     result = GateResult(refusal, decision, settings, member, where.guild_id)
     if refusal is not None:
-        log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, where.guild_id, refusal[:200])
+        log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, where.guild_id, str(refusal)[:200])
         await _audit(bot, where, kind, refusal)
     return result
 
 
 def _rule_refusal(
     bot: MJBot, settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None
-) -> str | None:
+) -> Msg | None:
     """The first of the server's rules (channels, blocks, word filter) the submit breaks, as a message."""
     refusal = channel_refusal(settings, where, bot)
     if refusal is not None:
@@ -202,32 +180,32 @@ def _rule_refusal(
     block = settings.block_of(where.user_id)
     if block is not None:
         reason = block.reason.strip()
-        return MESSAGES["blocked"].format(reason=reason) if reason else MESSAGES["blocked_no_reason"]
+        return msg("gate.blocked", reason=reason) if reason else msg("gate.blocked_no_reason")
     for text in (request.prompt, prompt):
         if text:
             rule = match_filter(text, settings.word_filter)
             if rule is not None:
-                return MESSAGES["filter"].format(rule=discord.utils.escape_markdown(rule.describe()))
+                return msg("gate.filter", rule=discord.utils.escape_markdown(rule.describe()))
     return None
 
 
-def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None) -> str | None:
+def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None) -> Msg | None:
     """Turbo or 720p that the server turned off, in the options of a video still to come."""
     if not options:
         return None
     limits = settings.limits
     if options.get("mode") == "turbo" and not limits.allow_turbo:
-        return QuotaDecision(Verdict.REFUSE, Limit.TURBO).message
+        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.TURBO))
     if options.get("resolution", "720p") == "720p" and not limits.allow_720p:
-        return QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P).message
+        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P))
     return None
 
 
-async def _audit(bot: MJBot, where: Where, kind: str, refusal: str) -> None:
+async def _audit(bot: MJBot, where: Where, kind: str | Msg, refusal: Msg) -> None:
     audit = getattr(bot, "audit", None)
     if audit is None or where.guild_id is None:
         return
-    text = MESSAGES["audit"].format(what=kind, reason=refusal)
+    text = msg("gate.audit", what=kind, reason=refusal)
     await audit.post(where.guild_id, "refusal", actor_id=where.user_id, text=text)
 
 
@@ -261,7 +239,7 @@ async def admitted(
     who: discord.Interaction[MJBot] | Submitter,
     request: ApiRequest,
     *,
-    kind: str,
+    kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
     video_options: Mapping[str, Any] | None = None,
@@ -287,9 +265,14 @@ async def submit(
     parent_id: str | None = None,
     prompt: str | None = None,
     meta: Mapping[str, Any] | None = None,
+    locale: str | None = None,
 ) -> str:
-    """Send the job to the API, or put it in the member's queue when the gate said so; the new job's id."""
+    """Send the job to the API, or put it in the member's queue when the gate said so; the new job's id.
+
+    ``locale`` is the member's: the job's messages are worded in it (kept in the job's meta).
+    """
     engine = bot.services.engine
+    meta = with_locale(meta, locale)
     if not admission.queued:
         return await engine.submit(
             request,
@@ -300,7 +283,7 @@ async def submit(
             prompt=prompt,
             meta=meta,
         )
-    waiting = {**(meta or {}), QUEUED_META: {"limit": int(admission.quota.maximum or 0)}}
+    waiting = {**meta, QUEUED_META: {"limit": int(admission.quota.maximum or 0)}}
     job_id = await engine.enqueue(
         request,
         user_id=user_id,
@@ -349,9 +332,13 @@ def offer_in_dms(bot: MJBot, commands: list[app_commands.Command[Any, ..., Any] 
 class DirectMessagesOff(app_commands.CheckFailure):
     """A command used in DMs while the operator turned DMs off; the message says so."""
 
+    def __init__(self) -> None:
+        self.msg = msg("gate.dms_off")
+        super().__init__(str(self.msg))
+
 
 def check_dms(interaction: discord.Interaction[MJBot]) -> bool:
     """A cog's ``interaction_check``: refuse commands in DMs when ``[discord] allow_dms`` is off."""
     if interaction.guild_id is None and not interaction.client.config.discord.allow_dms:
-        raise DirectMessagesOff(MESSAGES["dms_off"])
+        raise DirectMessagesOff()
     return True

@@ -13,6 +13,7 @@ from bot.options import imagine_request
 from bot.settings import load_user_settings
 from cogs import gate
 from cogs.errors import placeholder_used
+from cogs.i18n import interaction_locale
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -54,6 +55,7 @@ class ImagineCog(commands.Cog):
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
+                locale=interaction_locale(interaction),
             )
         log.info("job %s: /imagine by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         placeholder_used(interaction)

@@ -14,6 +14,7 @@ from bot.text import progress_bar, shorten
 from cogs.actions import message_url
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import defer_public, placeholder_used
+from cogs.i18n import LocaleLike, interaction_locale, msg, t, tn
 from cogs.ui import FollowUpButton, job_title
 from cogs.ui.render import fit_escaped, relative_time
 
@@ -25,31 +26,34 @@ log = logging.getLogger(__name__)
 #: How many jobs /jobs lists.
 RECENT_JOBS: Final = 10
 PROMPT_CHARS: Final = 90
-STATUS_WORDS: Final[dict[JobStatus, str]] = {
-    JobStatus.QUEUED: "⏳ queued",
-    JobStatus.SUBMITTING: "📨 submitting",
-    JobStatus.RUNNING: "▶️ running",
-    JobStatus.SUCCEEDED: "✅ done",
-    JobStatus.FAILED: "❌ failed",
-    JobStatus.CANCELLED: "🚫 cancelled",
-    JobStatus.TIMED_OUT: "⌛ timed out",
-}
 JOB_ID_CHARS: Final = 16
 
 
-def job_line(job: Job, links: list[MessageLink]) -> str:
+def status_words(status: JobStatus, locale: LocaleLike) -> str:
+    """``⏳ queued``, ``✅ done``... (``jobs.status.*``)."""
+    return t(locale, f"jobs.status.{status.value}")
+
+
+def job_line(job: Job, links: list[MessageLink], locale: LocaleLike = None) -> str:
     """One job in the list: title, id, status (and progress), age, prompt and a jump link to its message."""
-    status = STATUS_WORDS.get(job.status, job.status.value)
+    status = status_words(job.status, locale)
     if job.status is JobStatus.RUNNING:
         status += f" {progress_bar(job.progress, width=6)}"
-    head = f"**{job_title(job)}** `{job.id}` · {status} · {relative_time(job.created_at)}"
-    prompt = fit_escaped(job.prompt, PROMPT_CHARS) if job.prompt.strip() else "*(no prompt)*"
+    head = t(
+        locale,
+        "jobs.line_head",
+        title=job_title(job, locale),
+        job=job.id,
+        status=status,
+        when=relative_time(job.created_at),
+    )
+    prompt = fit_escaped(job.prompt, PROMPT_CHARS) if job.prompt.strip() else t(locale, "jobs.no_prompt")
     shown = [link for link in links if link.purpose != "dm"]
-    jump = f" · [message]({message_url(shown[-1])})" if shown else " · message deleted: `/show` re-posts it"
+    jump = t(locale, "jobs.jump", url=message_url(shown[-1])) if shown else t(locale, "jobs.message_deleted")
     return f"{head}\n{prompt}{jump}"
 
 
-def jobs_view(jobs: list[Job]) -> discord.ui.View | None:
+def jobs_view(jobs: list[Job], locale: LocaleLike = None) -> discord.ui.View | None:
     """❌ Cancel buttons for the jobs that have not finished (the same buttons as on their messages)."""
     running = [job for job in jobs if not job.finished]
     if not running:
@@ -58,7 +62,7 @@ def jobs_view(jobs: list[Job]) -> discord.ui.View | None:
     for job in running[:25]:
         button = FollowUpButton(
             FollowUp(FollowUpKind.CANCEL, job.id),
-            label=f"Cancel {job.id}",
+            label=t(locale, "jobs.cancel_button", job=job.id),
             emoji="❌",
             style=discord.ButtonStyle.danger,
         )
@@ -74,25 +78,26 @@ class JobsCog(commands.Cog):
 
     @app_commands.command(name="jobs", description="Your recent jobs: status, progress, links, and Cancel")
     async def jobs(self, interaction: discord.Interaction[MJBot]) -> None:
+        locale = interaction_locale(interaction)
         store = self.bot.services.store
         jobs = await store.recent_jobs(user_id=interaction.user.id, limit=RECENT_JOBS)
         if not jobs:
             await interaction.response.send_message(
-                "You have no jobs yet. Start one with `/video` or `/imagine`.",
+                t(locale, "jobs.none"),
                 ephemeral=True,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
-        lines = [job_line(job, await store.messages_for_job(job.id)) for job in jobs]
+        lines = [job_line(job, await store.messages_for_job(job.id), locale) for job in jobs]
         embed = discord.Embed(
-            title=f"Your last {len(jobs)} job{'s' if len(jobs) != 1 else ''}",
+            title=tn(locale, "jobs.title", len(jobs)),
             description=shorten("\n\n".join(lines), 4096),
             colour=discord.Colour.blurple(),
         )
-        embed.set_footer(text="/show <job id> re-posts a job with working buttons")
+        embed.set_footer(text=t(locale, "jobs.footer"))
         await interaction.response.send_message(
             embed=embed,
-            view=jobs_view(jobs) or discord.utils.MISSING,
+            view=jobs_view(jobs, locale) or discord.utils.MISSING,
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -102,10 +107,10 @@ class JobsCog(commands.Cog):
     async def show(self, interaction: discord.Interaction[MJBot], job_id: str) -> None:
         wanted = job_id.strip().strip("`").lower()
         if not wanted or len(wanted) > JOB_ID_CHARS or not wanted.isalnum():
-            raise UserFacingError("That is not a job id: copy it from the job's message or from `/jobs`.")
+            raise UserFacingError(msg("jobs.bad_id"))
         job = await self.bot.services.store.get_job(wanted)
         if job is None:
-            raise UserFacingError(f"There is no job `{wanted}`. `/jobs` lists your recent ones.")
+            raise UserFacingError(msg("jobs.no_such_job", job=wanted))
         own = job.user_id == interaction.user.id
         moderator = (
             interaction.guild_id is not None
@@ -113,9 +118,7 @@ class JobsCog(commands.Cog):
             and interaction.permissions.manage_messages
         )
         if not (own or moderator):
-            raise UserFacingError(
-                "You can only show your own jobs (moderators may show any job of this server). `/jobs` lists yours."
-            )
+            raise UserFacingError(msg("jobs.not_yours"))
         await defer_public(interaction)
         placeholder_used(interaction)
         log.info("job %s: shown again by user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)

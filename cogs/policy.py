@@ -18,28 +18,22 @@ from typing import Final
 from bot.settings import BUTTON_POLICIES, ButtonPolicy, GuildSettings, load_guild_settings
 from bot.store import Store
 from bot.store.models import Job
+from cogs.i18n import Msg, msg
 
 __all__ = ["BUTTON_POLICIES", "ButtonPolicy", "Decision", "may_act", "policy_allows", "refusal"]
-
-MESSAGES: Final = {
-    "owner": (
-        "Only {owner}, who started this job, or a moderator (Manage Messages) can use its buttons and reactions. "
-        "Start your own with `/video` or `/imagine`."
-    ),
-    "owner_and_mods": (
-        "Only {owner}, who started this job, or this server's moderators can use its buttons and reactions. "
-        "Start your own with `/video` or `/imagine`."
-    ),
-    "someone": "the member who started it",
-}
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Whether a member may act on a job; ``reason`` explains a refusal in words meant for that member."""
+    """Whether a member may act on a job; ``message`` explains a refusal in words meant for that member."""
 
     allowed: bool
-    reason: str | None = None
+    message: Msg | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The refusal in English."""
+        return str(self.message) if self.message is not None else None
 
 
 ALLOWED: Final = Decision(True)
@@ -87,7 +81,7 @@ async def may_act(
     return ALLOWED if allowed else Decision(False, refusal(job, settings.button_policy))
 
 
-def refusal(job: Job, policy: ButtonPolicy = "owner") -> str:
+def refusal(job: Job, policy: ButtonPolicy = "owner") -> Msg:
     """Who may act on ``job`` under ``policy``, in words for the member who may not."""
-    owner = f"<@{job.user_id}>" if job.user_id is not None else MESSAGES["someone"]
-    return MESSAGES["owner_and_mods" if policy == "owner_and_mods" else "owner"].format(owner=owner)
+    owner = f"<@{job.user_id}>" if job.user_id is not None else msg("policy.someone")
+    return msg("policy.owner_and_mods" if policy == "owner_and_mods" else "policy.owner", owner=owner)

@@ -32,6 +32,8 @@ from bot.settings import (
 )
 from cogs import gate
 from cogs.errors import answer, answer_error
+from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, interaction_locale, t
+from cogs.limits import allowance_lines
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -41,51 +43,20 @@ log = logging.getLogger(__name__)
 SELECT_TEMPLATE: Final = r"mjset:(?P<key>mode|resolution)"
 BUTTON_TEMPLATE: Final = r"mjset:(?P<key>loop|dm|private|show)(?::(?P<value>on|off))?"
 
-MESSAGES: Final = {
-    "title": "Your settings",
-    "defaults": "Defaults for `/video` and `/imagine`",
-    "defaults_value": "Mode: **{mode}** · Resolution: **{resolution}** · Loop: **{loop}**\n"
-    "*Used when you leave the option out.*",
-    "dm": "DM me when a job is done",
-    "dm_value": "**{state}** · a copy of each finished job in your DMs",
-    "private": "Private results",
-    "private_value": "**{state}** · only you see your jobs' messages; after 15 minutes results come to your DMs",
-    "private_not_here": "**{state}** · this server doesn't allow private results, so here they stay public",
-    "private_dms": "**{state}** · applies in servers that allow it",
-    "allowance": "Left today on this server",
-    "allowance_dms": "Limits",
-    "no_limits_dms": "Servers' limits don't apply in DMs.",
-    "turbo_off": "⚠️ Turbo is turned off on this server: here, pick fast mode or jobs in turbo are refused.",
-    "720p_off": "⚠️ 720p video is turned off on this server: here, pick 480p or videos in 720p are refused.",
-    "saved": "✅ Saved: {changes}.",
-    "nothing": "Pick a default below; each change is saved at once.",
-    "mode_placeholder": "Default mode",
-    "resolution_placeholder": "Default video resolution",
-    "mode_fast": "Fast",
-    "mode_fast_help": "The usual speed",
-    "mode_turbo": "Turbo",
-    "mode_turbo_help": "Quicker, costs twice as much",
-    "res_720p": "720p",
-    "res_480p": "480p",
-    "loop_button": "Loop: {state}",
-    "dm_button": "DM when done: {state}",
-    "private_button": "Private results: {state}",
-    "show_button": "Refresh",
-    "on": "on",
-    "off": "off",
-    "change_mode": "mode {value}",
-    "change_resolution": "resolution {value}",
-    "change_loop": "loop {value}",
-    "change_dm": "DM when done {value}",
-    "change_private": "private results {value}",
-    "footer": "Your settings are yours in every server and in DMs.",
-}
-
 Change = tuple[str, Any]
 
 
-def _state(value: bool) -> str:
-    return MESSAGES["on"] if value else MESSAGES["off"]
+def _text(locale: LocaleLike, name: str, /, **params: object) -> str:
+    return t(locale, f"settings.{name}", **params)
+
+
+def _state(value: bool, locale: LocaleLike) -> str:
+    return _text(locale, "on" if value else "off")
+
+
+def _mode(value: object, locale: LocaleLike) -> str:
+    key = f"settings.mode_value_{value}"
+    return t(locale, key) if catalog().has(key) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +80,7 @@ def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
     return UserSettings(**values, extra=settings.extra)
 
 
-def describe_changes(changes: list[Change]) -> str:
+def describe_changes(changes: list[Change], locale: LocaleLike = SOURCE_LOCALE) -> str:
     """What a change did, for the panel's confirmation line: "mode turbo, loop on"."""
     words = {
         "mode": "change_mode",
@@ -120,44 +91,48 @@ def describe_changes(changes: list[Change]) -> str:
     }
     parts = []
     for key, value in changes:
-        shown = _state(value) if isinstance(value, bool) else str(value)
-        parts.append(MESSAGES[words[key]].format(value=shown))
-    return ", ".join(parts)
+        shown = (
+            _state(value, locale) if isinstance(value, bool) else _mode(value, locale) if key == "mode" else str(value)
+        )
+        parts.append(_text(locale, words[key], value=shown))
+    return _text(locale, "change_separator").join(parts)
 
 
-def panel_embed(settings: UserSettings, place: Place, *, saved: str | None = None) -> discord.Embed:
+def panel_embed(
+    settings: UserSettings, place: Place, *, saved: str | None = None, locale: LocaleLike = None
+) -> discord.Embed:
     """The panel: the member's settings, what applies here, and what they have left today."""
-    lines = [MESSAGES["saved"].format(changes=saved) if saved else MESSAGES["nothing"]]
+    lines = [_text(locale, "saved", changes=saved) if saved else _text(locale, "nothing")]
     guild = place.guild
     if guild is not None and settings.mode == "turbo" and not guild.limits.allow_turbo:
-        lines.append(MESSAGES["turbo_off"])
+        lines.append(_text(locale, "turbo_off"))
     if guild is not None and settings.resolution == "720p" and not guild.limits.allow_720p:
-        lines.append(MESSAGES["720p_off"])
-    embed = discord.Embed(title=MESSAGES["title"], description="\n".join(lines), colour=discord.Colour.blurple())
-    embed.add_field(
-        name=MESSAGES["defaults"],
-        value=MESSAGES["defaults_value"].format(
-            mode=settings.mode, resolution=settings.resolution, loop=_state(settings.loop)
-        ),
-        inline=False,
+        lines.append(_text(locale, "720p_off"))
+    embed = discord.Embed(title=_text(locale, "title"), description="\n".join(lines), colour=discord.Colour.blurple())
+    defaults = _text(
+        locale,
+        "defaults_value",
+        mode=_mode(settings.mode, locale),
+        resolution=settings.resolution,
+        loop=_state(settings.loop, locale),
     )
-    embed.add_field(
-        name=MESSAGES["dm"], value=MESSAGES["dm_value"].format(state=_state(settings.dm_on_done)), inline=False
-    )
+    embed.add_field(name=_text(locale, "defaults"), value=defaults, inline=False)
+    dm = _text(locale, "dm_value", state=_state(settings.dm_on_done, locale))
+    embed.add_field(name=_text(locale, "dm"), value=dm, inline=False)
     if guild is None:
-        private = MESSAGES["private_dms"]
+        private = "private_dms"
     elif guild.limits.allow_private_results:
-        private = MESSAGES["private_value"]
+        private = "private_value"
     else:
-        private = MESSAGES["private_not_here"]
-    embed.add_field(
-        name=MESSAGES["private"], value=private.format(state=_state(settings.private_results)), inline=False
-    )
+        private = "private_not_here"
+    state = _state(settings.private_results, locale)
+    embed.add_field(name=_text(locale, "private"), value=_text(locale, private, state=state), inline=False)
     if place.allowance is None:
-        embed.add_field(name=MESSAGES["allowance_dms"], value=MESSAGES["no_limits_dms"], inline=False)
+        embed.add_field(name=_text(locale, "allowance_dms"), value=_text(locale, "no_limits_dms"), inline=False)
     else:
-        embed.add_field(name=MESSAGES["allowance"], value="\n".join(place.allowance.lines()), inline=False)
-    embed.set_footer(text=MESSAGES["footer"])
+        left = "\n".join(allowance_lines(place.allowance, locale))
+        embed.add_field(name=_text(locale, "allowance"), value=left, inline=False)
+    embed.set_footer(text=_text(locale, "footer"))
     return embed
 
 
@@ -172,26 +147,26 @@ class PanelView(discord.ui.View):
         return False
 
 
-def panel_view(settings: UserSettings, place: Place) -> PanelView:
+def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) -> PanelView:
     view = PanelView()
     view.add_item(
         SettingSelect(
             "mode",
             [
                 discord.SelectOption(
-                    label=MESSAGES["mode_fast"],
+                    label=_text(locale, "mode_fast"),
                     value="fast",
-                    description=MESSAGES["mode_fast_help"],
+                    description=_text(locale, "mode_fast_help"),
                     default=settings.mode == "fast",
                 ),
                 discord.SelectOption(
-                    label=MESSAGES["mode_turbo"],
+                    label=_text(locale, "mode_turbo"),
                     value="turbo",
-                    description=MESSAGES["mode_turbo_help"],
+                    description=_text(locale, "mode_turbo_help"),
                     default=settings.mode == "turbo",
                 ),
             ],
-            placeholder=MESSAGES["mode_placeholder"],
+            placeholder=_text(locale, "mode_placeholder"),
             row=0,
         )
     )
@@ -199,10 +174,14 @@ def panel_view(settings: UserSettings, place: Place) -> PanelView:
         SettingSelect(
             "resolution",
             [
-                discord.SelectOption(label=MESSAGES["res_720p"], value="720p", default=settings.resolution == "720p"),
-                discord.SelectOption(label=MESSAGES["res_480p"], value="480p", default=settings.resolution == "480p"),
+                discord.SelectOption(
+                    label=_text(locale, "res_720p"), value="720p", default=settings.resolution == "720p"
+                ),
+                discord.SelectOption(
+                    label=_text(locale, "res_480p"), value="480p", default=settings.resolution == "480p"
+                ),
             ],
-            placeholder=MESSAGES["resolution_placeholder"],
+            placeholder=_text(locale, "resolution_placeholder"),
             row=1,
         )
     )
@@ -216,12 +195,12 @@ def panel_view(settings: UserSettings, place: Place) -> PanelView:
             SettingButton(
                 key,
                 "off" if value else "on",
-                label=MESSAGES[label].format(state=_state(value)),
+                label=_text(locale, label, state=_state(value, locale)),
                 style=discord.ButtonStyle.success if value else discord.ButtonStyle.secondary,
                 disabled=disabled,
             )
         )
-    view.add_item(SettingButton("show", None, label=MESSAGES["show_button"], emoji="🔄"))
+    view.add_item(SettingButton("show", None, label=_text(locale, "show_button"), emoji="🔄"))
     return view
 
 
@@ -251,9 +230,10 @@ async def show_panel(interaction: discord.Interaction[MJBot], changes: list[Chan
     else:
         settings = await load_user_settings(bot.services.store, interaction.user.id)
     place = await place_of(bot, interaction)
-    saved = describe_changes(changes) if changes else None
-    embed = panel_embed(settings, place, saved=saved)
-    view = panel_view(settings, place)
+    locale = interaction_locale(interaction)
+    saved = describe_changes(changes, locale) if changes else None
+    embed = panel_embed(settings, place, saved=saved, locale=locale)
+    view = panel_view(settings, place, locale)
     if edit:
         await interaction.response.edit_message(embed=embed, view=view)
     else:
@@ -291,7 +271,9 @@ class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]], 
             values = _picked(interaction)
             choices = ("fast", "turbo") if self.key == "mode" else ("480p", "720p")
             if len(values) != 1 or values[0] not in choices:
-                await answer(interaction, f"Pick one of {', '.join(choices)}.")
+                await answer(
+                    interaction, t(interaction_locale(interaction), "settings.pick_one", choices=", ".join(choices))
+                )
                 return
             await show_panel(interaction, [(self.key, values[0])], edit=True)
         except Exception as error:

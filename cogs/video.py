@@ -27,6 +27,7 @@ from bot.options import InputError, check_image_url, clean_prompt, imagine_reque
 from bot.settings import UserSettings, load_user_settings
 from cogs import gate
 from cogs.errors import placeholder_used
+from cogs.i18n import SOURCE_LOCALE, interaction_locale, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -45,6 +46,11 @@ BATCH_SIZES: Final = (1, 2, 4)
 END_OPTION: Final = "--end"
 
 
+def input_error(key: str, /, **params: object) -> InputError:
+    """An ``InputError`` worded by the language files (the member reads it in their language)."""
+    return InputError(t(SOURCE_LOCALE, key, **params), key=key, params=params)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """A start or end frame: where it is, and whether it still needs the network check (a link)."""
@@ -59,10 +65,8 @@ def pick_frame(
 ) -> Frame | None:
     """One frame from an attachment or a link option, checked as far as possible without the network."""
     if attachment is not None and url:
-        raise InputError(
-            f"Give the {'start' if attachment_option == 'image' else 'end'} frame once: "
-            f"either `{attachment_option}` (an upload) or `{url_option}` (a link), not both."
-        )
+        which = "video.start_frame_twice" if attachment_option == "image" else "video.end_frame_twice"
+        raise input_error(which, upload=attachment_option, link=url_option)
     if attachment is not None:
         checked = media.check_attachment(
             attachment.url, attachment.content_type, attachment.size, option=attachment_option
@@ -86,18 +90,18 @@ def grid_prompt(prompt: str, options: dict[str, Any]) -> str:
         options["loop"] = True
     ends = _END.findall(prompt)
     if len(ends) > 1:
-        raise InputError("Give `--end` once: the one picture the video should end on.")
+        raise input_error("video.end_twice")
     if ends:
         if not ends[0]:
-            raise InputError("`--end` needs a link to the last frame, e.g. `--end https://example.com/last.png`.")
+            raise input_error("video.end_without_link")
         options["end_image_url"] = check_image_url(ends[0], option=END_OPTION)
     sizes = _BATCH.findall(prompt)
     if len(set(sizes)) > 1:
-        raise InputError("Give `--bs` once: how many clips to make, 1, 2 or 4.")
+        raise input_error("video.batch_twice")
     if sizes:
         if sizes[0] not in {str(size) for size in BATCH_SIZES}:
-            shown = discord.utils.escape_markdown(sizes[0][:20]) or "nothing"
-            raise InputError(f"`--bs` is how many clips to make: 1, 2 or 4, not {shown}.")
+            shown = discord.utils.escape_markdown(sizes[0][:20])
+            raise input_error("video.batch_bad", value=shown) if shown else input_error("video.batch_missing")
         options["bs"] = int(sizes[0])
     return " ".join(_VIDEO_ONLY.sub(" ", prompt).split())
 
@@ -191,14 +195,9 @@ class VideoCog(commands.Cog):
         if end is not None:
             choices = choices.without_default_loop()
         if choices.loop and end is not None:
-            raise InputError(
-                "`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them."
-            )
+            raise input_error("input.loop_and_end")
         if start is None and end is not None:
-            raise InputError(
-                f"`{end.option}` needs a start frame too: add `image` or `image_url`, "
-                "or leave out the end frame to start from a prompt."
-            )
+            raise input_error("video.end_without_start", option=end.option)
         if start is None:
             await self._from_prompt(interaction, text, choices, defaults)
         else:
@@ -214,9 +213,7 @@ class VideoCog(commands.Cog):
         if end_url and not choices.loop_given and not _LOOP.search(text):
             options["loop"] = False  # an end frame wins over a loop that only came from the member's defaults
         if options["loop"] and end_url:
-            raise InputError(
-                "`--loop` and `--end` can't be combined: a loop ends on its start frame. Drop one of them."
-            )
+            raise input_error("video.loop_and_end_flags")
         meta: dict[str, Any] = {"video_grid": True, "video_options": options}
         async with gate.admitted(
             self.bot, interaction, request, kind="/video", user=defaults, video_options=options
@@ -232,6 +229,7 @@ class VideoCog(commands.Cog):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta=meta,
+                locale=interaction_locale(interaction),
             )
         await self._show(interaction, job_id)
 
@@ -266,6 +264,7 @@ class VideoCog(commands.Cog):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta={"video_options": options},
+                locale=interaction_locale(interaction),
             )
         await self._show(interaction, job_id)
 

@@ -118,6 +118,7 @@ async def test_video_without_a_start_frame_makes_a_grid_to_animate(kit: Kit) -> 
     assert job.meta == {
         "video_grid": True,
         "video_options": {"mode": "fast", "resolution": "480p", "loop": True, "motion": "high"},
+        "locale": "en-US",  # the member's locale: the job's messages are worded in it
     }
     assert [kit.button(message, "animq", str(n)) for n in range(1, 5)]
     assert "Animate 1" in kit.labels(message)

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from bot import quota
 from bot.acedata.errors import AceDataError
@@ -189,7 +189,9 @@ class ChainRunner:
             )
             return None
         request, motion = built
-        meta = {CHAINED_FROM: job.id, "motion": motion}
+        meta: dict[str, Any] = {CHAINED_FROM: job.id, "motion": motion}
+        if isinstance(job.meta.get("locale"), str):
+            meta["locale"] = job.meta["locale"]  # the video's messages keep its owner's language
         decision = await self._quota(job, request)
         engine = self._engine
         if decision is not None and decision.refused:

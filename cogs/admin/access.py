@@ -10,14 +10,29 @@ from __future__ import annotations
 from typing import Final
 
 import discord
+from discord import app_commands
 
 from bot.settings import GuildSettings
+from cogs.i18n import msg
 
-NOT_A_MODERATOR: Final = (
-    "Only this server's moderators can use `/admin`: members with the Manage Server permission, "
-    "or with a role the server made a moderator role."
-)
-GUILD_ONLY: Final = "`/admin` works in a server, not in direct messages."
+NOT_A_MODERATOR: Final = msg("admin.not_a_moderator")
+GUILD_ONLY: Final = msg("admin.guild_only")
+
+
+class NotAModerator(app_commands.CheckFailure):
+    """/admin used by a member who is not a moderator of the server."""
+
+    def __init__(self) -> None:
+        self.msg = NOT_A_MODERATOR
+        super().__init__(str(self.msg))
+
+
+class GuildOnly(app_commands.NoPrivateMessage):
+    """/admin used in direct messages."""
+
+    def __init__(self) -> None:
+        self.msg = GUILD_ONLY
+        super().__init__(str(self.msg))
 
 
 def is_moderator(

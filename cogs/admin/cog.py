@@ -34,10 +34,12 @@ from bot.settings import (
 )
 from bot.text import shorten
 from cogs.common import UserFacingError
+from cogs.errors import phrase_of
+from cogs.i18n import SOURCE_LOCALE, LocaleLike, Msg, Phrase, Words, interaction_locale, msg, t
 from cogs.ui.render import fit_escaped
 
 from . import render, stats
-from .access import GUILD_ONLY, NOT_A_MODERATOR, is_moderator
+from .access import GUILD_ONLY, GuildOnly, NotAModerator, is_moderator
 from .jobs import AdminCancelButton, show_jobs
 
 if TYPE_CHECKING:
@@ -57,54 +59,11 @@ MAX_CHANNELS: Final = 50
 CHOICE_CHARS: Final = 100
 MAX_STATS_DAYS: Final = 90
 
-# -- user-facing words (kept together so they can move into locale files) -----------------------------------
-CHANGED: Final = "{area}: {old} → {new}"
-UNCHANGED: Final = "Nothing changed. {area}: {value}"
-REFUSED_AUDIT: Final = "Refused `/{command}` to <@{user}>: not a moderator."
-CHANNELS_AREA: Final = "Allowed channels"
-POLICY_AREA: Final = "Who may use a job's buttons and reactions"
-ROLES_AREA: Final = "Moderator roles"
-FILTER_AREA: Final = "Word filter"
-BLOCKED_AREA: Final = "Blocked members"
-LIMITS_AREA: Final = "Limits"
-AUDIT_AREA: Final = "Audit-log channel"
-NOTHING_CHANGED: Final = "Nothing changed."
-FILTER_ALREADY: Final = "{rule} is already in the word filter."
-FILTER_ADDED: Final = "Word filter: added {rule} ({old} → {new} rules)."
-FILTER_REMOVED: Final = "Word filter: removed {rule} ({old} → {new} rules)."
-REBLOCK_NOTE: Final = " (the reason was: {reason})"
-USAGE_TODAY: Final = "Used today: **{used:g}** of {budget:g} units (resets <t:{reset}:R>)"
-USAGE_TODAY_UNLIMITED: Final = "Used today: **{used:g}** units"
-PERMISSION_NAMES: Final[dict[str, str]] = {
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-}
-NOT_IN_FILTER: Final = "{pattern} is not in the word filter. `/admin filter list` shows what is."
-NOT_BLOCKED: Final = "<@{user}> is not blocked."
-CANNOT_BLOCK_SELF: Final = "You can't block yourself."
-CANNOT_BLOCK_BOT: Final = "Bots don't use the bot's commands; there is no need to block them."
-BLOCKED_REPLY: Final = "Blocked <@{user}>. They will see: {reason}"
-BLOCKED_REPLY_NO_REASON: Final = "Blocked <@{user}>. Without a reason, they are told to ask a moderator why."
-BLOCK_AUDIT: Final = "Blocked <@{user}>: {reason}"
-UNBLOCK_AUDIT: Final = "Unblocked <@{user}> (was blocked: {reason})"
-UNBLOCKED_REPLY: Final = "Unblocked <@{user}>."
-BAD_LIMIT: Final = "`{option}` takes a whole number of at least 1, or `none` for no limit (you gave `{value}`)."
-BAD_BUDGET: Final = "`{option}` takes a number of units above 0, or `none` for no limit (you gave `{value}`)."
+#: The English help of ``daily_budget`` (the language files word it with the same prices, ``{image}``/``{video}``).
 BUDGET_HELP: Final = (
     f"Units the server may spend per UTC day: image {IMAGE_UNITS:g}, video {VIDEO_UNITS:g}, "
     "turbo doubles (none: no limit)"
 )
-BAD_POLICY: Final = "Pick one of: {choices}."
-LIMITS_NOW: Final = "Limits now:\n{limits}"
-TOO_MANY: Final = "A server can have at most {count} {what}."
-AUDIT_CANNOT_POST: Final = (
-    "I can't post in {channel}: I need {missing} there. Give me those permissions (or pick another channel) "
-    "and try again."
-)
-AUDIT_TEST_FAILED: Final = "Saved, but my first post in {channel} failed; check my permissions there."
-AUDIT_SET: Final = "Audit-log channel: {old} → {new}. Submits, refusals, cancels and settings changes are posted there."
-AUDIT_CLEARED: Final = "Audit-log channel: {old} → none. Nothing is posted any more."
 #: Permissions the bot needs in the audit channel.
 AUDIT_PERMISSIONS: Final = ("view_channel", "send_messages", "embed_links")
 
@@ -122,13 +81,13 @@ def parse_limit(value: str, *, option: str, budget: bool = False) -> float | Non
     text = value.strip().lower()
     if text in NO_LIMIT_WORDS:
         return None
-    template = BAD_BUDGET if budget else BAD_LIMIT
+    refusal = msg("admin.bad_budget" if budget else "admin.bad_limit", option=option, value=value)
     try:
         number = float(text) if budget else int(text)
     except ValueError:
-        raise UserFacingError(template.format(option=option, value=value)) from None
+        raise UserFacingError(refusal) from None
     if number <= 0 or number != number or number == float("inf"):
-        raise UserFacingError(template.format(option=option, value=value))
+        raise UserFacingError(refusal)
     return number
 
 
@@ -147,7 +106,7 @@ def button_policy(value: str) -> ButtonPolicy:
     for policy in BUTTON_POLICIES:
         if value == policy:
             return policy
-    raise UserFacingError(BAD_POLICY.format(choices=", ".join(BUTTON_POLICIES)))
+    raise UserFacingError(msg("admin.bad_policy", choices=", ".join(BUTTON_POLICIES)))
 
 
 class AdminCog(commands.Cog):
@@ -184,7 +143,7 @@ class AdminCog(commands.Cog):
     async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
         guild_id = interaction.guild_id
         if guild_id is None:
-            raise app_commands.NoPrivateMessage(GUILD_ONLY)
+            raise GuildOnly()
         settings = await load_guild_settings(self.bot.services.store, guild_id)
         if is_moderator(interaction.user, settings, permissions=interaction.permissions):
             interaction.extras[SETTINGS_KEY] = settings
@@ -195,9 +154,9 @@ class AdminCog(commands.Cog):
             guild_id,
             "refusal",
             actor_id=interaction.user.id,
-            text=REFUSED_AUDIT.format(command=command, user=interaction.user.id),
+            text=msg("admin.refused_audit", command=command, user=interaction.user.id),
         )
-        raise app_commands.CheckFailure(NOT_A_MODERATOR)
+        raise NotAModerator()
 
     # -- helpers ----------------------------------------------------------------------------------------
 
@@ -215,13 +174,22 @@ class AdminCog(commands.Cog):
         return seen[-1], new
 
     async def _reply(
-        self, interaction: discord.Interaction[MJBot], text: str, *, embeds: list[discord.Embed] | None = None
+        self,
+        interaction: discord.Interaction[MJBot],
+        text: str | Phrase,
+        *,
+        embeds: list[discord.Embed] | None = None,
     ) -> None:
+        """Answer the moderator ephemerally, in their language."""
+        words = text.render(interaction_locale(interaction)) if isinstance(text, Phrase) else text
         send = interaction.followup.send if interaction.response.is_done() else interaction.response.send_message
-        await send(text, embeds=embeds or [], ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await send(words, embeds=embeds or [], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    async def _changed(self, interaction: discord.Interaction[MJBot], reply: str, audit: str | None = None) -> None:
-        """Answer the moderator, then post the change (``audit``, or the reply itself) in the audit log."""
+    async def _changed(
+        self, interaction: discord.Interaction[MJBot], reply: Phrase, audit: Phrase | None = None
+    ) -> None:
+        """Answer the moderator, then post the change (``audit``, or the reply itself) in the audit log (each in
+        its reader's language: the moderator's, the server's)."""
         await self._reply(interaction, reply)
         guild_id = interaction.guild_id
         log.info("guild %s: settings changed by user %s: %s", guild_id, interaction.user.id, audit or reply)
@@ -232,15 +200,18 @@ class AdminCog(commands.Cog):
         interaction: discord.Interaction[MJBot],
         area: str,
         change: Callable[[GuildSettings], GuildSettings],
-        show: Callable[[GuildSettings], str],
+        show: Callable[[GuildSettings, LocaleLike], str],
     ) -> None:
-        """Apply a change to one area and report it as "area: old → new" (or that nothing changed)."""
+        """Apply a change to one area (``admin.area.<area>``) and report it as "area: old → new" (or that
+        nothing changed)."""
         old, new = await self._update(self._guild_id(interaction), change)
-        before, after = show(old), show(new)
-        if before == after:
-            await self._reply(interaction, UNCHANGED.format(area=area, value=after))
+        name = msg(f"admin.area.{area}")
+        after = Words(lambda locale: show(new, locale))
+        if show(old, SOURCE_LOCALE) == show(new, SOURCE_LOCALE):
+            await self._reply(interaction, msg("admin.unchanged", area=name, value=after))
             return
-        await self._changed(interaction, CHANGED.format(area=area, old=before, new=after))
+        before = Words(lambda locale: show(old, locale))
+        await self._changed(interaction, msg("admin.changed", area=name, old=before, new=after))
 
     # -- channels -------------------------------------------------------------------------------------------
 
@@ -251,10 +222,10 @@ class AdminCog(commands.Cog):
             if channel.id in settings.channels:
                 return settings
             if len(settings.channels) >= MAX_CHANNELS:
-                raise UserFacingError(TOO_MANY.format(count=MAX_CHANNELS, what="allowed channels"))
+                raise UserFacingError(msg("admin.too_many_channels", count=MAX_CHANNELS))
             return dataclasses.replace(settings, channels=(*settings.channels, channel.id))
 
-        await self._area_change(interaction, CHANNELS_AREA, change, lambda s: render.channels_text(s.channels))
+        await self._area_change(interaction, "channels", change, lambda s, loc: render.channels_text(s.channels, loc))
 
     @channels.command(name="remove", description="Take a channel off the allow list")
     @app_commands.describe(channel="A channel on the allow list")
@@ -262,20 +233,21 @@ class AdminCog(commands.Cog):
         def change(settings: GuildSettings) -> GuildSettings:
             return dataclasses.replace(settings, channels=tuple(c for c in settings.channels if c != channel.id))
 
-        await self._area_change(interaction, CHANNELS_AREA, change, lambda s: render.channels_text(s.channels))
+        await self._area_change(interaction, "channels", change, lambda s, loc: render.channels_text(s.channels, loc))
 
     @channels.command(name="list", description="Where the bot's commands work")
     async def channels_list(self, interaction: discord.Interaction[MJBot]) -> None:
         settings = await self._settings(interaction)
-        await self._reply(interaction, f"{CHANNELS_AREA}: {render.channels_text(settings.channels)}")
+        shown = Words(lambda locale: render.channels_text(settings.channels, locale))
+        await self._reply(interaction, msg("admin.area_value", area=msg("admin.area.channels"), value=shown))
 
     @channels.command(name="clear", description="Let the bot's commands work in every channel again")
     async def channels_clear(self, interaction: discord.Interaction[MJBot]) -> None:
         await self._area_change(
             interaction,
-            CHANNELS_AREA,
+            "channels",
             lambda s: dataclasses.replace(s, channels=()),
-            lambda s: render.channels_text(s.channels),
+            lambda s, locale: render.channels_text(s.channels, locale),
         )
 
     async def _settings(self, interaction: discord.Interaction[MJBot]) -> GuildSettings:
@@ -296,9 +268,9 @@ class AdminCog(commands.Cog):
         chosen = button_policy(policy.value)
         await self._area_change(
             interaction,
-            POLICY_AREA,
+            "policy",
             lambda s: dataclasses.replace(s, button_policy=chosen),
-            lambda s: render.policy_text(s.button_policy),
+            lambda s, locale: render.policy_text(s.button_policy, locale),
         )
 
     @moderator_roles.command(name="add", description="Members with this role count as moderators")
@@ -308,10 +280,12 @@ class AdminCog(commands.Cog):
             if role.id in settings.moderator_roles:
                 return settings
             if len(settings.moderator_roles) >= MAX_MODERATOR_ROLES:
-                raise UserFacingError(TOO_MANY.format(count=MAX_MODERATOR_ROLES, what="moderator roles"))
+                raise UserFacingError(msg("admin.too_many_roles", count=MAX_MODERATOR_ROLES))
             return dataclasses.replace(settings, moderator_roles=(*settings.moderator_roles, role.id))
 
-        await self._area_change(interaction, ROLES_AREA, change, lambda s: render.roles_text(s.moderator_roles))
+        await self._area_change(
+            interaction, "roles", change, lambda s, locale: render.roles_text(s.moderator_roles, locale)
+        )
 
     @moderator_roles.command(name="remove", description="Members with this role no longer count as moderators")
     @app_commands.describe(role="The role")
@@ -320,12 +294,15 @@ class AdminCog(commands.Cog):
             roles = tuple(r for r in settings.moderator_roles if r != role.id)
             return dataclasses.replace(settings, moderator_roles=roles)
 
-        await self._area_change(interaction, ROLES_AREA, change, lambda s: render.roles_text(s.moderator_roles))
+        await self._area_change(
+            interaction, "roles", change, lambda s, locale: render.roles_text(s.moderator_roles, locale)
+        )
 
     @moderator_roles.command(name="list", description="The roles whose members count as moderators")
     async def roles_list(self, interaction: discord.Interaction[MJBot]) -> None:
         settings = await self._settings(interaction)
-        await self._reply(interaction, f"{ROLES_AREA}: {render.roles_text(settings.moderator_roles)}")
+        shown = Words(lambda locale: render.roles_text(settings.moderator_roles, locale))
+        await self._reply(interaction, msg("admin.area_value", area=msg("admin.area.roles"), value=shown))
 
     # -- word filter --------------------------------------------------------------------------------------
 
@@ -343,21 +320,21 @@ class AdminCog(commands.Cog):
         try:
             rule = compile_rule(pattern, regex)
         except ValueError as exc:
-            raise UserFacingError(str(exc)) from None
+            raise UserFacingError(phrase_of(exc) or str(exc)) from None
 
         def change(settings: GuildSettings) -> GuildSettings:
             if rule in settings.word_filter:
                 return settings
             if len(settings.word_filter) >= MAX_FILTER_RULES:
-                raise UserFacingError(TOO_MANY.format(count=MAX_FILTER_RULES, what="word-filter rules"))
+                raise UserFacingError(msg("admin.too_many_rules", count=MAX_FILTER_RULES))
             return dataclasses.replace(settings, word_filter=(*settings.word_filter, rule))
 
         old, new = await self._update(self._guild_id(interaction), change)
         if old == new:
-            await self._reply(interaction, FILTER_ALREADY.format(rule=render.rule_text(rule)))
+            await self._reply(interaction, msg("admin.filter_already", rule=render.rule_text(rule)))
             return
-        text = FILTER_ADDED.format(rule=render.rule_text(rule), old=len(old.word_filter), new=len(new.word_filter))
-        await self._changed(interaction, text)
+        count = {"old": len(old.word_filter), "new": len(new.word_filter)}
+        await self._changed(interaction, msg("admin.filter_added", rule=render.rule_text(rule), **count))
 
     @word_filter.command(name="remove", description="Take a word or pattern out of the filter")
     @app_commands.describe(pattern="The word or pattern, as `/admin filter list` shows it")
@@ -368,15 +345,14 @@ class AdminCog(commands.Cog):
         def change(settings: GuildSettings) -> GuildSettings:
             removed[:] = [rule for rule in settings.word_filter if rule.pattern in wanted]
             if not removed:
-                raise UserFacingError(NOT_IN_FILTER.format(pattern=fit_escaped(pattern, 100)))
+                raise UserFacingError(msg("admin.not_in_filter", pattern=fit_escaped(pattern, 100)))
             kept = tuple(rule for rule in settings.word_filter if rule not in removed)
             return dataclasses.replace(settings, word_filter=kept)
 
         old, new = await self._update(self._guild_id(interaction), change)
         rules = ", ".join(render.rule_text(rule) for rule in removed)
-        await self._changed(
-            interaction, FILTER_REMOVED.format(rule=rules, old=len(old.word_filter), new=len(new.word_filter))
-        )
+        count = {"old": len(old.word_filter), "new": len(new.word_filter)}
+        await self._changed(interaction, msg("admin.filter_removed", rule=rules, **count))
 
     @filter_remove.autocomplete("pattern")
     async def filter_patterns(
@@ -398,9 +374,10 @@ class AdminCog(commands.Cog):
     @word_filter.command(name="list", description="The words and patterns refused in prompts")
     async def filter_list(self, interaction: discord.Interaction[MJBot]) -> None:
         settings = await self._settings(interaction)
+        locale = interaction_locale(interaction)
         embed = discord.Embed(
-            title=f"{FILTER_AREA} ({len(settings.word_filter)})",
-            description=shorten(render.filter_text(settings.word_filter), 4096),
+            title=t(locale, "admin.filter_title", count=len(settings.word_filter)),
+            description=shorten(render.filter_text(settings.word_filter, locale), 4096),
             colour=discord.Colour.blurple(),
         )
         await self._reply(interaction, "", embeds=[embed])
@@ -416,9 +393,9 @@ class AdminCog(commands.Cog):
         reason: app_commands.Range[str, 1, MAX_REASON_CHARS] | None = None,
     ) -> None:
         if member.id == interaction.user.id:
-            raise UserFacingError(CANNOT_BLOCK_SELF)
+            raise UserFacingError(msg("admin.cannot_block_self"))
         if member.bot:
-            raise UserFacingError(CANNOT_BLOCK_BOT)
+            raise UserFacingError(msg("admin.cannot_block_bot"))
         # An empty reason is stored as such: the member is then told to ask a moderator, not "no reason given".
         entry = BlockEntry((reason or "").strip(), by=interaction.user.id, at=time.time())
 
@@ -426,13 +403,18 @@ class AdminCog(commands.Cog):
             return dataclasses.replace(settings, blocked={**settings.blocked, member.id: entry})
 
         old, _ = await self._update(self._guild_id(interaction), change)
-        shown = render.reason_text(entry.reason)
+        shown = Words(lambda locale: render.reason_text(entry.reason, locale))
         earlier = old.blocked.get(member.id)
-        audit = BLOCK_AUDIT.format(user=member.id, reason=shown)
-        if earlier is not None:
-            audit += REBLOCK_NOTE.format(reason=render.reason_text(earlier.reason))
-        reply = BLOCKED_REPLY if entry.reason else BLOCKED_REPLY_NO_REASON
-        await self._changed(interaction, reply.format(user=member.id, reason=shown), audit)
+        audit: Msg
+        if earlier is None:
+            audit = msg("admin.block_audit", user=member.id, reason=shown)
+        else:
+            before = Words(lambda locale: render.reason_text(earlier.reason, locale))
+            audit = msg("admin.reblock_audit", user=member.id, reason=shown, earlier=before)
+        reply = msg(
+            "admin.blocked_reply" if entry.reason else "admin.blocked_reply_no_reason", user=member.id, reason=shown
+        )
+        await self._changed(interaction, reply, audit)
 
     @users.command(name="unblock", description="Let a blocked member use the bot again")
     @app_commands.describe(member="The member")
@@ -441,22 +423,24 @@ class AdminCog(commands.Cog):
     ) -> None:
         def change(settings: GuildSettings) -> GuildSettings:
             if member.id not in settings.blocked:
-                raise UserFacingError(NOT_BLOCKED.format(user=member.id))
+                raise UserFacingError(msg("admin.not_blocked", user=member.id))
             return dataclasses.replace(
                 settings, blocked={user: entry for user, entry in settings.blocked.items() if user != member.id}
             )
 
         old, _ = await self._update(self._guild_id(interaction), change)
-        reason = render.reason_text(old.blocked[member.id].reason)
-        audit = UNBLOCK_AUDIT.format(user=member.id, reason=reason)
-        await self._changed(interaction, UNBLOCKED_REPLY.format(user=member.id), audit)
+        was = old.blocked[member.id].reason
+        reason = Words(lambda locale: render.reason_text(was, locale))
+        audit = msg("admin.unblock_audit", user=member.id, reason=reason)
+        await self._changed(interaction, msg("admin.unblocked_reply", user=member.id), audit)
 
     @users.command(name="list", description="The members blocked from using the bot, and why")
     async def users_list(self, interaction: discord.Interaction[MJBot]) -> None:
         settings = await self._settings(interaction)
+        locale = interaction_locale(interaction)
         embed = discord.Embed(
-            title=f"{BLOCKED_AREA} ({len(settings.blocked)})",
-            description=shorten(render.blocked_text(settings.blocked), 4096),
+            title=t(locale, "admin.blocked_title", count=len(settings.blocked)),
+            description=shorten(render.blocked_text(settings.blocked, locale), 4096),
             colour=discord.Colour.blurple(),
         )
         await self._reply(interaction, "", embeds=[embed])
@@ -467,7 +451,7 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         running_per_user="Jobs one member may have running at once; more wait in a queue (none: no limit)",
         jobs_per_user_per_day="Jobs one member may start per UTC day (none: no limit)",
-        daily_budget=BUDGET_HELP,
+        daily_budget=app_commands.locale_str(BUDGET_HELP, image=f"{IMAGE_UNITS:g}", video=f"{VIDEO_UNITS:g}"),
         allow_turbo="Whether members may use turbo mode",
         allow_720p="Whether members may make 720p videos",
         allow_private_results="Whether members may have their results shown only to them",
@@ -500,7 +484,9 @@ class AdminCog(commands.Cog):
                 changes[name] = flag
         if not changes:
             settings = await self._settings(interaction)
-            await self._reply(interaction, LIMITS_NOW.format(limits=render.limits_text(settings.limits)))
+            limits = settings.limits
+            current = Words(lambda locale: render.limits_text(limits, locale))
+            await self._reply(interaction, msg("admin.limits_now", limits=current))
             return
 
         def change(settings: GuildSettings) -> GuildSettings:
@@ -510,13 +496,13 @@ class AdminCog(commands.Cog):
                 raise UserFacingError(str(exc).capitalize() + ".") from None
 
         old, new = await self._update(self._guild_id(interaction), change)
-        changed = render.limit_changes(old.limits, new.limits)
-        now = LIMITS_NOW.format(limits=render.limits_text(new.limits))
-        if not changed:
-            await self._reply(interaction, f"{NOTHING_CHANGED}\n{now}")
+        now = msg("admin.limits_now", limits=Words(lambda locale: render.limits_text(new.limits, locale)))
+        if not render.limit_changes(old.limits, new.limits):
+            await self._reply(interaction, msg("admin.limits_unchanged", now=now))
             return
-        lines = "\n".join(changed)
-        await self._changed(interaction, f"{lines}\n\n{now}", f"{LIMITS_AREA}:\n{lines}")
+        lines = Words(lambda locale: "\n".join(render.limit_changes(old.limits, new.limits, locale)))
+        reply = msg("admin.limits_changed", lines=lines, now=now)
+        await self._changed(interaction, reply, msg("admin.limits_audit", area=msg("admin.area.limits"), lines=lines))
 
     # -- audit channel --------------------------------------------------------------------------------------
 
@@ -525,19 +511,21 @@ class AdminCog(commands.Cog):
     async def audit_set(self, interaction: discord.Interaction[MJBot], channel: discord.TextChannel) -> None:
         missing = missing_permissions(channel)
         if missing:
-            raise UserFacingError(AUDIT_CANNOT_POST.format(channel=channel.mention, missing=missing))
+            names = Words(lambda locale: permission_names(missing, locale))
+            raise UserFacingError(msg("admin.audit_cannot_post", channel=channel.mention, missing=names))
         old, new = await self._update(
             self._guild_id(interaction), lambda s: dataclasses.replace(s, audit_channel=channel.id)
         )
+        area = msg("admin.area.audit")
         if old.audit_channel == new.audit_channel:
-            await self._reply(interaction, UNCHANGED.format(area=AUDIT_AREA, value=channel.mention))
+            await self._reply(interaction, msg("admin.unchanged", area=area, value=channel.mention))
             return
-        before = render.channel_text(old.audit_channel)
-        await self._reply(interaction, AUDIT_SET.format(old=before, new=channel.mention))
-        text = CHANGED.format(area=AUDIT_AREA, old=before, new=channel.mention)
+        before = Words(lambda locale: render.channel_text(old.audit_channel, locale))
+        await self._reply(interaction, msg("admin.audit_set", old=before, new=channel.mention))
+        text = msg("admin.changed", area=area, old=before, new=channel.mention)
         posted = await self.bot.audit.post(channel.guild.id, "settings", actor_id=interaction.user.id, text=text)
         if not posted:
-            await self._reply(interaction, AUDIT_TEST_FAILED.format(channel=channel.mention))
+            await self._reply(interaction, msg("admin.audit_test_failed", channel=channel.mention))
         if old.audit_channel is not None:
             await self.bot.audit.post(
                 channel.guild.id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
@@ -547,12 +535,13 @@ class AdminCog(commands.Cog):
     async def audit_clear(self, interaction: discord.Interaction[MJBot]) -> None:
         guild_id = self._guild_id(interaction)
         old, _ = await self._update(guild_id, lambda s: dataclasses.replace(s, audit_channel=None))
+        area, none = msg("admin.area.audit"), Words(render.none_text)
         if old.audit_channel is None:
-            await self._reply(interaction, UNCHANGED.format(area=AUDIT_AREA, value=render.NONE))
+            await self._reply(interaction, msg("admin.unchanged", area=area, value=none))
             return
         before = render.channel_text(old.audit_channel)
-        await self._reply(interaction, AUDIT_CLEARED.format(old=before))
-        text = CHANGED.format(area=AUDIT_AREA, old=before, new=render.NONE)
+        await self._reply(interaction, msg("admin.audit_cleared", old=before))
+        text = msg("admin.changed", area=area, old=before, new=none)
         await self.bot.audit.post(
             guild_id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
         )
@@ -574,7 +563,7 @@ class AdminCog(commands.Cog):
         figures = await self.bot.services.store.guild_stats(guild_id, stats.window_start(now, days), now)
         chart = await stats.chart_file(figures)
         await interaction.followup.send(
-            embed=stats.stats_embed(figures, days, chart=True),
+            embed=stats.stats_embed(figures, days, chart=True, locale=interaction_locale(interaction)),
             file=chart,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -585,16 +574,18 @@ class AdminCog(commands.Cog):
     @admin.command(name="settings", description="All of this server's settings for the bot")
     async def settings(self, interaction: discord.Interaction[MJBot]) -> None:
         settings = await self._settings(interaction)
-        usage = await self._usage_today(self._guild_id(interaction), settings)
-        await self._reply(interaction, "", embeds=render.settings_embeds(settings, usage=usage))
+        locale = interaction_locale(interaction)
+        usage = await self._usage_today(self._guild_id(interaction), settings, locale)
+        await self._reply(interaction, "", embeds=render.settings_embeds(settings, usage=usage, locale=locale))
 
-    async def _usage_today(self, guild_id: int, settings: GuildSettings) -> str:
+    async def _usage_today(self, guild_id: int, settings: GuildSettings, locale: LocaleLike) -> str:
         since = day_start(time.time())
         used = await self.bot.services.store.usage_total(since, guild_id=guild_id)
         budget = settings.limits.daily_budget
         if budget is None:
-            return USAGE_TODAY_UNLIMITED.format(used=used)
-        return USAGE_TODAY.format(used=used, budget=budget, reset=int(next_reset(time.time())))
+            return t(locale, "admin.usage_today_unlimited", used=f"{used:g}")
+        reset = int(next_reset(time.time()))
+        return t(locale, "admin.usage_today", used=f"{used:g}", budget=f"{budget:g}", reset=reset)
 
     def _guild_id(self, interaction: discord.Interaction[MJBot]) -> int:
         guild_id = interaction.guild_id
@@ -603,8 +594,13 @@ class AdminCog(commands.Cog):
         return guild_id
 
 
-def missing_permissions(channel: discord.TextChannel) -> str:
-    """The permissions the bot lacks to post the audit log in ``channel`` ("" when it has them all)."""
+def missing_permissions(channel: discord.TextChannel) -> list[str]:
+    """The permissions the bot lacks to post the audit log in ``channel`` (none when it has them all)."""
     granted = channel.permissions_for(channel.guild.me)
-    missing = [name for name in AUDIT_PERMISSIONS if not getattr(granted, name)]
-    return ", ".join(PERMISSION_NAMES[name] for name in missing)
+    return [name for name in AUDIT_PERMISSIONS if not getattr(granted, name)]
+
+
+def permission_names(permissions: list[str], locale: LocaleLike = None) -> str:
+    """ "View Channel, Embed Links", as Discord names them in the language of ``locale``."""
+    separator = t(locale, "list.separator")
+    return separator.join(t(locale, f"admin.permission.{name}") for name in permissions)

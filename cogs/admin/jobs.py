@@ -17,6 +17,7 @@ from bot.settings import load_guild_settings
 from bot.store.models import Job, MessageLink
 from cogs.common import UserFacingError
 from cogs.errors import answer, answer_error
+from cogs.i18n import LocaleLike, interaction_locale, job_locale, msg, t
 from cogs.jobs import job_line
 
 from .access import GUILD_ONLY, NOT_A_MODERATOR, is_moderator
@@ -33,65 +34,56 @@ CANCEL_TEMPLATE: Final = r"mjadmin:cancel:(?P<job>[a-z0-9]{6,16})"
 MAX_LISTED: Final = 20
 DESCRIPTION_CHARS: Final = 4096
 
-# -- user-facing words (kept together so they can move into locale files) -----------------------------------
-JOBS_TITLE: Final = "🛠️ Queued and running jobs ({count})"
-NO_JOBS: Final = "No jobs are queued or running in this server right now."
-MORE_JOBS: Final = "\n\n… and {count} more; cancel one of those above to see them, or run `/admin jobs` again later."
-JOBS_FOOTER: Final = "Cancel stops following a job; any result that still arrives is ignored."
-CANCEL_LABEL: Final = "Cancel {job}"
-CANCEL_REASON: Final = (
-    "Cancelled by a moderator ({name}). The API cannot stop a task that has started, "
-    "so a result that still arrives is ignored."
-)
-CANCELLED: Final = "Cancelled job `{job}` of <@{owner}>."
-ALREADY_FINISHED: Final = "Job `{job}` has already ended ({status})."
-UNKNOWN_JOB: Final = "Job `{job}` is not one of this server's jobs any more."
-REFUSED_AUDIT: Final = "Refused the moderators' Cancel on job `{job}` to <@{user}>: not a moderator."
+
+def owner_line(job: Job, links: Sequence[MessageLink], locale: LocaleLike = None) -> str:
+    owner = f"<@{job.user_id}>" if job.user_id is not None else t(locale, "admin.jobs.operator")
+    return t(locale, "admin.jobs.owner_line", owner=owner, line=job_line(job, list(links), locale))
 
 
-def owner_line(job: Job, links: Sequence[MessageLink]) -> str:
-    owner = f"<@{job.user_id}>" if job.user_id is not None else "the bot's operator"
-    return f"{owner} · {job_line(job, list(links))}"
-
-
-def jobs_embed(jobs: Sequence[Job], links: Mapping[str, Sequence[MessageLink]]) -> tuple[discord.Embed, list[Job]]:
+def jobs_embed(
+    jobs: Sequence[Job], links: Mapping[str, Sequence[MessageLink]], locale: LocaleLike = None
+) -> tuple[discord.Embed, list[Job]]:
     """The list (owner, status and progress, age, prompt, jump link per job) and the jobs it could fit."""
     shown: list[Job] = []
     text = ""
+    more = "\n\n" + t(locale, "admin.jobs.more", count=len(jobs))
     for job in jobs[:MAX_LISTED]:
-        line = owner_line(job, links.get(job.id, ()))
+        line = owner_line(job, links.get(job.id, ()), locale)
         candidate = f"{text}\n\n{line}" if text else line
-        if len(candidate) + len(MORE_JOBS) + 8 > DESCRIPTION_CHARS:
+        if len(candidate) + len(more) + 8 > DESCRIPTION_CHARS:
             break
         text = candidate
         shown.append(job)
     if len(shown) < len(jobs):
-        text += MORE_JOBS.format(count=len(jobs) - len(shown))
+        text += "\n\n" + t(locale, "admin.jobs.more", count=len(jobs) - len(shown))
     embed = discord.Embed(
-        title=JOBS_TITLE.format(count=len(jobs)), description=text or NO_JOBS, colour=discord.Colour.blurple()
+        title=t(locale, "admin.jobs.title", count=len(jobs)),
+        description=text or t(locale, "admin.jobs.none"),
+        colour=discord.Colour.blurple(),
     )
-    embed.set_footer(text=JOBS_FOOTER)
+    embed.set_footer(text=t(locale, "admin.jobs.footer"))
     return embed, shown
 
 
-def jobs_view(jobs: Sequence[Job]) -> discord.ui.View | None:
+def jobs_view(jobs: Sequence[Job], locale: LocaleLike = None) -> discord.ui.View | None:
     if not jobs:
         return None
     view = discord.ui.View(timeout=None)
     for job in jobs[:MAX_LISTED]:
-        view.add_item(AdminCancelButton(job.id))
+        view.add_item(AdminCancelButton(job.id, locale))
     return view
 
 
 async def show_jobs(interaction: discord.Interaction[MJBot], guild_id: int) -> None:
     """Answer with the server's unfinished jobs, oldest first, and a Cancel button for each."""
+    locale = interaction_locale(interaction)
     store = interaction.client.services.store
     jobs = await store.running_jobs(guild_id)
     links = {job.id: await store.messages_for_job(job.id) for job in jobs[:MAX_LISTED]}
-    embed, shown = jobs_embed(jobs, links)
+    embed, shown = jobs_embed(jobs, links, locale)
     await interaction.response.send_message(
         embed=embed,
-        view=jobs_view(shown) or discord.utils.MISSING,
+        view=jobs_view(shown, locale) or discord.utils.MISSING,
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )
@@ -100,10 +92,10 @@ async def show_jobs(interaction: discord.Interaction[MJBot], guild_id: int) -> N
 class AdminCancelButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CANCEL_TEMPLATE):
     """❌ Cancel on one job of the /admin jobs list; only a moderator's click does anything."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, locale: LocaleLike = None) -> None:
         button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
             custom_id=f"mjadmin:cancel:{job_id}",
-            label=CANCEL_LABEL.format(job=job_id),
+            label=t(locale, "admin.jobs.cancel_button", job=job_id),
             emoji="❌",
             style=discord.ButtonStyle.danger,
         )
@@ -134,16 +126,19 @@ async def cancel_as_moderator(interaction: discord.Interaction[MJBot], job_id: s
     user = interaction.user
     if not is_moderator(user, settings, permissions=interaction.permissions):
         log.info("job %s: moderators' cancel refused to user %s in guild %s", job_id, user.id, guild_id)
-        text = REFUSED_AUDIT.format(job=job_id, user=user.id)
+        text = msg("admin.jobs.refused_audit", job=job_id, user=user.id)
         bot.audit.post_soon(guild_id, "refusal", actor_id=user.id, job_id=job_id, text=text)
         raise UserFacingError(NOT_A_MODERATOR)
     job = await store.get_job(job_id)
     if job is None or job.guild_id != guild_id:
-        raise UserFacingError(UNKNOWN_JOB.format(job=job_id))
+        raise UserFacingError(msg("admin.jobs.unknown", job=job_id))
     if job.finished:
-        raise UserFacingError(ALREADY_FINISHED.format(job=job.id, status=job.status.value.replace("_", " ")))
+        status = msg(f"admin.jobs.ended.{job.status.value}")
+        raise UserFacingError(msg("admin.jobs.already_finished", job=job.id, status=status))
     await interaction.response.defer(ephemeral=True, thinking=True)
-    await bot.services.engine.cancel(job.id, reason=CANCEL_REASON.format(name=user.display_name))
+    # The reason is shown on the job's message, so it is worded in the job's language.
+    reason = t(job_locale(bot, job), "admin.jobs.cancel_reason", name=user.display_name)
+    await bot.services.engine.cancel(job.id, reason=reason)
     log.info("job %s: cancelled by moderator %s in guild %s", job.id, user.id, guild_id)
     await bot.delivery.refresh(job.id)
-    await answer(interaction, CANCELLED.format(job=job.id, owner=job.user_id))
+    await answer(interaction, t(interaction_locale(interaction), "admin.jobs.cancelled", job=job.id, owner=job.user_id))

@@ -1,6 +1,7 @@
 """Words and embeds for /admin: each setting as text (for replies and audit posts) and the settings overview.
 
-Pure functions of the settings, so a reply, an audit post and ``/admin settings`` always say the same thing.
+Pure functions of the settings, so a reply, an audit post and ``/admin settings`` always say the same thing,
+each in its reader's language (``admin.words.*``).
 """
 
 from __future__ import annotations
@@ -12,62 +13,46 @@ import discord
 
 from bot.settings import BlockEntry, FilterRule, GuildSettings, Limits
 from bot.text import shorten
+from cogs.i18n import LocaleLike, t
 from cogs.ui.render import fit_escaped, relative_time
 
-# -- user-facing words (kept together so they can move into locale files) -----------------------------------
-EVERYWHERE: Final = "everywhere"
-NONE: Final = "none"
-NO_LIMIT: Final = "no limit"
-ALLOWED: Final = "allowed"
-NOT_ALLOWED: Final = "not allowed"
-POLICY_WORDS: Final[dict[str, str]] = {
-    "owner": "the job's owner (and members with Manage Messages)",
-    "owner_and_mods": "the job's owner and moderators (Manage Messages or a moderator role)",
-    "everyone": "everyone in the server",
-}
-LIMIT_NAMES: Final[dict[str, str]] = {
-    "max_running_per_user": "Running jobs per member",
-    "max_jobs_per_user_per_day": "Jobs per member per day",
-    "daily_budget": "Server budget per day",
-    "allow_turbo": "Turbo mode",
-    "allow_720p": "720p videos",
-    "allow_private_results": "Private results",
-}
-SETTINGS_TITLE: Final = "⚙️ Server settings"
-LIMITS_TITLE: Final = "📏 Limits and word filter"
-FIELD_CHANNELS: Final = "Allowed channels"
-FIELD_POLICY: Final = "Buttons and reactions"
-FIELD_ROLES: Final = "Moderator roles"
-FIELD_AUDIT: Final = "Audit-log channel"
-FIELD_BLOCKED: Final = "Blocked members"
-FIELD_LIMITS: Final = "Limits"
-FIELD_FILTER: Final = "Word filter"
-NO_BLOCKED: Final = "nobody"
-NO_FILTER: Final = "no words or patterns"
-BLOCK_LINE: Final = "<@{user}>: {reason} ({by}{when})"
-BLOCKED_BY: Final = "by <@{user}>, "
-NO_REASON: Final = "no reason given"
-UNKNOWN_TIME: Final = "some time ago"
+#: The limits, in the order they are listed.
+LIMIT_NAMES: Final = (
+    "max_running_per_user",
+    "max_jobs_per_user_per_day",
+    "daily_budget",
+    "allow_turbo",
+    "allow_720p",
+    "allow_private_results",
+)
 REASON_CHARS: Final = 300
-RESET_NOTE: Final = "Daily limits reset at 00:00 UTC."
 #: Embed field values hold at most this many characters.
 FIELD_CHARS: Final = 1024
 
 
-def channels_text(channels: Sequence[int]) -> str:
-    return ", ".join(f"<#{channel}>" for channel in channels) if channels else EVERYWHERE
+def words(locale: LocaleLike, name: str, /, **params: object) -> str:
+    return t(locale, f"admin.words.{name}", **params)
 
 
-def roles_text(roles: Sequence[int]) -> str:
-    return ", ".join(f"<@&{role}>" for role in roles) if roles else NONE
+def none_text(locale: LocaleLike = None) -> str:
+    """ "none": no channel, no role."""
+    return words(locale, "none")
 
 
-def policy_text(policy: str) -> str:
-    return POLICY_WORDS.get(policy, policy)
+def channels_text(channels: Sequence[int], locale: LocaleLike = None) -> str:
+    return ", ".join(f"<#{channel}>" for channel in channels) if channels else words(locale, "everywhere")
 
 
-def channel_text(channel_id: int | None) -> str:
-    return f"<#{channel_id}>" if channel_id is not None else NONE
+def roles_text(roles: Sequence[int], locale: LocaleLike = None) -> str:
+    return ", ".join(f"<@&{role}>" for role in roles) if roles else none_text(locale)
+
+
+def policy_text(policy: str, locale: LocaleLike = None) -> str:
+    return words(locale, f"policy.{policy}") if policy in ("owner", "owner_and_mods", "everyone") else policy
+
+
+def channel_text(channel_id: int | None, locale: LocaleLike = None) -> str:
+    return f"<#{channel_id}>" if channel_id is not None else none_text(locale)
 
 
 def code(text: str) -> str:
@@ -80,48 +65,62 @@ def rule_text(rule: FilterRule) -> str:
     return code(rule.describe())
 
 
-def filter_text(rules: Iterable[FilterRule]) -> str:
+def filter_text(rules: Iterable[FilterRule], locale: LocaleLike = None) -> str:
     lines = [rule_text(rule) for rule in rules]
-    return "\n".join(lines) if lines else NO_FILTER
+    return "\n".join(lines) if lines else words(locale, "no_filter")
 
 
-def reason_text(reason: str) -> str:
+def reason_text(reason: str, locale: LocaleLike = None) -> str:
     """A block's reason as moderators read it (markdown shown as typed)."""
-    return fit_escaped(reason, REASON_CHARS) if reason.strip() else NO_REASON
+    return fit_escaped(reason, REASON_CHARS) if reason.strip() else words(locale, "no_reason")
 
 
-def block_text(user_id: int, entry: BlockEntry) -> str:
-    by = BLOCKED_BY.format(user=entry.by) if entry.by is not None else ""
-    when = relative_time(entry.at) if entry.at > 0 else UNKNOWN_TIME
-    return BLOCK_LINE.format(user=user_id, reason=reason_text(entry.reason), by=by, when=when)
+def block_text(user_id: int, entry: BlockEntry, locale: LocaleLike = None) -> str:
+    by = words(locale, "blocked_by", user=entry.by) if entry.by is not None else ""
+    when = relative_time(entry.at) if entry.at > 0 else words(locale, "unknown_time")
+    return words(locale, "block_line", user=user_id, reason=reason_text(entry.reason, locale), by=by, when=when)
 
 
-def blocked_text(blocked: Mapping[int, BlockEntry]) -> str:
-    lines = [block_text(user_id, entry) for user_id, entry in blocked.items()]
-    return "\n".join(lines) if lines else NO_BLOCKED
+def blocked_text(blocked: Mapping[int, BlockEntry], locale: LocaleLike = None) -> str:
+    lines = [block_text(user_id, entry, locale) for user_id, entry in blocked.items()]
+    return "\n".join(lines) if lines else words(locale, "no_blocked")
 
 
-def limit_value(name: str, limits: Limits) -> str:
+def limit_label(name: str, locale: LocaleLike = None) -> str:
+    """ "Running jobs per member", "Turbo mode"..."""
+    return words(locale, f"limit.{name}")
+
+
+def limit_value(name: str, limits: Limits, locale: LocaleLike = None) -> str:
     """One limit in words: ``2``, ``no limit``, ``50 units``, ``allowed``..."""
     value = getattr(limits, name)
     if isinstance(value, bool):
-        return ALLOWED if value else NOT_ALLOWED
+        return words(locale, "allowed" if value else "not_allowed")
     if value is None:
-        return NO_LIMIT
+        return words(locale, "no_limit")
     if name == "daily_budget":
-        return f"{value:g} units"
+        return words(locale, "units", value=f"{value:g}")
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def limits_text(limits: Limits) -> str:
-    return "\n".join(f"{label}: **{limit_value(name, limits)}**" for name, label in LIMIT_NAMES.items())
+def limits_text(limits: Limits, locale: LocaleLike = None) -> str:
+    return "\n".join(
+        words(locale, "limit_line", label=limit_label(name, locale), value=limit_value(name, limits, locale))
+        for name in LIMIT_NAMES
+    )
 
 
-def limit_changes(old: Limits, new: Limits) -> list[str]:
+def limit_changes(old: Limits, new: Limits, locale: LocaleLike = None) -> list[str]:
     """``Running jobs per member: no limit → 2`` for each limit that changed."""
     return [
-        f"{label}: {limit_value(name, old)} → {limit_value(name, new)}"
-        for name, label in LIMIT_NAMES.items()
+        words(
+            locale,
+            "limit_change",
+            label=limit_label(name, locale),
+            old=limit_value(name, old, locale),
+            new=limit_value(name, new, locale),
+        )
+        for name in LIMIT_NAMES
         if getattr(old, name) != getattr(new, name)
     ]
 
@@ -130,19 +129,33 @@ def _field(text: str) -> str:
     return shorten(text, FIELD_CHARS)
 
 
-def settings_embeds(settings: GuildSettings, *, usage: str | None = None) -> list[discord.Embed]:
+def settings_embeds(
+    settings: GuildSettings, *, usage: str | None = None, locale: LocaleLike = None
+) -> list[discord.Embed]:
     """``/admin settings``: who may use the bot where, and the limits and filter (two embeds)."""
-    access = discord.Embed(title=SETTINGS_TITLE, colour=discord.Colour.blurple())
-    access.add_field(name=FIELD_CHANNELS, value=_field(channels_text(settings.channels)), inline=False)
-    access.add_field(name=FIELD_POLICY, value=policy_text(settings.button_policy), inline=False)
-    access.add_field(name=FIELD_ROLES, value=_field(roles_text(settings.moderator_roles)), inline=False)
-    access.add_field(name=FIELD_AUDIT, value=channel_text(settings.audit_channel), inline=False)
+    access = discord.Embed(title=words(locale, "settings_title"), colour=discord.Colour.blurple())
     access.add_field(
-        name=f"{FIELD_BLOCKED} ({len(settings.blocked)})", value=_field(blocked_text(settings.blocked)), inline=False
+        name=words(locale, "field.channels"), value=_field(channels_text(settings.channels, locale)), inline=False
     )
-    limits = discord.Embed(title=LIMITS_TITLE, colour=discord.Colour.blurple())
-    limits_value = limits_text(settings.limits) + (f"\n{usage}" if usage else "")
-    limits.add_field(name=FIELD_LIMITS, value=_field(limits_value), inline=False)
-    limits.add_field(name=FIELD_FILTER, value=_field(filter_text(settings.word_filter)), inline=False)
-    limits.set_footer(text=RESET_NOTE)
+    access.add_field(
+        name=words(locale, "field.policy"), value=policy_text(settings.button_policy, locale), inline=False
+    )
+    access.add_field(
+        name=words(locale, "field.roles"), value=_field(roles_text(settings.moderator_roles, locale)), inline=False
+    )
+    access.add_field(
+        name=words(locale, "field.audit"), value=channel_text(settings.audit_channel, locale), inline=False
+    )
+    access.add_field(
+        name=words(locale, "field.blocked", count=len(settings.blocked)),
+        value=_field(blocked_text(settings.blocked, locale)),
+        inline=False,
+    )
+    limits = discord.Embed(title=words(locale, "limits_title"), colour=discord.Colour.blurple())
+    limits_value = limits_text(settings.limits, locale) + (f"\n{usage}" if usage else "")
+    limits.add_field(name=words(locale, "field.limits"), value=_field(limits_value), inline=False)
+    limits.add_field(
+        name=words(locale, "field.filter"), value=_field(filter_text(settings.word_filter, locale)), inline=False
+    )
+    limits.set_footer(text=words(locale, "reset_note"))
     return [access, limits]

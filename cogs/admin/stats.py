@@ -11,6 +11,7 @@ import discord
 from bot.charts import jobs_per_day_chart
 from bot.store.stats import DAY_S, GuildStats, JobTally
 from bot.text import duration, shorten
+from cogs.i18n import LocaleLike, t, tn
 from cogs.ui.render import fit_escaped
 
 CHART_FILE: Final = "jobs-per-day.png"
@@ -18,74 +19,68 @@ CHART_FILE: Final = "jobs-per-day.png"
 MAX_MEMBERS: Final = 15
 FIELD_CHARS: Final = 1024
 
-# -- user-facing words (kept together so they can move into locale files) -----------------------------------
-TITLE: Final = "📊 The last {days} day{s} (UTC)"
-SERVER_LINE: Final = (
-    "**{jobs}** jobs · ✅ {succeeded} succeeded · ❌ {failed} failed · ⌛ {timed_out} timed out · "
-    "🚫 {cancelled} cancelled{unfinished}\nSuccess rate: **{rate}** · median wait: **{wait}**"
-)
-UNFINISHED: Final = " · ▶️ {count} still running"
-MEMBER_LINE: Final = "{who}: **{jobs}** jobs · ✅ {succeeded} · ❌ {failed} · 🚫 {cancelled} · median wait {wait}"
-NOBODY: Final = "the bot's operator (no member)"
-MORE_MEMBERS: Final = "… and {count} more members"
-REASON_LINE: Final = "`{code}` ({count}): {message}"
-FIELD_MEMBERS: Final = "Per member"
-FIELD_REASONS: Final = "Failure reasons"
-NO_JOBS: Final = "No jobs in this period."
-NO_FAILURES: Final = "No failures. 🎉"
-NOT_AVAILABLE: Final = "n/a"
-FOOTER: Final = "Wait: from the command to the result, for succeeded jobs. Days are UTC days."
-
 
 def window_start(now: float, days: int) -> float:
     """00:00 UTC, ``days - 1`` days before today: the last ``days`` calendar days, today included."""
     return float(int(now // DAY_S) * DAY_S - (days - 1) * DAY_S)
 
 
-def _wait(tally: JobTally) -> str:
-    return duration(tally.median_wait_s) if tally.median_wait_s is not None else NOT_AVAILABLE
+def _words(locale: LocaleLike, name: str, /, **params: object) -> str:
+    return t(locale, f"admin.stats.{name}", **params)
 
 
-def server_text(total: JobTally) -> str:
+def _wait(tally: JobTally, locale: LocaleLike) -> str:
+    return duration(tally.median_wait_s) if tally.median_wait_s is not None else _words(locale, "not_available")
+
+
+def server_text(total: JobTally, locale: LocaleLike = None) -> str:
     rate = total.success_rate
-    unfinished = UNFINISHED.format(count=total.unfinished) if total.unfinished else ""
-    return SERVER_LINE.format(
+    unfinished = _words(locale, "unfinished", count=total.unfinished) if total.unfinished else ""
+    return _words(
+        locale,
+        "server_line",
         jobs=total.jobs,
         succeeded=total.succeeded,
         failed=total.failed,
         timed_out=total.timed_out,
         cancelled=total.cancelled,
         unfinished=unfinished,
-        rate=f"{rate:.0%}" if rate is not None else NOT_AVAILABLE,
-        wait=_wait(total),
+        rate=f"{rate:.0%}" if rate is not None else _words(locale, "not_available"),
+        wait=_wait(total, locale),
     )
 
 
-def members_text(stats: GuildStats) -> str:
+def members_text(stats: GuildStats, locale: LocaleLike = None) -> str:
     lines = [
-        MEMBER_LINE.format(
-            who=f"<@{row.user_id}>" if row.user_id is not None else NOBODY,
+        _words(
+            locale,
+            "member_line",
+            who=f"<@{row.user_id}>" if row.user_id is not None else _words(locale, "nobody"),
             jobs=row.jobs,
             succeeded=row.succeeded,
             failed=row.failed + row.timed_out,
             cancelled=row.cancelled,
-            wait=_wait(row),
+            wait=_wait(row, locale),
         )
         for row in stats.users[:MAX_MEMBERS]
     ]
     if len(stats.users) > MAX_MEMBERS:
-        lines.append(MORE_MEMBERS.format(count=len(stats.users) - MAX_MEMBERS))
+        lines.append(_words(locale, "more_members", count=len(stats.users) - MAX_MEMBERS))
     return _fit_lines(lines)
 
 
-def reasons_text(stats: GuildStats) -> str:
+def reasons_text(stats: GuildStats, locale: LocaleLike = None) -> str:
     lines = [
-        REASON_LINE.format(
-            count=reason.count, code=reason.code or "unknown", message=fit_escaped(reason.message or "", 160)
+        _words(
+            locale,
+            "reason_line",
+            count=reason.count,
+            code=reason.code or "unknown",
+            message=fit_escaped(reason.message or "", 160),
         )
         for reason in stats.failures
     ]
-    return _fit_lines(lines) if lines else NO_FAILURES
+    return _fit_lines(lines) if lines else _words(locale, "no_failures")
 
 
 def _fit_lines(lines: list[str]) -> str:
@@ -99,19 +94,19 @@ def _fit_lines(lines: list[str]) -> str:
     return text or shorten(lines[0], FIELD_CHARS)
 
 
-def stats_embed(stats: GuildStats, days: int, *, chart: bool) -> discord.Embed:
+def stats_embed(stats: GuildStats, days: int, *, chart: bool, locale: LocaleLike = None) -> discord.Embed:
     embed = discord.Embed(
-        title=TITLE.format(days=days, s="s" if days != 1 else ""),
-        description=server_text(stats.total) if stats.total.jobs else NO_JOBS,
+        title=tn(locale, "admin.stats.title", days),
+        description=server_text(stats.total, locale) if stats.total.jobs else _words(locale, "no_jobs"),
         colour=discord.Colour.blurple(),
     )
     if stats.users:
-        embed.add_field(name=FIELD_MEMBERS, value=members_text(stats), inline=False)
+        embed.add_field(name=_words(locale, "field_members"), value=members_text(stats, locale), inline=False)
     if stats.total.jobs:
-        embed.add_field(name=FIELD_REASONS, value=reasons_text(stats), inline=False)
+        embed.add_field(name=_words(locale, "field_reasons"), value=reasons_text(stats, locale), inline=False)
     if chart:
         embed.set_image(url=f"attachment://{CHART_FILE}")
-    embed.set_footer(text=FOOTER)
+    embed.set_footer(text=_words(locale, "footer"))
     return embed
 
 

@@ -30,6 +30,8 @@ from bot.settings import load_guild_settings, load_user_settings
 from bot.store import JobNotFoundError, Store
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs import gate
+from cogs.i18n import Phrase, job_locale, msg
+from cogs.limits import allowance_footer
 from cogs.ui.render import QueueSpot, RenderedJob, render_job
 
 from . import messages
@@ -59,14 +61,10 @@ DM_RESULT: Final = "dm_result"
 #: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
 DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
 
-MESSAGES: Final = {
-    "private_running": (
-        "🔒 Only you can see this. If the job takes more than 15 minutes, this message can no longer be "
-        "updated: the result then comes to your DMs."
-    ),
-    "private_dm": "🔒 Your private result: its message could no longer be updated, so it comes here.",
-    "done_dm": "You asked to get your finished jobs here (`/settings`).",
-}
+#: Notes a job message may carry (``delivery.*``), in the job owner's language.
+PRIVATE_RUNNING: Final = msg("delivery.private_running")
+PRIVATE_DM: Final = msg("delivery.private_dm")
+DONE_DM: Final = msg("delivery.done_dm")
 
 Compose = Callable[[ResultFiles], Outgoing]
 
@@ -75,7 +73,7 @@ Compose = Callable[[ResultFiles], Outgoing]
 class Extras:
     """What a job message shows besides the job: a note, the owner's allowance, the queue position."""
 
-    note: str | None = None
+    note: str | Phrase | None = None
     allowance_text: str | None = None
     queue: QueueSpot | None = None
 
@@ -248,7 +246,7 @@ class Delivery(commands.Cog):
             if not private and interaction.channel_id is not None:
                 await self.show_in_channel(job.id, interaction.channel_id)
             elif job.finished:
-                await self.dm_once(job.id, note=MESSAGES["private_dm"])
+                await self.dm_once(job.id, note=PRIVATE_DM)
             else:
                 await self._store.update_meta(job.id, {DM_RESULT: True})
             return
@@ -298,10 +296,10 @@ class Delivery(commands.Cog):
         await self._shown_now(link, job, sent)
         return message.id
 
-    async def send_dm(self, job_id: str, user: discord.abc.User, *, note: str | None = None) -> bool:
+    async def send_dm(self, job_id: str, user: discord.abc.User, *, note: str | Phrase | None = None) -> bool:
         """A copy of the job (its result, id and parameters) in the user's DMs; False when they accept no DMs.
 
-        ``note`` is a line saying why it came (markdown allowed).
+        ``note`` is a line saying why it came (markdown allowed; a ``Phrase`` is worded in the owner's language).
         """
         job = await self._job(job_id)
         owner = await self._owners.of(job)
@@ -329,7 +327,7 @@ class Delivery(commands.Cog):
         await self._shown_now(link, job, sent)
         return True
 
-    async def dm_once(self, job_id: str, *, note: str | None = None) -> bool:
+    async def dm_once(self, job_id: str, *, note: str | Phrase | None = None) -> bool:
         """Send the job's result to its owner's DMs unless that was done already; True if it went out now.
 
         Closed DMs are logged (INFO) and otherwise ignored: there is no other way left to reach the member.
@@ -415,12 +413,12 @@ class Delivery(commands.Cog):
         private = job.meta.get(DM_RESULT) is True
         if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
             return
-        note = MESSAGES["private_dm"] if private else MESSAGES["done_dm"]
+        note = PRIVATE_DM if private else DONE_DM
         task = asyncio.get_running_loop().create_task(self._dm_done(job.id, note), name=f"delivery-dm-{job.id}")
         self._dm_tasks.add(task)
         task.add_done_callback(self._dm_tasks.discard)
 
-    async def _dm_done(self, job_id: str, note: str) -> None:
+    async def _dm_done(self, job_id: str, note: Phrase) -> None:
         try:
             await self.dm_once(job_id, note=note)
         except Exception:
@@ -552,7 +550,7 @@ class Delivery(commands.Cog):
             link.guild_id,
             link.message_id,
         )
-        await self.dm_once(job.id, note=MESSAGES["private_dm"])
+        await self.dm_once(job.id, note=PRIVATE_DM)
         return True
 
     async def _reply_instead(self, link: MessageLink, job: Job) -> None:
@@ -604,6 +602,8 @@ class Delivery(commands.Cog):
         self, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...], extras: Extras
     ) -> RenderedJob:
         name, avatar = owner
+        locale = job_locale(self.bot, job)
+        note = extras.note.render(locale) if isinstance(extras.note, Phrase) else extras.note
         return render_job(
             job,
             owner_name=name,
@@ -611,12 +611,13 @@ class Delivery(commands.Cog):
             sandbox=self.bot.config.sandbox,
             attachments=attachments,
             links=links,
-            note=extras.note,
+            note=note,
             allowance_text=extras.allowance_text,
             queue=extras.queue,
+            locale=locale,
         )
 
-    async def _extras(self, job: Job, *, private: bool, note: str | None = None) -> Extras:
+    async def _extras(self, job: Job, *, private: bool, note: str | Phrase | None = None) -> Extras:
         """The note, allowance and queue position a message of ``job`` shows now."""
         spot: QueueSpot | None = None
         if job.status is JobStatus.QUEUED:
@@ -625,7 +626,7 @@ class Delivery(commands.Cog):
             limit = waits_for.get("limit") if isinstance(waits_for, dict) else None
             spot = QueueSpot(position or 1, limit if isinstance(limit, int) and limit > 0 else None)
         if note is None and private and not job.finished:
-            note = MESSAGES["private_running"]
+            note = PRIVATE_RUNNING
         allowance = await self._allowance_text(job) if job.finished else None
         return Extras(note=note, allowance_text=allowance, queue=spot)
 
@@ -641,7 +642,7 @@ class Delivery(commands.Cog):
         except Exception:  # a footer is a nicety: it never holds back a result
             log.exception("job %s (guild %s): the owner's allowance could not be read", job.id, job.guild_id)
             return None
-        return left.footer() if left.limited else None
+        return allowance_footer(left, job_locale(self.bot, job)) if left.limited else None
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""

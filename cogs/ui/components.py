@@ -14,11 +14,13 @@ import discord
 
 from cogs.common import CUSTOM_ID_PATTERN, FollowUp
 from cogs.errors import answer, answer_error
+from cogs.i18n import SOURCE_LOCALE, interaction_locale, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
-OUTDATED_BUTTON = "This button is from another version of the bot and does nothing now. Use `/show` for fresh buttons."
+#: What a button from another version of the bot answers (in English; see ``components.outdated_button``).
+OUTDATED_BUTTON = t(SOURCE_LOCALE, "components.outdated_button")
 
 
 class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
@@ -46,7 +48,7 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         follow_up = FollowUp.parse(match.string)
         if follow_up is None:
             # The template matched but the kind is unknown: a button from another version of the bot.
-            await answer(interaction, OUTDATED_BUTTON)
+            await answer(interaction, t(interaction_locale(interaction), "components.outdated_button"))
             raise ValueError(f"unknown follow-up in custom id {match.string!r}")
         if isinstance(item, discord.ui.Button):
             return cls(follow_up, label=item.label, emoji=item.emoji, style=item.style)

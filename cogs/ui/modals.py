@@ -20,6 +20,7 @@ from bot.store.models import Job
 from bot.text import shorten
 from cogs.common import FollowUp, FollowUpKind
 from cogs.errors import answer, answer_error
+from cogs.i18n import LocaleLike, interaction_locale, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -40,23 +41,31 @@ def extend_modal_id(job_id: str, user_id: int | None = None) -> str:
 class ExtendModal(discord.ui.Modal):
     """The "Extend a clip" modal: the prompt (prefilled with the job's) and the clip to extend, 1 to 4."""
 
-    def __init__(self, job: Job, *, user_id: int | None = None, timeout: float | None = MODAL_TIMEOUT_S) -> None:
-        super().__init__(title="Extend a clip", timeout=timeout, custom_id=extend_modal_id(job.id, user_id))
+    def __init__(
+        self,
+        job: Job,
+        *,
+        user_id: int | None = None,
+        timeout: float | None = MODAL_TIMEOUT_S,
+        locale: LocaleLike = None,
+    ) -> None:
+        title = t(locale, "modal.extend_title")
+        super().__init__(title=title, timeout=timeout, custom_id=extend_modal_id(job.id, user_id))
         self.job_id = job.id
         self.prompt: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
-            label="Prompt",
+            label=t(locale, "modal.prompt_label"),
             custom_id=PROMPT_FIELD,
             style=discord.TextStyle.paragraph,
             default=job.prompt[:MAX_PROMPT_CHARS] or None,
-            placeholder="What should happen next in the clip",
+            placeholder=t(locale, "modal.prompt_placeholder"),
             max_length=MAX_PROMPT_CHARS,
             required=True,
         )
         self.clip: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
-            label=f"Clip (1-{CLIPS_PER_VIDEO})",
+            label=t(locale, "modal.clip_label", limit=CLIPS_PER_VIDEO),
             custom_id=CLIP_FIELD,
             default="1",
-            placeholder=f"1 to {CLIPS_PER_VIDEO}",
+            placeholder=t(locale, "modal.clip_placeholder", limit=CLIPS_PER_VIDEO),
             min_length=1,
             max_length=3,
             required=True,
@@ -84,11 +93,13 @@ async def submit_extend(interaction: discord.Interaction[MJBot], job_id: str, *,
     """What a submitted extend modal does: check the clip, then the extend follow-up with the new prompt."""
     clip = clip.strip()
     if clip not in {str(index) for index in range(1, CLIPS_PER_VIDEO + 1)}:
-        shown = discord.utils.escape_markdown(discord.utils.escape_mentions(shorten(clip, 20))) or "nothing"
-        await answer(
-            interaction,
-            f"There is no clip {shown}: pick a clip from 1 to {CLIPS_PER_VIDEO}, then press ✏️ Extend… again.",
-        )
+        shown = discord.utils.escape_markdown(discord.utils.escape_mentions(shorten(clip, 20)))
+        locale = interaction_locale(interaction)
+        if shown:
+            text = t(locale, "modal.no_such_clip", clip=shown, limit=CLIPS_PER_VIDEO)
+        else:
+            text = t(locale, "modal.no_such_clip_empty", limit=CLIPS_PER_VIDEO)
+        await answer(interaction, text)
         return
     follow_up = FollowUp(FollowUpKind.EXTEND, job_id, arg=clip, prompt=prompt.strip())
     await interaction.client.followups.run(interaction, follow_up)

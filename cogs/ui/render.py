@@ -1,5 +1,8 @@
 """A job as a Discord message: one embed and the buttons its state allows. Pure functions, no I/O.
 
+Everything is worded in the job owner's language (the ``locale`` in the job's meta, unless a caller names one):
+everyone in the channel sees the same message, and it answers the member who asked.
+
 Everything a member typed (the prompt) and everything the API said (a failure reason) is escaped for
 markdown and mentions, and every piece is cut to fit Discord's limits, so no job can make a message
 that Discord refuses.
@@ -21,6 +24,7 @@ from bot.options import CLIPS_PER_VIDEO
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 from cogs.common import FollowUp, FollowUpKind
+from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, ordinal, stored_locale, t, tn
 from cogs.ui.components import FollowUpButton
 
 #: Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -33,13 +37,9 @@ FOOTER_LIMIT: Final = 2048
 AUTHOR_LIMIT: Final = 256
 EMBED_TOTAL_LIMIT: Final = 6000
 
-SANDBOX_NOTE: Final = "Sandbox: made by the built-in emulator, nothing is charged"
-TOO_LARGE_NOTE: Final = "too large to attach here"
-#: A queued job: where it stands in its owner's queue, and what it waits for.
-QUEUED_LINE: Final = "⏳ Queued — {position} in line; starts when {waits_for} finishes"
-QUEUED_NEXT: Final = "next"
-WAITS_FOR_ONE: Final = "your running job"
-WAITS_FOR_MANY: Final = "one of your {count} running jobs"
+#: The footer note of jobs made in sandbox mode, and the note on result links (in English; see ``render.*``).
+SANDBOX_NOTE: Final = t(SOURCE_LOCALE, "render.sandbox_note")
+TOO_LARGE_NOTE: Final = t(SOURCE_LOCALE, "render.too_large_note")
 
 _REASON_LIMIT: Final = 600
 _NOTE_LIMIT: Final = 600
@@ -61,18 +61,19 @@ COLOURS: Final[Mapping[JobStatus, discord.Colour]] = {
     JobStatus.CANCELLED: discord.Colour.dark_grey(),
 }
 
-#: Follow-ups on an upscaled image, with Midjourney's labels: (emoji, label); pans are emoji-only, as in Midjourney.
-UPSCALED_BUTTONS: Final[Mapping[str, tuple[str, str | None]]] = {
-    "upscale_2x": ("🔍", "Upscale (2x)"),
-    "upscale_4x": ("🔍", "Upscale (4x)"),
-    "variation_subtle": ("🔀", "Vary (Subtle)"),
-    "variation_strong": ("🔀", "Vary (Strong)"),
-    "zoom_out_2x": ("🔭", "Zoom Out 2x"),
-    "zoom_out_1_5x": ("🔭", "Zoom Out 1.5x"),
-    "pan_left": ("⬅️", None),
-    "pan_right": ("➡️", None),
-    "pan_up": ("⬆️", None),
-    "pan_down": ("⬇️", None),
+#: Follow-ups on an upscaled image, with Midjourney's labels (``render.button.<action>``); pans are emoji-only,
+#: as in Midjourney.
+UPSCALED_BUTTONS: Final[Mapping[str, tuple[str, bool]]] = {
+    "upscale_2x": ("🔍", True),
+    "upscale_4x": ("🔍", True),
+    "variation_subtle": ("🔀", True),
+    "variation_strong": ("🔀", True),
+    "zoom_out_2x": ("🔭", True),
+    "zoom_out_1_5x": ("🔭", True),
+    "pan_left": ("⬅️", False),
+    "pan_right": ("➡️", False),
+    "pan_up": ("⬆️", False),
+    "pan_down": ("⬇️", False),
 }
 _UPSCALED_ROWS: Final = (
     ("upscale_2x", "upscale_4x", "variation_subtle", "variation_strong"),
@@ -80,20 +81,23 @@ _UPSCALED_ROWS: Final = (
     ("pan_left", "pan_right", "pan_up", "pan_down"),
 )
 
-_IMAGE_TITLES: Final[Mapping[str, str]] = {
-    "generate": "🖼️ Imagine",
-    "reroll": "🔄 Reroll",
-    "upscale_2x": "🔍 Upscale (2x)",
-    "upscale_4x": "🔍 Upscale (4x)",
-    "variation_subtle": "🔀 Vary (Subtle)",
-    "variation_strong": "🔀 Vary (Strong)",
-    "zoom_out_2x": "🔭 Zoom out 2x",
-    "zoom_out_1_5x": "🔭 Zoom out 1.5x",
-    "pan_left": "⬅️ Pan left",
-    "pan_right": "➡️ Pan right",
-    "pan_up": "⬆️ Pan up",
-    "pan_down": "⬇️ Pan down",
-}
+#: Image actions with a title of their own (``render.action.<action>``).
+_IMAGE_TITLES: Final = frozenset(
+    {
+        "generate",
+        "reroll",
+        "upscale_2x",
+        "upscale_4x",
+        "variation_subtle",
+        "variation_strong",
+        "zoom_out_2x",
+        "zoom_out_1_5x",
+        "pan_left",
+        "pan_right",
+        "pan_up",
+        "pan_down",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +108,15 @@ class QueueSpot:
     running_limit: int | None = None
 
 
-def ordinal(number: int) -> str:
-    """1st, 2nd, 3rd, 4th... 11th, 12th, 13th, 21st."""
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
-def queued_line(spot: QueueSpot) -> str:
+def queued_line(spot: QueueSpot, locale: LocaleLike = None) -> str:
     """The status of a queued job: "⏳ Queued — 2nd in line; starts when one of your 2 running jobs finishes"."""
     limit = spot.running_limit
-    waits_for = WAITS_FOR_MANY.format(count=limit) if limit is not None and limit > 1 else WAITS_FOR_ONE
-    position = QUEUED_NEXT if spot.position <= 1 else ordinal(spot.position)
-    return QUEUED_LINE.format(position=position, waits_for=waits_for)
+    if limit is not None and limit > 1:
+        waits_for = t(locale, "render.waits_for_many", count=limit)
+    else:
+        waits_for = t(locale, "render.waits_for_one")
+    position = t(locale, "render.queued_next") if spot.position <= 1 else ordinal(locale, spot.position)
+    return t(locale, "render.queued_line", position=position, waits_for=waits_for)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,17 @@ class RenderedJob:
 def job_meta(job: Job) -> Mapping[str, Any]:
     """The job's bot-side metadata (``video_grid``, ``then_animate``, ``clip``, ``motion``...), never None."""
     return job.meta if isinstance(job.meta, Mapping) else {}
+
+
+def owner_locale(job: Job, locale: LocaleLike = None) -> LocaleLike:
+    """``locale`` when given, else the locale the job's owner started it in (English when unknown)."""
+    return locale if locale is not None else stored_locale(job_meta(job))
+
+
+def _word(locale: LocaleLike, table: str, value: object) -> str:
+    """``value`` (a mode, a motion) in words when the language files have it, else as the API names it."""
+    key = f"{table}.{value}"
+    return t(locale, key) if catalog().has(key) else str(value)
 
 
 def escape_user_text(text: str) -> str:
@@ -162,27 +174,30 @@ def relative_time(timestamp: float) -> str:
     return f"<t:{int(timestamp)}:R>"
 
 
-def job_title(job: Job) -> str:
+def job_title(job: Job, locale: LocaleLike = None) -> str:
     """``🎬 Video``, ``🎬 Extend · clip 2``, ``🔍 Upscale · image 2``, ``🔀 Vary (Subtle)``..."""
+    locale = owner_locale(job, locale)
     meta = job_meta(job)
     if job.kind is JobKind.VIDEO:
         if job.action == "extend":
             clip = _extended_clip(job)
-            return f"🎬 Extend · clip {clip}" if clip else "🎬 Extend"
+            return t(locale, "render.title.extend_clip", clip=clip) if clip else t(locale, "render.title.extend")
         motion = meta.get("motion")
         if motion in ("low", "high"):
-            return f"🎬 Animate ({str(motion).capitalize()} motion)"
-        return "🎬 Video"
+            return t(locale, "render.title.animate_motion", motion=t(locale, f"render.motion.{motion}"))
+        return t(locale, "render.title.video")
     numbered = _NUMBERED.fullmatch(job.action)
     if numbered is not None:
         word, index = numbered.groups()
         if word == "upscale" and isinstance(meta.get("then_animate"), Mapping):
-            return f"🎬 Animate · image {index}"
-        return f"🔍 Upscale · image {index}" if word == "upscale" else f"🔀 Vary · image {index}"
+            return t(locale, "render.title.animate_image", index=index)
+        key = "render.title.upscale_image" if word == "upscale" else "render.title.vary_image"
+        return t(locale, key, index=index)
     if job.action == "generate" and meta.get("video_grid"):
-        return "🎬 Video · choose a start frame"
-    title = _IMAGE_TITLES.get(job.action)
-    return title or f"🖼️ {job.action.replace('_', ' ').capitalize()}"
+        return t(locale, "render.title.video_grid")
+    if job.action in _IMAGE_TITLES:
+        return t(locale, f"render.action.{job.action}")
+    return f"🖼️ {job.action.replace('_', ' ').capitalize()}"
 
 
 def render_job(
@@ -197,6 +212,7 @@ def render_job(
     now: float | None = None,
     allowance_text: str | None = None,
     queue: QueueSpot | None = None,
+    locale: LocaleLike = None,
 ) -> RenderedJob:
     """The message for ``job``: one embed (prompt, parameters, status, picture) and ``job_view(job)``.
 
@@ -205,32 +221,40 @@ def render_job(
     upload limit, shown as links. ``note`` is a line of the caller's own text (markdown allowed). ``now``
     is the current Unix time, for the estimate of time left. ``allowance_text`` (what the owner has left
     today, plain text) goes in the footer; ``queue`` is where a queued job stands in its owner's queue.
+    ``locale`` is the language of the message (by default the owner's, as stored with the job).
     """
+    locale = owner_locale(job, locale)
     clock = time.time() if now is None else now
     embed = discord.Embed(
-        title=shorten(job_title(job), TITLE_LIMIT),
+        title=shorten(job_title(job, locale), TITLE_LIMIT),
         colour=COLOURS.get(job.status, discord.Colour.light_grey()),
         timestamp=dt.datetime.fromtimestamp(job.created_at, tz=dt.UTC),
     )
     if owner_name:
         embed.set_author(name=shorten(owner_name, AUTHOR_LIMIT), icon_url=owner_avatar or None)
-    for name, value in _parameter_fields(job)[: FIELD_COUNT_LIMIT - 1]:
+    for name, value in _parameter_fields(job, locale)[: FIELD_COUNT_LIMIT - 1]:
         embed.add_field(name=name, value=value, inline=True)
-    embed.add_field(name="Job", value=f"`{job.id}`", inline=True)
-    footer = " · ".join(
-        part for part in (f"Job {job.id}", (allowance_text or "").strip(), SANDBOX_NOTE if sandbox else "") if part
+    embed.add_field(name=t(locale, "render.field.job"), value=f"`{job.id}`", inline=True)
+    parts = (
+        t(locale, "render.footer_job", job=job.id),
+        (allowance_text or "").strip(),
+        t(locale, "render.sandbox_note") if sandbox else "",
     )
+    footer = t(locale, "render.separator").join(part for part in parts if part)
     embed.set_footer(text=shorten(footer, FOOTER_LIMIT))
     _set_picture(embed, job, attachments)
 
-    status = queued_line(queue) if queue is not None and job.status is JobStatus.QUEUED else _status(job, clock)
-    tail = "\n\n".join(part for part in (status, _links(job, links), _note(note)) if part)
+    if queue is not None and job.status is JobStatus.QUEUED:
+        status = queued_line(queue, locale)
+    else:
+        status = _status(job, clock, locale)
+    tail = "\n\n".join(part for part in (status, _links(job, links, locale), _note(note)) if part)
     # Title, author, fields and footer count towards the 6,000 as well; the prompt gets what is left.
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(embed)) - len(tail) - len("****\n\n")
     prompt = job.prompt.strip()
     shown = f"**{fit_escaped(prompt, room)}**" if prompt and room > 20 else ""
     embed.description = "\n\n".join(part for part in (shown, tail) if part)
-    return RenderedJob(embeds=[embed], view=job_view(job))
+    return RenderedJob(embeds=[embed], view=job_view(job, locale))
 
 
 class JobView(discord.ui.View):
@@ -250,20 +274,22 @@ class JobView(discord.ui.View):
         return False
 
 
-def job_view(job: Job) -> discord.ui.View | None:
+def job_view(job: Job, locale: LocaleLike = None) -> discord.ui.View | None:
     """The buttons this job's state allows, and only actions the API listed for it. None for no buttons."""
+    locale = owner_locale(job, locale)
     buttons: list[FollowUpButton] = []
     if not job.finished:
-        buttons.append(_button(job, FollowUpKind.CANCEL, label="Cancel", emoji="❌", style=discord.ButtonStyle.danger))
+        cancel = t(locale, "render.button.cancel")
+        buttons.append(_button(job, FollowUpKind.CANCEL, label=cancel, emoji="❌", style=discord.ButtonStyle.danger))
     elif job.status is not JobStatus.SUCCEEDED:
-        buttons.append(_button(job, FollowUpKind.REROLL, label="Reroll", emoji="🔄", row=0))
+        buttons.append(_button(job, FollowUpKind.REROLL, label=t(locale, "render.button.reroll"), emoji="🔄", row=0))
         buttons.append(_button(job, FollowUpKind.CANCEL, emoji="❌", row=0))
     elif job.kind is JobKind.VIDEO:
-        buttons.extend(_video_buttons(job))
+        buttons.extend(_video_buttons(job, locale))
     elif any(action in GRID_ACTIONS for action in job.actions):
-        buttons.extend(_grid_buttons(job))
+        buttons.extend(_grid_buttons(job, locale))
     else:
-        buttons.extend(_upscaled_buttons(job))
+        buttons.extend(_upscaled_buttons(job, locale))
     if not buttons:
         return None
     view = JobView()
@@ -288,26 +314,28 @@ def _button(
     return FollowUpButton(FollowUp(kind, job.id, arg), label=label, emoji=emoji, style=style, row=row)
 
 
-def _closing_buttons(job: Job, row: int) -> list[FollowUpButton]:
+def _closing_buttons(job: Job, row: int, locale: LocaleLike) -> list[FollowUpButton]:
     """📩 (a copy in DMs) and ❌ (delete the result), at the end of every finished result."""
     return [
-        _button(job, FollowUpKind.DM, label="DM", emoji="📩", row=row),
+        _button(job, FollowUpKind.DM, label=t(locale, "render.button.dm"), emoji="📩", row=row),
         _button(job, FollowUpKind.CANCEL, emoji="❌", row=row),
     ]
 
 
-def _video_buttons(job: Job) -> list[FollowUpButton]:
+def _video_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
     buttons: list[FollowUpButton] = []
     if job.video_id:  # an extend names the video by its id; without one there is nothing to extend
         clips = min(len(job.video_urls), CLIPS_PER_VIDEO) or CLIPS_PER_VIDEO
         for clip in range(1, clips + 1):
-            buttons.append(_button(job, FollowUpKind.EXTEND, str(clip), label=f"Extend {clip}", row=0))
-        buttons.append(_button(job, FollowUpKind.EXTEND_MANUAL, label="Extend…", emoji="✏️", row=1))
-    buttons.append(_button(job, FollowUpKind.REROLL, label="Reroll", emoji="🔄", row=1))
-    return buttons + _closing_buttons(job, row=1)
+            label = t(locale, "render.button.extend_clip", clip=clip)
+            buttons.append(_button(job, FollowUpKind.EXTEND, str(clip), label=label, row=0))
+        manual = t(locale, "render.button.extend_manual")
+        buttons.append(_button(job, FollowUpKind.EXTEND_MANUAL, label=manual, emoji="✏️", row=1))
+    buttons.append(_button(job, FollowUpKind.REROLL, label=t(locale, "render.button.reroll"), emoji="🔄", row=1))
+    return buttons + _closing_buttons(job, row=1, locale=locale)
 
 
-def _grid_buttons(job: Job) -> list[FollowUpButton]:
+def _grid_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
     allowed = set(job.actions)
     row = 0
     buttons: list[FollowUpButton] = []
@@ -318,7 +346,7 @@ def _grid_buttons(job: Job) -> list[FollowUpButton]:
                 job,
                 FollowUpKind.ANIMATE_QUADRANT,
                 str(index),
-                label=f"Animate {index}",
+                label=t(locale, "render.button.animate_image", index=index),
                 emoji="🎬",
                 style=discord.ButtonStyle.primary,
                 row=row,
@@ -328,25 +356,26 @@ def _grid_buttons(job: Job) -> list[FollowUpButton]:
         ]
         buttons.extend(animate)
         row += bool(animate)
-    for prefix, letter in (("upscale", "U"), ("variation", "V")):
+    for prefix, key in (("upscale", "render.button.upscale_n"), ("variation", "render.button.vary_n")):
         present = [index for index in range(1, 5) if f"{prefix}{index}" in allowed]
         buttons.extend(
-            _button(job, FollowUpKind.IMAGE, f"{prefix}{index}", label=f"{letter}{index}", row=row) for index in present
+            _button(job, FollowUpKind.IMAGE, f"{prefix}{index}", label=t(locale, key, index=index), row=row)
+            for index in present
         )
         row += bool(present)
     if "reroll" in allowed:
         buttons.append(_button(job, FollowUpKind.IMAGE, "reroll", emoji="🔄", row=row))
-    return buttons + _closing_buttons(job, row=row)
+    return buttons + _closing_buttons(job, row=row, locale=locale)
 
 
-def _upscaled_buttons(job: Job) -> list[FollowUpButton]:
+def _upscaled_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
     allowed = set(job.actions) & set(UPSCALED_ACTIONS)
     row = 0
     buttons: list[FollowUpButton] = []
     single = bool(allowed) or _SINGLE_IMAGE.fullmatch(job.action) is not None
     if job.image_url and single:  # Animate makes a video from this one image, so it needs the image's URL
         for motion in ("low", "high"):
-            label = f"Animate ({motion.capitalize()} motion)"
+            label = t(locale, "render.button.animate_motion", motion=t(locale, f"render.motion.{motion}"))
             buttons.append(
                 _button(
                     job, FollowUpKind.ANIMATE, motion, label=label, emoji="🎬", style=discord.ButtonStyle.primary, row=0
@@ -356,10 +385,11 @@ def _upscaled_buttons(job: Job) -> list[FollowUpButton]:
     for names in _UPSCALED_ROWS:
         present = [name for name in names if name in allowed]
         for name in present:
-            emoji, text = UPSCALED_BUTTONS[name]
+            emoji, labelled = UPSCALED_BUTTONS[name]
+            text = t(locale, f"render.button.{name}") if labelled else None
             buttons.append(_button(job, FollowUpKind.IMAGE, name, label=text, emoji=emoji, row=row))
         row += bool(present)
-    return buttons + _closing_buttons(job, row=row)
+    return buttons + _closing_buttons(job, row=row, locale=locale)
 
 
 # -- embed parts ------------------------------------------------------------------------------------------
@@ -381,95 +411,109 @@ def _link(label: str, url: str) -> str:
     return f"[{label}]({safe})"
 
 
-def _url_field(url: Any) -> str | None:
+def _url_field(url: Any, locale: LocaleLike) -> str | None:
     if not isinstance(url, str) or not url:
         return None
-    return _link("open", url) if len(url) <= _LINKED_URL_LIMIT else "set (the link is too long to show)"
+    if len(url) > _LINKED_URL_LIMIT:
+        return t(locale, "render.link_too_long")
+    return _link(t(locale, "render.link_open"), url)
 
 
-def _parameter_fields(job: Job) -> list[tuple[str, str]]:
+def _parameter_fields(job: Job, locale: LocaleLike) -> list[tuple[str, str]]:
     """(name, value) pairs for the parameters that shaped the job, each value within the field limits."""
     params = job.params
     meta = job_meta(job)
     fields: list[tuple[str, str]] = []
 
-    def add(name: str, value: Any) -> None:
+    def add(field: str, value: Any) -> None:
         if value not in (None, "", False):
-            fields.append((name, shorten(str(value), FIELD_VALUE_LIMIT)))
+            fields.append((t(locale, f"render.field.{field}"), shorten(str(value), FIELD_VALUE_LIMIT)))
+
+    def mode(value: Any) -> str | None:
+        return _word(locale, "render.mode", value) if value else None
 
     if job.kind is JobKind.VIDEO:
-        add("Mode", params.get("mode"))
-        add("Resolution", params.get("resolution"))
-        add("Loop", "on" if params.get("loop") else None)
-        add("End frame", _url_field(params.get("end_image_url")))
+        add("mode", mode(params.get("mode")))
+        add("resolution", params.get("resolution"))
+        add("loop", t(locale, "render.loop_on") if params.get("loop") else None)
+        add("end_frame", _url_field(params.get("end_image_url"), locale))
         motion = meta.get("motion")
-        add("Motion", str(motion).capitalize() if motion in ("low", "high") else None)
+        add("motion", t(locale, f"render.motion.{motion}") if motion in ("low", "high") else None)
         return fields
-    add("Mode", params.get("mode"))
+    add("mode", mode(params.get("mode")))
     plan = meta.get("then_animate") if isinstance(meta.get("then_animate"), Mapping) else meta.get("video_options")
     if isinstance(plan, Mapping):  # a grid or an upscale on its way to a video: what the video will be
-        parts = [str(plan[key]) for key in ("resolution", "mode") if plan.get(key)]
+        parts = [str(plan["resolution"])] if plan.get("resolution") else []
+        if plan.get("mode"):
+            parts.append(_word(locale, "render.mode", plan["mode"]))
         if plan.get("motion") in ("low", "high"):
-            parts.append(f"{plan['motion']} motion")
+            parts.append(t(locale, f"render.plan.motion_{plan['motion']}"))
         if plan.get("loop"):
-            parts.append("loop")
+            parts.append(t(locale, "render.plan.loop"))
         if plan.get("end_image_url"):
-            parts.append("own end frame")
+            parts.append(t(locale, "render.plan.own_end_frame"))
         if plan.get("bs") in (1, 2):
-            parts.append(f"{plan['bs']} clip{'s' if plan['bs'] > 1 else ''}")
-        add("Video", " · ".join(parts))
+            parts.append(tn(locale, "render.plan.clips", plan["bs"]))
+        add("video", t(locale, "render.separator").join(parts))
     return fields
 
 
-def _status(job: Job, now: float) -> str:
+def _status(job: Job, now: float, locale: LocaleLike) -> str:
     status = job.status
     if status is JobStatus.QUEUED:
-        return f"⏳ Waiting to start · queued {relative_time(job.created_at)}"
+        return t(locale, "render.status.queued", when=relative_time(job.created_at))
     if status is JobStatus.SUBMITTING:
-        return f"📨 Submitting · asked {relative_time(job.created_at)}"
+        return t(locale, "render.status.submitting", when=relative_time(job.created_at))
     if status is JobStatus.RUNNING:
         started = job.submitted_at or job.created_at
-        line = f"{progress_bar(job.progress)} · started {relative_time(started)}"
+        bar, when = progress_bar(job.progress), relative_time(started)
         if 0 < job.progress < 100 and now > started:
-            left = (now - started) * (100 - job.progress) / job.progress
-            line += f" · about {duration(left)} left"
-        return line
+            left = duration((now - started) * (100 - job.progress) / job.progress)
+            return t(locale, "render.status.running_left", bar=bar, when=when, left=left)
+        return t(locale, "render.status.running", bar=bar, when=when)
     took = duration((job.finished_at or job.updated_at) - job.created_at)
     reason = job.error_message or job.error_code
     if status is JobStatus.SUCCEEDED:
-        return f"✅ Done in {took}" + _success_hint(job)
+        done = t(locale, "render.status.done", took=took)
+        hint = _success_hint(job, locale)
+        return t(locale, "render.separator").join((done, hint)) if hint else done
     if status is JobStatus.FAILED:
-        return f"❌ Failed: {fit_escaped(reason or 'the API gave no reason', _REASON_LIMIT)}"
+        shown = fit_escaped(reason or t(locale, "render.status.no_reason"), _REASON_LIMIT)
+        return t(locale, "render.status.failed", reason=shown)
     if status is JobStatus.TIMED_OUT:
-        return f"⌛ Timed out: {fit_escaped(reason or f'no result after {took}', _REASON_LIMIT)}"
-    return "🚫 Cancelled" + (f": {fit_escaped(reason, _REASON_LIMIT)}" if reason else "")
+        shown = fit_escaped(reason or t(locale, "render.status.no_result", took=took), _REASON_LIMIT)
+        return t(locale, "render.status.timed_out", reason=shown)
+    if reason:
+        return t(locale, "render.status.cancelled_reason", reason=fit_escaped(reason, _REASON_LIMIT))
+    return t(locale, "render.status.cancelled")
 
 
-def _success_hint(job: Job) -> str:
+def _success_hint(job: Job, locale: LocaleLike) -> str:
     meta = job_meta(job)
     if job.kind is JobKind.VIDEO:
-        return " · Extend a clip to make it about 4 s longer" if job.video_id else ""
+        return t(locale, "render.hint.extend") if job.video_id else ""
     if isinstance(meta.get("then_animate"), Mapping):
-        return " · animating it now"
+        return t(locale, "render.hint.animating")
     if meta.get("video_grid") and any(action.startswith("upscale") for action in job.actions):
-        return " · pick a start frame with 🎬 Animate"
+        return t(locale, "render.hint.pick_frame")
     return ""
 
 
-def _links(job: Job, links: Sequence[str]) -> str:
+def _links(job: Job, links: Sequence[str], locale: LocaleLike) -> str:
     if not links:
         return ""
-    word = "Clip" if job.kind is JobKind.VIDEO else "Image"
+    word = "render.link_clip" if job.kind is JobKind.VIDEO else "render.link_image"
     shown: list[str] = []
     size = 0
     for index, url in enumerate(links, start=1):
-        link = _link(f"{word} {index}", url)
+        link = _link(t(locale, word, index=index), url)
         if size + len(link) + 3 > _LINKS_LIMIT:
-            shown.append(f"{len(links) - index + 1} more not shown")
+            shown.append(t(locale, "render.more_links", count=len(links) - index + 1))
             break
         shown.append(link)
         size += len(link) + 3
-    return f"🔗 {' · '.join(shown)} ({TOO_LARGE_NOTE})"
+    joined = t(locale, "render.separator").join(shown)
+    return t(locale, "render.links", links=joined, note=t(locale, "render.too_large_note"))
 
 
 def _note(note: str | None) -> str:
