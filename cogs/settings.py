@@ -91,9 +91,10 @@ def describe_changes(changes: list[Change], locale: LocaleLike = SOURCE_LOCALE) 
     }
     parts = []
     for key, value in changes:
-        shown = (
-            _state(value, locale) if isinstance(value, bool) else _mode(value, locale) if key == "mode" else str(value)
-        )
+        if isinstance(value, bool):
+            shown = _state(value, locale)
+        else:
+            shown = _mode(value, locale) if key == "mode" else str(value)
         parts.append(_text(locale, words[key], value=shown))
     return _text(locale, "change_separator").join(parts)
 

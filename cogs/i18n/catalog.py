@@ -146,6 +146,7 @@ class Catalog:
         self.source = source
         self._texts: dict[str, dict[str, str]] = {code: dict(entries) for code, entries in texts.items()}
         self._by_lower = {code.lower(): code for code in self._texts}
+        self._codes = frozenset(self._texts)
         self._resolved: dict[str, str] = {}
 
     @classmethod
@@ -171,12 +172,16 @@ class Catalog:
                 )
         return cls(texts, source=source)
 
+    def has_locale(self, code: str) -> bool:
+        """Whether there is a file for exactly this locale code."""
+        return code in self._codes
+
     @property
     def locales(self) -> tuple[str, ...]:
         """The languages there are files for, the source first."""
         return (self.source, *sorted(code for code in self._texts if code != self.source))
 
-    def keys(self, locale: str | None = None) -> frozenset[str]:
+    def keys_of(self, locale: str | None = None) -> frozenset[str]:
         """The keys one language file has (the source's by default)."""
         return frozenset(self._texts.get(locale or self.source, {}))
 

@@ -70,7 +70,7 @@ class CatalogTranslator(app_commands.Translator):
     ) -> str | None:
         texts = self.catalog
         code = locale.value
-        if code == texts.source or code not in texts.locales:
+        if code == texts.source or not texts.has_locale(code):
             return None
         key = self.key_for(string, context)
         if key is None:
