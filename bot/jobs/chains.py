@@ -13,7 +13,6 @@ succeeded while no runner was listening (a crash between the upscale and the vid
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -29,6 +28,7 @@ from bot.store.models import Job, JobStatus
 
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
+from .follower import EventFollower
 from .reconcile import is_ambiguous
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 THEN_ANIMATE: Final = "then_animate"
 CHAINED_FROM: Final = "chained_from"
 #: How long ``stop`` waits for chain submits under way before it cancels them.
-STOP_TIMEOUT_S: Final = 30.0
 #: Upscales looked at per catch-up; far more than can succeed within one job timeout in practice.
 CATCH_UP_LIMIT: Final = 500
 
@@ -84,7 +83,7 @@ def _pick(value: object, allowed: tuple[_Choice, ...], default: _Choice) -> _Cho
     return default
 
 
-class ChainRunner:
+class ChainRunner(EventFollower):
     """Submits the video an upscale asked for once the upscale succeeds; exactly once per upscale."""
 
     def __init__(
@@ -95,13 +94,12 @@ class ChainRunner:
         catch_up_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._store = store
         self._catch_up_s = engine.job_timeout_s if catch_up_s is None else catch_up_s
         self._clock = clock
         self._active: set[str] = set()
-        self._tasks: set[asyncio.Task[str | None]] = set()
-        self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Listen for succeeded upscales, then chain those that succeeded within the catch-up window unchained."""
@@ -113,24 +111,6 @@ class ChainRunner:
             log.info("catching up on %d upscales whose video was not submitted yet", len(pending))
         for job in pending:
             await self.chain(job)
-
-    async def stop(self) -> None:
-        """Stop listening, and let the chain submits under way finish (cancelled after ``STOP_TIMEOUT_S``)."""
-        unsubscribe, self._unsubscribe = self._unsubscribe, None
-        if unsubscribe is not None:
-            unsubscribe()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-
-    async def idle(self) -> None:
-        """Wait until the chain submits started so far are done."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
 
     async def chain(self, job: Job) -> str | None:
         """Submit the video ``job`` asks for, unless it is being or has been submitted; returns the new job's id.
@@ -249,6 +229,4 @@ class ChainRunner:
             return
         self._active.add(job.id)  # before the task starts, so that a duplicate event right behind finds it
         # A task of its own: the submit is an API call, and the job's other subscribers need not wait for it.
-        task = asyncio.get_running_loop().create_task(self._run(job), name=f"chain-{job.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._run(job), name=f"chain-{job.id}")

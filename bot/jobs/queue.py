@@ -15,34 +15,32 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final
 
 from bot.acedata.errors import AceDataError
 from bot.store import Store
 
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
+from .follower import EventFollower
 
 log = logging.getLogger(__name__)
 
 #: The running-jobs limit of (guild id, user id); guild id None is direct messages; None means no limit.
 LimitFor = Callable[[int | None, int], Awaitable[int | None]]
 #: How long ``stop`` waits for releases under way before it cancels them.
-STOP_TIMEOUT_S: Final = 30.0
 
 
-class QueueRunner:
+class QueueRunner(EventFollower):
     """Sends each member's queued jobs, oldest first, while they are under their running-jobs limit."""
 
     def __init__(self, engine: JobEngine, store: Store, limit_for: LimitFor) -> None:
+        super().__init__()
         self._engine = engine
         self._store = store
         self._limit_for = limit_for
         self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
         # Members with queued jobs: a final event of anyone else's job costs no query.
         self._waiting: set[int | None] = set()
-        self._tasks: set[asyncio.Task[list[str]]] = set()
-        self._unsubscribe: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Listen for job events, then release what can run now for every member with queued jobs."""
@@ -56,24 +54,6 @@ class QueueRunner:
         for user_id in dict.fromkeys(user_id for user_id, _ in owners):
             await self.release_ready(user_id)
 
-    async def stop(self) -> None:
-        """Stop listening, and let releases under way finish (cancelled after ``STOP_TIMEOUT_S``)."""
-        unsubscribe, self._unsubscribe = self._unsubscribe, None
-        if unsubscribe is not None:
-            unsubscribe()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_S)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-
-    async def idle(self) -> None:
-        """Wait until the releases started by events so far are done."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
     async def handle_event(self, event: JobEvent) -> None:
         """After a final event or a QUEUED one, release the owner's jobs in a task of its own; returns at once."""
         user_id = event.job.user_id
@@ -84,9 +64,7 @@ class QueueRunner:
         elif not event.type.final or user_id not in self._waiting:
             return
         # The release sends to the API; the job's other subscribers need not wait for that.
-        task = asyncio.get_running_loop().create_task(self.release_ready(user_id), name=f"queue-release-{user_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.release_ready(user_id), name=f"queue-release-{user_id}")
 
     async def release_ready(self, user_id: int | None) -> list[str]:
         """Send the member's queued jobs, oldest first per server, while they are under the limit; the ids sent.

@@ -1,0 +1,42 @@
+"""What the engine's helpers that act on job events share: listening, background work, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
+
+#: How long ``stop`` lets work under way finish before cancelling it.
+STOP_TIMEOUT_S: Final = 30.0
+
+
+class EventFollower:
+    """Subscribes to the engine in ``start`` (the subclass's), runs work in tasks of its own, and stops cleanly."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``work`` without making the event's other subscribers wait for it."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Stop listening, and let the work under way finish (cancelled after ``STOP_TIMEOUT_S``)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def idle(self) -> None:
+        """Wait until the work started so far is done."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
