@@ -24,12 +24,10 @@ from bot.settings import (
     MAX_FILTER_RULES,
     MAX_PATTERN_CHARS,
     BlockEntry,
-    ButtonPolicy,
     FilterRule,
     GuildSettings,
     compile_rule,
     load_guild_settings,
-    normalise,
     update_guild_settings,
 )
 from bot.text import shorten
@@ -41,6 +39,22 @@ from cogs.ui.render import fit_escaped
 from . import render, stats
 from .access import GUILD_ONLY, GuildOnly, NotAModerator, is_moderator
 from .jobs import AdminCancelButton, show_jobs
+from .options import AUDIT_PERMISSIONS as AUDIT_PERMISSIONS
+from .options import (
+    BUDGET_HELP,
+    CHOICE_CHARS,
+    MAX_CHANNELS,
+    MAX_MODERATOR_ROLES,
+    MAX_REASON_CHARS,
+    MAX_STATS_DAYS,
+    POLICY_CHOICES,
+    button_policy,
+    filter_candidates,
+    missing_permissions,
+    parse_limit,
+    permission_names,
+)
+from .options import NO_LIMIT_WORDS as NO_LIMIT_WORDS
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -50,63 +64,8 @@ log = logging.getLogger(__name__)
 NO_MENTIONS: Final = discord.AllowedMentions.none()
 #: ``interaction.extras`` key: the settings the moderator check read.
 SETTINGS_KEY: Final = "mj_admin_settings"
-#: What a moderator can put in a limit option to remove the limit.
-NO_LIMIT_WORDS: Final = frozenset({"", "0", "none", "off", "no", "unlimited"})
-MAX_REASON_CHARS: Final = 300
-MAX_MODERATOR_ROLES: Final = 25
-MAX_CHANNELS: Final = 50
-#: Autocomplete values hold at most this many characters.
-CHOICE_CHARS: Final = 100
-MAX_STATS_DAYS: Final = 90
-
-#: The English help of ``daily_budget`` (the language files word it with the same prices, ``{image}``/``{video}``).
-BUDGET_HELP: Final = (
-    f"Units the server may spend per UTC day: image {IMAGE_UNITS:g}, video {VIDEO_UNITS:g}, "
-    "turbo doubles (none: no limit)"
-)
-#: Permissions the bot needs in the audit channel.
-AUDIT_PERMISSIONS: Final = ("view_channel", "send_messages", "embed_links")
-
-POLICY_CHOICES: Final[dict[str, str]] = {
-    "owner": "Owner only (and members with Manage Messages)",
-    "owner_and_mods": "Owner and moderators",
-    "everyone": "Everyone in the server",
-}
 
 AllowedChannel = discord.TextChannel | discord.VoiceChannel | discord.ForumChannel | discord.StageChannel
-
-
-def parse_limit(value: str, *, option: str, budget: bool = False) -> float | None:
-    """A limit option as typed: a positive number, or None for "no limit" (``0``, ``none``, ``off``...)."""
-    text = value.strip().lower()
-    if text in NO_LIMIT_WORDS:
-        return None
-    refusal = msg("admin.bad_budget" if budget else "admin.bad_limit", option=option, value=value)
-    try:
-        number = float(text) if budget else int(text)
-    except ValueError:
-        raise UserFacingError(refusal) from None
-    if number <= 0 or number != number or number == float("inf"):
-        raise UserFacingError(refusal)
-    return number
-
-
-def filter_candidates(typed: str) -> set[str]:
-    """The stored patterns ``typed`` may name: as typed, normalised like a word, or as a list shows a rule
-    (``"word"``, ``/regex/``)."""
-    text = typed.strip()
-    found = {typed, text, normalise(text)}
-    if len(text) > 2 and text[0] == text[-1] and text[0] in '"/':
-        inner = text[1:-1]
-        found |= {inner, normalise(inner)}
-    return found
-
-
-def button_policy(value: str) -> ButtonPolicy:
-    for policy in BUTTON_POLICIES:
-        if value == policy:
-            return policy
-    raise UserFacingError(msg("admin.bad_policy", choices=", ".join(BUTTON_POLICIES)))
 
 
 class AdminCog(commands.Cog):
@@ -592,15 +551,3 @@ class AdminCog(commands.Cog):
         if guild_id is None:  # the check refuses DMs before any subcommand runs
             raise UserFacingError(GUILD_ONLY)
         return guild_id
-
-
-def missing_permissions(channel: discord.TextChannel) -> list[str]:
-    """The permissions the bot lacks to post the audit log in ``channel`` (none when it has them all)."""
-    granted = channel.permissions_for(channel.guild.me)
-    return [name for name in AUDIT_PERMISSIONS if not getattr(granted, name)]
-
-
-def permission_names(permissions: list[str], locale: LocaleLike = None) -> str:
-    """ "View Channel, Embed Links", as Discord names them in the language of ``locale``."""
-    separator = t(locale, "list.separator")
-    return separator.join(t(locale, f"admin.permission.{name}") for name in permissions)
