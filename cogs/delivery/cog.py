@@ -18,26 +18,22 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
 import discord
 from discord.ext import commands
 
-from bot import quota
-from bot.jobs import JobEvent, JobEventType
-from bot.settings import load_guild_settings, load_user_settings
 from bot.store import JobNotFoundError, Store
-from bot.store.models import Job, JobStatus, MessageLink
+from bot.store.models import Job, MessageLink
 from cogs import gate
-from cogs.i18n import Phrase, job_locale, msg
-from cogs.limits import allowance_footer
-from cogs.ui.render import QueueSpot, RenderedJob, render_job
+from cogs.i18n import Phrase
 
 from . import messages
+from .compose import PRIVATE_DM, Compose, composer, extras_for, render
+from .events import DM_RESULT, DM_SENT, JOB, PRIVATE, DeliveryEvents
 from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
-from .owners import Owner, OwnerNames
+from .owners import OwnerNames
 from .pacing import EditPacer
 from .tokens import TokenBook
 
@@ -48,40 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Bound of the memory of which files each final message carries (so a refresh uploads nothing again).
 _SHOWN_MEMORY: Final = 2048
-#: Bound of the memory of which messages each running job has.
-_RUNNING_MEMORY: Final = 20_000
-
-#: Link purposes: a job's public message, and a job's ephemeral message (editable through its token only).
-JOB: Final = "job"
-PRIVATE: Final = "private"
-#: Job meta: the result was sent to the owner's DMs (by "DM me when done", or after a private message expired).
-DM_SENT: Final = "dm_sent"
-#: Job meta: a private job whose message could not be made; its result goes to the owner's DMs when done.
-DM_RESULT: Final = "dm_result"
-#: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
-DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
-
-#: Notes a job message may carry (``delivery.*``), in the job owner's language.
-PRIVATE_RUNNING: Final = msg("delivery.private_running")
-PRIVATE_DM: Final = msg("delivery.private_dm")
-DONE_DM: Final = msg("delivery.done_dm")
-
-Compose = Callable[[ResultFiles], Outgoing]
 
 
-@dataclass(frozen=True, slots=True)
-class Extras:
-    """What a job message shows besides the job: a note, the owner's allowance, the queue position."""
-
-    note: str | Phrase | None = None
-    allowance_text: str | None = None
-    queue: QueueSpot | None = None
-
-
-NO_EXTRAS: Final = Extras()
-
-
-class Delivery(commands.Cog):
+class Delivery(DeliveryEvents, commands.Cog):
     """Shows jobs in Discord: edits each job message as the job runs and delivers its result, whatever happens.
 
     Edits are paced to one per ``min_edit_interval_s`` per message; results are attached when they fit
@@ -219,7 +184,7 @@ class Delivery(commands.Cog):
         limit = interaction.filesize_limit
         owner = await self._owners.of(job)
         result = await self._results.files_for(job, limit) if job.finished else NO_FILES
-        extras = await self._extras(job, private=private)
+        extras = await extras_for(self.bot, job, private=private)
 
         async def send(out: Outgoing) -> discord.InteractionMessage:
             return await interaction.edit_original_response(
@@ -231,7 +196,7 @@ class Delivery(commands.Cog):
             )
 
         try:
-            message, sent = await send_with_fallback(send, self._composer(job, owner, extras=extras), result)
+            message, sent = await send_with_fallback(send, composer(self.bot, job, owner, extras=extras), result)
         except discord.HTTPException as error:
             if not (token_gone(error) or cannot_edit(error)) or (interaction.channel_id is None and not private):
                 raise
@@ -279,9 +244,9 @@ class Delivery(commands.Cog):
         async def send(out: Outgoing) -> discord.Message:
             return await messages.post(channel, out, reference=reference)
 
-        extras = await self._extras(job, private=False)
+        extras = await extras_for(self.bot, job, private=False)
         try:
-            message, sent = await send_with_fallback(send, self._composer(job, owner, extras=extras), result)
+            message, sent = await send_with_fallback(send, composer(self.bot, job, owner, extras=extras), result)
         except discord.HTTPException as error:
             log.warning(
                 "job %s (guild %s): cannot post in channel %s (%s %s)",
@@ -309,8 +274,8 @@ class Delivery(commands.Cog):
         async def send(out: Outgoing) -> discord.Message:
             return await messages.post(target, out)
 
-        extras = await self._extras(job, private=False, note=note)
-        compose = self._composer(job, owner, with_view=False, extras=extras)
+        extras = await extras_for(self.bot, job, private=False, note=note)
+        compose = composer(self.bot, job, owner, with_view=False, extras=extras)
         try:
             message, sent = await send_with_fallback(send, compose, result)
         except discord.Forbidden as error:
@@ -372,104 +337,6 @@ class Delivery(commands.Cog):
             if await messages.delete(self.bot, link, self._tokens):
                 await self._store.unlink_message(link.message_id)
         self._links_changed(job_id)
-
-    # -- events -----------------------------------------------------------------------------------------
-
-    async def _on_job_event(self, event: JobEvent) -> None:
-        if self.bot.is_closed():
-            return
-        job = event.job
-        log.debug("job %s (guild %s): %s event", job.id, job.guild_id, event.type)
-        # A chained job's first event (sent, queued, or refused before sending) moves it into the parent's messages.
-        if event.type in (JobEventType.SUBMITTED, JobEventType.QUEUED) or (
-            event.type is JobEventType.FAILED and job.task_id is None
-        ):
-            parent_id = job.meta.get("chained_from")
-            if isinstance(parent_id, str) and parent_id:
-                await self._take_over(parent_id, job)
-        for message_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
-            self._pacer.submit(message_id, job)
-        if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and gate.QUEUED_META in job.meta:
-            await self._queue_moved(job)
-        if event.type.final and job.status in DM_STATES:
-            await self._dm_when_done(job)
-
-    async def _queue_moved(self, job: Job) -> None:
-        """A job left its owner's queue: the jobs behind it move up, so their messages show the new position."""
-        if job.user_id is None:
-            return
-        for waiting in await self._store.queued_jobs(job.user_id, job.guild_id):
-            if waiting.guild_id == job.guild_id:
-                await self.refresh(waiting.id)
-
-    async def _dm_when_done(self, job: Job) -> None:
-        """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
-        if job.guild_id is None or job.user_id is None or job.meta.get(DM_SENT):
-            return  # a job made in DMs is already there
-        if job.task_id is None:
-            return  # refused before it ran: the member was told when they asked
-        if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
-            return  # an upscale on its way to a video: the video is what the member waits for
-        private = job.meta.get(DM_RESULT) is True
-        if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
-            return
-        note = PRIVATE_DM if private else DONE_DM
-        task = asyncio.get_running_loop().create_task(self._dm_done(job.id, note), name=f"delivery-dm-{job.id}")
-        self._dm_tasks.add(task)
-        task.add_done_callback(self._dm_tasks.discard)
-
-    async def _dm_done(self, job_id: str, note: Phrase) -> None:
-        try:
-            await self.dm_once(job_id, note=note)
-        except Exception:
-            log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
-
-    async def _messages_of(self, job: Job, *, cached: bool) -> tuple[int, ...]:
-        """The ids of the job's messages. Progress events, the bulk of all events, read them from memory.
-
-        Every message is linked here, and each link change forgets the job's entry, so the memory is
-        current; a message unlinked elsewhere only costs a skipped render. Other events read the store.
-        """
-        known = self._running.get(job.id) if cached else None
-        if known is not None:
-            return known
-        epoch = self._link_epoch
-        found = tuple(link.message_id for link in await self._store.messages_for_job(job.id))
-        if job.finished:
-            self._running.pop(job.id, None)
-        elif epoch == self._link_epoch:  # no link changed while the store was read
-            if len(self._running) >= _RUNNING_MEMORY:
-                self._running.clear()  # jobs that vanished without a final event; the store has the truth
-            self._running[job.id] = found
-        return found
-
-    def _links_changed(self, *job_ids: str) -> None:
-        self._link_epoch += 1
-        for job_id in job_ids:
-            self._running.pop(job_id, None)
-
-    async def _take_over(self, parent_id: str, job: Job) -> None:
-        """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
-        for link in await self._store.messages_for_job(parent_id):
-            if link.purpose not in (JOB, PRIVATE):
-                continue
-            self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
-            await self._store.link_message(
-                link.message_id,
-                job.id,
-                channel_id=link.channel_id,
-                guild_id=link.guild_id,
-                purpose=link.purpose,
-                interaction_token=link.interaction_token,
-                application_id=link.application_id,
-                attachment_limit=link.attachment_limit,
-            )
-            self._pacer.claim(link.message_id, job.id)
-            self._shown.pop(link.message_id, None)
-            log.info(
-                "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
-            )
-        self._links_changed(parent_id, job.id)
 
     # -- rendering ----------------------------------------------------------------------------------------
 
@@ -576,7 +443,7 @@ class Delivery(commands.Cog):
     async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
         owner = await self._owners.of(job)
         with_view = link.purpose != "dm"
-        extras = await self._extras(job, private=link.purpose == PRIVATE)
+        extras = await extras_for(self.bot, job, private=link.purpose == PRIVATE)
         shown = self._shown.get(link.message_id)
         if job.finished and shown is not None and link.delivered == job.status:
             # The files are on the message already: change the text and buttons only, upload nothing.
@@ -584,65 +451,12 @@ class Delivery(commands.Cog):
             kept = ResultFiles(links=urls)
 
             def keep(_: ResultFiles) -> Outgoing:
-                rendered = self._render(job, owner, names, () if names else urls, extras)
+                rendered = render(self.bot, job, owner, names, () if names else urls, extras)
                 return Outgoing(rendered, kept, with_view=with_view, keep_files=True)
 
             return keep, kept
         result = await self._results.files_for(job, self._limit(link)) if job.finished else NO_FILES
-        return self._composer(job, owner, with_view=with_view, extras=extras), result
-
-    def _composer(self, job: Job, owner: Owner, *, with_view: bool = True, extras: Extras = NO_EXTRAS) -> Compose:
-        def compose(result: ResultFiles) -> Outgoing:
-            rendered = self._render(job, owner, result.names, result.shown_links, extras)
-            return Outgoing(rendered, result, with_view=with_view)
-
-        return compose
-
-    def _render(
-        self, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...], extras: Extras
-    ) -> RenderedJob:
-        name, avatar = owner
-        locale = job_locale(self.bot, job)
-        note = extras.note.render(locale) if isinstance(extras.note, Phrase) else extras.note
-        return render_job(
-            job,
-            owner_name=name,
-            owner_avatar=avatar,
-            sandbox=self.bot.config.sandbox,
-            attachments=attachments,
-            links=links,
-            note=note,
-            allowance_text=extras.allowance_text,
-            queue=extras.queue,
-            locale=locale,
-        )
-
-    async def _extras(self, job: Job, *, private: bool, note: str | Phrase | None = None) -> Extras:
-        """The note, allowance and queue position a message of ``job`` shows now."""
-        spot: QueueSpot | None = None
-        if job.status is JobStatus.QUEUED:
-            position = await self._store.queue_position(job.id)
-            waits_for = job.meta.get(gate.QUEUED_META)
-            limit = waits_for.get("limit") if isinstance(waits_for, dict) else None
-            spot = QueueSpot(position or 1, limit if isinstance(limit, int) and limit > 0 else None)
-        if note is None and private and not job.finished:
-            note = PRIVATE_RUNNING
-        allowance = await self._allowance_text(job) if job.finished else None
-        return Extras(note=note, allowance_text=allowance, queue=spot)
-
-    async def _allowance_text(self, job: Job) -> str | None:
-        """What the job's owner has left today in its server, for the footer of a result (None without limits)."""
-        if job.guild_id is None or job.user_id is None:
-            return None
-        try:
-            settings = await load_guild_settings(self._store, job.guild_id)
-            left = await quota.allowance(
-                self._store, settings, guild_id=job.guild_id, user_id=job.user_id, now=gate.clock()
-            )
-        except Exception:  # a footer is a nicety: it never holds back a result
-            log.exception("job %s (guild %s): the owner's allowance could not be read", job.id, job.guild_id)
-            return None
-        return allowance_footer(left, job_locale(self.bot, job)) if left.limited else None
+        return composer(self.bot, job, owner, with_view=with_view, extras=extras), result
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""

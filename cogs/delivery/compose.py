@@ -1,0 +1,105 @@
+"""What a job message shows: the rendered job with its extras (a note, the owner's allowance, the queue position)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from bot import quota
+from bot.settings import load_guild_settings
+from bot.store.models import Job, JobStatus
+from cogs import gate
+from cogs.i18n import Phrase, job_locale, msg
+from cogs.limits import allowance_footer
+from cogs.ui.render import QueueSpot, RenderedJob, render_job
+
+from .media import ResultFiles
+from .messages import Outgoing
+from .owners import Owner
+
+if TYPE_CHECKING:
+    from bot.bot import MJBot
+
+#: The cog's logger (``cogs.delivery.cog``), so these records keep their logger name.
+log = logging.getLogger(f"{__package__}.cog")
+
+
+#: Notes a job message may carry (``delivery.*``), in the job owner's language.
+PRIVATE_RUNNING: Final = msg("delivery.private_running")
+PRIVATE_DM: Final = msg("delivery.private_dm")
+DONE_DM: Final = msg("delivery.done_dm")
+
+Compose = Callable[[ResultFiles], Outgoing]
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What a job message shows besides the job: a note, the owner's allowance, the queue position."""
+
+    note: str | Phrase | None = None
+    allowance_text: str | None = None
+    queue: QueueSpot | None = None
+
+
+NO_EXTRAS: Final = Extras()
+
+
+def composer(bot: MJBot, job: Job, owner: Owner, *, with_view: bool = True, extras: Extras = NO_EXTRAS) -> Compose:
+    """The message of ``job`` as it looks with a given set of result files."""
+
+    def compose(result: ResultFiles) -> Outgoing:
+        rendered = render(bot, job, owner, result.names, result.shown_links, extras)
+        return Outgoing(rendered, result, with_view=with_view)
+
+    return compose
+
+
+def render(
+    bot: MJBot, job: Job, owner: Owner, attachments: tuple[str, ...], links: tuple[str, ...], extras: Extras
+) -> RenderedJob:
+    name, avatar = owner
+    locale = job_locale(bot, job)
+    note = extras.note.render(locale) if isinstance(extras.note, Phrase) else extras.note
+    return render_job(
+        job,
+        owner_name=name,
+        owner_avatar=avatar,
+        sandbox=bot.config.sandbox,
+        attachments=attachments,
+        links=links,
+        note=note,
+        allowance_text=extras.allowance_text,
+        queue=extras.queue,
+        locale=locale,
+    )
+
+
+async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase | None = None) -> Extras:
+    """The note, allowance and queue position a message of ``job`` shows now."""
+    spot: QueueSpot | None = None
+    if job.status is JobStatus.QUEUED:
+        position = await bot.services.store.queue_position(job.id)
+        waits_for = job.meta.get(gate.QUEUED_META)
+        limit = waits_for.get("limit") if isinstance(waits_for, dict) else None
+        spot = QueueSpot(position or 1, limit if isinstance(limit, int) and limit > 0 else None)
+    if note is None and private and not job.finished:
+        note = PRIVATE_RUNNING
+    allowance = await allowance_text(bot, job) if job.finished else None
+    return Extras(note=note, allowance_text=allowance, queue=spot)
+
+
+async def allowance_text(bot: MJBot, job: Job) -> str | None:
+    """What the job's owner has left today in its server, for the footer of a result (None without limits)."""
+    if job.guild_id is None or job.user_id is None:
+        return None
+    try:
+        settings = await load_guild_settings(bot.services.store, job.guild_id)
+        left = await quota.allowance(
+            bot.services.store, settings, guild_id=job.guild_id, user_id=job.user_id, now=gate.clock()
+        )
+    except Exception:  # a footer is a nicety: it never holds back a result
+        log.exception("job %s (guild %s): the owner's allowance could not be read", job.id, job.guild_id)
+        return None
+    return allowance_footer(left, job_locale(bot, job)) if left.limited else None

@@ -1,0 +1,158 @@
+"""The job events side of Delivery: which messages a job event re-renders, chained jobs, DMs when done."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Final
+
+from bot.jobs import JobEvent, JobEventType
+from bot.settings import load_user_settings
+from bot.store.models import Job, JobStatus
+from cogs import gate
+from cogs.i18n import Phrase
+
+from .compose import DONE_DM, PRIVATE_DM
+
+if TYPE_CHECKING:
+    from collections import OrderedDict
+
+    from bot.bot import MJBot
+    from bot.store import Store
+
+    from .pacing import EditPacer
+    from .tokens import TokenBook
+
+#: The cog's logger (``cogs.delivery.cog``), so these records keep their logger name.
+log = logging.getLogger(f"{__package__}.cog")
+
+
+#: Bound of the memory of which messages each running job has.
+_RUNNING_MEMORY: Final = 20_000
+
+#: Link purposes: a job's public message, and a job's ephemeral message (editable through its token only).
+JOB: Final = "job"
+PRIVATE: Final = "private"
+#: Job meta: the result was sent to the owner's DMs (by "DM me when done", or after a private message expired).
+DM_SENT: Final = "dm_sent"
+#: Job meta: a private job whose message could not be made; its result goes to the owner's DMs when done.
+DM_RESULT: Final = "dm_result"
+#: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
+DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
+
+
+class DeliveryEvents:
+    """Delivery's handling of job events (a mixin of the ``Delivery`` cog, which provides what is declared here)."""
+
+    bot: MJBot
+    _pacer: EditPacer
+    _tokens: TokenBook
+    _shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    _running: dict[str, tuple[int, ...]]
+    _link_epoch: int
+    _dm_tasks: set[asyncio.Task[None]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def _store(self) -> Store: ...
+
+        async def refresh(self, job_id: str) -> None: ...
+
+        async def dm_once(self, job_id: str, *, note: str | Phrase | None = None) -> bool: ...
+
+    async def _on_job_event(self, event: JobEvent) -> None:
+        if self.bot.is_closed():
+            return
+        job = event.job
+        log.debug("job %s (guild %s): %s event", job.id, job.guild_id, event.type)
+        # A chained job's first event (sent, queued, or refused before sending) moves it into the parent's messages.
+        if event.type in (JobEventType.SUBMITTED, JobEventType.QUEUED) or (
+            event.type is JobEventType.FAILED and job.task_id is None
+        ):
+            parent_id = job.meta.get("chained_from")
+            if isinstance(parent_id, str) and parent_id:
+                await self._take_over(parent_id, job)
+        for message_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
+            self._pacer.submit(message_id, job)
+        if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and gate.QUEUED_META in job.meta:
+            await self._queue_moved(job)
+        if event.type.final and job.status in DM_STATES:
+            await self._dm_when_done(job)
+
+    async def _queue_moved(self, job: Job) -> None:
+        """A job left its owner's queue: the jobs behind it move up, so their messages show the new position."""
+        if job.user_id is None:
+            return
+        for waiting in await self._store.queued_jobs(job.user_id, job.guild_id):
+            if waiting.guild_id == job.guild_id:
+                await self.refresh(waiting.id)
+
+    async def _dm_when_done(self, job: Job) -> None:
+        """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
+        if job.guild_id is None or job.user_id is None or job.meta.get(DM_SENT):
+            return  # a job made in DMs is already there
+        if job.task_id is None:
+            return  # refused before it ran: the member was told when they asked
+        if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
+            return  # an upscale on its way to a video: the video is what the member waits for
+        private = job.meta.get(DM_RESULT) is True
+        if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
+            return
+        note = PRIVATE_DM if private else DONE_DM
+        task = asyncio.get_running_loop().create_task(self._dm_done(job.id, note), name=f"delivery-dm-{job.id}")
+        self._dm_tasks.add(task)
+        task.add_done_callback(self._dm_tasks.discard)
+
+    async def _dm_done(self, job_id: str, note: Phrase) -> None:
+        try:
+            await self.dm_once(job_id, note=note)
+        except Exception:
+            log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
+
+    async def _messages_of(self, job: Job, *, cached: bool) -> tuple[int, ...]:
+        """The ids of the job's messages. Progress events, the bulk of all events, read them from memory.
+
+        Every message is linked here, and each link change forgets the job's entry, so the memory is
+        current; a message unlinked elsewhere only costs a skipped render. Other events read the store.
+        """
+        known = self._running.get(job.id) if cached else None
+        if known is not None:
+            return known
+        epoch = self._link_epoch
+        found = tuple(link.message_id for link in await self._store.messages_for_job(job.id))
+        if job.finished:
+            self._running.pop(job.id, None)
+        elif epoch == self._link_epoch:  # no link changed while the store was read
+            if len(self._running) >= _RUNNING_MEMORY:
+                self._running.clear()  # jobs that vanished without a final event; the store has the truth
+            self._running[job.id] = found
+        return found
+
+    def _links_changed(self, *job_ids: str) -> None:
+        self._link_epoch += 1
+        for job_id in job_ids:
+            self._running.pop(job_id, None)
+
+    async def _take_over(self, parent_id: str, job: Job) -> None:
+        """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
+        for link in await self._store.messages_for_job(parent_id):
+            if link.purpose not in (JOB, PRIVATE):
+                continue
+            self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
+            await self._store.link_message(
+                link.message_id,
+                job.id,
+                channel_id=link.channel_id,
+                guild_id=link.guild_id,
+                purpose=link.purpose,
+                interaction_token=link.interaction_token,
+                application_id=link.application_id,
+                attachment_limit=link.attachment_limit,
+            )
+            self._pacer.claim(link.message_id, job.id)
+            self._shown.pop(link.message_id, None)
+            log.info(
+                "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
+            )
+        self._links_changed(parent_id, job.id)
