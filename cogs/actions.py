@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 import discord
 from discord.ext import commands
 
+from bot.store import Store
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs import gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
@@ -46,7 +47,7 @@ from cogs.plans import Plan, clip_number, plan_extend, plan_follow_up, require_v
 from cogs.plans import video_options as video_options
 from cogs.plans import with_batch_size as with_batch_size
 from cogs.plans import with_motion as with_motion
-from cogs.policy import may_act
+from cogs.policy import Decision, may_act
 from cogs.ui import dynamic_items
 from cogs.ui.modals import ExtendModal, extend_submission
 
@@ -175,14 +176,7 @@ class FollowUps(commands.Cog):
             role_ids=_role_ids(interaction.user),
             locale=interaction_locale(interaction),
         )
-        decision = await may_act(
-            services.store,
-            job,
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            can_manage_messages=actor.can_manage_messages,
-            role_ids=actor.role_ids,
-        )
+        decision = await _decide(services.store, job, actor)
         if not decision.allowed:
             raise UserFacingError(decision.message or msg("actions.cannot_act"))
         kind = follow_up.kind
@@ -253,14 +247,7 @@ class FollowUps(commands.Cog):
             role_ids=_role_ids(payload.member),
             locale=self._reactor_locale(payload),
         )
-        decision = await may_act(
-            services.store,
-            job,
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            can_manage_messages=actor.can_manage_messages,
-            role_ids=actor.role_ids,
-        )
+        decision = await _decide(services.store, job, actor)
         if not decision.allowed:
             refusal = decision.message or msg("actions.cannot_act")
             await self._notify(payload.user_id, follow_up, refusal.render(actor.locale), actor.locale)
@@ -479,3 +466,15 @@ def _display_name(user: discord.abc.User | None) -> str:
 
 async def setup(bot: MJBot) -> None:
     await bot.add_cog(FollowUps(bot))
+
+
+async def _decide(store: Store, job: Job, actor: Actor) -> Decision:
+    """The policy's answer for ``actor`` on ``job``: the one rule buttons, modals and reactions share."""
+    return await may_act(
+        store,
+        job,
+        user_id=actor.user_id,
+        guild_id=actor.guild_id,
+        can_manage_messages=actor.can_manage_messages,
+        role_ids=actor.role_ids,
+    )
