@@ -1,11 +1,23 @@
-"""Helpers shared by the job engine and web listener tests: a settable clock and an event recorder."""
+"""Helpers shared by the job engine and web listener tests: a settable clock, an event recorder, and the
+fixtures that build a client, a store and engines around a test module's own ``emu`` and ``clock`` fixtures
+(registered for every test module in conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
-from bot.jobs import JobEvent, JobEventType
+import aiohttp
+import pytest
+
+from bot.acedata.client import AceDataClient
+from bot.acedata.emulator import Emulator
+from bot.acedata.retry import RetryPolicy
+from bot.jobs import JobEngine, JobEvent, JobEventType
+from bot.store import Store
 
 TOKEN = "engine-test-token-71c2"
 
@@ -57,3 +69,46 @@ class EventLog:
         """Let queued deliveries run (they are tasks of their own)."""
         for _ in range(5):
             await asyncio.sleep(0)
+
+
+EngineFactory = Callable[..., JobEngine]
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[AceDataClient]:
+    async with aiohttp.ClientSession() as session:
+        retry = RetryPolicy(attempts=3, base_delay_s=0.0)
+        yield AceDataClient(session, token=TOKEN, base_url=emu.url, retry=retry, sleep=no_sleep)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "jobs.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    opened = await Store.open(db_path, clock=clock)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def make_engine(client: AceDataClient, clock: FakeClock) -> AsyncIterator[EngineFactory]:
+    """Engines whose loop sleeps for an hour between ticks, so each test drives ``poll_once`` itself."""
+    engines: list[JobEngine] = []
+
+    def make(store: Store, **options: Any) -> JobEngine:
+        options.setdefault("poll_interval_s", 3600.0)
+        engine = JobEngine(client, store, clock=clock, **options)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        await engine.stop()
+
+
+@pytest.fixture
+async def engine(make_engine: EngineFactory, store: Store) -> JobEngine:
+    return make_engine(store)

@@ -9,14 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from engine_kit import TOKEN, EventLog, FakeClock, no_sleep
+from engine_kit import TOKEN, EventLog, FakeClock
 
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.models import ImagineAction, ImagineGenerate
-from bot.acedata.retry import RetryPolicy
 from bot.jobs import ChainRunner, JobEngine, JobEventType
 from bot.jobs.chains import animate_request
 from bot.settings import update_guild_settings
@@ -40,18 +38,6 @@ async def emu(clock: FakeClock) -> AsyncIterator[Emulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[AceDataClient]:
-    async with aiohttp.ClientSession() as session:
-        retry = RetryPolicy(attempts=3, base_delay_s=0.0)
-        yield AceDataClient(session, token=TOKEN, base_url=emu.url, retry=retry, sleep=no_sleep)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "jobs.sqlite3"
 
 
 class Bot:

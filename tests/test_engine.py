@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-from engine_kit import TOKEN, EventLog, FakeClock, no_sleep
+from engine_kit import TOKEN, EngineFactory, EventLog, FakeClock, no_sleep
 
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.errors import BadRequestError, ForbiddenError, RequestTimeoutError, ServerError
 from bot.acedata.models import GRID_ACTIONS, ImagineAction, ImagineGenerate, TaskResult, VideoGenerate
-from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEvent, JobEventType, JobNotFoundError
 from bot.jobs.events import EventDispatcher
 from bot.store import Job, JobKind, JobStatus, NewJob, Store
@@ -29,8 +27,6 @@ DURATION = 10.0
 TASKS = "/midjourney/tasks"
 VIDEO = VideoGenerate(prompt="a lighthouse at dusk", image_url="https://example.com/start.png")
 IMAGINE = ImagineGenerate(prompt="a red fox in snow --ar 3:2", split_images=True)
-
-EngineFactory = Callable[..., JobEngine]
 
 
 @pytest.fixture
@@ -52,46 +48,6 @@ async def emu(clock: FakeClock) -> AsyncIterator[Emulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[AceDataClient]:
-    async with aiohttp.ClientSession() as session:
-        retry = RetryPolicy(attempts=3, base_delay_s=0.0)
-        yield AceDataClient(session, token=TOKEN, base_url=emu.url, retry=retry, sleep=no_sleep)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "jobs.sqlite3"
-
-
-@pytest.fixture
-async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    opened = await Store.open(db_path, clock=clock)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def make_engine(client: AceDataClient, clock: FakeClock) -> AsyncIterator[EngineFactory]:
-    """Engines whose loop sleeps for an hour between ticks, so each test drives ``poll_once`` itself."""
-    engines: list[JobEngine] = []
-
-    def make(store: Store, **options: Any) -> JobEngine:
-        options.setdefault("poll_interval_s", 3600.0)
-        engine = JobEngine(client, store, clock=clock, **options)
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.stop()
-
-
-@pytest.fixture
-async def engine(make_engine: EngineFactory, store: Store) -> JobEngine:
-    return make_engine(store)
 
 
 @pytest.fixture
