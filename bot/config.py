@@ -139,6 +139,33 @@ def load_config(
         source=source,
     )
     _validate(config, require_discord=require_discord, require_acedata=require_acedata)
+    return _with_absolute_paths(config, from_env={name for name in _PATH_KEYS if name in env})
+
+
+#: Settings that name a file or folder: relative ones are resolved against the config file's folder, so the bot
+#: finds the same data whatever directory it was started from (systemd, cron, a shell elsewhere).
+_PATH_FIELDS = (("store", "path"),)
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"MJBOT_{section}_{key}".upper()
+
+
+_PATH_KEYS = frozenset(_env_name(section, key) for section, key in _PATH_FIELDS)
+
+
+def _with_absolute_paths(config: Config, *, from_env: set[str]) -> Config:
+    """``config`` with every relative path made absolute: against the config file's folder when the path came from
+    the file, against the current directory when it came from the environment or there is no file."""
+    for section, key in _PATH_FIELDS:
+        settings = getattr(config, section)
+        path = Path(getattr(settings, key)).expanduser()
+        if not path.is_absolute():
+            base = (
+                config.source.parent if config.source is not None and _env_name(section, key) not in from_env else None
+            )
+            path = (base / path if base is not None else path).absolute()
+        config = dataclasses.replace(config, **{section: dataclasses.replace(settings, **{key: str(path)})})
     return config
 
 
@@ -188,11 +215,20 @@ def _suggest(word: str, choices: Any) -> str:
 
 
 def _apply_environment(sections: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+    known: set[str] = set()
     for name, cls in _SECTIONS.items():
         for f in dataclasses.fields(cls):
-            variable = f"MJBOT_{name}_{f.name}".upper()
+            variable = _env_name(name, f.name)
+            known.add(variable)
             if variable in env:
                 sections.setdefault(name, {})[f.name] = _from_env(variable, env[variable], f.type)
+    for variable in sorted(env):
+        # A misspelt override would otherwise be ignored without a word, and the bot would run on another value.
+        if variable.upper().startswith("MJBOT_") and variable not in known:
+            raise ConfigError(
+                f"unknown environment variable {variable}{_suggest(variable.upper(), known)}; "
+                "remove it or fix its spelling (MJBOT_<SECTION>_<KEY>, with the keys config.example.toml lists)"
+            )
     for (name, key), variable in _SECRET_ENV.items():
         if env.get(variable):
             sections.setdefault(name, {})[key] = env[variable]

@@ -36,7 +36,7 @@ def test_good_file_gives_typed_settings_and_defaults(tmp_path: Path) -> None:
     assert config.discord.gateway_url == "wss://gateway.discord.gg"
     assert config.acedata.base_url == "https://api.acedata.cloud"
     assert config.jobs.poll_interval_s == 5.0
-    assert config.store.path == "data/mjbot.sqlite3"
+    assert config.store.path == str(tmp_path / "data" / "mjbot.sqlite3")  # beside the config file
     assert config.callback.enabled is False
     assert not config.sandbox
 
@@ -70,7 +70,9 @@ def test_emulator_base_url_needs_no_acedata_token(tmp_path: Path) -> None:
 
 def test_missing_default_file_is_fine_for_one_off_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert load_config(environ={}, missing_ok=True) == Config()
+    config = load_config(environ={}, missing_ok=True)
+    assert config.store.path == str(tmp_path / "data" / "mjbot.sqlite3")  # no file: the current directory
+    assert dataclasses.replace(config, store=Config().store) == Config()
 
 
 @pytest.mark.parametrize(
@@ -171,3 +173,41 @@ def test_cli_stops_with_one_message_and_exit_code_2(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("mjbot: config error:"), result.stderr
+
+
+def test_relative_store_path_is_read_beside_the_config_file_whatever_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "srv" / "bot"
+    folder.mkdir(parents=True)
+    config_file = folder / "config.toml"
+    config_file.write_text('[store]\npath = "jobs/mjbot.sqlite3"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # as systemd or cron would start the bot: from another folder
+    config = load_config(config_file, environ={})
+    assert config.store.path == str(folder / "jobs" / "mjbot.sqlite3")
+    absolute = tmp_path / "abs.sqlite3"
+    config_file.write_text(f'[store]\npath = "{absolute}"\n', encoding="utf-8")
+    assert load_config(config_file, environ={}).store.path == str(absolute)
+
+
+def test_relative_store_path_from_the_environment_is_read_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file = write(tmp_path, "")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    config = load_config(config_file, environ={"MJBOT_STORE_PATH": "x.sqlite3"})
+    assert config.store.path == str(here / "x.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("variable", "suggestion"),
+    [("MJBOT_JOBS_POLL_INTERVAL", "MJBOT_JOBS_POLL_INTERVAL_S"), ("MJBOT_ACEDATA_TOKN", "MJBOT_ACEDATA_TOKEN")],
+)
+def test_misspelt_environment_override_is_reported_not_ignored(tmp_path: Path, variable: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD), environ={variable: "3"})
+    assert f"unknown environment variable {variable} (did you mean {suggestion!r}?)" in str(caught.value)
