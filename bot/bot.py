@@ -117,6 +117,9 @@ class MJBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("tree_cls", load_tree_class())
+        # The bot never joins voice: discord.py's warnings about its missing voice libraries would only alarm.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

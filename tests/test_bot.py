@@ -71,6 +71,7 @@ async def mjbot_run(config: Path, fake: FakeDiscord) -> AsyncIterator[asyncio.su
             text = log_path.read_text(errors="replace")
             assert code == 0, text
             assert "mjbot stopped" in text and "Traceback" not in text, text  # the store and emulator closed first
+            assert "voice will NOT be supported" not in text, text  # the bot has no voice: no warning about it
         finally:
             if process.returncode is None:
                 process.kill()
