@@ -8,7 +8,8 @@ import gc
 import importlib
 import logging
 import signal
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -95,6 +96,38 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+class GatewayWatch:
+    """When the Discord gateway connected and dropped, in the terms ``/healthz`` reports."""
+
+    #: A gateway that stays away longer than this makes the bot unhealthy (discord.py reconnects by itself before).
+    GRACE_S = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._ever_connected = False
+        self._down_since: float | None = clock()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._down_since is None
+
+    def connected(self) -> None:
+        self._ever_connected, self._down_since = True, None
+
+    def disconnected(self) -> None:
+        if self._down_since is None:
+            self._down_since = self._clock()
+
+    def problem(self) -> str | None:
+        """Why Discord counts as unhealthy: never connected yet, or away for longer than ``GRACE_S``."""
+        if not self._ever_connected:
+            return "not connected to Discord yet"
+        if self._down_since is None:
+            return None
+        away = self._clock() - self._down_since
+        return f"disconnected from Discord for {away:.0f} s" if away > self.GRACE_S else None
+
+
 class MJBot(commands.Bot):
     """Builds the services in ``setup_hook`` and closes them in ``close``.
 
@@ -132,6 +165,7 @@ class MJBot(commands.Bot):
         self._freeze_heap = freeze_heap
         self._close_task: asyncio.Task[None] | None = None
         self._services: Services | None = None
+        self.gateway = GatewayWatch()
 
     async def setup_hook(self) -> None:
         # Before any sync: the command payloads carry the translations.
@@ -157,9 +191,20 @@ class MJBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d application commands to guild %s", len(synced), guild_id)
 
+    async def on_ready(self) -> None:
+        self.gateway.connected()
+
+    async def on_resumed(self) -> None:
+        self.gateway.connected()
+
+    async def on_disconnect(self) -> None:
+        self.gateway.disconnected()
+
     async def _health(self) -> Mapping[str, Any]:
+        connected = not self.is_closed() and self.is_ready() and self.gateway.is_connected
         return {
-            "discord_connected": not self.is_closed() and self.is_ready(),
+            "discord_connected": connected,
+            "problems": {"discord": self.gateway.problem()},
             "latency_ms": None if self.latency != self.latency else round(self.latency * 1000, 1),
             "guilds": len(self.guilds),
             "sandbox": self.config.sandbox,

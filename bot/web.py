@@ -133,23 +133,35 @@ class WebServer:
         return web.json_response({"ok": matched})
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        """200 while every part works, else 503; ``unhealthy`` names the parts that don't and ``reason`` says why.
+
+        The probe given to the server adds its own figures, and its parts' problems under ``problems``
+        (``{"discord": None}`` while the gateway is fine). An API that keeps failing is reported as
+        ``api_problem`` but leaves the bot healthy: restarting it would not mend the provider.
+        """
         health = self._engine.health()
         body: dict[str, Any] = {
-            "status": "ok" if health.problem is None else "unavailable",
             "tracked_jobs": health.tracked_jobs,
             "unconfirmed_jobs": health.unconfirmed_jobs,
             "last_poll_at": health.last_poll_at,
             "last_poll_ok": health.last_poll_ok,
             "poll_interval_s": health.poll_interval_s,
+            "api_problem": health.api_problem,
             "version": __version__,
             "time": time.time(),
         }
-        if health.problem is not None:
-            body["reason"] = health.problem
+        problems: dict[str, str | None] = {"engine": health.problem}
         if self._health is not None:
             try:
-                body.update(await self._health())
+                extra = dict(await self._health())
             except Exception as error:
                 log.exception("health probe failed")
-                body.update(status="unavailable", reason=f"health probe failed: {error!r}")
-        return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+                extra = {"problems": {"probe": f"health probe failed: {error!r}"}}
+            problems.update(extra.pop("problems", None) or {})
+            body.update(extra)
+        failing = {part: why for part, why in problems.items() if why}
+        body["status"] = "unavailable" if failing else "ok"
+        body["unhealthy"] = sorted(failing)
+        if failing:
+            body["reason"] = "; ".join(f"{part}: {why}" for part, why in failing.items())
+        return web.json_response(body, status=503 if failing else 200)

@@ -8,21 +8,25 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import discord
 import pytest
 from fakediscord import FakeDiscord
 
-from bot.bot import bot_intents
+from bot.bot import GatewayWatch, bot_intents
 
 COMMANDS_PUT = r"/applications/\d+(?:/guilds/\d+)?/commands"
 EXPECTED_COMMANDS = {"video", "imagine", "jobs", "show"}
 
 
-def write_config(path: Path, fake: FakeDiscord, *, sync: bool, guild_ids: list[int] | None) -> Path:
+def write_config(
+    path: Path, fake: FakeDiscord, *, sync: bool, guild_ids: list[int] | None, listen_port: int = 0
+) -> Path:
     guilds = f"guild_ids = {guild_ids}\n" if guild_ids is not None else ""
     path.write_text(
         f"""
@@ -35,7 +39,7 @@ sync_commands = {"true" if sync else "false"}
 [acedata]
 base_url = "emulator"
 [callback]
-listen_port = 0
+listen_port = {listen_port}
 [emulator]
 listen_port = 0
 [store]
@@ -117,3 +121,44 @@ def test_the_bot_asks_for_no_privileged_intent() -> None:
     intents = bot_intents()
     assert intents.value == discord.Intents(guilds=True, guild_reactions=True, dm_reactions=True).value
     assert not (intents.message_content or intents.members or intents.presences)
+
+
+def test_discord_counts_as_unhealthy_before_it_connects_and_after_a_minute_away() -> None:
+    now = [1000.0]
+    watch = GatewayWatch(clock=lambda: now[0])
+    assert watch.problem() == "not connected to Discord yet"
+    watch.connected()
+    assert watch.problem() is None
+    watch.disconnected()
+    now[0] += 59  # discord.py reconnects by itself; a short drop is no reason to restart the bot
+    assert watch.problem() is None
+    now[0] += 2
+    assert watch.problem() == "disconnected from Discord for 61 s"
+    watch.disconnected()  # a second drop does not restart the count
+    assert watch.problem() == "disconnected from Discord for 61 s"
+    watch.connected()  # resumed
+    assert watch.problem() is None
+
+
+async def test_mjbot_run_is_healthy_once_connected_and_mjbot_health_says_so(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(tmp_path / "config.toml", fake_discord, sync=False, guild_ids=None, listen_port=port)
+    async with mjbot_run(config, fake_discord):
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # the engine's first tick and the READY event land just after the connection
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
+                    body = await answer.json()
+                if answer.status == 200:
+                    break
+                await asyncio.sleep(0.05)
+        assert answer.status == 200, body
+        assert body["discord_connected"] is True and body["unhealthy"] == []
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "health", "--config", str(config), stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await check.communicate()
+        assert check.returncode == 0, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -251,38 +252,83 @@ async def test_the_secret_never_reaches_the_log(
     assert SECRET not in caplog.text
 
 
-async def test_healthz_reports_ok_then_503_when_polls_keep_failing(
+async def test_healthz_is_503_until_the_engine_runs_and_names_the_part_that_fails(
     client: AceDataClient, store: Store, clock: FakeClock, emu: Emulator, http: aiohttp.ClientSession
 ) -> None:
+    discord_problem: list[str | None] = ["not connected to Discord yet"]
+
     async def extra() -> Mapping[str, Any]:
-        return {"discord": "connected"}
+        return {"discord_connected": discord_problem[0] is None, "problems": {"discord": discord_problem[0]}}
 
     stack = await open_stack(client, store, clock, health=extra)
     url = f"{stack.base_url}/healthz"
     try:
         async with http.get(url) as answer:
+            body = await answer.json()
             assert answer.status == 503
-            assert (await answer.json())["reason"] == "the job engine is not running"
+        assert body["unhealthy"] == ["discord", "engine"]
+        assert body["reason"] == "engine: the job engine is not running; discord: not connected to Discord yet"
 
         await stack.engine.start()
         await stack.engine.submit(VIDEO)
         await stack.engine.poll_once()
         async with http.get(url) as answer:
+            assert answer.status == 503
+            assert (await answer.json())["unhealthy"] == ["discord"]  # the engine is fine now
+
+        discord_problem[0] = None
+        async with http.get(url) as answer:
             body = await answer.json()
             assert answer.status == 200
-        assert body["status"] == "ok" and body["tracked_jobs"] == 1 and body["last_poll_ok"] is True
-        assert body["version"] == __version__ and body["discord"] == "connected"
+        assert body["status"] == "ok" and body["unhealthy"] == [] and "reason" not in body
+        assert body["tracked_jobs"] == 1 and body["last_poll_ok"] is True and body["api_problem"] is None
+        assert body["version"] == __version__ and body["discord_connected"] is True
         assert body["last_poll_at"] == pytest.approx(clock.now)
+    finally:
+        await stack.engine.stop()
+        await stack.web.stop()
 
+
+async def test_healthz_reports_a_failing_api_but_stays_healthy_while_the_loop_ticks(
+    client: AceDataClient, store: Store, clock: FakeClock, emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    stack = await open_stack(client, store, clock)
+    url = f"{stack.base_url}/healthz"
+    try:
+        await stack.engine.start()
+        await stack.engine.submit(VIDEO)
         emu.inject_fault(500, path=TASKS, count=100)
         for _ in range(4):
             clock.advance(60)
             await stack.engine.poll_once()
         async with http.get(url) as answer:
             body = await answer.json()
+            assert answer.status == 200  # restarting the bot would not mend the provider
+        assert body["last_poll_ok"] is False
+        assert "no successful poll" in body["api_problem"] and "fetch failed" in body["api_problem"]
+    finally:
+        await stack.engine.stop()
+        await stack.web.stop()
+
+
+async def test_healthz_is_503_when_the_poll_loop_has_not_ticked_for_three_intervals(
+    client: AceDataClient, store: Store, clock: FakeClock, http: aiohttp.ClientSession
+) -> None:
+    stack = await open_stack(client, store, clock)
+    url = f"{stack.base_url}/healthz"
+    try:
+        await stack.engine.start()
+        while stack.engine.health().last_poll_at is None:  # noqa: ASYNC110 - the loop's first tick; then a minute
+            await asyncio.sleep(0.01)
+        interval = stack.engine.poll_interval_s
+        clock.advance(interval * 2.5)  # late, but within three intervals
+        async with http.get(url) as answer:
+            assert answer.status == 200
+        clock.advance(interval)  # the loop is stuck: nothing ticked for 3.5 intervals
+        async with http.get(url) as answer:
+            body = await answer.json()
             assert answer.status == 503
-        assert body["status"] == "unavailable" and body["last_poll_ok"] is False
-        assert "no successful poll" in body["reason"] and "fetch failed" in body["reason"]
+        assert body["unhealthy"] == ["engine"] and "has not finished a tick" in body["reason"]
     finally:
         await stack.engine.stop()
         await stack.web.stop()

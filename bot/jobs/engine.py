@@ -164,6 +164,7 @@ class JobEngine:
         record = self._record
         return EngineHealth(
             problem=record.problem(self._loop_task, self._poll_interval_s),
+            api_problem=record.api_problem(self._poll_interval_s),
             tracked_jobs=len(self._tracked),
             unconfirmed_jobs=self._submissions.pending,
             last_poll_at=record.last_poll_at,

@@ -8,7 +8,8 @@ import contextvars
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-#: Polls that may fail in a row (counted in poll intervals) before the engine reports itself unhealthy.
+#: Poll intervals without a tick (the loop is stuck) before the engine reports itself unhealthy; also how long
+#: polls may keep failing before the API is reported as unreachable.
 SILENCE_LIMIT_INTERVALS = 3
 
 #: The API calls of the poll tick under way; a submit running beside the tick is not counted.
@@ -34,9 +35,14 @@ def count_api_call() -> None:
 
 @dataclass(frozen=True, slots=True)
 class EngineHealth:
-    """A snapshot for ``/healthz``; ``problem`` is ``None`` while all is well."""
+    """A snapshot for ``/healthz``; ``problem`` is ``None`` while the engine works.
+
+    ``api_problem`` says that the API has not answered a poll for a while. That is reported, but it does not make
+    the bot unhealthy: a restart cannot mend the provider, and the engine keeps polling until it answers again.
+    """
 
     problem: str | None
+    api_problem: str | None
     tracked_jobs: int
     unconfirmed_jobs: int
     last_poll_at: float | None
@@ -69,14 +75,23 @@ class PollRecord:
         self.last_error = error
 
     def problem(self, loop: asyncio.Task[None] | None, poll_interval_s: float) -> str | None:
-        """What is wrong, if anything: the loop is not running, or has not reached the API for too long."""
+        """What is wrong with the engine, if anything: the loop is not running, or has not ticked for too long."""
         if loop is None or self.started_at is None:
             return "the job engine is not running"
         if loop.done():
             error = None if loop.cancelled() else loop.exception()
             return f"the poll loop has stopped: {error!r}" if error else "the poll loop has stopped"
-        silent = self._clock() - (self.last_success_at or self.started_at)
-        if silent > SILENCE_LIMIT_INTERVALS * poll_interval_s:
-            detail = f" (last error: {self.last_error})" if self.last_error else ""
-            return f"no successful poll of Ace Data Cloud for {silent:.0f} s{detail}"
+        stalled = self._clock() - (self.last_poll_at or self.started_at)
+        if stalled > SILENCE_LIMIT_INTERVALS * poll_interval_s:
+            return f"the poll loop has not finished a tick for {stalled:.0f} s (it should every {poll_interval_s:g} s)"
         return None
+
+    def api_problem(self, poll_interval_s: float) -> str | None:
+        """Whether polls have been failing for a while: the API is down or unreachable from here."""
+        if self.started_at is None or self.last_poll_ok is not False:
+            return None
+        silent = self._clock() - (self.last_success_at or self.started_at)
+        if silent <= SILENCE_LIMIT_INTERVALS * poll_interval_s:
+            return None
+        detail = f" (last error: {self.last_error})" if self.last_error else ""
+        return f"no successful poll of Ace Data Cloud for {silent:.0f} s{detail}"
