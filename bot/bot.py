@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -20,6 +21,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.config import Config
 from bot.runtime import Services
+from bot.startup import StartupError, wait_for_discord
 
 if TYPE_CHECKING:
     from cogs.actions import FollowUps
@@ -249,8 +251,18 @@ async def run_bot(config: Config) -> None:
             handled.append(sig)
     log.info("mjbot %s starting (sandbox=%s)", __version__, config.sandbox)
     try:
+        await wait_for_discord(config.discord.api_base)
         async with bot:
-            await bot.start(config.discord.token or "")
+            try:
+                await bot.start(config.discord.token or "")
+            except discord.LoginFailure:
+                raise StartupError(
+                    "Discord refused the bot token (401 Unauthorized): copy the token again from the developer "
+                    "portal (your application, Bot, Reset Token) into [discord] token or DISCORD_TOKEN",
+                    exit_code=2,
+                ) from None
+            except aiohttp.ClientConnectorError as error:
+                raise StartupError(f"lost the connection to Discord while logging in: {error}; try again") from None
     finally:
         # ``start`` returns as soon as the gateway is closed; the services close after that.
         await bot.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from bot.acedata.models import ApiRequest, VideoExtend, VideoGenerate
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.options import InputError, extend_request, imagine_request, video_request
+from bot.startup import StartupError, listen_error
+from bot.store.database import StoreError
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     emu = sub.add_parser("emulator", parents=[common], help="run the Ace Data Cloud API emulator alone")
     emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    emu.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787)")
+    emu.add_argument("--port", type=_port, default=8787, help="port to listen on (default 8787)")
     emu.add_argument("--token", default="emulator-token", help="the bearer token it accepts (default emulator-token)")
     emu.add_argument("--job-duration", type=float, metavar="S", help="seconds an image job takes")
     emu.add_argument("--video-duration", type=float, metavar="S", help="seconds a video job takes")
@@ -73,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range: a port is a number from 0 to 65535")
+    return port
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -84,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mjbot: config error: {exc}", file=sys.stderr)
         return ConfigError.exit_code
+    except StartupError as exc:
+        print(f"mjbot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except StoreError as exc:
+        print(f"mjbot: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (``mjbot jobs | head -1``): nothing more to say, and nobody to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("mjbot: interrupted; unfinished jobs stay in the store and resume on the next start", file=sys.stderr)
         return 130
@@ -139,8 +163,17 @@ async def _run_emulator(args: argparse.Namespace) -> int:
         failure_rate=args.failure_rate if args.failure_rate is not None else knobs.failure_rate,
         moderation_words=tuple(args.moderate) if args.moderate else knobs.moderation_words,
     )
-    print(f"mjbot emulator on http://{args.host}:{args.port} (token: {args.token}); Ctrl-C stops it", flush=True)
-    await serve_forever(settings, args.host, args.port)
+    try:
+        await serve_forever(
+            settings,
+            args.host,
+            args.port,
+            ready=lambda: print(
+                f"mjbot emulator on http://{args.host}:{args.port} (token: {args.token}); Ctrl-C stops it", flush=True
+            ),
+        )
+    except OSError as error:
+        raise listen_error(error, host=args.host, port=args.port, keys="--host and --port") from None
     return 0
 
 

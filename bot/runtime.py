@@ -22,6 +22,7 @@ from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
 from bot.settings import load_guild_settings
+from bot.startup import listen_error
 from bot.store import Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
@@ -94,7 +95,13 @@ class Services:
                     callback_path_prefix=callback_path_prefix(callbacks.public_url or "") if callback_url else "",
                     health=health,
                 )
-                await services.web.start()
+                try:
+                    await services.web.start()
+                except OSError as error:
+                    keys = "[callback] listen_host and listen_port"
+                    raise listen_error(
+                        error, host=callbacks.listen_host, port=callbacks.listen_port, keys=keys
+                    ) from None
             await engine.start()
             await chains.start()
             await queue.start()

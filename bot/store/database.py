@@ -28,6 +28,33 @@ class StoreError(Exception):
     """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, SQLite error."""
 
 
+def explain(path: Path, error: sqlite3.Error) -> StoreError:
+    """A StoreError that says what is wrong with the database file at ``path`` and what to do about it."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB":
+        return StoreError(f"{path} is not an SQLite database; point the store at a new path or at an mjbot database")
+    if name.startswith("SQLITE_CORRUPT"):
+        return StoreError(
+            f"the database {path} is damaged ({error}); restore it from a backup, or move it aside and mjbot "
+            "starts with a new, empty store"
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return StoreError(
+            f"the database {path} is read-only ({error}); give the user that runs mjbot write access to the file "
+            "and its folder (SQLite writes its journal beside it)"
+        )
+    if path.is_dir():
+        return StoreError(
+            f"the store path {path} is a folder; set [store] path to a file in it, e.g. {path}/mjbot.sqlite3"
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StoreError(
+            f"cannot open the database {path} ({error}); check that its folder exists and that the user that runs "
+            "mjbot may write there"
+        )
+    return StoreError(f"cannot open the database {path}: {error}")
+
+
 class JobNotFoundError(StoreError, LookupError):
     """A method that changes a job (or links to one) was given an id that is not in the store."""
 
@@ -68,13 +95,13 @@ class Database:
             # connection thread (a failed aiosqlite connect leaves that thread to report on a closed loop).
             reader = sqlite3.connect(file, timeout=0, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {file}: {exc}") from exc
+            raise explain(file, exc) from exc
         try:
             conn = await aiosqlite.connect(file, isolation_level=None)
         except BaseException as exc:
             reader.close()
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot open the database {file}: {exc}") from exc
+                raise explain(file, exc) from exc
             raise
         store = cls(conn, reader, file, clock)
         try:
@@ -97,11 +124,7 @@ class Database:
             version = await migrations.read_version(conn)
             objects = next(iter(await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")))[0]
         except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
-                raise StoreError(
-                    f"{path} is not an SQLite database; point the store at a new path or at an mjbot database"
-                ) from exc
-            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+            raise explain(path, exc) from exc
         if mode.lower() != "wal":
             log.warning("database %s runs in journal mode %s, not WAL", path, mode)
         if application_id not in (0, migrations.APPLICATION_ID):

@@ -187,10 +187,14 @@ class Emulator:
         return base.rstrip("/")
 
 
-async def serve_forever(settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787) -> None:
-    """Run an emulator until cancelled (the ``mjbot emulator`` command)."""
+async def serve_forever(
+    settings: EmulatorSettings, host: str = "127.0.0.1", port: int = 8787, *, ready: Callable[[], None] | None = None
+) -> None:
+    """Run an emulator until cancelled (the ``mjbot emulator`` command); ``ready`` is called once it listens."""
     emulator = Emulator(settings)
     url = await emulator.start(host, port)
+    if ready is not None:
+        ready()
     tokens = "any token" if settings.tokens is None else f"{len(settings.tokens)} accepted token(s)"
     log.info("emulator: Midjourney API emulator ready at %s (%s)", url, tokens)
     try:
