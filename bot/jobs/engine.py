@@ -184,16 +184,21 @@ class JobEngine:
         parent_id: str | None = None,
         prompt: str | None = None,
         meta: Mapping[str, Any] | None = None,
+        recorded: Callable[[str], None] | None = None,
     ) -> str:
         """Record a job, then send it; returns the job id once the API has accepted it.
 
-        ``meta`` is stored on the job as it is (the bot's own notes; the API never sees it).
+        ``meta`` is stored on the job as it is (the bot's own notes; the API never sees it). ``recorded``
+        is given the job id as soon as the job is written, before the API hears of it, so a caller can name
+        the job even when the submit raises.
 
         A refusal (400, 401, 403, 429 after retries, no connection) fails the job and is raised. A
         failure after which a task may exist (5xx, a timeout, a connection lost mid-request) leaves
         the job unconfirmed and is raised, unless reconciling finds the task at once.
         """
         job = await self._create(request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        if recorded is not None:
+            recorded(job.id)
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
         await self._send(job, request)
         return job.id
@@ -379,9 +384,7 @@ class JobEngine:
             return calls[0]
 
     async def _tick(self) -> None:
-        busy = self._submissions.busy()
-        due = [job_id for job_id in self._unconfirmed if job_id not in busy]
-        for job_id in due[:MAX_RECONCILES_PER_TICK]:
+        for job_id in self._submissions.due(MAX_RECONCILES_PER_TICK):
             await self._submissions.reconcile(job_id)
         task_ids = self._tracked.task_ids()
         size = self._batch_size

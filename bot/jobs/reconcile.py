@@ -18,7 +18,16 @@ charged for) a task. The rule, applied at start-up and on later poll ticks:
 4. Not found otherwise: the API never created the task, so nothing was paid; send it again on the
    same row.
 
-A failed search decides nothing: the job waits for the next tick.
+A failed search decides nothing, so it never leads to a resend. A transient failure (5xx, 429, a
+timeout, no connection) is tried again with a growing, jittered pause. A permanent one (400, 401,
+403, 404: the API refuses the search itself, which asking again will not change) stops the searching
+for that job in this process. Either way the job is failed once ``job_timeout_s`` has passed since it
+was first sent, with a reason that says the API may have created (and charged for) the task.
+
+Why a refused search waits for the time-out rather than failing the job at once: failing early would
+throw away the only way to find a task that may have been paid for. A refused search is nearly always
+a setting (the token, the base URL) that the operator mends with a restart, and a restart searches
+again; the member's running slot is held no longer than a job that runs to its time-out.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ from bot.acedata.models import (
     VideoGenerate,
     VideoMode,
 )
+from bot.acedata.retry import RetryPolicy
 from bot.store.models import Job, JobKind
 
 #: Keys the client adds to a body on the way out; they say how to answer, not what to make.
@@ -56,6 +66,10 @@ TRANSPORT_KEYS = frozenset({"async", "callback_url", "timeout"})
 SEARCH_SLACK_S = 120.0
 #: Metadata key the store sets when a queued job is released: the job's first chance to reach the API.
 RELEASED_AT = "released_at"
+#: Answers to a task search that repeating the same search will not change.
+PERMANENT_SEARCH_STATUSES = frozenset({400, 401, 403, 404})
+#: Pauses between failed task searches of one job: full jitter up to 10 s, doubling to 5 minutes.
+SEARCH_BACKOFF = RetryPolicy(base_delay_s=10.0, max_delay_s=300.0)
 
 
 class Verdict(enum.Enum):
@@ -82,6 +96,16 @@ def first_sent_at(job: Job) -> float:
     if isinstance(released, int | float) and not isinstance(released, bool) and released > job.created_at:
         return float(released)
     return job.created_at
+
+
+def deadline(job: Job, *, job_timeout_s: float) -> float:
+    """When an unconfirmed job is failed, whatever its task search says: ``job_timeout_s`` after its first send."""
+    return first_sent_at(job) + job_timeout_s
+
+
+def is_permanent(error: AceDataError) -> bool:
+    """Whether a failed task search would fail the same way if repeated (the API refused the search itself)."""
+    return error.status in PERMANENT_SEARCH_STATUSES
 
 
 def search_window(job: Job, *, job_timeout_s: float, now: float) -> tuple[float, float]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
@@ -24,6 +26,38 @@ log = logging.getLogger(__name__)
 MAX_EARLY_RESULTS = 256
 EXPIRED_MESSAGE = "The job could not be sent to Ace Data Cloud in time; nothing was generated."
 UNSENDABLE_MESSAGE = "The job could not be sent to Ace Data Cloud and cannot be sent again; please start it anew."
+#: Error code of a job failed because nobody could find out whether the API created its task.
+UNCONFIRMED_CODE = "unconfirmed"
+
+
+def unconfirmed_message(job: Job, error: AceDataError | None, *, refused: bool) -> str:
+    """Why an unsettled job failed: the API may have made (and charged for) its task; where to look."""
+    sent = datetime.fromtimestamp(rules.first_sent_at(job), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if error is None:
+        answer = ""
+    elif refused:
+        answer = f" The API refused the task search: {error}."
+    else:
+        answer = f" The task search kept failing: {error}."
+    return (
+        "Ace Data Cloud did not confirm whether it created this job; it may have, and charged for it. "
+        f"Check your API dashboard for a task sent at {sent} before trying again (job id {job.id}).{answer}"
+    )
+
+
+@dataclass(slots=True)
+class _Search:
+    """How the task search of one unconfirmed job has been failing."""
+
+    deadline: float
+    failures: int = 0
+    next_at: float = 0.0
+    error: AceDataError | None = None
+    refused: bool = False
+
+    def waiting(self, now: float) -> bool:
+        """Whether to leave the job alone now: the search is refused or pausing, and the deadline is not here."""
+        return now < self.deadline and (self.refused or now < self.next_at)
 
 
 class Submissions:
@@ -62,6 +96,7 @@ class Submissions:
         self.unconfirmed: dict[str, float] = {}
         self.in_flight: set[str] = set()
         self._reconciling: set[str] = set()
+        self._searches: dict[str, _Search] = {}
         self._early: dict[str, TaskResult] = {}
 
     @property
@@ -72,6 +107,19 @@ class Submissions:
     def busy(self) -> set[str]:
         """Jobs that a submit or a reconcile is working on right now."""
         return self.in_flight | self._reconciling
+
+    def due(self, limit: int) -> list[str]:
+        """Up to ``limit`` unconfirmed jobs to reconcile now: not busy, and not pausing after a failed search."""
+        now = self._clock()
+        busy = self.busy()
+        chosen: list[str] = []
+        for job_id in self.unconfirmed:
+            if len(chosen) >= limit:
+                break
+            search = self._searches.get(job_id)
+            if job_id not in busy and (search is None or not search.waiting(now)):
+                chosen.append(job_id)
+        return chosen
 
     def hold(self, task_id: str, result: TaskResult) -> None:
         """Keep a callback for a task whose submit may not be saved yet (a few hundred at most)."""
@@ -112,6 +160,7 @@ class Submissions:
         self.in_flight.add(job.id)
         try:
             self.unconfirmed.pop(job.id, None)
+            self._searches.pop(job.id, None)
             job = await self._store.mark_submitted(job.id, task_id)
             if job.finished:
                 log.info(
@@ -147,20 +196,50 @@ class Submissions:
             return await self._settle(job_id)
         finally:
             self._reconciling.discard(job_id)
+            if len(self._searches) > len(self.unconfirmed):  # jobs cancelled while unconfirmed
+                for gone in self._searches.keys() - self.unconfirmed.keys():
+                    del self._searches[gone]
 
     async def _settle(self, job_id: str) -> bool:
         job = await self._store.get_job(job_id)
         if job is None or job.task_id is not None or job.status is not JobStatus.SUBMITTING:
             self.unconfirmed.pop(job_id, None)
+            self._searches.pop(job_id, None)
             return job is not None and job.task_id is not None
         now = self._clock()
+        deadline = rules.deadline(job, job_timeout_s=self._job_timeout_s)
+        search = self._searches.get(job.id)
+        if search is not None and (search.refused or now < search.next_at):
+            if now >= deadline:
+                await self._fail_unsettled(job, search)
+            return False
         after, before = rules.search_window(job, job_timeout_s=self._job_timeout_s, now=now)
         count_api_call()
         try:
             records = await self._client.search_tasks(created_after=after, created_before=before)
         except AceDataError as error:
-            log.warning("job %s (task unknown): the task search failed (%s); trying again later", job.id, error)
+            search = self._searches.setdefault(job.id, _Search(deadline))
+            search.failures += 1
+            search.error = error
+            if now >= deadline:
+                await self._fail_unsettled(job, search)
+            elif rules.is_permanent(error):
+                search.refused = True
+                log.warning(
+                    "job %s (task unknown): the API refused the task search (%s); not searching again, "
+                    "the job fails in %.0f s unless it is settled first",
+                    job.id,
+                    error,
+                    deadline - now,
+                )
+            else:
+                pause = rules.SEARCH_BACKOFF.delay(search.failures, error.retry_after)
+                search.next_at = now + pause
+                log.warning(
+                    "job %s (task unknown): the task search failed (%s); trying again in %.0f s", job.id, error, pause
+                )
             return False
+        self._searches.pop(job.id, None)
         found: TaskRecord | None = None
         for record in rules.candidates(job, records):
             owner = await self._store.get_job_by_task(record.task_id)
@@ -192,3 +271,15 @@ class Submissions:
         except AceDataError:
             return False
         return True
+
+    async def _fail_unsettled(self, job: Job, search: _Search) -> None:
+        """Fail a job whose task nobody could find out about before its time-out (it may exist, and be paid for)."""
+        log.warning(
+            "job %s (task unknown): not settled %.0f s after it was first sent; failing it (its task may exist)",
+            job.id,
+            self._job_timeout_s,
+        )
+        self.unconfirmed.pop(job.id, None)
+        self._searches.pop(job.id, None)
+        message = unconfirmed_message(job, search.error, refused=search.refused)
+        await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, UNCONFIRMED_CODE, message)])
