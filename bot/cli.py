@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot import __version__
+from bot import __version__, cli_users
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, VideoExtend, VideoGenerate
 from bot.config import EMULATOR, Config, ConfigError, load_config
@@ -22,7 +22,7 @@ from bot.store.database import StoreError
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 
-COMMANDS = ("run", "emulator", "video", "imagine", "extend", "jobs", "health")
+COMMANDS = ("run", "emulator", "video", "imagine", "extend", "jobs", "health", "users")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=20, metavar="N")
 
     sub.add_parser("health", parents=[common], help="ask a running bot's /healthz (exit 0 when healthy)")
+    cli_users.add_parser(sub, common)
     return parser
 
 
@@ -124,6 +125,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if command == "emulator":
         return await _run_emulator(args)
+    if command == "users":
+        return await cli_users.run(args)
     if command == "health":
         config = load_config(args.config, missing_ok=True)
         return await asyncio.to_thread(_check_health, config, sys.stdout)

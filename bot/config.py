@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +39,17 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DmsSettings:
+    """Jobs started in direct messages: whether they are taken, and the limits the operator pays for."""
+
+    enabled: bool = True
+    jobs_per_day: int = 5
+    running: int = 1
+    allow_turbo: bool = False
+    allow_720p: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AceDataSettings:
     token: str | None = None
     base_url: str = "https://api.acedata.cloud"
@@ -46,6 +58,22 @@ class AceDataSettings:
     @property
     def use_emulator(self) -> bool:
         return self.base_url == EMULATOR
+
+    @property
+    def media_may_be_private(self) -> bool:
+        """Whether result media may come from private addresses: only when the API itself is on this machine or
+        its network (the emulator, or a base URL at localhost or a private IP). A public API's results must be
+        public too, so a result link, or a redirect, into the bot's own network is never fetched."""
+        if self.use_emulator:
+            return True
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return not address.is_global
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +123,18 @@ class Config:
     store: StoreSettings = field(default_factory=StoreSettings)
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    dms: DmsSettings = field(default_factory=DmsSettings)
     source: Path | None = None
 
     @property
     def sandbox(self) -> bool:
         """True when the bot talks to its built-in emulator: nothing is paid for."""
         return self.acedata.use_emulator
+
+    @property
+    def dms_enabled(self) -> bool:
+        """Whether the bot takes commands in DMs (``[dms] enabled``, or its older name ``[discord] allow_dms``)."""
+        return self.dms.enabled and self.discord.allow_dms
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -111,6 +145,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "store": StoreSettings,
     "emulator": EmulatorConfig,
     "logging": LoggingSettings,
+    "dms": DmsSettings,
 }
 _SECRET_ENV = {("discord", "token"): "DISCORD_TOKEN", ("acedata", "token"): "ACEDATA_TOKEN"}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -134,6 +169,7 @@ def load_config(
     source = file_path if raw is not None else None
     sections = _check_shape(raw or {}, file_path)
     _apply_environment(sections, env)
+    _resolve_dms_alias(sections)
     config = Config(
         **{name: _build_section(name, cls, sections.get(name, {})) for name, cls in _SECTIONS.items()},
         source=source,
@@ -167,6 +203,25 @@ def _with_absolute_paths(config: Config, *, from_env: set[str]) -> Config:
             path = (base / path if base is not None else path).absolute()
         config = dataclasses.replace(config, **{section: dataclasses.replace(settings, **{key: str(path)})})
     return config
+
+
+def _resolve_dms_alias(sections: dict[str, dict[str, Any]]) -> None:
+    """``[discord] allow_dms`` is the older name of ``[dms] enabled``: either sets both, and two values must agree."""
+    discord, dms = sections.get("discord", {}), sections.get("dms", {})
+    if "allow_dms" in discord and "enabled" in dms:
+        if discord["allow_dms"] != dms["enabled"]:
+            raise ConfigError(
+                f"[dms] enabled = {_toml(dms['enabled'])} and [discord] allow_dms = {_toml(discord['allow_dms'])} "
+                "disagree; [discord] allow_dms is the older name of [dms] enabled: remove it and keep [dms] enabled"
+            )
+    elif "allow_dms" in discord:
+        sections.setdefault("dms", {})["enabled"] = discord["allow_dms"]
+    elif "enabled" in dms:
+        sections.setdefault("discord", {})["allow_dms"] = dms["enabled"]
+
+
+def _toml(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def _read_toml(path: Path, *, missing_ok: bool) -> dict[str, Any] | None:
@@ -362,6 +417,17 @@ def _validate(config: Config, *, require_discord: bool, require_acedata: bool) -
         raise ConfigError(f"[logging] level must be one of {', '.join(_LOG_LEVELS)}, got {config.logging.level!r}")
     if config.logging.format not in ("text", "json"):
         raise ConfigError(f'[logging] format must be "text" or "json", got {config.logging.format!r}')
+    dms = config.dms
+    if dms.jobs_per_day < 1:
+        raise ConfigError(
+            f"[dms] jobs_per_day must be 1 or more (jobs per member per UTC day), got {dms.jobs_per_day}; "
+            "to stop jobs in direct messages, set [dms] enabled = false"
+        )
+    if dms.running < 1:
+        raise ConfigError(
+            f"[dms] running must be 1 or more (jobs running at once per member; more wait in a queue), "
+            f"got {dms.running}"
+        )
     if not config.store.path.strip():
         raise ConfigError('[store] path must name the SQLite file, e.g. "data/mjbot.sqlite3"')
 

@@ -9,8 +9,9 @@ A server's ``Limits`` (see ``bot.settings``) set four things, checked in this or
 
 Counting: the usage ledger holds every job the API accepted, with its units; jobs taken on but not
 sent yet (queued, or being submitted) count too, so a member cannot queue past a daily limit.
-A queued job carried over midnight counts on the day it is sent. In direct messages no server
-limit applies (the operator can turn direct messages off in the config).
+A queued job carried over midnight counts on the day it is sent. Direct messages are a scope of their own
+(``guild_id`` None), whose limits the operator sets in the config (``bot.scopes.dm_settings``); they are
+counted apart from every server's.
 """
 
 from __future__ import annotations
@@ -53,7 +54,15 @@ MESSAGES: Final = {
     "line_running": "Running now: {running} of {limit}; {queued} queued.",
     "line_reset": "Daily limits reset at 00:00 UTC (<t:{reset}:R>).",
     "line_unlimited": "This server sets no limits on your jobs.",
+    "dm_turbo": "Turbo mode is turned off in direct messages; use fast mode instead, or a server that allows turbo.",
+    "dm_720p": "720p video is turned off in direct messages; choose resolution 480p instead.",
+    "dm_daily_jobs": (
+        "You can make {limit} jobs a day in direct messages, and you have used {used}. "
+        "The limit resets at 00:00 UTC (<t:{reset}:R>); servers you share with the bot have limits of their own."
+    ),
 }
+#: Limits worded for direct messages (``dm_`` + the limit's key); the others read the same in both places.
+DM_WORDED: Final = frozenset({"turbo", "720p", "daily_jobs"})
 
 
 #: Job meta of a job put in its owner's queue: ``{"limit": n}``, the running limit it waits for.
@@ -82,7 +91,8 @@ class QuotaDecision:
 
     ``used`` is what counted against the limit before this job (jobs today, units today, or running
     jobs), ``maximum`` the limit itself, ``resets_at`` the next 00:00 UTC (Unix seconds) for daily
-    limits, ``cost`` this job's units, ``ahead`` the member's jobs already queued before it.
+    limits, ``cost`` this job's units, ``ahead`` the member's jobs already queued before it;
+    ``in_dms`` is True for the limits of direct messages (their refusals say so).
     """
 
     verdict: Verdict
@@ -92,6 +102,14 @@ class QuotaDecision:
     resets_at: float | None = None
     cost: float = 0.0
     ahead: int = 0
+    in_dms: bool = False
+
+    @property
+    def key(self) -> str | None:
+        """The message key of the decision (``dm_daily_jobs`` for a daily limit in direct messages)."""
+        if self.limit is None:
+            return None
+        return f"dm_{self.limit.value}" if self.in_dms and self.limit.value in DM_WORDED else self.limit.value
 
     @property
     def allowed(self) -> bool:
@@ -108,9 +126,9 @@ class QuotaDecision:
     @property
     def message(self) -> str | None:
         """The sentence for the member (Discord markdown; the reset as a relative timestamp); None when allowed."""
-        if self.limit is None:
+        if self.key is None:
             return None
-        return MESSAGES[self.limit.value].format(
+        return MESSAGES[self.key].format(
             used=_figure(self.used),
             limit=_figure(self.maximum or 0),
             cost=_figure(self.cost),
@@ -209,12 +227,12 @@ def wants_720p(request: ApiRequest) -> bool:
     return False
 
 
-def option_refusal(settings: GuildSettings, request: ApiRequest) -> QuotaDecision | None:
-    """A refusal if the request uses an option the server turned off (turbo, 720p); None otherwise."""
+def option_refusal(settings: GuildSettings, request: ApiRequest, *, in_dms: bool = False) -> QuotaDecision | None:
+    """A refusal if the request uses an option the server (or DMs) turned off (turbo, 720p); None otherwise."""
     if not settings.limits.allow_turbo and request.mode == "turbo":
-        return QuotaDecision(Verdict.REFUSE, Limit.TURBO)
+        return QuotaDecision(Verdict.REFUSE, Limit.TURBO, in_dms=in_dms)
     if not settings.limits.allow_720p and wants_720p(request):
-        return QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P)
+        return QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P, in_dms=in_dms)
     return None
 
 
@@ -228,10 +246,12 @@ async def check(
     now: float,
     cost: Callable[[ApiRequest], float] = costs.cost,
 ) -> QuotaDecision:
-    """Whether ``user_id`` may run ``request`` in this server now, must queue it, or is refused (and why)."""
-    if guild_id is None:
-        return ALLOWED
-    refusal = option_refusal(settings, request)
+    """Whether ``user_id`` may run ``request`` in this server now, must queue it, or is refused (and why).
+
+    ``guild_id`` None is direct messages, whose ``settings`` are the operator's (``bot.scopes.dm_settings``).
+    """
+    in_dms = guild_id is None
+    refusal = option_refusal(settings, request, in_dms=in_dms)
     if refusal is not None:
         return refusal
     limits = settings.limits
@@ -244,21 +264,23 @@ async def check(
     price = cost(request)
 
     if limits.max_jobs_per_user_per_day is not None:
-        used = await store.usage_count(start, guild_id=guild_id, user_id=user_id) + len(mine)
+        used = await store.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
         if used + 1 > limits.max_jobs_per_user_per_day:
-            return QuotaDecision(Verdict.REFUSE, Limit.DAILY_JOBS, used, limits.max_jobs_per_user_per_day, reset, price)
+            maximum = limits.max_jobs_per_user_per_day
+            return QuotaDecision(Verdict.REFUSE, Limit.DAILY_JOBS, used, maximum, reset, price, in_dms=in_dms)
     if limits.daily_budget is not None:
-        spent = await store.usage_total(start, guild_id=guild_id)
+        spent = await store.usage_total(start, guild_id=guild_id, in_dms=in_dms)
         spent += sum(costs.cost_of(job.kind.value, job.params) for job in unsent)
         if spent + price > limits.daily_budget + _EPSILON:
-            return QuotaDecision(Verdict.REFUSE, Limit.DAILY_BUDGET, spent, limits.daily_budget, reset, price)
+            maximum_units = limits.daily_budget
+            return QuotaDecision(Verdict.REFUSE, Limit.DAILY_BUDGET, spent, maximum_units, reset, price, in_dms=in_dms)
     if limits.max_running_per_user is not None:
         running = await store.running_count(user_id, guild_id)
         waiting = sum(1 for job in mine if job.status is JobStatus.QUEUED)
         # A member with jobs in line queues behind them even if a slot is free this instant.
         if running >= limits.max_running_per_user or waiting:
             return QuotaDecision(
-                Verdict.QUEUE, Limit.RUNNING, running, limits.max_running_per_user, None, price, waiting
+                Verdict.QUEUE, Limit.RUNNING, running, limits.max_running_per_user, None, price, waiting, in_dms
             )
     return QuotaDecision(Verdict.ALLOW, cost=price)
 
@@ -266,19 +288,17 @@ async def check(
 async def allowance(
     store: Store, settings: GuildSettings, *, guild_id: int | None, user_id: int, now: float
 ) -> Allowance:
-    """What ``user_id`` has left today in this server (no limits in direct messages)."""
+    """What ``user_id`` has left today in this server (``guild_id`` None: in direct messages, by ``settings``)."""
     reset = next_reset(now)
-    if guild_id is None:
-        running = await store.running_count(user_id, None)
-        return Allowance(0, None, 0.0, None, running, None, 0, reset)
+    in_dms = guild_id is None
     limits = settings.limits
     start = day_start(now)
     unsent = await store.unsent_jobs(guild_id)
     mine = [job for job in unsent if job.user_id == user_id]
-    jobs_used = await store.usage_count(start, guild_id=guild_id, user_id=user_id) + len(mine)
+    jobs_used = await store.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
     units_used = 0.0
     if limits.daily_budget is not None:
-        units_used = await store.usage_total(start, guild_id=guild_id)
+        units_used = await store.usage_total(start, guild_id=guild_id, in_dms=in_dms)
         units_used += sum(costs.cost_of(job.kind.value, job.params) for job in unsent)
     return Allowance(
         jobs_used=jobs_used,

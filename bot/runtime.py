@@ -21,7 +21,7 @@ from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
-from bot.settings import load_guild_settings
+from bot.scopes import SettingsFor, dm_settings, settings_reader
 from bot.startup import listen_error
 from bot.store import Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
@@ -83,8 +83,9 @@ class Services:
                 callback_url=callback_url,
                 callback_poll_interval_s=config.jobs.callback_poll_interval_s,
             )
-            chains = ChainRunner(engine, store)
-            queue = QueueRunner(engine, store, running_limit_reader(store))
+            rules = settings_reader(store, dm_settings(config.dms))
+            chains = ChainRunner(engine, store, settings_for=rules)
+            queue = QueueRunner(engine, store, running_limit_reader(rules))
             services = cls(config, session, client, store, engine, chains, queue, emulator)
             if listen:
                 services.web = WebServer(
@@ -127,13 +128,11 @@ class Services:
             await self.emulator.stop()
 
 
-def running_limit_reader(store: Store) -> Callable[[int | None, int], Awaitable[int | None]]:
-    """The queue's view of a server's running-jobs limit per member (none in direct messages)."""
+def running_limit_reader(settings_for: SettingsFor) -> Callable[[int | None, int], Awaitable[int | None]]:
+    """The queue's view of the running-jobs limit per member of a server (or of direct messages: ``[dms] running``)."""
 
     async def limit_for(guild_id: int | None, user_id: int) -> int | None:
-        if guild_id is None:
-            return None
-        return (await load_guild_settings(store, guild_id)).limits.max_running_per_user
+        return (await settings_for(guild_id)).limits.max_running_per_user
 
     return limit_for
 

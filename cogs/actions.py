@@ -47,7 +47,7 @@ from cogs.plans import Plan, clip_number, plan_extend, plan_follow_up, require_v
 from cogs.plans import video_options as video_options
 from cogs.plans import with_batch_size as with_batch_size
 from cogs.plans import with_motion as with_motion
-from cogs.policy import Decision, may_act
+from cogs.policy import Decision, may_act, may_see
 from cogs.ui import dynamic_items
 from cogs.ui.modals import ExtendModal, extend_submission
 
@@ -90,6 +90,8 @@ class Actor:
     role_ids: tuple[int, ...] = ()
     #: The member's locale: what they are told is worded in it, and so are the messages of jobs they start.
     locale: str = SOURCE_LOCALE
+    #: Manage Server in this server (a moderator, who may have any of its jobs copied to their DMs).
+    can_manage_server: bool = False
 
 
 def message_url(link: MessageLink) -> str:
@@ -175,8 +177,9 @@ class FollowUps(commands.Cog):
             name=interaction.user.display_name,
             role_ids=_role_ids(interaction.user),
             locale=interaction_locale(interaction),
+            can_manage_server=interaction.guild_id is not None and interaction.permissions.manage_guild,
         )
-        decision = await _decide(services.store, job, actor)
+        decision = await _decide(services.store, job, actor, follow_up)
         if not decision.allowed:
             raise UserFacingError(decision.message or msg("actions.cannot_act"))
         kind = follow_up.kind
@@ -208,6 +211,7 @@ class FollowUps(commands.Cog):
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
                 video_options=plan.then_animate,
+                origin=job,
             ) as admission:
                 await gate.defer_job(interaction, private=admission.private)
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
@@ -246,8 +250,9 @@ class FollowUps(commands.Cog):
             name=_display_name(payload.member or self.bot.get_user(payload.user_id)),
             role_ids=_role_ids(payload.member),
             locale=self._reactor_locale(payload),
+            can_manage_server=payload.member is not None and payload.member.guild_permissions.manage_guild,
         )
-        decision = await _decide(services.store, job, actor)
+        decision = await _decide(services.store, job, actor, follow_up)
         if not decision.allowed:
             refusal = decision.message or msg("actions.cannot_act")
             await self._notify(payload.user_id, follow_up, refusal.render(actor.locale), actor.locale)
@@ -276,6 +281,7 @@ class FollowUps(commands.Cog):
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
                 video_options=plan.then_animate,
+                origin=job,
             ) as admission:
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
         await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
@@ -380,7 +386,7 @@ class FollowUps(commands.Cog):
             admission,
             plan.request,
             user_id=actor.user_id,
-            guild_id=actor.guild_id,
+            guild_id=admission.guild_id,  # the job's server, wherever the click was: its rules, its usage
             channel_id=actor.channel_id,
             parent_id=job.id,
             prompt=job.prompt,
@@ -468,8 +474,18 @@ async def setup(bot: MJBot) -> None:
     await bot.add_cog(FollowUps(bot))
 
 
-async def _decide(store: Store, job: Job, actor: Actor) -> Decision:
+async def _decide(store: Store, job: Job, actor: Actor, follow_up: FollowUp) -> Decision:
     """The policy's answer for ``actor`` on ``job``: the one rule buttons, modals and reactions share."""
+    if follow_up.kind is FollowUpKind.DM:
+        return await may_see(
+            store,
+            job,
+            user_id=actor.user_id,
+            guild_id=actor.guild_id,
+            can_manage_messages=actor.can_manage_messages,
+            can_manage_server=actor.can_manage_server,
+            role_ids=actor.role_ids,
+        )
     return await may_act(
         store,
         job,

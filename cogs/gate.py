@@ -1,9 +1,15 @@
 """The gate every job passes before the API hears of it: /video, /imagine, and each follow-up that submits.
 
-Checks, in this order, and the first that fails answers: direct messages allowed (``[discord] allow_dms``;
-in direct messages no server rule applies), the server's channel allow list, a block on the member, the
-word filter, turbo and 720p allowed, and the quotas (``bot.quota``: a daily limit refuses, the running-jobs
-limit queues). A refusal is an ephemeral answer the member can act on, and a post in the server's audit log.
+Checks, in this order, and the first that fails answers: direct messages allowed (``[dms] enabled``), the bot
+owner's block on the member (``mjbot users block``), the channel allow list of the server where the member
+asks, then the rules of the job's scope: a block on the member, the word filter, turbo and 720p allowed, and
+the quotas (``bot.quota``: a daily limit refuses, the running-jobs limit queues). A refusal is an ephemeral
+answer the member can act on, and a post in the server's audit log.
+
+The scope is the server a new job is charged to (``bot.scopes``): where a command is used, but for a follow-up
+(a button, a reaction, the extend modal) the server of the job it continues, wherever the click happens; a
+click on a DM copy of a server's job is that server's business. Jobs made in direct messages follow the
+operator's ``[dms]`` limits.
 
 ``admitted`` runs the checks under a per-member lock that is held until the job is written to the store,
 so two commands sent at once cannot both slip under a limit.
@@ -26,7 +32,16 @@ from discord import app_commands
 from bot import quota
 from bot.acedata.models import ApiRequest
 from bot.quota import Limit, QuotaDecision, Verdict
-from bot.settings import GuildSettings, UserSettings, load_guild_settings, load_user_settings, match_filter
+from bot.scopes import dm_settings, global_block
+from bot.settings import (
+    BlockEntry,
+    GuildSettings,
+    UserSettings,
+    load_guild_settings,
+    load_user_settings,
+    match_filter,
+)
+from bot.store.models import Job
 from cogs.common import UserFacingError
 from cogs.errors import defer_public
 from cogs.i18n import Listing, Msg, msg, with_locale
@@ -78,13 +93,18 @@ class GateRefusal(UserFacingError):
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
-    """What the gate decided, with the settings it read (the caller needs them for the job's message)."""
+    """What the gate decided, with the settings it read (the caller needs them for the job's message).
+
+    ``guild_id`` is the scope: the server the job is charged to and whose rules it follows (None: direct
+    messages); ``here_guild_id`` the server where the member asked (None: in DMs).
+    """
 
     refusal: Msg | None
     quota: QuotaDecision
     guild: GuildSettings
     user: UserSettings
     guild_id: int | None
+    here_guild_id: int | None = None
 
     @property
     def allowed(self) -> bool:
@@ -99,7 +119,7 @@ class GateResult:
     @property
     def private(self) -> bool:
         """The member wants private results and this server allows them (in DMs every result is private anyway)."""
-        return self.guild_id is not None and self.user.private_results and self.guild.limits.allow_private_results
+        return self.here_guild_id is not None and self.user.private_results and self.guild.limits.allow_private_results
 
     def raise_for_refusal(self) -> None:
         if self.refusal is not None:
@@ -141,46 +161,69 @@ async def check_submit(
     prompt: str | None = None,
     user: UserSettings | None = None,
     video_options: Mapping[str, Any] | None = None,
+    origin: Job | None = None,
 ) -> GateResult:
     """May this member submit ``request`` here, now or through the queue? Refusals are audit-logged here.
 
     ``kind`` names what was asked for in the audit log ("/video", "U2 on job abc..."); ``prompt`` is more text
     the word filter reads (the prompt of the job a follow-up continues); ``user`` spares a read of the member's
     settings when the caller has them; ``video_options`` are the mode and resolution of a video the job leads
-    to by itself (a /video grid's, an Animate upscale's), checked against turbo and 720p now rather than later.
+    to by itself (a /video grid's, an Animate upscale's), checked against turbo and 720p now rather than later;
+    ``origin`` is the job a follow-up continues: its server's rules apply, wherever the member clicked.
     """
     where = where_of(bot, who)
+    scope = origin.guild_id if origin is not None else where.guild_id
     store = bot.services.store
     member = user if user is not None else await load_user_settings(store, where.user_id)
-    if where.guild_id is None:
-        refusal = None if bot.config.discord.allow_dms else msg("gate.dms_off")
-        return GateResult(refusal, quota.ALLOWED, GuildSettings(), member, None)
-    settings = await load_guild_settings(store, where.guild_id)
+    settings = await scope_settings(bot, scope)
     decision = quota.ALLOWED
-    refusal = _rule_refusal(bot, settings, where, request, prompt) or _options_refusal(settings, video_options)
+    refusal = await _place_refusal(bot, where, scope, settings)
+    if refusal is None:
+        refusal = _rule_refusal(settings, where, request, prompt) or _options_refusal(settings, video_options, scope)
     if refusal is None:
         decision = await quota.check(
-            store, settings, guild_id=where.guild_id, user_id=where.user_id, request=request, now=clock()
+            store, settings, guild_id=scope, user_id=where.user_id, request=request, now=clock()
         )
         refusal = decision_message(decision) if decision.refused else None
-    result = GateResult(refusal, decision, settings, member, where.guild_id)
+    result = GateResult(refusal, decision, settings, member, scope, where.guild_id)
     if refusal is not None:
-        log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, where.guild_id, str(refusal)[:200])
-        await _audit(bot, where, kind, refusal)
+        log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, scope, str(refusal)[:200])
+        await _audit(bot, where.user_id, scope, kind, refusal)
     return result
 
 
-def _rule_refusal(
-    bot: MJBot, settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None
-) -> Msg | None:
-    """The first of the server's rules (channels, blocks, word filter) the submit breaks, as a message."""
-    refusal = channel_refusal(settings, where, bot)
-    if refusal is not None:
-        return refusal
+async def scope_settings(bot: MJBot, guild_id: int | None) -> GuildSettings:
+    """The rules of a scope: the server's settings, or the operator's ``[dms]`` limits (``guild_id`` None)."""
+    if guild_id is None:
+        return dm_settings(bot.config.dms)
+    return await load_guild_settings(bot.services.store, guild_id)
+
+
+async def _place_refusal(bot: MJBot, where: Where, scope: int | None, settings: GuildSettings) -> Msg | None:
+    """DMs turned off, the bot owner's block, or the channel allow list of the server where the member asks."""
+    if where.guild_id is None and not bot.config.dms_enabled:
+        return msg("gate.dms_off")
+    block = await global_block(bot.services.store, where.user_id)
+    if block is not None:
+        return block_message(block, everywhere=True)
+    if where.guild_id is None:
+        return None  # a DM has no channel of any server
+    here = settings if where.guild_id == scope else await load_guild_settings(bot.services.store, where.guild_id)
+    return channel_refusal(here, where, bot)
+
+
+def block_message(block: BlockEntry, *, everywhere: bool = False) -> Msg:
+    """What a blocked member is told: who blocked them (a moderator, or the bot's operator everywhere) and why."""
+    key = "gate.blocked_everywhere" if everywhere else "gate.blocked"
+    reason = block.reason.strip()
+    return msg(key, reason=reason) if reason else msg(f"{key}_no_reason")
+
+
+def _rule_refusal(settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None) -> Msg | None:
+    """The first of the scope's rules (a block, the word filter) the submit breaks, as a message."""
     block = settings.block_of(where.user_id)
     if block is not None:
-        reason = block.reason.strip()
-        return msg("gate.blocked", reason=reason) if reason else msg("gate.blocked_no_reason")
+        return block_message(block)
     for text in (request.prompt, prompt):
         if text:
             rule = match_filter(text, settings.word_filter)
@@ -189,24 +232,26 @@ def _rule_refusal(
     return None
 
 
-def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None) -> Msg | None:
-    """Turbo or 720p that the server turned off, in the options of a video still to come."""
+def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None, scope: int | None) -> Msg | None:
+    """Turbo or 720p that the server (or DMs) turned off, in the options of a video still to come."""
     if not options:
         return None
     limits = settings.limits
+    in_dms = scope is None
     if options.get("mode") == "turbo" and not limits.allow_turbo:
-        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.TURBO))
+        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.TURBO, in_dms=in_dms))
     if options.get("resolution", "720p") == "720p" and not limits.allow_720p:
-        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P))
+        return decision_message(QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P, in_dms=in_dms))
     return None
 
 
-async def _audit(bot: MJBot, where: Where, kind: str | Msg, refusal: Msg) -> None:
+async def _audit(bot: MJBot, user_id: int, guild_id: int | None, kind: str | Msg, refusal: Msg) -> None:
+    """Post a refusal in the audit log of the server whose rules refused (none for direct messages)."""
     audit = getattr(bot, "audit", None)
-    if audit is None or where.guild_id is None:
+    if audit is None or guild_id is None:
         return
     text = msg("gate.audit", what=kind, reason=refusal)
-    await audit.post(where.guild_id, "refusal", actor_id=where.user_id, text=text)
+    await audit.post(guild_id, "refusal", actor_id=user_id, text=text)
 
 
 # -- one submit at a time per member ------------------------------------------------------------------------
@@ -243,13 +288,16 @@ async def admitted(
     prompt: str | None = None,
     user: UserSettings | None = None,
     video_options: Mapping[str, Any] | None = None,
+    origin: Job | None = None,
 ) -> AsyncIterator[GateResult]:
     """``check_submit`` under the member's lock, held until the body (which submits) is done.
 
     Raises GateRefusal (a UserFacingError, shown ephemerally) when the gate refuses.
     """
     async with _turn(where_of(bot, who).user_id):
-        result = await check_submit(bot, who, request, kind=kind, prompt=prompt, user=user, video_options=video_options)
+        result = await check_submit(
+            bot, who, request, kind=kind, prompt=prompt, user=user, video_options=video_options, origin=origin
+        )
         result.raise_for_refusal()
         yield result
 
@@ -316,12 +364,12 @@ def command_contexts(allow_dms: bool) -> app_commands.AppCommandContext:
 
 
 def offer_in_dms(bot: MJBot, commands: list[app_commands.Command[Any, ..., Any] | app_commands.Group]) -> None:
-    """Set where ``commands`` are offered, by ``[discord] allow_dms``, before they are synced.
+    """Set where ``commands`` are offered, by ``[dms] enabled``, before they are synced.
 
     With DMs off, the tree's default leaves DMs out too, so no command of the bot (``/jobs``, ``/show``...)
     is offered there; commands that set their own contexts (``/admin``: servers only) keep them.
     """
-    allow = bot.config.discord.allow_dms
+    allow = bot.config.dms_enabled
     for command in commands:
         command.allowed_contexts = command_contexts(allow)
         command.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
@@ -338,7 +386,7 @@ class DirectMessagesOff(app_commands.CheckFailure):
 
 
 def check_dms(interaction: discord.Interaction[MJBot]) -> bool:
-    """A cog's ``interaction_check``: refuse commands in DMs when ``[discord] allow_dms`` is off."""
-    if interaction.guild_id is None and not interaction.client.config.discord.allow_dms:
+    """A cog's ``interaction_check``: refuse commands in DMs when ``[dms] enabled`` is off."""
+    if interaction.guild_id is None and not interaction.client.config.dms_enabled:
         raise DirectMessagesOff()
     return True

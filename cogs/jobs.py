@@ -1,4 +1,8 @@
-"""/jobs lists a member's recent jobs (with a Cancel button for running ones); /show re-posts a past job."""
+"""/jobs lists a member's recent jobs (with a Cancel button for running ones); /show re-posts a past job.
+
+/show posts a job only for its owner, or for a moderator of the job's server asking in that server
+(``cogs.policy.may_see``): a job id is no key to someone else's results.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from cogs.actions import message_url
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import defer_public, placeholder_used
 from cogs.i18n import LocaleLike, interaction_locale, msg, t, tn
+from cogs.policy import may_see
 from cogs.ui import FollowUpButton, job_title
 from cogs.ui.render import fit_escaped, relative_time
 
@@ -111,13 +116,18 @@ class JobsCog(commands.Cog):
         job = await self.bot.services.store.get_job(wanted)
         if job is None:
             raise UserFacingError(msg("jobs.no_such_job", job=wanted))
-        own = job.user_id == interaction.user.id
-        moderator = (
-            interaction.guild_id is not None
-            and interaction.guild_id == job.guild_id
-            and interaction.permissions.manage_messages
+        in_server = interaction.guild_id is not None
+        decision = await may_see(
+            self.bot.services.store,
+            job,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            can_manage_messages=in_server and interaction.permissions.manage_messages,
+            can_manage_server=in_server and interaction.permissions.manage_guild,
+            role_ids=tuple(role.id for role in getattr(interaction.user, "roles", ())),
         )
-        if not (own or moderator):
+        if not decision.allowed:
+            log.info("job %s: /show refused to user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
             raise UserFacingError(msg("jobs.not_yours"))
         await defer_public(interaction)
         placeholder_used(interaction)

@@ -17,10 +17,10 @@ def figure(value: float) -> str:
 
 def decision_message(decision: QuotaDecision) -> Msg | None:
     """What a refusal or a queued job tells the member; None when the job may simply go ahead."""
-    if decision.limit is None:
+    if decision.key is None:
         return None
     return msg(
-        f"quota.{decision.limit.value}",
+        f"quota.{decision.key}",
         used=figure(decision.used),
         limit=figure(decision.maximum or 0),
         cost=figure(decision.cost),

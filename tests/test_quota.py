@@ -29,8 +29,10 @@ from bot import costs, quota
 from bot.acedata.emulator import Emulator
 from bot.acedata.errors import ForbiddenError
 from bot.acedata.models import ApiRequest, ImagineAction, ImagineGenerate, VideoExtend
+from bot.config import DmsSettings
 from bot.jobs import JobEngine
 from bot.quota import Limit, Verdict
+from bot.scopes import dm_settings
 from bot.settings import GuildSettings, Limits
 from bot.store import Store
 
@@ -239,12 +241,42 @@ async def test_queued_jobs_count_against_the_daily_limits(engine: JobEngine, sto
     assert budget.refused and budget.limit is Limit.DAILY_BUDGET and budget.used == 16
 
 
-async def test_no_limits_set_or_direct_messages_always_allow(engine: JobEngine, store: Store, clock: FakeClock) -> None:
+async def test_no_limits_set_always_allow(engine: JobEngine, store: Store, clock: FakeClock) -> None:
     for _ in range(3):
         await engine.submit(IMAGE, user_id=ALICE, guild_id=GUILD)
     assert (await decide(store, GuildSettings(), clock)).allowed
-    strict = with_limits(max_running_per_user=1, max_jobs_per_user_per_day=0, daily_budget=0, allow_turbo=False)
-    assert (await decide(store, strict, clock, TURBO_VIDEO, guild_id=None)).allowed
+    assert (await decide(store, GuildSettings(), clock, TURBO_VIDEO, guild_id=None)).allowed
+
+
+async def test_direct_messages_have_the_operators_limits_counted_apart(
+    engine: JobEngine, store: Store, clock: FakeClock
+) -> None:
+    dms = dm_settings(DmsSettings(jobs_per_day=2, running=1))
+    for _ in range(3):
+        await engine.submit(IMAGE, user_id=ALICE, guild_id=GUILD)  # server jobs count on the server only
+    assert (await decide(store, dms, clock, guild_id=None)).allowed
+
+    turbo = await decide(store, dms, clock, TURBO_VIDEO, guild_id=None)
+    assert turbo.refused and turbo.limit is Limit.TURBO and turbo.in_dms
+    assert turbo.message == (
+        "Turbo mode is turned off in direct messages; use fast mode instead, or a server that allows turbo."
+    )
+    hd = await decide(store, dms, clock, EXTEND, guild_id=None)  # an extend defaults to 720p
+    assert hd.refused and hd.limit is Limit.RESOLUTION_720P and "480p" in (hd.message or "")
+    assert (await decide(store, dms, clock, VIDEO, guild_id=None)).allowed  # 480p
+
+    await engine.submit(IMAGE, user_id=ALICE, guild_id=None)
+    queued = await decide(store, dms, clock, guild_id=None)
+    assert queued.queued and (queued.used, queued.maximum) == (1, 1)
+    await engine.submit(IMAGE, user_id=ALICE, guild_id=None)
+    refused = await decide(store, dms, clock, guild_id=None)
+    assert refused.refused and refused.limit is Limit.DAILY_JOBS and (refused.used, refused.maximum) == (2, 2)
+    assert refused.message == (
+        "You can make 2 jobs a day in direct messages, and you have used 2. The limit resets at 00:00 UTC "
+        f"(<t:{int(MIDNIGHT)}:R>); servers you share with the bot have limits of their own."
+    )
+    assert (await decide(store, dms, clock, user_id=BOB, guild_id=None)).allowed
+    assert (await decide(store, with_limits(max_jobs_per_user_per_day=4), clock)).allowed  # the server: 3 of 4
 
 
 # -- the allowance in footers and /settings -----------------------------------------------------------------
@@ -283,8 +315,10 @@ async def test_allowance_without_limits(engine: JobEngine, store: Store, clock: 
     assert not unlimited.limited and unlimited.jobs_left is None and unlimited.units_left is None
     assert unlimited.footer() is None
     assert unlimited.lines() == ["This server sets no limits on your jobs."]
-    direct = await quota.allowance(store, with_limits(daily_budget=1), guild_id=None, user_id=ALICE, now=clock())
+    direct = await quota.allowance(store, GuildSettings(), guild_id=None, user_id=ALICE, now=clock())
     assert not direct.limited and direct.running == 1
+    dms = await quota.allowance(store, dm_settings(DmsSettings()), guild_id=None, user_id=ALICE, now=clock())
+    assert (dms.jobs_used, dms.jobs_left, dms.running, dms.running_limit) == (1, 4, 1, 1)
     only_running = await quota.allowance(
         store, with_limits(max_running_per_user=3), guild_id=GUILD, user_id=ALICE, now=clock()
     )

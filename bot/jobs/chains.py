@@ -22,7 +22,8 @@ from typing import Any, Final, TypeVar
 from bot import quota
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import RESOLUTIONS, VIDEO_MODES, Resolution, VideoGenerate, VideoMode
-from bot.settings import load_guild_settings
+from bot.scopes import SettingsFor, global_block, settings_reader
+from bot.settings import GuildSettings
 from bot.store import Store
 from bot.store.models import Job, JobStatus
 
@@ -93,10 +94,13 @@ class ChainRunner(EventFollower):
         *,
         catch_up_s: float | None = None,
         clock: Callable[[], float] = time.time,
+        settings_for: SettingsFor | None = None,
     ) -> None:
+        """``settings_for`` reads the rules of the upscale's scope (by default a server's, and none in DMs)."""
         super().__init__()
         self._engine = engine
         self._store = store
+        self._settings_for = settings_for or settings_reader(store, GuildSettings())
         self._catch_up_s = engine.job_timeout_s if catch_up_s is None else catch_up_s
         self._clock = clock
         self._active: set[str] = set()
@@ -172,13 +176,14 @@ class ChainRunner(EventFollower):
         meta: dict[str, Any] = {CHAINED_FROM: job.id, "motion": motion}
         if isinstance(job.meta.get("locale"), str):
             meta["locale"] = job.meta["locale"]  # the video's messages keep its owner's language
-        decision = await self._quota(job, request)
+        blocked = await self._blocked(job)
+        decision = None if blocked else await self._quota(job, request)
         engine = self._engine
-        if decision is not None and decision.refused:
+        if blocked or (decision is not None and decision.refused):
             child_id = await engine.refuse(
                 request,
-                code="limit_reached",
-                message=decision.message or "A server limit refused this video.",
+                code="blocked" if blocked else "limit_reached",
+                message=blocked or (decision and decision.message) or "A server limit refused this video.",
                 user_id=job.user_id,
                 guild_id=job.guild_id,
                 channel_id=job.channel_id,
@@ -213,11 +218,27 @@ class ChainRunner(EventFollower):
         )
         return child_id
 
-    async def _quota(self, job: Job, request: VideoGenerate) -> quota.QuotaDecision | None:
-        """The server's limits apply to the video as to any job its owner starts (none in direct messages)."""
-        if job.guild_id is None or job.user_id is None:
+    async def _blocked(self, job: Job) -> str | None:
+        """Why the owner may no longer start jobs here (blocked by the server, or everywhere); None if they may."""
+        if job.user_id is None:
             return None
-        settings = await load_guild_settings(self._store, job.guild_id)
+        who = "a moderator of this server"
+        block = (await self._settings_for(job.guild_id)).block_of(job.user_id)
+        if block is None:
+            who = "the bot's operator"
+            block = await global_block(self._store, job.user_id)
+        if block is None:
+            return None
+        reason = block.reason.strip()
+        because = f" ({reason})" if reason else ""
+        return f"The video was not made: {who} blocked its owner from using the bot{because}."
+
+    async def _quota(self, job: Job, request: VideoGenerate) -> quota.QuotaDecision | None:
+        """The limits of the upscale's scope apply to the video as to any job its owner starts: its server's, or
+        the operator's limits of direct messages (an upscale clicked in DMs on a server's job is the server's)."""
+        if job.user_id is None:
+            return None
+        settings = await self._settings_for(job.guild_id)
         return await quota.check(
             self._store, settings, guild_id=job.guild_id, user_id=job.user_id, request=request, now=self._clock()
         )

@@ -37,27 +37,33 @@ class UsageLedger(Database):
         self, since: float, *, guild_id: int | None = None, user_id: int | None = None
     ) -> list[UsageEntry]:
         """Ledger lines at or after ``since``, oldest first, for a guild and/or a user when given."""
-        where, params = _usage_filter(since, guild_id, user_id)
+        where, params = _usage_filter(since, guild_id, user_id, in_dms=False)
         sql = f"SELECT {USAGE_COLUMNS} FROM usage_ledger WHERE {where} ORDER BY created_at, id"
         return [usage_from_row(row) for row in await self._fetch(sql, params)]
 
-    async def usage_count(self, since: float, *, guild_id: int | None = None, user_id: int | None = None) -> int:
-        """How many ledger lines (submitted jobs) at or after ``since``."""
-        where, params = _usage_filter(since, guild_id, user_id)
+    async def usage_count(
+        self, since: float, *, guild_id: int | None = None, user_id: int | None = None, in_dms: bool = False
+    ) -> int:
+        """How many ledger lines (submitted jobs) at or after ``since`` (``in_dms``: of jobs in direct messages)."""
+        where, params = _usage_filter(since, guild_id, user_id, in_dms=in_dms)
         rows = await self._fetch(f"SELECT COUNT(*) FROM usage_ledger WHERE {where}", params)
         return int(rows[0][0])
 
-    async def usage_total(self, since: float, *, guild_id: int | None = None, user_id: int | None = None) -> float:
-        """The units used at or after ``since`` (0.0 when none)."""
-        where, params = _usage_filter(since, guild_id, user_id)
+    async def usage_total(
+        self, since: float, *, guild_id: int | None = None, user_id: int | None = None, in_dms: bool = False
+    ) -> float:
+        """The units used at or after ``since`` (0.0 when none; ``in_dms``: by jobs in direct messages)."""
+        where, params = _usage_filter(since, guild_id, user_id, in_dms=in_dms)
         rows = await self._fetch(f"SELECT TOTAL(units) FROM usage_ledger WHERE {where}", params)
         return float(rows[0][0])
 
 
-def _usage_filter(since: float, guild_id: int | None, user_id: int | None) -> tuple[str, list[Any]]:
+def _usage_filter(since: float, guild_id: int | None, user_id: int | None, *, in_dms: bool) -> tuple[str, list[Any]]:
     conditions = ["created_at >= ?"]
     params: list[Any] = [since]
-    if guild_id is not None:
+    if in_dms:
+        conditions.append("guild_id IS NULL")
+    elif guild_id is not None:
         conditions.append("guild_id = ?")
         params.append(guild_id)
     if user_id is not None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bot import quota
-from bot.settings import load_guild_settings
 from bot.store.models import Job, JobStatus
 from cogs import gate
 from cogs.i18n import Phrase, job_locale, msg
@@ -91,11 +90,11 @@ async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase 
 
 
 async def allowance_text(bot: MJBot, job: Job) -> str | None:
-    """What the job's owner has left today in its server, for the footer of a result (None without limits)."""
-    if job.guild_id is None or job.user_id is None:
+    """What the job's owner has left today in its server (or in DMs), for a result's footer (None without limits)."""
+    if job.user_id is None:
         return None
     try:
-        settings = await load_guild_settings(bot.services.store, job.guild_id)
+        settings = await gate.scope_settings(bot, job.guild_id)
         left = await quota.allowance(
             bot.services.store, settings, guild_id=job.guild_id, user_id=job.user_id, now=gate.clock()
         )
