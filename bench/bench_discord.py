@@ -1,19 +1,29 @@
-"""Benchmark of job delivery to Discord: how soon a result shows, and how often a job message is edited.
+"""Benchmark of job delivery to Discord: how soon a finished job shows, and how often a job message is edited.
 
 Everything runs in this process: the loopback Discord server of the tests, the bot (discord.py, the
 job engine, the sandbox emulator, SQLite in a temporary directory) with a ``/video`` command that
 defers, submits and hands the job to Delivery, as the real command does. Delivery runs with its
-production pacing (one edit per message per 5 s).
+production pacing (one edit per message per 5 s), and every job is started in the same channel.
 
-1. Completion latency with callbacks (target p95 < 250 ms): ``--jobs`` videos are started and shown,
-   then each is finished at a random moment 6 to 12 s later (``Emulator.finish``); measured from the
-   finish to the moment the loopback Discord receives the edit that carries the four clips. The path
-   is the API's callback POST, the engine, the event, the clip downloads and the upload.
+1. Completion latency, measured from the outside: from the moment the emulator marks a task finished
+   (``Emulator.finish``) to the moment the loopback Discord receives the edit that carries the four clips.
+   The path is the API's callback POST (or the next poll), the engine, the event, the clip downloads and
+   the upload. Runs:
+
+   - ``callbacks``: ``--jobs`` videos, each finished at a uniformly random moment within one pacing window
+     (5 s) after its message was last edited, which is when a paced result would wait longest
+     (target p95 < 250 ms);
+   - ``polling N s``: the same with polling every N s (``--polls``, default 1 and 5) and videos whose progress
+     moves at every poll, so each message is edited every 5 s while it runs (target p95 < N s + 250 ms);
+   - ``burst``: ``--jobs`` videos finished within the same second, with callbacks (target p95 < 250 ms).
+
+   Each run reports how long before its finish the message was last edited (the "phase"): it should spread
+   over the whole window, from 0 to 5 s.
 2. Edits per job with polling (target: at most one edit per message per 5 s): ``--edit-jobs`` videos
    of ``--edit-seconds`` each, polled every second, so each job has a PROGRESS event about every
    second; counted are the edits each message received and the shortest gap between two of them.
 
-Run: ``python bench/bench_discord.py [--jobs N] [--edit-jobs N] [--edit-seconds S] [--json]``.
+Run: ``python bench/bench_discord.py [--jobs N] [--polls S ...] [--edit-jobs N] [--edit-seconds S] [--json]``.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 
 import discord
 from emulator_process import free_port, percentile, print_table
-from fakediscord import FakeDiscord, InteractionHandle, RecordedRequest, running_bot
+from fakediscord import FakeDiscord, InteractionHandle, running_bot
 
 from bot.bot import MJBot
 from bot.config import (
@@ -57,6 +68,9 @@ START_FRAME = "https://images.example/start.png"
 SECRET = "bench-callback-secret-0123456789"  # noqa: S105 - a loopback benchmark
 CLIPS = ["clip1.mp4", "clip2.mp4", "clip3.mp4", "clip4.mp4"]
 PACING_S = 5.0
+TARGET_MS = 250.0
+#: Seconds a polled video takes: its progress moves by 1 % a second, so every poll brings a PROGRESS event.
+POLLED_VIDEO_S = 100.0
 
 
 class BenchBot(MJBot):
@@ -120,46 +134,99 @@ async def start_videos(fake: FakeDiscord, count: int) -> list[InteractionHandle]
     return handles
 
 
-def final_edit(fake: FakeDiscord, handle: InteractionHandle) -> RecordedRequest | None:
-    path = rf"/webhooks/\d+/{handle.token}/messages/.*"
-    return next((r for r in fake.requests_matching("PATCH", path) if [f.filename for f in r.files] == CLIPS), None)
+@dataclass
+class Edits:
+    """The fake's log of message edits, read incrementally (the bench must not load the loop it measures)."""
+
+    fake: FakeDiscord
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        #: Interaction token -> arrival times of its edits, and of the one that brought the clips.
+        self.edits: dict[str, list[float]] = {}
+        self.finals: dict[str, float] = {}
+
+    def scan(self) -> None:
+        requests = self.fake.recorder.requests
+        for request in requests[self.seen :]:
+            if request.method != "PATCH" or not request.path.startswith("/webhooks/"):
+                continue
+            token = request.path.split("/")[3]
+            self.edits.setdefault(token, []).append(request.time)
+            if [f.filename for f in request.files] == CLIPS and token not in self.finals:
+                self.finals[token] = request.time
+        self.seen = len(requests)
+
+    def last_before(self, token: str, moment: float) -> float | None:
+        earlier = [at for at in self.edits.get(token, ()) if at <= moment]
+        return max(earlier) if earlier else None
+
+    async def wait_finals(self, tokens: list[str], within_s: float) -> None:
+        deadline = time.monotonic() + within_s
+        while True:
+            self.scan()
+            if all(token in self.finals for token in tokens):
+                return
+            if time.monotonic() > deadline:
+                missing = sum(token not in self.finals for token in tokens)
+                raise TimeoutError(f"{missing} results did not arrive within {within_s:g} s")
+            await asyncio.sleep(0.25)
 
 
-async def completion_latency(jobs: int) -> dict[str, Any]:
-    async with bench_bot(video_s=3600.0, callbacks=True, poll_s=1.0) as (fake, bot):
+async def task_ids(bot: BenchBot, handles: list[InteractionHandle]) -> list[str]:
+    ids = []
+    for handle in handles:
+        job = None
+        while job is None:  # the message is linked just after its first edit
+            job = await bot.services.store.job_for_message(handle.original_message_id or 0)
+            await asyncio.sleep(0.01)
+        assert job.task_id is not None
+        ids.append(job.task_id)
+    return ids
+
+
+async def finish_latency(
+    jobs: int, *, callbacks: bool, poll_s: float, spread_s: float, after_edit: bool = False, warmup_s: float = 0.0
+) -> dict[str, Any]:
+    """Finish ``jobs`` videos at uniformly random moments within ``spread_s``: after each message's last edit
+    (``after_edit``), or after a warm-up that starts once every message showed. The latency of each is from its
+    finish to the arrival of the edit with its clips."""
+    video_s = 3600.0 if callbacks else POLLED_VIDEO_S
+    async with bench_bot(video_s=video_s, callbacks=callbacks, poll_s=poll_s) as (fake, bot):
         emulator = bot.services.emulator
         assert emulator is not None
         handles = await start_videos(fake, jobs)
-        store = bot.services.store
-        tasks = []
-        for handle in handles:
-            job = None
-            while job is None:  # the message is linked just after its first edit
-                job = await store.job_for_message(handle.original_message_id or 0)
-                await asyncio.sleep(0.01)
-            assert job.task_id is not None
-            tasks.append((handle, job.task_id))
-        shown_at = time.monotonic()
-        finished: dict[int, float] = {}
-        schedule = sorted((random.uniform(6.0, 12.0), handle, task_id) for handle, task_id in tasks)
-        for at, handle, task_id in schedule:
-            await asyncio.sleep(max(0.0, shown_at + at - time.monotonic()))
-            finished[handle.id] = fake.now()
+        tasks = await task_ids(bot, handles)
+        log = Edits(fake)
+        log.scan()
+        started = fake.now()
+        schedule = []
+        for handle, task_id in zip(handles, tasks, strict=True):
+            base = (log.last_before(handle.token, started) or started) if after_edit else started + warmup_s
+            schedule.append((base + random.uniform(0.0, spread_s), handle.token, task_id))
+        finished: dict[str, float] = {}
+        for at, token, task_id in sorted(schedule):
+            await asyncio.sleep(max(0.0, at - fake.now()))
+            finished[token] = fake.now()
             emulator.finish(task_id)
-        await fake.wait_for(
-            lambda: all(final_edit(fake, h) for h in handles), timeout=30, what="every result to arrive"
-        )
-        latencies = []
-        for handle in handles:
-            edit = final_edit(fake, handle)
-            assert edit is not None
-            latencies.append((edit.time - finished[handle.id]) * 1000)
+        await log.wait_finals(list(finished), within_s=poll_s + 60)
+        latencies = [(log.finals[token] - at) * 1000 for token, at in finished.items()]
+        phases = []
+        for token, at in finished.items():
+            last = log.last_before(token, at)
+            if last is not None:
+                phases.append(at - last)
         downloads = bot.delivery.downloads
     return {
         "jobs": jobs,
+        "callbacks": callbacks,
+        "poll_s": poll_s,
+        "spread_s": spread_s,
         "p50_ms": percentile(latencies, 0.5),
         "p95_ms": percentile(latencies, 0.95),
         "max_ms": max(latencies),
+        "phase_min_s": min(phases),
+        "phase_max_s": max(phases),
         "clip_downloads_per_job": downloads / jobs,
     }
 
@@ -167,9 +234,8 @@ async def completion_latency(jobs: int) -> dict[str, Any]:
 async def edits_per_job(jobs: int, seconds: float) -> dict[str, Any]:
     async with bench_bot(video_s=seconds, callbacks=False, poll_s=1.0) as (fake, bot):
         handles = await start_videos(fake, jobs)
-        await fake.wait_for(
-            lambda: all(final_edit(fake, h) for h in handles), timeout=seconds + 30, what="every result to arrive"
-        )
+        log = Edits(fake)
+        await log.wait_finals([h.token for h in handles], within_s=seconds + 30)
         await bot.delivery.idle()
         progress_events = bot.progress_events
     counts: list[int] = []
@@ -188,30 +254,55 @@ async def edits_per_job(jobs: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def latency_rows(run: dict[str, Any], target_ms: float) -> list[tuple[str, str, str]]:
+    return [
+        ("p50", f"{run['p50_ms']:.1f} ms", ""),
+        ("p95", f"{run['p95_ms']:.1f} ms", f"< {target_ms:.0f} ms"),
+        ("max", f"{run['max_ms']:.1f} ms", ""),
+        ("last edit before the finish", f"{run['phase_min_s']:.1f}-{run['phase_max_s']:.1f} s", f"0-{PACING_S:g} s"),
+        ("clip downloads per job", f"{run['clip_downloads_per_job']:.1f}", "4 (once per job)"),
+    ]
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=100, help="videos in the latency run")
+    parser.add_argument("--jobs", type=int, default=100, help="videos in each latency run")
+    parser.add_argument("--polls", type=float, nargs="*", default=[1.0, 5.0], help="poll intervals to measure")
     parser.add_argument("--edit-jobs", type=int, default=20, help="videos in the edit-count run")
     parser.add_argument("--edit-seconds", type=float, default=20.0, help="how long each of those takes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
-    latency = await completion_latency(args.jobs)
+    # With callbacks a message is last edited when it shows, and each job finishes 0-5 s after that.
+    runs = {
+        "callbacks": await finish_latency(args.jobs, callbacks=True, poll_s=1.0, spread_s=PACING_S, after_edit=True)
+    }
+    for poll_s in args.polls:
+        # The warm-up lets every message settle into its 5-second rhythm of progress edits; finishing anywhere
+        # in the next 5 s is then finishing at a uniformly random moment after the last one.
+        runs[f"polling_{poll_s:g}s"] = await finish_latency(
+            args.jobs, callbacks=False, poll_s=poll_s, warmup_s=2 * PACING_S, spread_s=PACING_S
+        )
+    runs["burst"] = await finish_latency(args.jobs, callbacks=True, poll_s=1.0, warmup_s=1.0, spread_s=1.0)
     edits = await edits_per_job(args.edit_jobs, args.edit_seconds)
-    report = {"latency_callbacks": latency, "edits_polling": edits}
+    report = {**runs, "edits_polling": edits}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print_table(
-        f"Completion -> Discord message with the clips, with callbacks ({latency['jobs']} jobs)",
-        [
-            ("p50", f"{latency['p50_ms']:.1f} ms", ""),
-            ("p95", f"{latency['p95_ms']:.1f} ms", "< 250 ms"),
-            ("max", f"{latency['max_ms']:.1f} ms", ""),
-            ("clip downloads per job", f"{latency['clip_downloads_per_job']:.1f}", "4 (once per job)"),
-        ],
-    )
+    for name, run in runs.items():
+        if name == "burst":
+            title = f"{run['jobs']} jobs finished within the same second in one channel, with callbacks"
+            target = TARGET_MS
+        elif run["callbacks"]:
+            title = f"{run['jobs']} jobs finished 0-{PACING_S:g} s after their last edit, with callbacks"
+            target = TARGET_MS
+        else:
+            title = (
+                f"{run['jobs']} jobs finished 0-{PACING_S:g} s after their last edit, polling every {run['poll_s']:g} s"
+            )
+            target = run["poll_s"] * 1000 + TARGET_MS
+        print_table(f"Finish -> Discord edit with the clips: {title}", latency_rows(run, target))
     print_table(
         f"Discord edits per job message, polling every 1 s ({edits['jobs']} jobs of {edits['job_seconds']:g} s)",
         [

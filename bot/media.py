@@ -6,10 +6,12 @@ fill its memory. Nothing here knows Discord.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -33,6 +35,11 @@ _MAGIC = {
 
 
 MAX_REDIRECTS = 3
+
+#: What a result file is: a picture or a clip.
+MediaKind = Literal["image", "video"]
+#: Content types that say nothing; such a file is accepted when its first bytes show what it is.
+_UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 
 
 class PrivateAddressError(OSError):
@@ -201,7 +208,7 @@ async def _inspect(response: aiohttp.ClientResponse, url: str, option: str, max_
         )
     head = await response.content.read(64)
     content_type = _media_type(response.headers.get("Content-Type"))
-    if content_type in ("", "application/octet-stream", "binary/octet-stream"):
+    if content_type in _UNTYPED:
         content_type = _sniff(head) or content_type
     return _judge(url, option, content_type, _total_size(response), max_bytes)
 
@@ -248,23 +255,80 @@ def _total_size(response: aiohttp.ClientResponse) -> int | None:
 
 
 async def download(
-    session: aiohttp.ClientSession, url: str, *, max_bytes: int, timeout_s: float = 30.0
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    kind: MediaKind,
+    max_bytes: int,
+    timeout_s: float = 30.0,
+    allow_private: bool = False,
 ) -> bytes | None:
-    """The body of ``url``, or ``None`` when it is larger than ``max_bytes`` or cannot be fetched."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    """The body of ``url`` if it is a ``kind`` file (``image`` or ``video``) of at most ``max_bytes``, else ``None``.
+
+    A result link comes from the API, not from the bot, so it is fetched like a member's link: redirects
+    are followed by hand and each hop is checked (use a session from :func:`link_session`), a file that is
+    not the media it should be is refused, and the whole of it, redirects included, gets ``timeout_s``.
+    """
     try:
-        async with session.get(url, timeout=timeout) as response:
-            if response.status != 200:
-                log.warning("download of a result failed: HTTP %d", response.status)
-                return None
-            if response.content_length is not None and response.content_length > max_bytes:
-                return None
-            body = bytearray()
-            async for chunk in response.content.iter_chunked(65536):
-                body.extend(chunk)
-                if len(body) > max_bytes:
+        async with asyncio.timeout(timeout_s):
+            for _hop in range(MAX_REDIRECTS + 1):
+                if not _result_host_allowed(url, allow_private=allow_private):
+                    log.warning("download of a result refused: it leads into a private network")
                     return None
-            return bytes(body)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+                async with session.get(url, allow_redirects=False, headers={"Accept": f"{kind}/*"}) as response:
+                    location = response.headers.get("Location")
+                    if response.status in (301, 302, 303, 307, 308) and location:
+                        url = urljoin(url, location)
+                        if urlsplit(url).scheme not in ("http", "https"):
+                            log.warning("download of a result refused: it redirects to something not a web link")
+                            return None
+                        continue
+                    return await _read_media(response, kind, max_bytes)
+            log.warning("download of a result refused: more than %d redirects", MAX_REDIRECTS)
+            return None
+    except aiohttp.ClientConnectorError as exc:
+        private = isinstance(exc.os_error, PrivateAddressError)
+        log.warning("download of a result failed: %s", "a private address" if private else type(exc).__name__)
+        return None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("download of a result failed: %s", type(exc).__name__)
         return None
+
+
+def _result_host_allowed(url: str, *, allow_private: bool) -> bool:
+    if urlsplit(url).scheme not in ("http", "https"):
+        return False
+    try:
+        _check_host(url, "result", allow_private=allow_private)
+    except InputError:
+        return False
+    return True
+
+
+async def _read_media(response: aiohttp.ClientResponse, kind: MediaKind, max_bytes: int) -> bytes | None:
+    if response.status != 200:
+        log.warning("download of a result failed: HTTP %d", response.status)
+        return None
+    if response.content_length is not None and response.content_length > max_bytes:
+        return None
+    content_type = _media_type(response.headers.get("Content-Type"))
+    declared = content_type.startswith(kind + "/")
+    if not declared and content_type not in _UNTYPED:
+        log.warning("download of a result refused: it is %s, not %s", content_type or "untyped", kind)
+        return None
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(65536):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            return None
+    if not declared and not _looks_like(bytes(body[:64]), kind):
+        log.warning("download of a result refused: it is %s and does not look like %s", content_type, kind)
+        return None
+    return bytes(body)
+
+
+def _looks_like(head: bytes, kind: MediaKind) -> bool:
+    """Whether the first bytes of an untyped file are those of a ``kind`` (an MP4 or QuickTime box, a picture)."""
+    if kind == "video":
+        return head[4:8] == b"ftyp"
+    return _sniff(head) is not None

@@ -50,6 +50,20 @@ def redact(path: str) -> str:
     return f"{head}{CALLBACK_ROUTE}/***" if found else path
 
 
+def decode_body(raw: bytes) -> Any:
+    """The JSON document in a callback body; UnexpectedResponseError saying what is wrong with it otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnexpectedResponseError("the callback body is not UTF-8 text; send JSON encoded as UTF-8") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise UnexpectedResponseError("the callback body is nested too deeply to be a task result") from None
+    except ValueError as error:
+        raise UnexpectedResponseError(f"the callback body is not JSON ({error})") from None
+
+
 class _RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         self.logger.info(
@@ -124,11 +138,11 @@ class WebServer:
             log.warning("callback refused: body larger than %d bytes", MAX_BODY_BYTES)
             raise
         try:
-            payload: Any = json.loads(raw)
-            result = parse_callback(payload)
-        except (ValueError, UnexpectedResponseError) as error:
-            log.warning("callback refused: %s", error)
-            return web.json_response({"ok": False, "error": str(error)}, status=400)
+            result = parse_callback(decode_body(raw))
+        except UnexpectedResponseError as error:
+            log.warning("callback refused: %s", error.message)
+            return web.json_response({"ok": False, "error": error.message}, status=400)
+        # Only a hint: the engine asks the API about the task and trusts nothing else of the body.
         matched = await self._engine.handle_callback(result)
         return web.json_response({"ok": matched})
 

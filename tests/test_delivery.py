@@ -7,6 +7,7 @@ slash command defined here that defers, submits and hands the job to Delivery, a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import socket
@@ -16,7 +17,7 @@ from typing import Any
 
 import discord
 import pytest
-from fakediscord import FakeDiscord, FakeMessage, Permission, RecordedRequest, running_bot
+from fakediscord import FakeDiscord, FakeMessage, InteractionHandle, Permission, RecordedRequest, running_bot
 
 from bot.bot import MJBot
 from bot.config import (
@@ -28,9 +29,10 @@ from bot.config import (
     JobsSettings,
     StoreSettings,
 )
+from bot.jobs import JobEvent, JobEventType
 from bot.options import imagine_request, video_request
-from bot.store.models import Job, JobKind, JobStatus
-from cogs.delivery.pacing import EditPacer
+from bot.store import Store
+from bot.store.models import Job, JobStatus
 
 START_FRAME = "https://images.example/start.png"
 #: Edits per message are paced to one per this many seconds in these tests (5 s in production).
@@ -166,8 +168,9 @@ async def test_progress_is_paced_and_the_clips_arrive_attached_with_buttons(
     assert job.status is JobStatus.SUCCEEDED
     patches = edits_of(fake, message, handle.token)
     assert len(patches) >= 3, "the message showed progress before the result"
-    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(patches)]
-    assert min(gaps) >= INTERVAL * 0.9, f"edits closer than the pacing interval: {gaps}"
+    # Progress edits keep the pacing; the result does not wait for it (it may follow the last one closely).
+    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(patches[:-1])]
+    assert min(gaps) >= INTERVAL * 0.9, f"progress edits closer than the pacing interval: {gaps}"
 
     last = patches[-1]
     assert [f.filename for f in last.files] == CLIPS
@@ -432,46 +435,95 @@ async def test_delete_result_deletes_every_message_and_each_job_downloads_once(
     assert await bot.services.store.messages_for_job(job.id) == []
 
 
-# -- the pacing rules on their own -------------------------------------------------------------------------
+# -- a finished job shows at once ------------------------------------------------------------------------
 
 
-def a_job(status: JobStatus = JobStatus.RUNNING, progress: int = 0, job_id: str = "job0001") -> Job:
-    return Job(
-        id=job_id,
-        kind=JobKind.VIDEO,
-        action="generate",
-        prompt="p",
-        params={},
-        status=status,
-        progress=progress,
-        created_at=0.0,
-        updated_at=0.0,
-    )
+def the_result(status: str) -> Callable[[FakeMessage], bool]:
+    return has_clips if status == "succeeded" else final("could not be rendered" if status == "failed" else "ancel")
 
 
-async def test_the_pacer_coalesces_per_message_keeps_the_final_and_forgets_idle_messages() -> None:
-    rendered: list[tuple[int, str, int, float]] = []
+async def job_of(store: Store, handle: InteractionHandle) -> Job:
+    """The job whose message the interaction's response became (linked just after it showed)."""
+    async with asyncio.timeout(5):
+        while True:
+            job = await store.job_for_message(handle.original_message_id or 0)
+            if job is not None:
+                return job
+            await asyncio.sleep(0.01)
 
-    async def render(message_id: int, job: Job) -> bool:
-        rendered.append((message_id, job.status.value, job.progress, asyncio.get_running_loop().time()))
-        return True
 
-    pacer = EditPacer(render, interval_s=0.2)
-    pacer.edited(1, a_job(progress=0))  # the first edit, outside the pacer: the window starts
-    for progress in (10, 20, 30):
-        pacer.submit(1, a_job(progress=progress))
-    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100))
-    pacer.submit(1, a_job(progress=40))  # a late snapshot cannot replace the final render
-    pacer.submit(2, a_job(progress=50))  # another message: not held by the first one's window
-    await pacer.idle()
-    assert [(m, s, p) for m, s, p, _ in rendered] == [(2, "running", 50), (1, "succeeded", 100)]
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
+async def test_a_job_that_ends_right_after_an_edit_shows_its_end_at_once(
+    bot: TestBot, fake_discord: FakeDiscord, status: str
+) -> None:
+    fake = fake_discord
+    bot.delivery.edit_interval_s = 5.0  # the production pacing
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake.slash("video", {"prompt": "a short walk"})
+    await handle.wait_for_original(final("started"))  # this edit opened the message's 5-second window
+    job = await bot.job()
+    assert job.task_id is not None
 
-    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100))  # shows that already: skipped
-    await pacer.idle()
-    assert len(rendered) == 2
-    pacer.submit(1, a_job(JobStatus.SUCCEEDED, 100), force=True)  # a refresh renders anyway, a window later
-    await pacer.idle()
-    assert len(rendered) == 3 and rendered[2][3] - rendered[1][3] >= 0.2
+    ended = fake.now()
+    if status == "cancelled":
+        await bot.services.engine.cancel(job.id, reason="Cancelled by a test")
+    else:
+        emulator.finish(job.task_id, success=status == "succeeded", error_message="The walk could not be rendered")
+    message = await handle.wait_for_original(the_result(status), timeout=4)
 
-    await asyncio.sleep(0.25)
-    assert len(pacer) == 0, "nothing is kept about a message once its window has closed"
+    shown = edits_of(fake, message, handle.token)[-1]
+    assert shown.time - ended < 1.5, f"the end showed {shown.time - ended:.2f} s after the job ended"
+
+
+async def test_jobs_ending_together_in_one_channel_do_not_wait_for_each_other(
+    bot: TestBot, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    bot.delivery.edit_interval_s = 5.0
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handles = [await fake.slash("video", {"prompt": f"clip {n}"}) for n in range(12)]
+    for handle in handles:
+        await handle.wait_for_original(final("started"))
+    store = bot.services.store
+    jobs = [await job_of(store, handle) for handle in handles]
+
+    ended = fake.now()
+    for job in jobs:
+        assert job.task_id is not None
+        emulator.finish(job.task_id)
+    for handle in handles:
+        await handle.wait_for_original(has_clips, timeout=4)
+
+    latest = max(edits_of(fake, fake.message(h.original_message_id or 0), h.token)[-1].time for h in handles)
+    assert latest - ended < 1.5, f"the last of 12 results showed {latest - ended:.2f} s after the jobs ended"
+
+
+async def test_a_progress_snapshot_that_comes_after_the_result_never_replaces_it(
+    bot: TestBot, fake_discord: FakeDiscord
+) -> None:
+    fake = fake_discord
+    emulator = bot.services.emulator
+    assert emulator is not None
+    emulator.settings.video_duration_s = 30
+    handle = await fake.slash("video", {"prompt": "a late echo"})
+    await handle.wait_for_original(final("started"))
+    running = await bot.job()
+    assert running.task_id is not None
+    emulator.finish(running.task_id)
+    message = await handle.wait_for_original(has_clips)
+    await bot.delivery.idle()
+    await asyncio.sleep(INTERVAL * 1.5)  # the message's window closed, and with it the pacer's memory of it
+    mark = len(fake.recorder)
+
+    stale = dataclasses.replace(running, progress=55)
+    await bot.delivery._on_job_event(JobEvent(JobEventType.PROGRESS, stale, at=0.0))
+    await bot.delivery._on_job_event(JobEvent(JobEventType.PROGRESS, dataclasses.replace(stale, progress=60), at=0.0))
+    await bot.delivery.idle()
+    await asyncio.sleep(INTERVAL * 1.5)
+
+    assert writes(fake, since=mark) == [], "nothing was edited after the result"
+    assert has_clips(message)

@@ -489,16 +489,21 @@ async def test_a_callback_racing_the_poll_announces_the_result_once(
     assert (await store.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
-async def test_callback_progress_snapshots_do_not_finish_the_job(
-    engine: JobEngine, store: Store, log_events: EventLog
+async def test_a_callback_snapshot_shows_the_progress_the_api_reports(
+    engine: JobEngine, emu: Emulator, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO)
     job = await store.get_job(job_id)
     assert job is not None and job.task_id
-    snapshot = TaskResult.parse({"success": True, "task_id": job.task_id, "progress": 40, "video_urls": []})
-    assert await engine.handle_callback(snapshot) is True
+    clock.advance(DURATION * 0.45)
+    claimed = TaskResult.parse({"success": True, "task_id": job.task_id, "progress": 90, "video_urls": []})
+
+    assert await engine.handle_callback(claimed) is True
     progressed = await log_events.wait_for(job_id, JobEventType.PROGRESS)
-    assert progressed.job.progress == 40 and progressed.job.status is JobStatus.RUNNING
+
+    api_progress = emu.task(job.task_id).progress  # type: ignore[union-attr]
+    assert 0 < api_progress < 90
+    assert progressed.job.progress == api_progress and progressed.job.status is JobStatus.RUNNING
     assert engine.tracked_count == 1
 
 

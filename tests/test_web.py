@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.models import VideoGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEventType
-from bot.store import Job, JobStatus, Store
+from bot.store import Job, JobKind, JobStatus, NewJob, Store
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
 SECRET = "cb-secret-9d2e41f0a7"
@@ -119,6 +120,25 @@ async def stack(client: AceDataClient, store: Store, clock: FakeClock) -> AsyncI
     await opened.web.stop()
 
 
+def lookups(emu: Emulator) -> list[Any]:
+    """The task lookups the bot made (its ``retrieve_batch`` requests)."""
+    return [request for request in emu.requests if request.path == TASKS]
+
+
+def api_video_urls(emu: Emulator, task_id: str) -> tuple[str, ...]:
+    """The clip URLs of a finished task, as the API itself reports them."""
+    view = emu.task(task_id)
+    assert view is not None and view.response is not None
+    return tuple(view.response["video_urls"])
+
+
+async def eventually(condition: Any, within_s: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (what it watches has no event to wait on)."""
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110 - the emulator's request log has no event to wait on
+            await asyncio.sleep(0.01)
+
+
 async def post(http: aiohttp.ClientSession, url: str, body: Any) -> tuple[int, Any]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     async with http.post(url, data=data, headers={"content-type": "application/json"}) as answer:
@@ -129,18 +149,20 @@ async def post(http: aiohttp.ClientSession, url: str, body: Any) -> tuple[int, A
             return answer.status, text
 
 
-async def test_a_callback_finishes_the_job_without_polling(stack: Stack, emu: Emulator, store: Store) -> None:
+async def test_a_callback_makes_the_bot_look_the_task_up_at_once(stack: Stack, emu: Emulator, store: Store) -> None:
     job_id = await stack.engine.submit(VIDEO)
     job = await store.get_job(job_id)
     assert job is not None and job.task_id
     assert emu.requests[-1].body["callback_url"] == f"{stack.base_url}/acedata/callback/{SECRET}"
 
     emu.finish(job.task_id)
+    began = time.perf_counter()
     done = await stack.engine.wait(job_id, timeout=5)
 
-    assert done.status is JobStatus.SUCCEEDED and len(done.video_urls) == 4
+    assert time.perf_counter() - began < 1.0  # the next safety-net poll is a minute away
+    assert done.status is JobStatus.SUCCEEDED and done.video_urls == api_video_urls(emu, job.task_id)
     assert stack.events.types(job_id)[-1] is JobEventType.SUCCEEDED
-    assert [request for request in emu.requests if request.path == TASKS] == []
+    assert [request.body["ids"] for request in lookups(emu)] == [[job.task_id]]
     await emu.wait_callbacks()
     [delivery] = emu.task(job.task_id).callbacks  # type: ignore[union-attr]
     assert delivery.delivered and delivery.status == 200
@@ -347,7 +369,6 @@ async def test_a_callback_that_beats_the_submit_answer_is_not_lost(stack: Stack,
     job_ids = [await stack.engine.submit(VIDEO) for _ in range(5)]
     for job_id in job_ids:
         assert (await stack.engine.wait(job_id, timeout=5)).status is JobStatus.SUCCEEDED
-    assert [request for request in emu.requests if request.path == TASKS] == []
 
 
 class SlowToSave(Store):
@@ -378,3 +399,198 @@ async def test_a_callback_before_the_task_id_is_saved_is_applied_after_it(
     finally:
         await stack.web.stop()
         await slow.close()
+
+
+# -- a callback is a hint: the API's answer decides ---------------------------------------------------------
+
+
+async def test_a_forged_success_callback_does_not_finish_a_running_job(
+    stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
+) -> None:
+    job_id = await stack.engine.submit(VIDEO)
+    job = await store.get_job(job_id)
+    assert job is not None and job.task_id
+    forged = {
+        "success": True,
+        "task_id": job.task_id,
+        "progress": 100,
+        "video_id": "forged-video",
+        "video_urls": ["http://10.0.0.7/forged.mp4"] * 4,
+    }
+
+    assert await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", forged) == (200, {"ok": True})
+    await eventually(lambda: len(lookups(emu)) == 1)  # the bot asked the API ...
+    await asyncio.sleep(0.1)
+    running = await store.get_job(job_id)  # ... which says the task is still running
+    assert running is not None and running.status is JobStatus.RUNNING and running.video_id is None
+    assert stack.engine.tracked_count == 1
+
+    emu.finish(job.task_id)  # the API's own callback; the answer to its lookup finishes the job
+    done = await stack.engine.wait(job_id, timeout=5)
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.video_id == emu.task(job.task_id).video_id != "forged-video"  # type: ignore[union-attr]
+    assert done.video_urls == api_video_urls(emu, job.task_id)
+    assert stack.events.types(job_id).count(JobEventType.SUCCEEDED) == 1
+
+
+async def test_a_forged_failure_callback_does_not_fail_a_running_job(
+    stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
+) -> None:
+    job_id = await stack.engine.submit(VIDEO)
+    job = await store.get_job(job_id)
+    assert job is not None and job.task_id
+    forged = {"success": False, "task_id": job.task_id, "error": {"code": "failed", "message": "forged failure"}}
+
+    assert await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", forged) == (200, {"ok": True})
+    await eventually(lambda: len(lookups(emu)) == 1)
+    await asyncio.sleep(0.1)
+
+    after = await store.get_job(job_id)
+    assert after is not None and after.status is JobStatus.RUNNING and after.error_message is None
+    assert JobEventType.FAILED not in stack.events.types(job_id)
+
+
+async def test_a_callback_for_an_unknown_task_costs_no_api_call(
+    stack: Stack, emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    await stack.engine.submit(VIDEO)
+    url = f"{stack.base_url}/acedata/callback/{SECRET}"
+    for task_id in ("no-such-task", "3f1c2a9e-0000-4000-8000-000000000000"):
+        assert await post(http, url, {"task_id": task_id, "success": True, "progress": 100}) == (200, {"ok": False})
+    await asyncio.sleep(0.1)
+    assert lookups(emu) == []
+
+
+async def test_callbacks_arriving_together_share_one_lookup(
+    stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
+) -> None:
+    job_ids = [await stack.engine.submit(VIDEO) for _ in range(40)]
+    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    url = f"{stack.base_url}/acedata/callback/{SECRET}"
+
+    answers = await asyncio.gather(*(post(http, url, {"task_id": task_id}) for task_id in task_ids))
+
+    assert answers == [(200, {"ok": True})] * len(task_ids)
+    await eventually(lambda: sum(len(request.body["ids"]) for request in lookups(emu)) >= len(task_ids))
+    await asyncio.sleep(0.1)
+    asked = [task_id for request in lookups(emu) for task_id in request.body["ids"]]
+    assert sorted(asked) == sorted(task_ids)  # each task asked about once ...
+    assert len(lookups(emu)) <= 4  # ... in a few requests, not one per callback
+
+
+async def test_a_flood_of_callbacks_costs_about_one_lookup_per_task_per_second(
+    stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
+) -> None:
+    job_ids = [await stack.engine.submit(VIDEO) for _ in range(3)]
+    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    url = f"{stack.base_url}/acedata/callback/{SECRET}"
+
+    began = time.monotonic()
+    for round_ in range(60):
+        progress = {"success": True, "progress": round_, "video_urls": []}
+        await asyncio.gather(*(post(http, url, {**progress, "task_id": task_id}) for task_id in task_ids))
+        await asyncio.sleep(0.02)
+    flood_s = time.monotonic() - began
+    await asyncio.sleep(1.2)  # the last deferred lookup
+
+    seconds = int(flood_s) + 1
+    for task_id in task_ids:
+        asked = sum(request.body["ids"].count(task_id) for request in lookups(emu))
+        assert 1 <= asked <= seconds + 1, (asked, flood_s)
+    assert len(lookups(emu)) <= seconds + 1  # the three tasks share each request
+    assert all(job.status is JobStatus.RUNNING for job in (await store.jobs_by_ids(job_ids)).values())
+
+
+async def test_ndjson_progress_callbacks_are_hints_too(
+    tmp_path: Path, clock: FakeClock, http: aiohttp.ClientSession
+) -> None:
+    """The emulator's ``ndjson + callback`` mode POSTs a snapshot at every step: each one may start a lookup,
+    at most one a second, and the progress shown is the API's."""
+    emulator = Emulator(EmulatorSettings(tokens=frozenset({TOKEN}), job_duration_s=1.2, video_duration_s=1.2))
+    await emulator.start()
+    store = await Store.open(tmp_path / "ndjson.sqlite3", clock=clock)
+    client = AceDataClient(http, token=TOKEN, base_url=emulator.url, retry=RetryPolicy(attempts=2), sleep=no_sleep)
+    stack = await open_stack(client, store, clock)
+    try:
+        job = await store.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
+        body = {**VIDEO.to_body(), "callback_url": f"{stack.base_url}/acedata/callback/{SECRET}"}
+        headers = {"authorization": f"Bearer {TOKEN}", "accept": "application/x-ndjson"}
+        async with http.post(f"{emulator.url}/midjourney/videos", json=body, headers=headers) as answer:
+            task_id = (await answer.json())["task_id"]
+        await store.mark_submitted(job.id, task_id)
+        await stack.engine.start()  # follows the job; its safety-net poll is a minute away
+
+        done = await stack.engine.wait(job.id, timeout=6)
+
+        assert done.status is JobStatus.SUCCEEDED and done.video_urls == api_video_urls(emulator, task_id)
+        await emulator.wait_callbacks()
+        snapshots = emulator.task(task_id).callbacks  # type: ignore[union-attr]
+        assert len(snapshots) == 6 and all(delivery.status == 200 for delivery in snapshots)
+        # Six callbacks in 1.2 s: the start-up poll, then at most one lookup a second (at 0, 1 and 2 s).
+        assert len(lookups(emulator)) <= 4
+        shown = [event.job.progress for event in stack.events.of(job.id, JobEventType.PROGRESS)]
+        assert shown and all(0 < value < 100 for value in shown)
+    finally:
+        await stack.engine.stop()
+        await stack.web.stop()
+        await store.close()
+        await emulator.stop()
+
+
+# -- what the listener does with bodies it cannot use ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"[" * 100_000, 400),
+        (b'{"task_id": "t", "progress": ' + b"[" * 100_000, 400),
+        (b"{" + b'"a":{' * 50_000, 400),
+        (b"x" * (2 << 20), 413),
+        (b'{"task_id": "\xff\xfe"}', 400),
+        (b"\xef\xbb\xbf\x00\xd8", 400),
+        (b'["a list", {"task_id": "t"}]', 400),
+        (b'"a string"', 400),
+        (b"12", 400),
+        (b"null", 400),
+        (b'{"success": true, "progress": 100}', 400),
+        (b'{"task_id": {"nested": ["t"]}}', 400),
+        (b'{"task_id": "' + b"t" * 5000 + b'"}', 400),
+        (b'{"task_id": "t\\nINFO forged log line"}', 400),
+        (b"", 400),
+    ],
+    ids=lambda value: str(value)[:24] if isinstance(value, bytes) else str(value),
+)
+async def test_bodies_it_cannot_use_get_a_clear_4xx_and_no_traceback(
+    stack: Stack,
+    emu: Emulator,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    expected: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    status, answer = await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", body)
+
+    assert status == expected
+    if status == 400:
+        assert answer["ok"] is False and answer["error"].startswith("the callback")
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+    assert "Traceback" not in caplog.text
+    assert lookups(emu) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"task_id": "t", "progress": [[["deep"]]], "video_urls": {"a": 1}, "error": [1]},
+        {"task_id": "t", "success": "yes", "image_width": "wide", "actions": 7, "sub_image_urls": "x"},
+        {"task_id": "t", "error": {"code": {"x": 1}, "message": ["m"]}, "progress": 1e308},
+    ],
+)
+async def test_odd_fields_beside_a_task_id_are_answered_not_crashed_on(
+    stack: Stack, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture, body: dict[str, Any]
+) -> None:
+    status, _ = await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", body)
+    assert status in (200, 400)
+    assert not [record for record in caplog.records if record.exc_info]

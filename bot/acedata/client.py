@@ -39,6 +39,8 @@ _RUN_MARGIN_S = 15.0
 _MAX_LINE_BYTES = 1 << 20
 #: Bound on the pages one reconciliation search may fetch.
 _MAX_SEARCH_PAGES = 20
+#: A callback's task_id longer than this is not one (the API's are 36-character UUIDs).
+_MAX_TASK_ID_CHARS = 128
 
 _T = TypeVar("_T")
 
@@ -301,8 +303,13 @@ def parse_callback(payload: Any) -> TaskResult:
             raise UnexpectedResponseError("the callback body is not JSON") from exc
     if not isinstance(payload, Mapping):
         raise UnexpectedResponseError("the callback body is not a JSON object")
-    if not _text(payload.get("task_id")):
+    task_id = payload.get("task_id")
+    if not _text(task_id):
         raise UnexpectedResponseError("the callback body has no task_id")
+    if not isinstance(task_id, str) or len(task_id) > _MAX_TASK_ID_CHARS or not task_id.isprintable():
+        raise UnexpectedResponseError(
+            f"the callback's task_id must be a string of at most {_MAX_TASK_ID_CHARS} printable characters"
+        )
     return TaskResult.parse(payload)
 
 

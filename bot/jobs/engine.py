@@ -17,16 +17,17 @@ from typing import Any
 from bot import costs
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
-from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult, TaskStatus
+from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult
 from bot.store import FinishItem, JobNotFoundError, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
 from .health import EngineHealth, PollRecord, count_api_call, counting_api_calls
+from .lookups import TaskLookups
 from .outcomes import JobOutcomes
 from .submission import UNSENDABLE_MESSAGE, Submissions
-from .tracking import TrackedJobs, finish_item
+from .tracking import TrackedJobs
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class JobEngine:
         self._tracked = TrackedJobs()
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
+        self._lookups = TaskLookups(client, self._outcomes.apply_records, self._is_tracked, batch_size=self._batch_size)
         self._submissions = Submissions(
             client,
             store,
@@ -150,6 +152,7 @@ class JobEngine:
                 straggler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._lookups.close()
         await self._events.drain(STOP_TIMEOUT_S)
 
     def subscribe(self, handler: EventHandler) -> Callable[[], None]:
@@ -312,14 +315,16 @@ class JobEngine:
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 
     async def handle_callback(self, result: TaskResult) -> bool:
-        """Apply a result the API POSTed; True if it belongs to a job. Safe to race with the poll loop."""
+        """Take a callback as a hint; True if its task belongs to a job. Safe to race with the poll loop.
+
+        Only the task id is read: anyone who learns the callback URL can POST anything, so the job is
+        finished by what the API itself says when asked (a batched lookup, at most about once a second per
+        task). A task no job knows costs no API call.
+        """
         task_id = result.task_id
         if not task_id:
             return False
-        entry = self._tracked.by_task(task_id)
-        if entry is not None:
-            job_id = entry.job_id
-        else:
+        if self._tracked.by_task(task_id) is None:
             job = await self._store.get_job_by_task(task_id)
             in_flight = self._submissions.in_flight
             if job is None or job.id in in_flight:
@@ -330,19 +335,17 @@ class JobEngine:
                     log.info("callback for unknown task %s ignored", task_id)
                 return job is not None
             if job.finished:
-                log.info("job %s (task %s): late result ignored; the job is %s", job.id, task_id, job.status)
+                log.info("job %s (task %s): late callback ignored; the job is %s", job.id, task_id, job.status)
                 return True
-            job_id = job.id
-        status = result.status
-        if status is TaskStatus.SUCCEEDED and result.progress is not None and result.progress < 100:
-            status = TaskStatus.RUNNING  # an ndjson progress snapshot: "success" only means "so far so good"
-        if status is not TaskStatus.RUNNING:
-            await self._outcomes.finish([finish_item(job_id, status, result)])
-        elif result.progress is not None and (entry is None or result.progress > entry.progress):
-            if entry is not None:
-                entry.progress = result.progress
-            await self._outcomes.save_progress([(job_id, result.progress)])
+            if job.status is not JobStatus.RUNNING:
+                return True
+            self._tracked.add(job)  # running, but not followed here until now
+        if not self._stopping:
+            self._lookups.hint(task_id)
         return True
+
+    def _is_tracked(self, task_id: str) -> bool:
+        return self._tracked.by_task(task_id) is not None
 
     async def cancel(self, job_id: str, *, reason: str | None = None) -> Job:
         """Stop following a job and mark it cancelled; the API cannot cancel, so a late result is ignored."""

@@ -30,7 +30,7 @@ from cogs.i18n import Phrase
 
 from . import messages
 from .compose import PRIVATE_DM, Compose, composer, extras_for, render
-from .events import DM_RESULT, DM_SENT, JOB, PRIVATE, DeliveryEvents
+from .events import DM_RESULT, DM_SENT, JOB, PRIVATE, DeliveryEvents, Where
 from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
 from .owners import OwnerNames
@@ -66,7 +66,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         self.bot = bot
         interval = type(self).min_edit_interval_s if min_edit_interval_s is None else min_edit_interval_s
         self._pacer = EditPacer(self._render_message, interval_s=interval)
-        self._results = ResultCache(lambda: bot.services.session, linger_s=interval + 2.0)
+        self._results = ResultCache(allow_private=bot.config.acedata.media_may_be_private, linger_s=interval + 2.0)
         self._tokens = TokenBook(clock)
         self._owners = OwnerNames(bot)
         #: Final messages: the names of the files on them and the result URLs.
@@ -74,7 +74,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         #: Messages whose result could not be delivered in any way, and when that was found.
         self._failed: dict[int, float] = {}
         #: The message ids of running jobs, so that progress events need no store query.
-        self._running: dict[str, tuple[int, ...]] = {}
+        self._running: dict[str, tuple[Where, ...]] = {}
         self._link_epoch = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._startup: asyncio.Task[int] | None = None
@@ -128,7 +128,7 @@ class Delivery(DeliveryEvents, commands.Cog):
             if task is not None:
                 task.cancel()
         self._pacer.close()
-        self._results.close()
+        await self._results.close()
 
     async def idle(self) -> None:
         """Wait until start-up re-rendering is done and no render is waiting or under way."""
@@ -159,7 +159,7 @@ class Delivery(DeliveryEvents, commands.Cog):
             log.info(
                 "job %s (guild %s): re-rendering message %s (%s)", job.id, job.guild_id, link.message_id, job.status
             )
-            self._pacer.submit(link.message_id, job, force=True)
+            self._pacer.submit(link.message_id, job, channel_id=link.channel_id, force=True)
         return len(due)
 
     async def _sweep_forever(self) -> None:
@@ -327,7 +327,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         if job is None:
             return
         for link in await self._store.messages_for_job(job_id):
-            self._pacer.submit(link.message_id, job, force=True)
+            self._pacer.submit(link.message_id, job, channel_id=link.channel_id, force=True)
 
     async def delete_result(self, job_id: str) -> None:
         """Delete every message that shows the job and forget them; a message that cannot be deleted stays linked."""
@@ -347,6 +347,8 @@ class Delivery(DeliveryEvents, commands.Cog):
         link = await self._store.link_for_message(message_id)
         if link is None or link.job_id != job.id:
             return False  # deleted, or taken over by another job meanwhile
+        if link.delivered is not None and not job.finished:
+            return False  # a progress snapshot that came late: the message shows the finished job already
         try:
             if not await self._update(link, job):
                 return False
@@ -460,7 +462,7 @@ class Delivery(DeliveryEvents, commands.Cog):
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
-        self._pacer.edited(link.message_id, job)
+        self._pacer.edited(link.message_id, job, channel_id=link.channel_id)
         self._links_changed(job.id)
         self._release_results(job)
         if job.finished:
@@ -470,7 +472,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         # (Compared by what the message shows: a needless edit would hold the result back by a window.)
         latest = await self._store.get_job(job.id)
         if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
-            self._pacer.submit(link.message_id, latest)
+            self._pacer.submit(link.message_id, latest, channel_id=link.channel_id)
 
     def _release_results(self, job: Job, *, besides: int | None = None) -> None:
         """Forget the job's downloaded files unless another of its messages is about to use them."""

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(f"{__package__}.cog")
 
 
+#: A message and its channel.
+Where = tuple[int, int | None]
 #: Bound of the memory of which messages each running job has.
 _RUNNING_MEMORY: Final = 20_000
 
@@ -48,7 +50,7 @@ class DeliveryEvents:
     _pacer: EditPacer
     _tokens: TokenBook
     _shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]]
-    _running: dict[str, tuple[int, ...]]
+    _running: dict[str, tuple[Where, ...]]
     _link_epoch: int
     _dm_tasks: set[asyncio.Task[None]]
 
@@ -73,8 +75,8 @@ class DeliveryEvents:
             parent_id = job.meta.get("chained_from")
             if isinstance(parent_id, str) and parent_id:
                 await self._take_over(parent_id, job)
-        for message_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
-            self._pacer.submit(message_id, job)
+        for message_id, channel_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
+            self._pacer.submit(message_id, job, channel_id=channel_id)
         if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and gate.QUEUED_META in job.meta:
             await self._queue_moved(job)
         if event.type.final and job.status in DM_STATES:
@@ -110,8 +112,8 @@ class DeliveryEvents:
         except Exception:
             log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
 
-    async def _messages_of(self, job: Job, *, cached: bool) -> tuple[int, ...]:
-        """The ids of the job's messages. Progress events, the bulk of all events, read them from memory.
+    async def _messages_of(self, job: Job, *, cached: bool) -> tuple[Where, ...]:
+        """The job's messages and their channels. Progress events, the bulk of all events, read them from memory.
 
         Every message is linked here, and each link change forgets the job's entry, so the memory is
         current; a message unlinked elsewhere only costs a skipped render. Other events read the store.
@@ -120,7 +122,7 @@ class DeliveryEvents:
         if known is not None:
             return known
         epoch = self._link_epoch
-        found = tuple(link.message_id for link in await self._store.messages_for_job(job.id))
+        found = tuple((link.message_id, link.channel_id) for link in await self._store.messages_for_job(job.id))
         if job.finished:
             self._running.pop(job.id, None)
         elif epoch == self._link_epoch:  # no link changed while the store was read

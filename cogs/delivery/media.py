@@ -3,6 +3,10 @@
 Files are fetched once per job, however many messages show it, and kept only while those messages
 are being rendered. Attaching matters twice: sandbox media URLs are loopback addresses Discord could
 never fetch, and provider CDN links expire while a message attachment stays.
+
+A result link is fetched as carefully as a member's link: the bot's own network is off limits unless
+the API itself lives there (the sandbox), and a file that is not the picture or clip it should be is
+not attached.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -73,6 +77,11 @@ def result_media(job: Job) -> list[tuple[str, str]]:
     return []
 
 
+def media_kind(job: Job) -> media.MediaKind:
+    """What a job's result files must be."""
+    return "video" if job.kind is JobKind.VIDEO else "image"
+
+
 def choose(named: Sequence[tuple[str, str]], bodies: Sequence[bytes | None], limit: int) -> ResultFiles:
     """Attach every file when all were fetched and together fit ``limit``; otherwise attach none and link them all.
 
@@ -98,11 +107,13 @@ class ResultCache:
     """Downloads of one job's results, shared by all of its messages.
 
     An entry is dropped by ``release`` once the job's messages are rendered, or at the latest ``linger_s``
-    after its last use.
+    after its last use. Files are fetched through a session of the cache's own, whose resolver refuses
+    private addresses unless ``allow_private`` (only when the API itself is on a private network).
     """
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], *, linger_s: float) -> None:
-        self._session = session
+    def __init__(self, *, allow_private: bool, linger_s: float) -> None:
+        self._allow_private = allow_private
+        self._session: aiohttp.ClientSession | None = None
         self.linger_s = linger_s
         self._entries: dict[str, _Download] = {}
         self._slots = asyncio.Semaphore(CONCURRENT_JOB_DOWNLOADS)
@@ -120,7 +131,7 @@ class ResultCache:
             if entry is not None:
                 self._drop(job.id)
             task = asyncio.get_running_loop().create_task(
-                self._fetch_all([url for _, url in named], per_file), name=f"results-{job.id}"
+                self._fetch_all([url for _, url in named], media_kind(job), per_file), name=f"results-{job.id}"
             )
             entry = _Download(per_file, task)
             self._entries[job.id] = entry
@@ -136,11 +147,17 @@ class ResultCache:
             return False
         return any(body is None for body in entry.task.result())
 
-    async def _fetch_all(self, urls: Sequence[str], max_bytes: int) -> list[bytes | None]:
+    async def _fetch_all(self, urls: Sequence[str], kind: media.MediaKind, max_bytes: int) -> list[bytes | None]:
         async with self._slots:
-            session = self._session()
+            if self._session is None or self._session.closed:
+                self._session = media.link_session(allow_private=self._allow_private)
+            session = self._session
             self.downloads += len(urls)
-            return list(await asyncio.gather(*(media.download(session, url, max_bytes=max_bytes) for url in urls)))
+            fetches = (
+                media.download(session, url, kind=kind, max_bytes=max_bytes, allow_private=self._allow_private)
+                for url in urls
+            )
+            return list(await asyncio.gather(*fetches))
 
     def release(self, job_id: str) -> None:
         """The job's messages are rendered: forget its files (whoever still awaits them gets them)."""
@@ -164,7 +181,7 @@ class ResultCache:
     def cached_jobs(self) -> int:
         return len(self._entries)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for job_id, entry in list(self._entries.items()):
             self._drop(job_id)
             if not entry.task.done():
@@ -172,3 +189,6 @@ class ResultCache:
             else:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     entry.task.exception()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
