@@ -2,7 +2,9 @@
 
 The API signs nothing it POSTs, so the callback URL itself carries the secret; the secret is
 compared in constant time, never logged (the access log shows a redacted path), and a wrong one
-gets the same 404 as an unknown path.
+gets the same 404 as an unknown path. Even with the right secret a body is not believed: only its
+task id is read, and the engine asks the API what became of that task. A body that cannot be used
+(not UTF-8, not JSON, nested too deeply, no task id) gets 400 with the reason, never a 500.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The job engine: submits generations, follows them to the end, and survives restarts.
 
 A job is written to the store before the API hears of it, tracked in memory while it runs, and
-finished in the store exactly once, whichever of the poll loop and an API callback sees the
-result first. Subscribers receive :class:`JobEvent`s; nothing here knows about Discord.
+finished in the store exactly once, whichever of the poll loop and the lookup a callback
+prompts sees the result first. Subscribers receive :class:`JobEvent`s; nothing here knows about Discord.
 """
 
 from __future__ import annotations
