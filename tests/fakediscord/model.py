@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -211,9 +211,23 @@ class StoredAttachment:
     filename: str
     data: bytes
     content_type: str | None
-    url: str
+    #: The link without its signature; ``url`` signs it afresh on every read.
+    base_url: str
     description: str | None = None
     ephemeral: bool = False
+    #: Signs ``base_url`` (the fake's link signer; unsigned by default).
+    signer: Callable[[StoredAttachment], str] | None = None
+    #: Gone from the CDN: its message was deleted.
+    deleted: bool = False
+    #: When an upload (an ephemeral attachment, which lives on its interaction only) is gone: no link outlives it.
+    expires_at: float | None = None
+    #: The link handed out lately and until when it is good (kept while it has half its life left).
+    signed: tuple[str, float] | None = None
+
+    @property
+    def url(self) -> str:
+        """A link to the file, signed now (as in every payload Discord sends)."""
+        return self.base_url if self.signer is None else self.signer(self)
 
     @property
     def size(self) -> int:
@@ -304,6 +318,9 @@ class FakeMessage(dict[str, Any]):
 
     @property
     def attachments(self) -> list[dict[str, Any]]:
+        """As Discord sends them now: links signed afresh."""
+        if self.files:
+            return [attachment.payload() for attachment in self.files]
         return list(self.get("attachments") or [])
 
     @property
@@ -339,8 +356,11 @@ class FakeMessage(dict[str, Any]):
         return {key: len(users) for key, users in self.reaction_users.items() if users}
 
     def wire(self) -> dict[str, Any]:
-        """A plain deep-enough copy, safe to send while the message keeps changing."""
-        return {key: _copy_json(value) for key, value in self.items()}
+        """A plain deep-enough copy, safe to send while the message keeps changing; attachment links signed now."""
+        data = {key: _copy_json(value) for key, value in self.items()}
+        if self.files and "attachments" in data:
+            data["attachments"] = self.attachments
+        return data
 
 
 def _copy_json(value: Any) -> Any:

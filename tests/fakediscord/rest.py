@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v10"
 #: Large enough for uploads past the attachment size limits, so the fake (not aiohttp) answers 413.
 MAX_REQUEST_SIZE = 256 * 1024 * 1024
+#: Links one ``POST /attachments/refresh-urls`` may name.
+REFRESH_LIMIT = 50
 
 #: Callback types each interaction type may answer with.
 _ALLOWED_CALLBACKS = {
@@ -232,6 +234,7 @@ class RestApi:
             web.get(f"{p}/guilds/{{guild_id}}/members", self.list_members),
             web.get(f"{p}/guilds/{{guild_id}}/members/{{user_id}}", self.get_member),
             # files
+            web.post(f"{p}/attachments/refresh-urls", self.refresh_urls),
             web.get("/attachments/{attachment_id}/{filename}", self.get_attachment),
         ]
 
@@ -702,10 +705,32 @@ class RestApi:
 
     # -- files ----------------------------------------------------------------------------------------------
 
+    async def refresh_urls(self, request: web.Request) -> web.Response:
+        """``POST /attachments/refresh-urls``: each link re-signed if its file still exists, else as it was."""
+        self._require_bot_auth(request)
+        body: Body = request[BODY]
+        urls = body.object.get("attachment_urls")
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            raise ApiError(400, 50035, "Invalid Form Body", _field_error("attachment_urls", "Must be a list of links."))
+        if not 1 <= len(urls) <= REFRESH_LIMIT:
+            raise ApiError(
+                400, 50035, "Invalid Form Body", _field_error("attachment_urls", f"Must be 1 to {REFRESH_LIMIT} links.")
+            )
+        refreshed = []
+        for url in urls:
+            attachment = self.fake.attachment_for(url)
+            refreshed.append({"original": url, "refreshed": url if attachment is None else attachment.url})
+        return json_response({"refreshed_urls": refreshed})
+
     async def get_attachment(self, request: web.Request) -> web.Response:
-        attachment = self.fake.attachments.get(_int(request.match_info["attachment_id"]))
-        if attachment is None or attachment.filename != request.match_info["filename"]:
+        """A file, for a link whose signature is good and not expired (404 once the file or the link is gone)."""
+        fake = self.fake
+        attachment = fake.attachment_for(str(request.url))
+        if attachment is None:
             return web.Response(status=404, text="Not Found")
+        refused = fake.links.check(attachment.id, dict(request.query))
+        if refused is not None:
+            return web.Response(status=refused.status, text=refused.reason)
         content_type = attachment.content_type or "application/octet-stream"
         return web.Response(body=attachment.data, headers={"Content-Type": content_type})
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from .builders import InteractionBuilder, OptionValue
 from .gateway import OP_RECONNECT, Gateway
 from .interactions import InteractionHandle
+from .links import LinkSigner, attachment_of
 from .model import (
     DEFAULT_ATTACHMENT_SIZE_LIMIT,
     FLAG_COMPONENTS_V2,
@@ -84,6 +85,9 @@ class FakeDiscord:
     Options: ``compress`` sends zlib-stream binary frames when the client asks for them; ``enforce_3s_ack``
     refuses acknowledgements later than 3 s (404/10062); ``required_token`` rejects other bot tokens;
     ``clock`` replaces ``time.monotonic`` (``advance_clock`` moves it forward too).
+
+    Attachment links are signed and expire as Discord's CDN links do (see ``links``): ``advance_clock`` past a
+    day, and the links handed out before stop working, while a fetched message carries freshly signed ones.
     """
 
     def __init__(
@@ -102,6 +106,8 @@ class FakeDiscord:
         self.attachment_size_limit = attachment_size_limit
         self._clock = clock or time.monotonic
         self._clock_offset = 0.0
+        #: Signs attachment links against ``wall_clock`` (Unix time plus what ``advance_clock`` added).
+        self.links = LinkSigner(self.wall_clock)
         self.ids = SnowflakeFactory()
         self.recorder = Recorder()
         #: "METHOD /path" of every request no route matched; a test asserts it stays empty.
@@ -204,8 +210,12 @@ class FakeDiscord:
     def now(self) -> float:
         return self._clock() + self._clock_offset
 
+    def wall_clock(self) -> float:
+        """Unix time as the fake sees it: the expiry of attachment links reads it."""
+        return time.time() + self._clock_offset
+
     def advance_clock(self, seconds: float) -> None:
-        """Move the fake clock forward (token lifetimes and the 3-second ack rule read it)."""
+        """Move the fake clock forward (token lifetimes, the 3-second ack rule and attachment links read it)."""
         self._clock_offset += seconds
         self.notify()
 
@@ -395,12 +405,40 @@ class FakeDiscord:
             filename=filename,
             data=data,
             content_type=content_type,
-            url=f"{self.base_url}/attachments/{attachment_id}/{filename}",
+            base_url=f"{self.base_url}/attachments/{attachment_id}/{filename}",
             description=description,
             ephemeral=ephemeral,
+            signer=self._sign,
+            expires_at=self.wall_clock() + self.links.lifetime_s if ephemeral else None,
         )
         self.attachments[attachment_id] = attachment
         return attachment
+
+    def _sign(self, attachment: StoredAttachment) -> str:
+        """A link to the file good for at least half a lifetime from now (an upload's never past its end).
+
+        The same link is handed out until it is past half its life, so that a test may compare links.
+        """
+        now = self.wall_clock()
+        if attachment.signed is None or attachment.signed[1] - now < self.links.lifetime_s / 2:
+            url = self.links.sign(attachment.base_url, attachment.id, until=attachment.expires_at)
+            attachment.signed = (url, now + self.links.lifetime_s)
+        return attachment.signed[0]
+
+    def attachment_for(self, url: str) -> StoredAttachment | None:
+        """The file a link names, whatever its signature; None when the fake holds no such file (or it is gone)."""
+        found = attachment_of(url)
+        if found is None:
+            return None
+        attachment_id, filename, _ = found
+        attachment = self.attachments.get(attachment_id)
+        if attachment is None or attachment.filename != filename or self._gone(attachment):
+            return None
+        return attachment
+
+    def _gone(self, attachment: StoredAttachment) -> bool:
+        expired = attachment.expires_at is not None and self.wall_clock() >= attachment.expires_at
+        return attachment.deleted or expired
 
     def guild_of(self, channel: FakeChannel) -> FakeGuild:
         if channel.guild_id is None:
@@ -994,6 +1032,8 @@ class FakeDiscord:
 
     async def delete_message(self, message: FakeMessage) -> None:
         message.deleted = True
+        for attachment in message.files:
+            attachment.deleted = True  # Discord deletes a message's files with it
         channel = self.channels[message.channel_id]
         if not message.ephemeral:
             event: dict[str, Any] = {"id": str(message.id), "channel_id": str(channel.id)}

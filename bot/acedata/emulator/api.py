@@ -16,7 +16,7 @@ from aiohttp import web
 from .engine import CLOSING, Engine
 from .faults import Fault
 from .settings import RecordedRequest
-from .tasks import Task, present
+from .tasks import Task
 from .validation import ApiProblem, bad_request, check_batch, check_imagine, check_videos
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class ApiHandlers:
             submission = check_videos(
                 body, ndjson=ndjson, moderation_words=settings.moderation_words, find_video=engine.find_video
             )
-        task = engine.create(submission, body, trace_id, self._media_base(request))
+        failure = await engine.frames.problem(body) if endpoint == "videos" else None
+        task = engine.create(submission, body, trace_id, self._media_base(request), failure=failure)
         if task.delivery in ("async", "callback"):
             return web.json_response({"task_id": task.id, "trace_id": trace_id}, headers={"x-trace-id": trace_id})
         if task.delivery == "hold":
@@ -142,7 +143,7 @@ class ApiHandlers:
             raise ApiProblem(504, "timeout", "Timeout to generate the image.") from None
         finally:
             engine.unsubscribe(task, queue)
-        shown = present({**response, "trace_id": task.trace_id}, legacy=engine.settings.legacy_fields)
+        shown = engine.shown({**response, "trace_id": task.trace_id})
         return web.json_response(shown, headers={"x-trace-id": task.trace_id})
 
     async def _stream(self, request: web.Request, task: Task, limit_s: float) -> web.StreamResponse:
@@ -173,15 +174,13 @@ class ApiHandlers:
         return response
 
     def _line(self, line: Mapping[str, Any], task: Task) -> bytes:
-        shown = present({**line, "trace_id": task.trace_id}, legacy=self._engine.settings.legacy_fields)
+        shown = self._engine.shown({**line, "trace_id": task.trace_id})
         return json.dumps(shown).encode() + b"\n"
 
     def _tasks(self, body: Mapping[str, Any], trace_id: str) -> web.Response:
         engine = self._engine
-        legacy = engine.settings.legacy_fields
         headers = {"x-trace-id": trace_id}
         action = body.get("action", "retrieve")
-        now = engine.clock()
         if action == "retrieve":
             task_id, by_trace = body.get("id"), body.get("trace_id")
             if task_id and isinstance(task_id, str):
@@ -190,10 +189,10 @@ class ApiHandlers:
                 task = engine.by_trace(by_trace)
             else:
                 raise bad_request("id is required")
-            return web.json_response({} if task is None else task.record(now, legacy=legacy), headers=headers)
+            return web.json_response({} if task is None else engine.record(task), headers=headers)
         if action == "retrieve_batch":
             tasks, count = engine.batch(check_batch(body))
-            items = [task.record(now, legacy=legacy) for task in tasks]
+            items = [engine.record(task) for task in tasks]
             return web.json_response({"items": items, "count": count}, headers=headers)
         raise bad_request(f"unknown action '{action}'")
 

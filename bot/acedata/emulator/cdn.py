@@ -1,4 +1,8 @@
-"""The emulator's media host: result pictures (PNG) and clips (MP4), no auth, HEAD supported."""
+"""The emulator's media host: result pictures (PNG) and clips (MP4), no auth, HEAD supported.
+
+A link must carry a good signature that has not expired (see ``signing``): 404 for media that does not
+exist, 403 for a link that is unsigned, altered or expired.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from aiohttp import web
 
 from .engine import Engine
 from .media import PictureCache, free_box_header, load_clips, padding_box_size
+from .signing import LinkRefused
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,7 @@ class MediaHandlers:
         clip_index = None if task is None else task.clip_for(name)
         if clip_index is None:
             raise web.HTTPNotFound(text="no such clip")
+        self._check_link(request)
         clip = self._clips[clip_index]
         box = padding_box_size(self._engine.settings.clip_padding_bytes)
         if not box:
@@ -45,8 +51,15 @@ class MediaHandlers:
         picture = None if task is None else task.picture(name)
         if picture is None:
             raise web.HTTPNotFound(text="no such image")
+        self._check_link(request)
         data = self._pictures.get(f"{task_id}/{name}", picture)
         return web.Response(body=data, content_type="image/png")
+
+    def _check_link(self, request: web.Request) -> None:
+        try:
+            self._engine.signer.check(request.path, request.query)
+        except LinkRefused as refused:
+            raise web.HTTPForbidden(text=refused.reason) from None
 
     async def _padded(self, request: web.Request, clip: bytes, box: int) -> web.StreamResponse:
         """The clip followed by a ``free`` box of ``box`` bytes, streamed so a large pad costs no memory."""

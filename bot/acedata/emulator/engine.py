@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,12 @@ from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
 
 from .callbacks import CallbackSender
 from .faults import FaultBook
+from .frames import FrameFetcher
 from .media import IMAGE_SIDE, RAW_SIDE, aspect_size, blend, palette
 from .persist import StateFile
 from .scheduler import Scheduler
 from .settings import EmulatorSettings, RecordedRequest
+from .signing import MediaSigner
 from .tasks import FINAL_STEP, PROGRESS_STEPS, ImageOutput, Task, TaskStore, VideoOutput, present
 from .validation import BatchQuery, Submission
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 CLOSING: dict[str, Any] = {}
 IMAGE_FAILURE = ("failed", "The job failed to render, please retry")
 VIDEO_FAILURE = ("failed", "The video failed to render, please retry")
+_FAILURES = {"imagine": IMAGE_FAILURE, "videos": VIDEO_FAILURE}
 _FINAL_ACTIONS_AFTER_BIG_UPSCALE = tuple(a for a in UPSCALED_ACTIONS if a not in ("upscale_2x", "upscale_4x"))
 #: How far each follow-up moves away from the picture it starts from (0 = same colours).
 _DRIFT = {
@@ -49,6 +52,8 @@ class Engine:
         self.requests: list[RecordedRequest] = []
         self.scheduler = Scheduler(clock, self._on_step)
         self.callbacks = CallbackSender(lambda: self.settings.callback_timeout_s)
+        self.signer = MediaSigner(lambda: self.settings, clock)
+        self.frames = FrameFetcher(lambda: self.settings)
         #: Where the tasks are kept across restarts, once ``open_state`` was called.
         self.state: StateFile | None = None
         #: Seeded: decides failures and looks, so a run can be repeated. Ids never come from it, so a
@@ -58,8 +63,16 @@ class Engine:
 
     # -- creating ------------------------------------------------------------------------------
 
-    def create(self, submission: Submission, body: dict[str, Any], trace_id: str, media_base: str) -> Task:
-        """Accept a valid submission: the task starts now and ends ``duration`` later."""
+    def create(
+        self,
+        submission: Submission,
+        body: dict[str, Any],
+        trace_id: str,
+        media_base: str,
+        *,
+        failure: tuple[str, str] | None = None,
+    ) -> Task:
+        """Accept a valid submission: the task starts now and ends ``duration`` later (failed with ``failure``)."""
         settings = self.settings
         task_id = str(uuid.uuid4())
         fails = settings.failure_rate > 0 and self._rng.random() < settings.failure_rate
@@ -80,7 +93,7 @@ class Engine:
             delivery=submission.delivery,
             media_base=media_base,
             output=output,
-            planned_error=(IMAGE_FAILURE if submission.type == "imagine" else VIDEO_FAILURE) if fails else None,
+            planned_error=failure or (_FAILURES[submission.type] if fails else None),
             callback_url=submission.callback_url,
             callback_progress=submission.callback_progress,
         )
@@ -149,6 +162,16 @@ class Engine:
         return VideoOutput(video_id=self._new_media_id(), clips=clips, cover=cover)
 
     # -- reading -------------------------------------------------------------------------------
+
+    def shown(self, response: Mapping[str, Any]) -> dict[str, Any]:
+        """A result or progress line as sent to a client: media links signed now, sizes as the settings say."""
+        return present(self.signer.sign_result(response), legacy=self.settings.legacy_fields)
+
+    def record(self, task: Task) -> dict[str, Any]:
+        """The task as ``/midjourney/tasks`` returns it, its media links signed now."""
+        record = task.record(self.clock(), legacy=self.settings.legacy_fields)
+        record["response"] = self.signer.sign_result(record["response"])
+        return record
 
     def observe(self, task: Task) -> Task:
         """Bring a task up to date with the clock: end it if its time has come."""
@@ -230,7 +253,7 @@ class Engine:
         for queue in task.watchers:
             queue.put_nowait(snapshot)
         if task.callback_progress:
-            self.callbacks.send(task, {**snapshot, "trace_id": task.trace_id})
+            self.callbacks.send(task, self.shown({**snapshot, "trace_id": task.trace_id}))
 
     def _end_as_planned(self, task: Task, *, deliver: bool = True) -> None:
         error = task.planned_error or IMAGE_FAILURE
@@ -248,7 +271,7 @@ class Engine:
             queue.put_nowait(final)
         if task.callback_url:
             try:
-                self.callbacks.send(task, present(final, legacy=self.settings.legacy_fields))
+                self.callbacks.send(task, self.shown(final))
             except RuntimeError:  # no running event loop: nobody could receive it anyway
                 log.warning("emulator: task %s ended outside the event loop; callback not sent", task.id)
 
@@ -260,6 +283,7 @@ class Engine:
     async def close(self) -> None:
         self.scheduler.close()
         await self.callbacks.close()
+        await self.frames.close()
         if self.state is not None:
             await self.state.close()
 

@@ -16,6 +16,7 @@ from .api import ApiHandlers
 from .cdn import MediaHandlers
 from .engine import Engine
 from .faults import Fault
+from .frames import FrameFetch
 from .settings import EmulatorSettings, RecordedRequest
 from .tasks import TaskView
 
@@ -31,7 +32,8 @@ class Emulator:
     """
 
     def __init__(self, settings: EmulatorSettings | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        self._engine = Engine(settings or EmulatorSettings(), clock)
+        self._clock_offset = 0.0
+        self._engine = Engine(settings or EmulatorSettings(), lambda: clock() + self._clock_offset)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self.app = web.Application()
@@ -140,6 +142,15 @@ class Emulator:
             message=message,
         )
         return self._engine.faults.arm(fault)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward: tasks come due, and media links signed before may expire."""
+        self._clock_offset += seconds
+
+    @property
+    def frame_fetches(self) -> list[FrameFetch]:
+        """Every start or end frame fetched for a video submit (with ``fetch_images``), oldest first."""
+        return self._engine.frames.fetches
 
     def clear_faults(self) -> None:
         self._engine.faults.clear()

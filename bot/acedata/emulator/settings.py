@@ -31,6 +31,16 @@ class EmulatorSettings:
     public_url: str | None = None
     #: Time limit of one callback POST.
     callback_timeout_s: float = 10.0
+    #: How long a media link in a result stays good; every answer signs its links afresh. 0: links never expire.
+    media_link_ttl_s: float = 24 * 3600.0
+    #: Signs media links. Not a secret: it only makes an altered or expired link fail as the real CDN's do,
+    #: and it stays the same across restarts so that links keep working until they expire.
+    media_link_key: str = "mjbot-emulator-media"
+    #: Fetch a video's start and end frames when it is submitted, and fail the task when one cannot be
+    #: fetched, as the real API does (off by default: tests of the emulator alone use links that go nowhere).
+    fetch_images: bool = False
+    #: Time limit of fetching one frame.
+    fetch_timeout_s: float = 10.0
     #: A JSON file that keeps the tasks across restarts (read at the first ``start()``); ``None``: memory only.
     #: Results carry the URL the emulator had when they were made, so a restarted one should listen on the same port.
     state_path: str | None = None
