@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot import __version__, cli_users
-from bot.acedata.errors import AceDataError
-from bot.acedata.models import ApiRequest, VideoExtend, VideoGenerate
+from bot import __version__, cli_jobs, cli_users
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
-from bot.options import InputError, extend_request, imagine_request, video_request
 from bot.startup import StartupError, listen_error
 from bot.store.database import StoreError
-from bot.store.models import Job, JobKind, JobStatus
-from bot.text import duration, progress_bar, shorten
+from bot.store.owner import StoreOwner
+from bot.text import duration, shorten
 
-COMMANDS = ("run", "emulator", "video", "imagine", "extend", "jobs", "health", "users")
+COMMANDS = ("run", "emulator", "video", "imagine", "extend", "wait", "jobs", "health", "users")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     job_options.add_argument(
         "--api", metavar="URL", help='the API to use: "emulator" for the built-in sandbox, or a base URL'
     )
+    new_job = argparse.ArgumentParser(add_help=False, parents=[job_options])
+    new_job.add_argument(
+        "--new", action="store_true", help="send it even if a job with the same request is still unfinished"
+    )
 
-    video = sub.add_parser("video", parents=[job_options], help="animate an image into four video clips")
+    video = sub.add_parser("video", parents=[new_job], help="animate an image into four video clips")
     video.add_argument("prompt", help="what should happen; Midjourney parameters such as --motion high pass through")
     video.add_argument("--image", required=True, metavar="URL", help="the start frame (http or https)")
     video.add_argument("--end-image", metavar="URL", help="an end frame (not with --loop)")
@@ -60,14 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--mode", choices=("fast", "turbo"), default="fast")
     video.add_argument("--resolution", choices=("480p", "720p"), default="720p")
 
-    imagine = sub.add_parser("imagine", parents=[job_options], help="make a 2x2 image grid from a prompt")
+    imagine = sub.add_parser("imagine", parents=[new_job], help="make a 2x2 image grid from a prompt")
     imagine.add_argument("prompt")
     imagine.add_argument("--mode", choices=("fast", "relax", "turbo"), default="fast")
 
-    extend = sub.add_parser("extend", parents=[job_options], help="extend one clip of a finished video job")
+    extend = sub.add_parser("extend", parents=[new_job], help="extend one clip of a finished video job")
     extend.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
     extend.add_argument("--index", type=int, required=True, metavar="N", help="which clip, 1 to 4")
     extend.add_argument("--prompt", help="a new prompt for the extension (default: the job's prompt)")
+
+    wait = sub.add_parser("wait", parents=[job_options], help="follow a job to its result (a finished one: at once)")
+    wait.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
 
     jobs = sub.add_parser("jobs", parents=[common], help="list recent jobs in the store")
     jobs.add_argument("--limit", type=int, default=20, metavar="N")
@@ -121,7 +124,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         _setup_logging(config)
         from bot.bot import run_bot  # imported here so the job commands never load discord.py
 
-        await run_bot(config)
+        with StoreOwner.acquire(config.store.path, "mjbot run"):  # before Discord hears of us
+            await run_bot(config)
         return 0
     if command == "emulator":
         return await _run_emulator(args)
@@ -135,7 +139,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _list_jobs(config, args.limit, sys.stdout)
     config = _job_config(args)
     _setup_logging(config, quiet=True)
-    return await _run_job_command(args, config, sys.stdout)
+    if command == "wait":
+        return await cli_jobs.wait_command(args, config, sys.stdout, sys.stderr)
+    return await cli_jobs.run_job_command(args, config, sys.stdout, sys.stderr)
 
 
 def _setup_logging(config: Config, *, quiet: bool = False) -> None:
@@ -219,125 +225,6 @@ async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
             f"{job.progress:>7}%  {duration(now - job.created_at):>8}  {shorten(job.prompt, 50)}",
             file=out,
         )
-    return 0
-
-
-async def _build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
-    """The typed request for a job command, and the parent job id for an extend."""
-    if args.command == "video":
-        video = video_request(
-            args.prompt,
-            args.image,
-            end_image_url=args.end_image,
-            loop=args.loop,
-            mode=args.mode,
-            resolution=args.resolution,
-        )
-        return video, None
-    if args.command == "imagine":
-        return imagine_request(args.prompt, mode=args.mode), None
-    from bot.store import Store
-
-    store = await Store.open(config.store.path)
-    try:
-        parent = await store.get_job(args.job)
-    finally:
-        await store.close()
-    if parent is None:
-        raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
-    if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
-        raise InputError(f"Job {parent.id} is not a finished video ({parent.kind.value}, {parent.status.value}).")
-    params = parent.params
-    request = extend_request(
-        parent.video_id,
-        args.index,
-        prompt=args.prompt or parent.prompt,
-        mode=str(params.get("mode", "fast")),
-        resolution=str(params["resolution"]) if params.get("resolution") else None,
-    )
-    return request, parent.id
-
-
-async def _run_job_command(args: argparse.Namespace, config: Config, out: TextIO) -> int:
-    from bot.runtime import Services
-
-    try:
-        request, parent_id = await _build_request(args, config)
-    except InputError as exc:
-        print(f"mjbot: {exc}", file=sys.stderr)
-        return 2
-    services = await Services.open(config, listen=False)
-    try:
-        if config.sandbox:
-            print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
-        progress = _ProgressPrinter(out)
-        try:
-            job_id = await services.engine.submit(request, parent_id=parent_id)
-        except AceDataError as exc:
-            print(f"mjbot: the API refused the job: {exc}", file=sys.stderr)
-            return 1
-        print(f"Job {job_id} submitted.", file=out)
-        started = time.monotonic()
-        while True:
-            job = await services.engine.get(job_id)
-            if job is None or job.finished:
-                break
-            progress.show(job, time.monotonic() - started)
-            with contextlib.suppress(TimeoutError):
-                await services.engine.wait(job_id, timeout=0.5)
-        if job is not None and job.status is JobStatus.SUCCEEDED:
-            progress.show(job, time.monotonic() - started)
-        progress.done()
-        if job is None:
-            print(f"mjbot: job {job_id} vanished from the store", file=sys.stderr)
-            return 1
-        return _print_result(job, request, time.monotonic() - started, out)
-    finally:
-        await services.close()
-
-
-class _ProgressPrinter:
-    """A one-line live bar on a terminal, or a line per change of progress when piped."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last: tuple[str, int] | None = None
-
-    def show(self, job: Job, elapsed: float) -> None:
-        state = (job.status.value, job.progress)
-        if state == self.last and not self.tty:
-            return
-        self.last = state
-        line = f"[{progress_bar(job.progress, 20)}] {job.status.value:<10} {duration(elapsed)}"
-        if self.tty:
-            print(f"\r{line}", end="", file=self.out, flush=True)
-        else:
-            print(line, file=self.out, flush=True)
-
-    def done(self) -> None:
-        if self.tty and self.last is not None:
-            print(file=self.out)
-
-
-def _print_result(job: Job, request: ApiRequest, elapsed: float, out: TextIO) -> int:
-    if job.status is not JobStatus.SUCCEEDED:
-        reason = job.error_message or job.error_code or job.status.value
-        print(f"Job {job.id} {job.status.value} after {duration(elapsed)}: {reason}", file=out)
-        return 1
-    print(f"Job {job.id} done in {duration(elapsed)}.", file=out)
-    if isinstance(request, VideoGenerate | VideoExtend):
-        for number, url in enumerate(job.video_urls, start=1):
-            print(f"  clip {number}: {url}", file=out)
-        if job.image_url:
-            print(f"  cover:  {job.image_url}", file=out)
-        print(f"Extend a clip: mjbot extend {job.id} --index 1", file=out)
-        return 0
-    print(f"  grid:  {job.image_url}", file=out)
-    if job.raw_image_url and job.raw_image_url != job.image_url:
-        print(f"  full:  {job.raw_image_url}", file=out)
-    if job.actions:
-        print(f"  next:  {', '.join(job.actions)}", file=out)
     return 0
 
 

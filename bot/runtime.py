@@ -24,6 +24,7 @@ from bot.jobs import ChainRunner, JobEngine, QueueRunner
 from bot.scopes import SettingsFor, dm_settings, settings_reader
 from bot.startup import listen_error
 from bot.store import Store
+from bot.store.owner import StoreOwner
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Services:
     queue: QueueRunner
     emulator: Emulator | None = None
     web: WebServer | None = None
+    owner: StoreOwner | None = None
 
     @classmethod
     async def open(
@@ -50,11 +52,18 @@ class Services:
         *,
         listen: bool = True,
         health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+        command: str = "mjbot run",
     ) -> Services:
-        """Open the services; ``listen`` starts the callback/health listener (the bot does, the CLI does not)."""
+        """Open the services; ``listen`` starts the callback/health listener (the bot does, the CLI does not).
+
+        The engine settles and finishes every unfinished job of the store, so the store is taken for this
+        process first (``command`` names it to others): a second engine on the same file raises
+        :class:`~bot.store.owner.StoreInUseError` before anything else starts.
+        """
         emulator: Emulator | None = None
         session: aiohttp.ClientSession | None = None
         store: Store | None = None
+        owner = StoreOwner.acquire(config.store.path, command)
         try:
             Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
             token = config.acedata.token or ""
@@ -86,7 +95,7 @@ class Services:
             rules = settings_reader(store, dm_settings(config.dms))
             chains = ChainRunner(engine, store, settings_for=rules)
             queue = QueueRunner(engine, store, running_limit_reader(rules))
-            services = cls(config, session, client, store, engine, chains, queue, emulator)
+            services = cls(config, session, client, store, engine, chains, queue, emulator, owner=owner)
             if listen:
                 services.web = WebServer(
                     engine,
@@ -114,6 +123,7 @@ class Services:
                 await session.close()
             if emulator is not None:
                 await emulator.stop()
+            owner.release()
             raise
 
     async def close(self) -> None:
@@ -126,6 +136,8 @@ class Services:
         await self.session.close()
         if self.emulator is not None:
             await self.emulator.stop()
+        if self.owner is not None:
+            self.owner.release()
 
 
 def running_limit_reader(settings_for: SettingsFor) -> Callable[[int | None, int], Awaitable[int | None]]:

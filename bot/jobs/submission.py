@@ -36,7 +36,7 @@ def unconfirmed_message(job: Job, error: AceDataError | None, *, refused: bool) 
     if error is None:
         answer = ""
     elif refused:
-        answer = f" The API refused the task search: {error}."
+        answer = f" The API answered the task search with {error}."
     else:
         answer = f" The task search kept failing: {error}."
     return (
@@ -226,7 +226,7 @@ class Submissions:
             elif rules.is_permanent(error):
                 search.refused = True
                 log.warning(
-                    "job %s (task unknown): the API refused the task search (%s); not searching again, "
+                    "job %s (task unknown): the task search failed for good (%s); not searching again, "
                     "the job fails in %.0f s unless it is settled first",
                     job.id,
                     error,

@@ -1,0 +1,268 @@
+"""The CLI's job commands: one-off jobs (``video``, ``imagine``, ``extend``) and ``wait``, without Discord.
+
+A job command runs the engine, and the engine settles and finishes every unfinished job of its
+store, so the command takes the store for its process first (:mod:`bot.store.owner`): while the bot
+or another job command runs on the same store it refuses with one line. ``wait`` needs the engine
+only when no other process runs one; otherwise it watches the store, read-only, while that process
+finishes the job, and takes over if that process stops first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from typing import TextIO
+
+from bot.acedata.errors import AceDataError, ConnectionFailedError
+from bot.acedata.models import ApiRequest, Endpoint
+from bot.config import Config
+from bot.jobs import JobEngine
+from bot.jobs.reconcile import same_request
+from bot.options import InputError, extend_request, imagine_request, video_request
+from bot.store import Store
+from bot.store.models import Job, JobKind, JobStatus
+from bot.store.owner import StoreOwner, holder_of
+from bot.text import duration, progress_bar
+
+#: How often ``wait`` reads the job while another process runs it, and how often it tries to take over.
+WATCH_INTERVAL_S = 0.5
+TAKE_OVER_EVERY_S = 2.0
+
+
+async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
+    """``mjbot video|imagine|extend``: send one job and follow it to its result."""
+    from bot.runtime import Services
+
+    try:
+        request, parent_id = await build_request(args, config)
+    except InputError as exc:
+        print(f"mjbot: {exc}", file=err)
+        return 2
+    services = await Services.open(config, listen=False, command=f"mjbot {args.command}")
+    try:
+        if config.sandbox:
+            print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
+        if not args.new:
+            twin = await unfinished_twin(services.store, request)
+            if twin is not None:
+                print(f"mjbot: {twin_message(twin)}", file=err)
+                return 1
+        recorded: list[str] = []
+        try:
+            job_id = await services.engine.submit(request, parent_id=parent_id, recorded=recorded.append)
+        except AceDataError as exc:
+            job = await services.engine.get(recorded[0]) if recorded else None
+            print(submit_failure(job, exc), file=err)
+            return 1
+        print(f"Job {job_id} submitted.", file=out)
+        return await follow(services.engine, job_id, out, err)
+    finally:
+        await services.close()
+
+
+async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
+    """``mjbot wait JOB``: follow a job to its result; a finished job's result is printed at once."""
+    from bot.runtime import Services
+
+    path = config.store.path
+    store = await Store.open(path)
+    try:
+        job = await store.get_job(args.job)
+    finally:
+        await store.close()
+    if job is None:
+        print(f"mjbot: there is no job {args.job!r} in {path}; `mjbot jobs` lists the jobs", file=err)
+        return 2
+    if job.finished:
+        return print_result(job, out)
+    owner = StoreOwner.try_acquire(path, "mjbot wait")
+    if owner is None:
+        watched, owner = await watch(path, job.id, out)
+        if watched is None:
+            print(f"mjbot: job {job.id} vanished from the store", file=err)
+            return 1
+        if owner is None:
+            return print_result(watched, out)
+    with owner:
+        services = await Services.open(config, listen=False, command="mjbot wait")
+        try:
+            return await follow(services.engine, job.id, out, err)
+        finally:
+            await services.close()
+
+
+async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
+    """The typed request for a job command, and the parent job id for an extend."""
+    if args.command == "video":
+        video = video_request(
+            args.prompt,
+            args.image,
+            end_image_url=args.end_image,
+            loop=args.loop,
+            mode=args.mode,
+            resolution=args.resolution,
+        )
+        return video, None
+    if args.command == "imagine":
+        return imagine_request(args.prompt, mode=args.mode), None
+    store = await Store.open(config.store.path)
+    try:
+        parent = await store.get_job(args.job)
+    finally:
+        await store.close()
+    if parent is None:
+        raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
+    if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
+        raise InputError(f"Job {parent.id} is not a finished video ({parent.kind.value}, {parent.status.value}).")
+    params = parent.params
+    request = extend_request(
+        parent.video_id,
+        args.index,
+        prompt=args.prompt or parent.prompt,
+        mode=str(params.get("mode", "fast")),
+        resolution=str(params["resolution"]) if params.get("resolution") else None,
+    )
+    return request, parent.id
+
+
+async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
+    """The oldest unfinished CLI job (no Discord member) with the same request, if any."""
+    kind = JobKind.VIDEO if request.endpoint is Endpoint.VIDEOS else JobKind.IMAGINE
+    body = request.to_body()
+    twins = [
+        job
+        for job in await store.unfinished_jobs()
+        if job.user_id is None and job.guild_id is None and job.kind is kind and same_request(job.params, body)
+    ]
+    return min(twins, key=lambda job: job.created_at, default=None)
+
+
+def twin_message(job: Job) -> str:
+    """Why a command is not sent again: the same request is still under way as ``job``."""
+    if job.status is JobStatus.SUBMITTING:
+        return (
+            f"job {job.id} with the same request is still unsettled: the API has not confirmed whether it created "
+            f"that task, so sending it again could pay twice; follow it with `mjbot wait {job.id}` "
+            "(or add --new to send another anyway)"
+        )
+    state = f"{job.status.value}, {job.progress}%" if job.status is JobStatus.RUNNING else job.status.value
+    return (
+        f"job {job.id} with the same request is still unfinished ({state}); follow it with `mjbot wait {job.id}` "
+        "(or add --new to send another anyway)"
+    )
+
+
+def submit_failure(job: Job | None, error: AceDataError) -> str:
+    """What to tell about a submit that raised: refused, never sent, or unknown (the API may have the task)."""
+    if job is not None and not job.finished:
+        return (
+            f"mjbot: the API did not confirm job {job.id} ({error}); it may have created the task, and charged for "
+            f"it. It is not sent again while that is unknown; follow it with: mjbot wait {job.id}"
+        )
+    if isinstance(error, ConnectionFailedError) and not error.sent:
+        return f"mjbot: could not reach the API ({error}); nothing was sent"
+    return f"mjbot: the API refused the job: {error}"
+
+
+async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO) -> int:
+    """Show the job's progress while this process's engine runs it, then its result."""
+    progress = ProgressPrinter(out)
+    while True:
+        job = await engine.get(job_id)
+        if job is None or job.finished:
+            break
+        progress.show(job)
+        with contextlib.suppress(TimeoutError):
+            await engine.wait(job_id, timeout=0.5)
+    if job is not None and job.status is JobStatus.SUCCEEDED:
+        progress.show(job)
+    progress.done()
+    if job is None:
+        print(f"mjbot: job {job_id} vanished from the store", file=err)
+        return 1
+    return print_result(job, out)
+
+
+async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreOwner | None]:
+    """Read the job while another process runs the store: until it is finished, or that process stops.
+
+    Returns the job as last read (``None`` if it was deleted), and the store's lock if this process took
+    it over (the job is then unfinished, and the caller runs the engine itself).
+    """
+    holder = holder_of(path)
+    who = holder.describe() if holder is not None else "another process"
+    print(f"The store is in use by {who}; following job {job_id} read-only while it runs there.", file=out)
+    progress = ProgressPrinter(out)
+    store = await Store.open(path)
+    try:
+        next_try = time.monotonic() + TAKE_OVER_EVERY_S
+        while True:
+            job = await store.get_job(job_id)
+            if job is None:
+                progress.done()
+                return None, None
+            if job.status is JobStatus.SUCCEEDED:
+                progress.show(job)
+            if job.finished:
+                progress.done()
+                return job, None
+            progress.show(job)
+            if time.monotonic() >= next_try:
+                owner = StoreOwner.try_acquire(path, "mjbot wait")
+                if owner is not None:
+                    progress.done()
+                    print(f"That process has stopped; job {job_id} is followed here now.", file=out)
+                    return job, owner
+                next_try = time.monotonic() + TAKE_OVER_EVERY_S
+            await asyncio.sleep(WATCH_INTERVAL_S)
+    finally:
+        await store.close()
+
+
+class ProgressPrinter:
+    """A one-line live bar on a terminal, or a line per change of progress when piped."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.last: tuple[str, int] | None = None
+
+    def show(self, job: Job) -> None:
+        state = (job.status.value, job.progress)
+        if state == self.last and not self.tty:
+            return
+        self.last = state
+        line = f"[{progress_bar(job.progress, 20)}] {job.status.value:<10} {duration(time.time() - job.created_at)}"
+        if self.tty:
+            print(f"\r{line}", end="", file=self.out, flush=True)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def done(self) -> None:
+        if self.tty and self.last is not None:
+            print(file=self.out)
+
+
+def print_result(job: Job, out: TextIO) -> int:
+    """The finished job's result (links, next steps) or why it did not succeed; the exit code."""
+    took = duration((job.finished_at or time.time()) - job.created_at)
+    if job.status is not JobStatus.SUCCEEDED:
+        reason = job.error_message or job.error_code or job.status.value
+        print(f"Job {job.id} {job.status.value} after {took}: {reason}", file=out)
+        return 1
+    print(f"Job {job.id} done in {took}.", file=out)
+    if job.kind is JobKind.VIDEO:
+        for number, url in enumerate(job.video_urls, start=1):
+            print(f"  clip {number}: {url}", file=out)
+        if job.image_url:
+            print(f"  cover:  {job.image_url}", file=out)
+        print(f"Extend a clip: mjbot extend {job.id} --index 1", file=out)
+        return 0
+    print(f"  grid:  {job.image_url}", file=out)
+    if job.raw_image_url and job.raw_image_url != job.image_url:
+        print(f"  full:  {job.raw_image_url}", file=out)
+    if job.actions:
+        print(f"  next:  {', '.join(job.actions)}", file=out)
+    return 0
