@@ -19,6 +19,7 @@ from bot.acedata.models import (
     VideoGenerate,
     VideoMode,
 )
+from bot.text import strip_invisible
 
 #: The longest prompt the bot accepts. The API documents no limit; Midjourney prompts past a few
 #: hundred words stop adding anything, and Discord shows at most 4,096 characters in an embed.
@@ -41,7 +42,10 @@ class InputError(ValueError):
 
 
 def clean_prompt(prompt: str) -> str:
-    text = " ".join(prompt.split())
+    """The prompt as it is stored, shown and sent: invisible and control characters taken out, white space
+    collapsed. Stripping rather than refusing keeps an innocent paste working; a prompt with nothing else in
+    it is refused as empty."""
+    text = " ".join(strip_invisible(prompt).split())
     if not text:
         raise InputError(
             "The prompt is empty: describe what should happen, for example `waves crash on rocks`.",

@@ -3,7 +3,7 @@
 ``GuildSettings.from_dict`` and ``UserSettings.from_dict`` are tolerant: a missing key takes its
 default, a value of the wrong type takes its default with a WARNING, and keys this version does not
 know are kept in ``extra`` and written back by ``to_dict`` (so a newer or older release sharing the
-file loses nothing). Validation that a moderator should hear about (a regex that is too slow, a limit
+file loses nothing). Validation that a moderator should hear about (a regex RE2 can't run, a limit
 below zero) happens where the value is made: ``compile_rule``, ``Limits``.
 
 The word filter (``FilterRule``, ``compile_rule``, ``match_filter``, ``normalise`` and its limits) is
@@ -23,10 +23,10 @@ from bot.wordfilter import (
     MAX_FILTER_RULES,
     MAX_FILTERED_CHARS,
     MAX_PATTERN_CHARS,
-    MAX_WIDE_REPEATS,
+    MAX_REGEX_PROGRAM,
+    MAX_RULE_PROGRAM,
     MESSAGES,
-    PROBE_BUDGET_S,
-    SLOW_SEARCH_S,
+    SLOW_MATCH_S,
     FilterRule,
     compile_rule,
     match_filter,
@@ -38,10 +38,10 @@ __all__ = [
     "MAX_FILTERED_CHARS",
     "MAX_FILTER_RULES",
     "MAX_PATTERN_CHARS",
-    "MAX_WIDE_REPEATS",
+    "MAX_REGEX_PROGRAM",
+    "MAX_RULE_PROGRAM",
     "MESSAGES",
-    "PROBE_BUDGET_S",
-    "SLOW_SEARCH_S",
+    "SLOW_MATCH_S",
     "BlockEntry",
     "ButtonPolicy",
     "FilterRule",

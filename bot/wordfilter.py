@@ -1,20 +1,20 @@
 """The word filter: ``match_filter`` finds the first rule a prompt breaks.
 
-Plain words match whole words, case-insensitively, on the prompt in NFKC form with invisible format
-characters removed and runs of white space collapsed (so fullwidth letters, capitals and a zero-width
-space inside a word all read as the plain word).
+What rules are matched against: the prompt in NFKC form, without invisible characters (format and control
+characters, zero-width spaces, bidi controls), white space collapsed, case-folded; and, when the prompt writes
+a word in look-alike letters (``gore`` with a Cyrillic o), the same text with those letters read as Latin
+(``bot.confusables``).
 
-Regular expressions need care: Python's ``re`` backtracks and has no timeout, so one bad pattern
-could hold the bot for minutes on one prompt. ``compile_rule`` therefore refuses, when a rule is
-added: patterns over ``MAX_PATTERN_CHARS``; a repeat of a group that itself repeats or has
-alternatives (``(a+)+``, ``(a|aa)*``: exponential); back-references; more than
-``MAX_WIDE_REPEATS`` wide repeats (``*``, ``+``, ``{2,50}``...: each one more multiplies the work by
-the prompt's length); and, measured, a pattern that takes over ``PROBE_BUDGET_S`` on a probe text
-of a few hundred characters (long runs of one character, where backtracking is slowest): that
-refuses what would take seconds on a long prompt, while patterns whose work grows with the square
-of the length stay around a tenth of a second at worst. A search reads at most
-``MAX_FILTERED_CHARS`` characters (the bot takes prompts up to 2,000), and one slower than
-``SLOW_SEARCH_S`` is logged, naming the rule.
+Plain words match whole words: the rule's text with no word character right before or after it. Every plain
+word of a server is one entry of one RE2 set, matched against the prompt with word starts and ends marked,
+so a whole-word test is a plain substring test, and all of them take one pass over the text.
+
+Regular expressions run on RE2, which never backtracks: a search takes time in proportion to the text times
+the size of the compiled pattern, whatever the pattern. So instead of guessing which patterns are slow, the
+filter bounds that size: a rule may compile to at most ``MAX_RULE_PROGRAM`` instructions, and all the regex
+rules of a server together to ``MAX_REGEX_PROGRAM``; a server's rules are joined into one alternation searched
+once. RE2 has no back-references or look-arounds; such a pattern is refused when it is added. Its classes
+(``\\w``, ``\\d``, ``\\b``) are ASCII, which the look-alike folding makes the letters that matter.
 """
 
 from __future__ import annotations
@@ -28,47 +28,45 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+import re2
+
+from bot.confusables import skeleton
+
 # The filter's warnings go out under the settings logger, beside the other warnings about a server's settings.
 log = logging.getLogger("bot.settings")
 
 #: Longest word-filter pattern a moderator may add.
 MAX_PATTERN_CHARS: Final = 200
-#: Wide repeats (unbounded, or spanning more than ``_NARROW_SPAN`` counts) allowed in one regex.
-MAX_WIDE_REPEATS: Final = 2
 #: The filter reads at most this much of a prompt (the bot accepts prompts up to 2,000 characters).
 MAX_FILTERED_CHARS: Final = 2048
-#: Longest time a new regex may take on one probe text when it is added.
-PROBE_BUDGET_S: Final = 0.025
-#: Probe texts grow through these lengths; a pattern too slow at one length is not tried at the next. At these
-#: lengths a pattern whose work grows with the cube of the text (or faster) takes far over the budget, while one
-#: that grows with its square (``\w+z``: every search is) stays far under it.
-_PROBE_LENGTHS: Final = (256, 512, 768)
-#: Rules a server may have; each is one search per submitted prompt.
+#: Rules a server may have.
 MAX_FILTER_RULES: Final = 200
-#: A search slower than this is logged, naming the rule, so a moderator can be told to simplify it.
-SLOW_SEARCH_S: Final = 0.05
+#: Compiled size (RE2 instructions) one regex rule may take: ``blood\\s*bath`` takes 16, ``\\w{0,60}`` 550.
+MAX_RULE_PROGRAM: Final = 600
+#: Compiled size all the regex rules of a server may take together. A search costs at most about this many
+#: steps per byte of the prompt, which keeps the whole filter within a few milliseconds on any prompt.
+MAX_REGEX_PROGRAM: Final = 600
+#: A ``match_filter`` call slower than this is logged, naming the server's rule count.
+SLOW_MATCH_S: Final = 0.01
 
 MESSAGES: Final = {
     "empty": "The pattern is empty.",
     "too_long": "The pattern is {length} characters long; the limit is {limit}.",
     "bad_regex": "`{pattern}` is not a valid regular expression: {error}.",
-    "nested": (
-        "`{pattern}` repeats a group that itself repeats or has alternatives (like `(a+)+` or `(a|b)*`); "
-        "such patterns can take minutes on one prompt. Write the repeat once, for example `a+` instead of `(a+)+`."
+    "unsupported": (
+        "`{pattern}` can't be used ({error}): the filter's regular expressions have no back-references "
+        "(`\\1`) or look-arounds (`(?=`, `(?!`, `(?<=`, `(?<!`), and end with `\\z` rather than `\\Z`. "
+        "Rewrite it without them, or add the words as plain words."
     ),
-    "backreference": "`{pattern}` uses a back-reference (`\\1`, `(?P=name)`), which the filter does not allow.",
-    "too_many_repeats": (
-        "`{pattern}` has {count} open-ended repeats (`*`, `+`, `{{n,}}`, or wide ranges like `{{0,50}}`); "
-        "the limit is {limit}. Use narrow ones like `{{0,5}}`, or split it into several rules."
+    "too_complex": (
+        "`{pattern}` is too large once compiled ({size} steps; the limit is {limit}). "
+        "Use narrower repeats (`{{0,5}}` rather than `{{0,500}}`), or split it into several rules."
     ),
-    "too_slow": (
-        "`{pattern}` is too slow on long prompts ({millis:.0f} ms on one test text; the limit is {limit:.0f} ms). "
-        "Start it with a fixed word, or use fewer and narrower repeats."
+    "over_budget": (
+        "This server's regular expressions would take {size} steps together; the limit is {limit}. "
+        "Remove a regex rule first (see `/admin filter list`), or add words as plain words, which don't count."
     ),
 }
-
-#: A bounded repeat whose range is wider than this counts as wide (``a{0,5000}`` is as slow as ``a*``).
-_NARROW_SPAN: Final = 8
 
 
 class RuleError(ValueError):
@@ -93,24 +91,98 @@ class FilterRule:
         return f"/{self.pattern}/" if self.regex else f'"{self.pattern}"'
 
 
-_SPACES: Final = re.compile(r"\s+")
+# -- text --------------------------------------------------------------------------------------------------
+
+#: Characters that draw nothing: format and control characters (but not the white space among the controls),
+#: lone surrogates, and the Hangul fillers that render as blanks inside a word.
+#: (Planes 0 and 1 and the tags of plane 14 hold every one of them.)
+_INVISIBLE: Final = {
+    code: None
+    for code in (*range(0x20000), *range(0xE0000, 0xE1000))
+    if (unicodedata.category(chr(code)) in ("Cf", "Cc", "Cs") and not chr(code).isspace())
+    or code in (0x115F, 0x1160, 0x3164, 0xFFA0)
+}
+
+
+def _visible(text: str) -> str:
+    """NFKC, without invisible characters, white space collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_INVISIBLE).split())
 
 
 def normalise(text: str) -> str:
-    """NFKC, case-folded, without invisible format characters, white space collapsed: what plain words match."""
-    return _fold(text).casefold()
+    """NFKC, case-folded, without invisible characters, white space collapsed: what plain words match."""
+    return _visible(text).casefold()
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
-    return _SPACES.sub(" ", text).strip()
+# Word starts and ends, marked in the text so that "a whole word" is a substring test: a run of word characters
+# is wrapped in _START ... _END, and a non-word character not right after a word gets _LONE before it (and so
+# does the end of a text that does not end in a word). A rule's marks then say what must be around it.
+_START, _END, _LONE = "\x02", "\x03", "\x04"
+_RUNS: Final = re.compile(r"\w+")
+_LONE_CHARS: Final = re.compile(rf"(?<!{_END})([^\w{_START}{_END}])")
+
+
+def _marked(text: str) -> str:
+    wrapped = _LONE_CHARS.sub(rf"{_LONE}\1", _RUNS.sub(rf"{_START}\g<0>{_END}", text))
+    return wrapped if wrapped.endswith(_END) else wrapped + _LONE
+
+
+def _readings(prompt: str) -> tuple[str, ...]:
+    """The prompt as rules see it; a second reading with look-alike letters made Latin, when there are any."""
+    text = _visible(prompt[: MAX_FILTERED_CHARS * 2])[:MAX_FILTERED_CHARS]
+    plain = text.casefold()
+    folded = skeleton(text).casefold()
+    return (plain,) if folded == plain else (plain, folded)
+
+
+# -- compiling -----------------------------------------------------------------------------------------------
+
+#: Memory for one regex rule or a server's joined regexes. A small budget matters: when RE2's fast matcher
+#: runs out of room on a hostile text it soon hands over to the slower one, whose cost is bounded, instead of
+#: rebuilding its cache at every byte.
+_REGEX_MEMORY: Final = 256 * 1024
+#: Memory for a server's plain words (a set of literals, whose matcher never needs many states).
+_WORDS_MEMORY: Final = 8 * 1024 * 1024
+
+
+def _options(memory: int, *, any_case: bool) -> re2.Options:
+    options = re2.Options()
+    options.max_mem = memory
+    options.case_sensitive = not any_case
+    options.longest_match = False  # the first match found is enough; no need to look for a longer one
+    options.never_capture = True  # whether a rule matches is all that counts: no groups to track
+    options.log_errors = False  # a bad pattern is told to the moderator, not printed on the console
+    return options
+
+
+def _error_text(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else exc
+    return detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+
+
+def _compile_regex(pattern: str) -> re2._Regexp:
+    """The RE2 program of one regex rule; ``RuleError`` if RE2 can't take it or it is too large."""
+    try:
+        compiled = re2.compile(pattern, _options(_REGEX_MEMORY, any_case=True))
+    except re2.error as exc:
+        error = _error_text(exc)
+        if "too large" in error:
+            raise RuleError("too_complex", pattern=pattern, size="?", limit=MAX_RULE_PROGRAM) from None
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise RuleError("bad_regex", pattern=pattern, error=error) from None
+        raise RuleError("unsupported", pattern=pattern, error=error) from None
+    size = compiled.programsize
+    if size > MAX_RULE_PROGRAM:
+        raise RuleError("too_complex", pattern=pattern, size=size, limit=MAX_RULE_PROGRAM)
+    return compiled
 
 
 def compile_rule(pattern: str, regex: bool) -> FilterRule:
-    """A rule ready to store; ``ValueError`` with a message for the moderator if the pattern is unusable.
+    """A rule ready to store; ``RuleError`` (a ``ValueError``) with a message for the moderator if it is unusable.
 
-    A regex is also timed on probe texts (a fraction of a second at most, once, when it is added).
+    Takes a fraction of a millisecond: RE2 compiles in time proportional to the pattern, and nothing is timed.
     """
     text = pattern.strip() if regex else normalise(pattern)
     if not text:
@@ -118,166 +190,106 @@ def compile_rule(pattern: str, regex: bool) -> FilterRule:
     if len(text) > MAX_PATTERN_CHARS:
         raise RuleError("too_long", length=len(text), limit=MAX_PATTERN_CHARS)
     if regex:
-        _probe(_checked_regex(text))
+        _compile_regex(text)
     return FilterRule(text, regex)
 
 
-def match_filter(prompt: str, rules: Iterable[FilterRule]) -> FilterRule | None:
-    """The first rule ``prompt`` breaks, or None. Stored rules that fail the checks are skipped (and logged)."""
-    folded = _fold(prompt[: MAX_FILTERED_CHARS * 2])[:MAX_FILTERED_CHARS]
-    lowered = folded.casefold()
-    for rule in rules:
-        compiled = _compiled(rule.pattern, rule.regex)
-        if compiled is None:
-            continue
-        began = time.perf_counter()
-        found = compiled.search(folded if rule.regex else lowered) is not None
-        spent = time.perf_counter() - began
-        if spent > SLOW_SEARCH_S:
-            log.warning("word filter rule %s took %.0f ms on one prompt; consider simplifying it", rule, spent * 1000)
-        if found:
-            return rule
-    return None
+def check_rules(rules: Iterable[FilterRule]) -> None:
+    """``RuleError`` if these rules, as one server's filter, are over the compiled-size budget of regex rules."""
+    size = sum(_rule_size(rule.pattern) for rule in rules if rule.regex)
+    if size > MAX_REGEX_PROGRAM:
+        raise RuleError("over_budget", size=size, limit=MAX_REGEX_PROGRAM)
 
 
-@functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str, regex: bool) -> re.Pattern[str] | None:
-    if not regex:
-        word = normalise(pattern)
-        if not word:
+@functools.lru_cache(maxsize=4096)
+def _rule_size(pattern: str) -> int:
+    try:
+        return int(_compile_regex(pattern).programsize)
+    except RuleError:
+        return 0  # skipped when matching
+
+
+# -- matching ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """One server's rules, compiled: its plain words as one set, its regex rules as one alternation."""
+
+    words: re2.Set | None
+    word_rules: tuple[int, ...]  # the index in the server's list of each entry of ``words``
+    regexes: re2._Regexp | None
+    regex_rules: tuple[tuple[int, re2._Regexp], ...]
+
+    def first_match(self, texts: tuple[str, ...]) -> int | None:
+        found: list[int] = []
+        for text in texts:
+            if self.words is not None:
+                hits = self.words.Match(_marked(text))
+                found.extend(self.word_rules[hit] for hit in hits or ())
+            if self.regex_rules:
+                hit = self._regex_hit(text)
+                found.extend(() if hit is None else (hit,))
+        return min(found, default=None)
+
+    def _regex_hit(self, text: str) -> int | None:
+        if self.regexes is None:  # the joined rules did not compile: each rule on its own, slower but complete
+            return next((index for index, rule in self.regex_rules if rule.search(text) is not None), None)
+        hit = self.regexes.search(text)
+        if hit is None:
             return None
-        # Whole words: no word character right before or after (a phrase matches across single spaces).
-        return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
-    if not pattern or len(pattern) > MAX_PATTERN_CHARS:
-        log.warning("word filter rule /%s/ is skipped: it is empty or too long", pattern)
-        return None
-    try:
-        # Stored rules were probed when they were added; the structural checks are repeated in case the
-        # settings were edited by hand.
-        return _checked_regex(pattern)
-    except ValueError as exc:
-        log.warning("word filter rule /%s/ is skipped: %s", pattern, exc)
-        return None
+        # The alternation took the first rule that matches where the match starts: the first rule that matches
+        # exactly that stretch (with the text around it as context for anchors).
+        start, end = hit.span()
+        return next((index for index, rule in self.regex_rules if rule.fullmatch(text, start, end)), None)
 
 
-def _checked_regex(pattern: str) -> re.Pattern[str]:
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise RuleError("bad_regex", pattern=pattern, error=str(exc)) from exc
-    _check_complexity(pattern)
-    return compiled
+@functools.lru_cache(maxsize=64)
+def _matcher(rules: tuple[FilterRule, ...]) -> _Matcher:
+    words = re2.Set.SearchSet(_options(_WORDS_MEMORY, any_case=False))
+    word_rules: list[int] = []
+    regex_rules: list[tuple[int, re2._Regexp]] = []
+    budget = MAX_REGEX_PROGRAM
+    for index, rule in enumerate(rules):
+        if not rule.regex:
+            word = normalise(rule.pattern)
+            if word:
+                words.Add(re2.escape(_marked(word)))
+                word_rules.append(index)
+            continue
+        try:
+            compiled = _compile_regex(rule.pattern) if len(rule.pattern) <= MAX_PATTERN_CHARS else None
+        except RuleError as exc:
+            log.warning("word filter rule /%s/ is skipped: %s", rule.pattern, exc)
+            continue
+        if compiled is None or compiled.programsize > budget:
+            log.warning("word filter rule /%s/ is skipped: too long, or over the server's budget", rule.pattern)
+            continue
+        budget -= compiled.programsize
+        regex_rules.append((index, compiled))
+    if word_rules:
+        words.Compile()
+    regexes = None
+    if regex_rules:
+        joined = "|".join(f"(?:{compiled.pattern})" for _, compiled in regex_rules)
+        try:
+            regexes = re2.compile(joined, _options(_REGEX_MEMORY, any_case=True))
+        except re2.error as exc:
+            log.warning("word filter: %d regex rules don't join (%s); matching them one by one", len(regex_rules), exc)
+    return _Matcher(words if word_rules else None, tuple(word_rules), regexes, tuple(regex_rules))
 
 
-def _probe(compiled: re.Pattern[str]) -> None:
-    """Time the search on long runs of one character, the texts backtracking is slowest on; refuse a slow one."""
-    own = list(dict.fromkeys(char.lower() for char in compiled.pattern if char.isalnum()))[:8]
-    characters = dict.fromkeys(["a", " ", "1", ".", *own])
-    for length in _PROBE_LENGTHS:
-        for char in characters:
-            text = char * length
-            began = time.perf_counter()
-            compiled.search(text)
-            spent = time.perf_counter() - began
-            if spent > PROBE_BUDGET_S:
-                raise RuleError("too_slow", pattern=compiled.pattern, millis=spent * 1000, limit=PROBE_BUDGET_S * 1000)
+def match_filter(prompt: str, rules: Iterable[FilterRule]) -> FilterRule | None:
+    """The first rule (in the server's order) ``prompt`` breaks, or None.
 
-
-@dataclass(slots=True)
-class _Group:
-    repeats: bool = False  # holds a quantifier that can match a variable number of times
-    alternates: bool = False  # holds a top-level or nested "|"
-
-
-def _check_complexity(pattern: str) -> None:
-    """Refuse patterns whose backtracking can blow up: nested repeats, back-references, many wide repeats."""
-    stack: list[_Group] = [_Group()]
-    wide = 0
-    last_group: _Group | None = None  # the group that just closed, if the next token may quantify it
-    i, size = 0, len(pattern)
-    while i < size:
-        char = pattern[i]
-        closed: _Group | None = None
-        if char == "\\":
-            following = pattern[i + 1 : i + 2]
-            if following.isdigit() and following != "0":
-                raise RuleError("backreference", pattern=pattern)
-            i += 2
-        elif char == "[":
-            i = _skip_class(pattern, i)
-        elif char == "(":
-            if pattern.startswith("(?P=", i):
-                raise RuleError("backreference", pattern=pattern)
-            if pattern.startswith("(?(", i):  # a conditional on a group: a back-reference in disguise
-                raise RuleError("backreference", pattern=pattern)
-            if pattern.startswith("(?#", i):  # a comment: nothing to count
-                end = pattern.find(")", i)
-                i = size if end < 0 else end + 1
-                last_group = None
-                continue
-            stack.append(_Group())
-            i += 1
-        elif char == ")":
-            closed = stack.pop() if len(stack) > 1 else _Group()
-            parent = stack[-1]
-            parent.repeats |= closed.repeats
-            parent.alternates |= closed.alternates
-            i += 1
-        elif char == "|":
-            stack[-1].alternates = True
-            i += 1
-        elif char in "*+?{":
-            quantifier, i = _read_quantifier(pattern, i)
-            if quantifier is not None:
-                low, high = quantifier
-                variable = high is None or high != low
-                if high is None or high - low > _NARROW_SPAN:
-                    wide += 1
-                many = high is None or high > 1
-                if last_group is not None and many and (last_group.repeats or last_group.alternates):
-                    raise RuleError("nested", pattern=pattern)
-                if variable:
-                    stack[-1].repeats = True
-                if i < size and pattern[i] in "?+":  # lazy or possessive marker
-                    i += 1
-        else:
-            i += 1
-        last_group = closed
-    if wide > MAX_WIDE_REPEATS:
-        raise RuleError("too_many_repeats", pattern=pattern, count=wide, limit=MAX_WIDE_REPEATS)
-
-
-def _skip_class(pattern: str, start: int) -> int:
-    """The index just past the character class that opens at ``start``."""
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    return i + 1
-
-
-_BRACES: Final = re.compile(r"\{(\d*)(,?)(\d*)\}")
-
-
-def _read_quantifier(pattern: str, i: int) -> tuple[tuple[int, int | None] | None, int]:
-    """The (min, max) of the quantifier at ``i`` (max None: unbounded) and the index after it.
-
-    A ``{`` that does not form a quantifier is a literal, as in ``re``.
+    Stored rules RE2 can't take (added by an older version) are skipped and logged.
     """
-    char = pattern[i]
-    if char == "*":
-        return (0, None), i + 1
-    if char == "+":
-        return (1, None), i + 1
-    if char == "?":
-        return (0, 1), i + 1
-    found = _BRACES.match(pattern, i)
-    if found is None or (not found.group(1) and not found.group(3)):
-        return None, i + 1
-    low = int(found.group(1) or 0)
-    if not found.group(2):
-        return (low, low), found.end()
-    return (low, int(found.group(3)) if found.group(3) else None), found.end()
+    listed = tuple(rules)
+    if not listed:
+        return None
+    began = time.perf_counter()
+    index = _matcher(listed).first_match(_readings(prompt))
+    spent = time.perf_counter() - began
+    if spent > SLOW_MATCH_S:
+        log.warning("word filter: %d rules took %.1f ms on one prompt", len(listed), spent * 1000)
+    return None if index is None else listed[index]

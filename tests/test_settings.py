@@ -225,20 +225,10 @@ def test_regex_rules_match_case_insensitively() -> None:
         ("   ", "empty"),
         ("a" * (MAX_PATTERN_CHARS + 1), f"the limit is {MAX_PATTERN_CHARS}"),
         ("([a-z]", "not a valid regular expression"),
-        ("(a+)+", "repeats a group that itself repeats"),
-        ("(a*)*b", "repeats a group that itself repeats"),
-        ("(a|aa)+", "repeats a group that itself repeats"),
-        ("((ab)+c)*", "repeats a group that itself repeats"),
-        (r"(\w+\s?){2,}", "repeats a group that itself repeats"),
-        ("(?:x+y)+", "repeats a group that itself repeats"),
-        (r"(a)\1", "back-reference"),
-        ("(?P<w>a)(?P=w)", "back-reference"),
-        ("(a)?(?(1)b|c)", "back-reference"),
-        ("a*b*c*d*", "4 open-ended repeats"),
-        ("x.*y.*z+", "3 open-ended repeats"),
-        ("a{0,50}b+c*", "3 open-ended repeats"),
-        ("a*a*b", "too slow on long prompts"),  # cubic: seconds on a 2,000-character prompt of "a"
-        (r"\d*\d*x", "too slow on long prompts"),
+        (r"(a)\1", "no back-references"),
+        ("(?P<w>a)(?P=w)", "no back-references"),
+        ("(?=x)y", "look-arounds"),
+        (r"\w{0,1000}", "too large once compiled"),
     ],
 )
 def test_unusable_regex_rules_are_refused_with_a_reason(pattern: str, message: str) -> None:
@@ -256,12 +246,10 @@ def test_reasonable_regex_rules_are_accepted(pattern: str) -> None:
     assert compile_rule(pattern, regex=True) == FilterRule(pattern, regex=True)
 
 
-def test_a_stored_rule_that_is_no_longer_safe_is_skipped_not_run(caplog: pytest.LogCaptureFixture) -> None:
-    evil = FilterRule("(a+)+$", regex=True)  # written into the settings by hand, never through compile_rule
+def test_a_stored_rule_the_filter_cannot_run_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    unusable = FilterRule(r"(a)\1", regex=True)  # written into the settings by hand, never through compile_rule
     with caplog.at_level(logging.WARNING, logger="bot.settings"):
-        began = time.perf_counter()
-        assert match_filter("a" * 40 + "!", [evil, FilterRule("!", regex=True)]) == FilterRule("!", regex=True)
-        assert time.perf_counter() - began < 0.5
+        assert match_filter("aa!", [unusable, FilterRule("!", regex=True)]) == FilterRule("!", regex=True)
     assert "is skipped" in caplog.text
 
 

@@ -31,6 +31,7 @@ from bot.settings import (
     update_guild_settings,
 )
 from bot.text import shorten
+from bot.wordfilter import check_rules
 from cogs.common import UserFacingError
 from cogs.errors import phrase_of
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, Msg, Phrase, Words, interaction_locale, msg, t
@@ -286,7 +287,13 @@ class AdminCog(commands.Cog):
                 return settings
             if len(settings.word_filter) >= MAX_FILTER_RULES:
                 raise UserFacingError(msg("admin.too_many_rules", count=MAX_FILTER_RULES))
-            return dataclasses.replace(settings, word_filter=(*settings.word_filter, rule))
+            rules = (*settings.word_filter, rule)
+            try:
+                if rule.regex:
+                    check_rules(rules)
+            except ValueError as exc:
+                raise UserFacingError(phrase_of(exc) or str(exc)) from None
+            return dataclasses.replace(settings, word_filter=rules)
 
         old, new = await self._update(self._guild_id(interaction), change)
         if old == new:
