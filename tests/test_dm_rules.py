@@ -119,8 +119,10 @@ async def test_the_servers_word_filter_turbo_rule_and_daily_limit_apply_in_dms(m
 
 async def test_a_follow_up_clicked_in_dms_is_charged_to_the_jobs_server(member: MemberKit) -> None:
     fake = member.fake
-    grid, message = await member.make_grid(user=fake.bob)
-    copy = await dm_copy(member, message, fake.bob)
+    await member.store.save_user_settings(fake.bob.id, {"dm_on_done": True})
+    grid, _ = await member.make_grid(user=fake.bob)
+    copy = await fake.wait_for_dm(fake.bob, lambda m: bool(m.embeds))  # "DM me when done"
+    await member.job_of(copy)
     await fake.react(copy, emoji="🔄", user=fake.bob)
     reroll, reply = await member.wait_done(await dm_reply(member, fake.bob, copy))
     assert reroll.parent_id == grid.id
@@ -129,6 +131,9 @@ async def test_a_follow_up_clicked_in_dms_is_charged_to_the_jobs_server(member: 
     usage = await member.store.usage_since(0, guild_id=fake.guild.id, user_id=fake.bob.id)
     assert [entry.job_id for entry in usage] == [grid.id, reroll.id]
     assert await member.store.usage_count(0, user_id=fake.bob.id, in_dms=True) == 0
+    await member.settle()
+    shown = [m for m in fake.dm_messages(fake.bob) if reroll.id in str(m.embeds)]
+    assert shown == [reply]  # the job's own message is in the DM: no second copy for "DM me when done"
 
 
 async def test_the_video_chained_from_an_upscale_clicked_in_dms_obeys_the_server(member: MemberKit) -> None:

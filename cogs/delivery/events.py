@@ -96,6 +96,9 @@ class DeliveryEvents:
             return  # a job made in DMs is already there
         if job.task_id is None:
             return  # refused before it ran: the member was told when they asked
+        links = await self._store.messages_for_job(job.id)
+        if any(link.guild_id is None and link.purpose != "dm" for link in links):
+            return  # a server's job clicked from a DM: its own message is in the DMs already
         if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
             return  # an upscale on its way to a video: the video is what the member waits for
         private = job.meta.get(DM_RESULT) is True
