@@ -4,10 +4,12 @@ The API signs nothing it POSTs, so anyone who learns the callback URL can POST a
 callback therefore only says *which* task to ask about; what the job becomes is decided by the
 API's own record of the task, fetched with the same batched ``retrieve_batch`` as the poll loop.
 
-Hints that arrive within ``window_s`` of each other go out as one request, and while
-``MAX_IN_FLIGHT`` requests are under way new hints wait for the next one. A task is looked up at
-most once per ``min_gap_s``: a hint inside that gap is not dropped but deferred to its end, so a
-flood of callbacks (forged ones, or a stream of progress callbacks) costs at most about one
+Hints that arrive within ``window_s`` of each other go out as one request; requests start at
+least ``spacing_s`` apart, and while ``MAX_IN_FLIGHT`` are under way new hints wait for the next
+one. So a lone callback is answered within milliseconds, while a steady stream of them shares
+requests (100 callbacks in one second make at most ``1 / spacing_s`` requests). A task is looked
+up at most once per ``min_gap_s``: a hint inside that gap is not dropped but deferred to its end,
+so a flood of callbacks (forged ones, or a stream of progress callbacks) costs at most about one
 request per task per ``min_gap_s``, and the last hint still gets its answer.
 """
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: How long the first hint waits for others to share its request.
 WINDOW_S = 0.003
+#: The shortest time between the starts of two requests.
+SPACING_S = 0.025
 #: The shortest time between two lookups of one task.
 MIN_GAP_S = 1.0
 #: Hinted lookups under way at once; hints that arrive meanwhile go in the next request.
@@ -46,6 +50,7 @@ class TaskLookups:
         *,
         batch_size: int = 50,
         window_s: float = WINDOW_S,
+        spacing_s: float = SPACING_S,
         min_gap_s: float = MIN_GAP_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -54,6 +59,8 @@ class TaskLookups:
         self._wanted = wanted
         self._batch_size = max(1, batch_size)
         self._window_s = window_s
+        self._spacing_s = spacing_s
+        self._flushed_at = float("-inf")
         self._min_gap_s = min_gap_s
         self._clock = clock
         self._pending: dict[str, None] = {}  # task ids for the next request, in arrival order
@@ -101,7 +108,8 @@ class TaskLookups:
         self._last[task_id] = now
         self._forget_before(now - self._min_gap_s)
         if self._timer is None and len(self._running) < MAX_IN_FLIGHT:
-            self._timer = asyncio.get_running_loop().call_later(self._window_s, self._flush)
+            delay = max(self._window_s, self._flushed_at + self._spacing_s - now)
+            self._timer = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def _forget_before(self, cutoff: float) -> None:
         last = self._last
@@ -113,6 +121,7 @@ class TaskLookups:
 
     def _flush(self) -> None:
         self._timer = None
+        self._flushed_at = self._clock()
         loop = asyncio.get_running_loop()
         while self._pending and len(self._running) < MAX_IN_FLIGHT:
             batch: list[str] = []
@@ -129,7 +138,9 @@ class TaskLookups:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         if self._pending and self._timer is None:
-            self._flush()  # these hints have waited for a free slot already
+            # These hints have waited for a free slot already; only the spacing may hold them back.
+            delay = max(0.0, self._flushed_at + self._spacing_s - self._clock())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._flush)
 
     async def _lookup(self, task_ids: list[str]) -> None:
         self.requests += 1
