@@ -483,6 +483,23 @@ async def test_callbacks_arriving_together_share_one_lookup(
     assert len(lookups(emu)) <= 4  # ... in a few requests, not one per callback
 
 
+async def test_a_steady_stream_of_callbacks_shares_lookups(
+    stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
+) -> None:
+    job_ids = [await stack.engine.submit(VIDEO) for _ in range(100)]
+    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    url = f"{stack.base_url}/acedata/callback/{SECRET}"
+
+    for task_id in task_ids:  # 100 callbacks in about a second, one every 10 ms
+        assert await post(http, url, {"task_id": task_id}) == (200, {"ok": True})
+        await asyncio.sleep(0.01)
+    await eventually(lambda: sum(len(request.body["ids"]) for request in lookups(emu)) >= len(task_ids))
+
+    asked = [task_id for request in lookups(emu) for task_id in request.body["ids"]]
+    assert sorted(asked) == sorted(task_ids)
+    assert len(lookups(emu)) <= 50  # requests start at least 25 ms apart
+
+
 async def test_a_flood_of_callbacks_costs_about_one_lookup_per_task_per_second(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
