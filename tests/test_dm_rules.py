@@ -275,3 +275,21 @@ async def test_dms_turned_off_with_the_dms_section(dms_kit: DmsKit) -> None:
         handle = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=fake.bob, dm=True)
         assert "doesn't take commands in direct messages" in await kit.refusal(handle)
         assert kit.task_count() == 0
+
+
+async def test_the_video_chained_in_dms_counts_against_the_dm_limits(dms_kit: DmsKit) -> None:
+    async with dms_kit(jobs_per_day=2, allow_720p=True) as kit:
+        fake = kit.fake
+        handle = await fake.slash("video", {"prompt": "a kite"}, user=fake.bob, dm=True)  # a grid to animate
+        grid, message = await kit.wait_done(await kit.job_message(handle))
+        _, upscale_message = await kit.follow(message, kit.button(message, "animq", "2"), user=fake.bob)
+        upscale = await kit.wait_job(upscale_message, JobStatus.SUCCEEDED)
+        assert upscale.guild_id is None and upscale.parent_id == grid.id
+
+        async def chained() -> Any:
+            children = await kit.children(upscale)
+            return children[0] if children and children[0].status is JobStatus.FAILED else None
+
+        video = await kit.until(chained, what="the chained video to be refused")
+        assert video.error_code == "limit_reached" and "direct messages" in (video.error_message or "")
+        assert kit.task_count() == 2
