@@ -181,3 +181,39 @@ def test_a_job_command_is_refused_while_the_bot_holds_the_store(config: Path, tm
     assert refused.stderr.count("\n") == 1
     assert f'is in use by "mjbot run" (pid {os.getpid()}, since ' in refused.stderr
     assert not (tmp_path / "jobs.sqlite3").exists()  # refused before the store was even opened
+
+
+def test_wait_watches_while_another_process_holds_the_store_then_takes_over_when_it_stops(
+    config: Path, tmp_path: Path, emulator: EmulatorProcess
+) -> None:
+    emulator.fault(path="/midjourney/videos", delay_s=1.5)
+    emulator.fault(status=400, path="/midjourney/tasks", count=100_000)
+    first = mjbot(*VIDEO_ARGS, "--config", str(config), cwd=tmp_path)
+    found = re.search(r"mjbot wait (\w+)", first.stderr)
+    assert found, first.stderr
+    job_id = found.group(1)
+    until(lambda: emulator.task_count == 1)
+
+    owner = StoreOwner.acquire(tmp_path / "jobs.sqlite3", "mjbot run")  # as if the bot were running
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "bot", "wait", job_id, "--config", str(config)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert waiting.stdout is not None
+        watching = waiting.stdout.readline()
+        assert f'in use by "mjbot run" (pid {os.getpid()}' in watching and "read-only" in watching
+        emulator.admin("DELETE", "/_emulator/faults")
+        time.sleep(1.0)
+        assert waiting.poll() is None  # still watching: it does not settle a job another process runs
+        assert emulator.task_count == 1
+    finally:
+        owner.release()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "That process has stopped" in out
+    assert f"Job {job_id} done" in out and len(re.findall(r"clip \d: http", out)) == 4
+    assert emulator.task_count == 1
