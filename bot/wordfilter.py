@@ -41,11 +41,13 @@ MAX_PATTERN_CHARS: Final = 200
 MAX_FILTERED_CHARS: Final = 2048
 #: Rules a server may have.
 MAX_FILTER_RULES: Final = 200
-#: Compiled size (RE2 instructions) one regex rule may take: ``blood\\s*bath`` takes 16, ``\\w{0,60}`` 550.
-MAX_RULE_PROGRAM: Final = 600
-#: Compiled size all the regex rules of a server may take together. A search costs at most about this many
-#: steps per byte of the prompt, which keeps the whole filter within a few milliseconds on any prompt.
-MAX_REGEX_PROGRAM: Final = 600
+#: Compiled size all the regex rules of a server may take together (RE2 instructions: ``blood\\s*bath`` takes
+#: 16, ``n[s5]fw`` 11, ``\\w{0,40}`` 364). A search does at most a few nanoseconds of work per instruction and
+#: byte of the prompt, whatever the pattern; this keeps one whole ``match_filter`` under 10 ms on a 2,000-
+#: character prompt built to be the worst for the rules (``bench/bench_filter.py``).
+MAX_REGEX_PROGRAM: Final = 400
+#: Compiled size one regex rule may take: the whole budget.
+MAX_RULE_PROGRAM: Final = MAX_REGEX_PROGRAM
 #: A ``match_filter`` call slower than this is logged, naming the server's rule count.
 SLOW_MATCH_S: Final = 0.01
 
@@ -118,13 +120,19 @@ def normalise(text: str) -> str:
 # is wrapped in _START ... _END, and a non-word character not right after a word gets _LONE before it (and so
 # does the end of a text that does not end in a word). A rule's marks then say what must be around it.
 _START, _END, _LONE = "\x02", "\x03", "\x04"
-_RUNS: Final = re.compile(r"\w+")
-_LONE_CHARS: Final = re.compile(rf"(?<!{_END})([^\w{_START}{_END}])")
+_RUNS: Final = re.compile(r"(\w+)")
 
 
 def _marked(text: str) -> str:
-    wrapped = _LONE_CHARS.sub(rf"{_LONE}\1", _RUNS.sub(rf"{_START}\g<0>{_END}", text))
-    return wrapped if wrapped.endswith(_END) else wrapped + _LONE
+    parts = _RUNS.split(text)  # not-word, word, not-word, ..., not-word: the words are at the odd places
+    marked = [
+        f"{_START}{part}{_END}" if index % 2 else _LONE.join(part) if index else _LONE + _LONE.join(part)
+        for index, part in enumerate(parts)
+        if part
+    ]
+    if parts[-1]:  # ends with a character that is not part of a word
+        marked.append(_LONE)
+    return "".join(marked)
 
 
 def _readings(prompt: str) -> tuple[str, ...]:
