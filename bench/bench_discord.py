@@ -21,7 +21,8 @@ production pacing (one edit per message per 5 s), and every job is started in th
    over the whole window, from 0 to 5 s.
 2. Edits per job with polling (target: at most one edit per message per 5 s): ``--edit-jobs`` videos
    of ``--edit-seconds`` each, polled every second, so each job has a PROGRESS event about every
-   second; counted are the edits each message received and the shortest gap between two of them.
+   second; counted are the edits each message received and the shortest gap between two progress edits (the
+   result's edit is not paced: it goes out as soon as the job is done).
 
 Run: ``python bench/bench_discord.py [--jobs N] [--polls S ...] [--edit-jobs N] [--edit-seconds S] [--json]``.
 """
@@ -243,7 +244,8 @@ async def edits_per_job(jobs: int, seconds: float) -> dict[str, Any]:
     for handle in handles:
         edits = [r for r in handle.requests if r.method == "PATCH"]
         counts.append(len(edits))
-        gaps += [later.time - earlier.time for earlier, later in itertools.pairwise(edits)]
+        progress = edits[:-1]  # the last edit shows the result, which does not wait for the pacing
+        gaps += [later.time - earlier.time for earlier, later in itertools.pairwise(progress)]
     return {
         "jobs": jobs,
         "job_seconds": seconds,
@@ -309,7 +311,7 @@ async def main() -> int:
             ("PROGRESS events per job", f"{edits['progress_events_per_job']:.1f}", ""),
             ("edits per message, mean", f"{edits['edits_per_job_mean']:.1f}", ""),
             ("edits per message, max", f"{edits['edits_per_job_max']}", ""),
-            ("shortest gap between two edits", f"{edits['shortest_gap_s']:.2f} s", f">= {PACING_S:g} s"),
+            ("shortest gap between two progress edits", f"{edits['shortest_gap_s']:.2f} s", f">= {PACING_S:g} s"),
         ],
     )
     return 0

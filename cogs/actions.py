@@ -26,7 +26,7 @@ from discord.ext import commands
 
 from bot.store import Store
 from bot.store.models import Job, JobStatus, MessageLink
-from cogs import gate
+from cogs import acks, gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import answer, answer_error, describe, placeholder_used
 from cogs.i18n import (
@@ -165,6 +165,8 @@ class FollowUps(commands.Cog):
             await extend_submission(interaction)
 
     async def _run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
+        # Deferred before any store read or lock wait (see cogs/acks.py); ✏️ Extend… answers with a modal instead.
+        await acks.acknowledge(interaction, follow_up.kind)
         services = self.bot.services
         job = await services.store.get_job(follow_up.job_id)
         if job is None:
@@ -188,11 +190,9 @@ class FollowUps(commands.Cog):
             await interaction.response.send_modal(ExtendModal(job, user_id=actor.user_id, locale=actor.locale))
             return
         if kind is FollowUpKind.CANCEL:
-            await interaction.response.defer(ephemeral=True, thinking=True)
             await answer(interaction, await self._cancel(job, actor))
             return
         if kind is FollowUpKind.DM:
-            await interaction.response.defer(ephemeral=True, thinking=True)
             await answer(interaction, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
@@ -213,7 +213,8 @@ class FollowUps(commands.Cog):
                 video_options=plan.then_animate,
                 origin=job,
             ) as admission:
-                await gate.defer_job(interaction, private=admission.private)
+                if admission.private:
+                    await acks.make_private(interaction)
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
             placeholder_used(interaction)
             await self.bot.delivery.show_from_interaction(new_job_id, interaction)

@@ -138,8 +138,10 @@ async def test_private_results_are_ephemeral_and_their_buttons_work(member: Memb
     assert link.purpose == "private"
 
     click = await fake.click(message, member.button(message, "img", "upscale1"), user=fake.bob)
-    upscale = await click.wait_for_original(lambda m: bool(m.embeds))
+    # The click said "thinking..." before it knew the result would be private: the job's message is a follow-up.
+    upscale = await click.wait_for_message(lambda m: bool(m.embeds))
     assert upscale.ephemeral
+    assert fake.messages(fake.general, include_ephemeral=False) == [], "the public placeholder was removed"
     job, _ = await member.wait_done(upscale)
     assert job.parent_id == grid.id
 

@@ -25,7 +25,7 @@ from discord.ext import commands
 
 from bot.store import JobNotFoundError, Store
 from bot.store.models import Job, MessageLink
-from cogs import gate
+from cogs import acks, gate
 from cogs.i18n import Phrase
 
 from . import messages
@@ -186,7 +186,9 @@ class Delivery(DeliveryEvents, commands.Cog):
         result = await self._results.files_for(job, limit) if job.finished else NO_FILES
         extras = await extras_for(self.bot, job, private=private)
 
-        async def send(out: Outgoing) -> discord.InteractionMessage:
+        async def send(out: Outgoing) -> discord.Message:
+            if interaction.extras.get(acks.AS_FOLLOW_UP):  # the response's placeholder was given up
+                return await messages.follow_up(interaction, out, ephemeral=private)
             return await interaction.edit_original_response(
                 content=out.rendered.content,
                 embeds=out.rendered.embeds,

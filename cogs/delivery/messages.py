@@ -140,6 +140,22 @@ async def post(
     )
 
 
+async def follow_up(interaction: discord.Interaction[MJBot], out: Outgoing, *, ephemeral: bool) -> discord.Message:
+    """A new message that answers an interaction (one whose original response was removed)."""
+    extra: dict[str, Any] = {}
+    if out.view is not None:
+        extra["view"] = out.view
+    return await interaction.followup.send(
+        content=out.rendered.content or MISSING,
+        embeds=out.rendered.embeds,
+        files=out.result.discord_files(),
+        ephemeral=ephemeral,
+        allowed_mentions=NO_MENTIONS,
+        wait=True,
+        **extra,
+    )
+
+
 async def delete(bot: MJBot, link: MessageLink, tokens: TokenBook) -> bool:
     """Delete one message (by token while it lives, else in its channel); True when it is gone."""
     if tokens.usable(link):
