@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
 
     jobs = sub.add_parser("jobs", parents=[common], help="list recent jobs in the store")
-    jobs.add_argument("--limit", type=int, default=20, metavar="N")
+    jobs.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many jobs, newest first")
 
     sub.add_parser("health", parents=[common], help="ask a running bot's /healthz (exit 0 when healthy)")
     cli_users.add_parser(sub, common)
@@ -89,6 +89,17 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is out of range: a port is a number from 0 to 65535")
     return port
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is too small: give 1 or more")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:

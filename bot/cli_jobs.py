@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import time
 from typing import TextIO
 
@@ -47,17 +48,17 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
         if not args.new:
             twin = await unfinished_twin(services.store, request)
             if twin is not None:
-                print(f"mjbot: {twin_message(twin)}", file=err)
+                print(f"mjbot: {twin_message(twin, again(args))}", file=err)
                 return 1
         recorded: list[str] = []
         try:
             job_id = await services.engine.submit(request, parent_id=parent_id, recorded=recorded.append)
         except AceDataError as exc:
             job = await services.engine.get(recorded[0]) if recorded else None
-            print(submit_failure(job, exc), file=err)
+            print(submit_failure(job, exc, again(args)), file=err)
             return 1
         print(f"Job {job_id} submitted.", file=out)
-        return await follow(services.engine, job_id, out, err)
+        return await follow(services.engine, job_id, out, err, again(args))
     finally:
         await services.close()
 
@@ -76,7 +77,7 @@ async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, er
         print(f"mjbot: there is no job {args.job!r} in {path}; `mjbot jobs` lists the jobs", file=err)
         return 2
     if job.finished:
-        return print_result(job, out)
+        return print_result(job, out, again(args))
     owner = StoreOwner.try_acquire(path, "mjbot wait")
     if owner is None:
         watched, owner = await watch(path, job.id, out)
@@ -84,11 +85,11 @@ async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, er
             print(f"mjbot: job {job.id} vanished from the store", file=err)
             return 1
         if owner is None:
-            return print_result(watched, out)
+            return print_result(watched, out, again(args))
     with owner:
         services = await Services.open(config, listen=False, command="mjbot wait")
         try:
-            return await follow(services.engine, job.id, out, err)
+            return await follow(services.engine, job.id, out, err, again(args))
         finally:
             await services.close()
 
@@ -139,34 +140,40 @@ async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
     return min(twins, key=lambda job: job.created_at, default=None)
 
 
-def twin_message(job: Job) -> str:
+def again(args: argparse.Namespace) -> str:
+    """This run's ``--api`` and ``--config``, to add to the commands it suggests so that they work as printed."""
+    flags = [(flag, getattr(args, name, None)) for flag, name in (("--api", "api"), ("--config", "config"))]
+    return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in flags if value)
+
+
+def twin_message(job: Job, flags: str = "") -> str:
     """Why a command is not sent again: the same request is still under way as ``job``."""
     if job.status is JobStatus.SUBMITTING:
         return (
             f"job {job.id} with the same request is still unsettled: the API has not confirmed whether it created "
-            f"that task, so sending it again could pay twice; follow it with `mjbot wait {job.id}` "
+            f"that task, so sending it again could pay twice; follow it with `mjbot wait {job.id}{flags}` "
             "(or add --new to send another anyway)"
         )
     state = f"{job.status.value}, {job.progress}%" if job.status is JobStatus.RUNNING else job.status.value
     return (
-        f"job {job.id} with the same request is still unfinished ({state}); follow it with `mjbot wait {job.id}` "
-        "(or add --new to send another anyway)"
+        f"job {job.id} with the same request is still unfinished ({state}); "
+        f"follow it with `mjbot wait {job.id}{flags}` (or add --new to send another anyway)"
     )
 
 
-def submit_failure(job: Job | None, error: AceDataError) -> str:
+def submit_failure(job: Job | None, error: AceDataError, flags: str = "") -> str:
     """What to tell about a submit that raised: refused, never sent, or unknown (the API may have the task)."""
     if job is not None and not job.finished:
         return (
             f"mjbot: the API did not confirm job {job.id} ({error}); it may have created the task, and charged for "
-            f"it. It is not sent again while that is unknown; follow it with: mjbot wait {job.id}"
+            f"it. It is not sent again while that is unknown; follow it with: mjbot wait {job.id}{flags}"
         )
     if isinstance(error, ConnectionFailedError) and not error.sent:
         return f"mjbot: could not reach the API ({error}); nothing was sent"
     return f"mjbot: the API refused the job: {error}"
 
 
-async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO) -> int:
+async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO, flags: str = "") -> int:
     """Show the job's progress while this process's engine runs it, then its result."""
     progress = ProgressPrinter(out)
     while True:
@@ -182,7 +189,7 @@ async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO) -> in
     if job is None:
         print(f"mjbot: job {job_id} vanished from the store", file=err)
         return 1
-    return print_result(job, out)
+    return print_result(job, out, flags)
 
 
 async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreOwner | None]:
@@ -245,7 +252,7 @@ class ProgressPrinter:
             print(file=self.out)
 
 
-def print_result(job: Job, out: TextIO) -> int:
+def print_result(job: Job, out: TextIO, flags: str = "") -> int:
     """The finished job's result (links, next steps) or why it did not succeed; the exit code."""
     took = duration((job.finished_at or time.time()) - job.created_at)
     if job.status is not JobStatus.SUCCEEDED:
@@ -258,7 +265,7 @@ def print_result(job: Job, out: TextIO) -> int:
             print(f"  clip {number}: {url}", file=out)
         if job.image_url:
             print(f"  cover:  {job.image_url}", file=out)
-        print(f"Extend a clip: mjbot extend {job.id} --index 1", file=out)
+        print(f"Extend a clip: mjbot extend {job.id} --index 1{flags}", file=out)
         return 0
     print(f"  grid:  {job.image_url}", file=out)
     if job.raw_image_url and job.raw_image_url != job.image_url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -118,3 +119,29 @@ def test_moderation_refusal_is_reported(config: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "refused" in result.stderr and "forbidden" in result.stderr
+
+
+def test_the_suggested_extend_command_works_as_printed_in_sandbox_mode(tmp_path: Path) -> None:
+    quick = {
+        "MJBOT_EMULATOR_VIDEO_DURATION_S": "0.5",
+        "MJBOT_EMULATOR_LISTEN_PORT": str(free_port()),
+        "MJBOT_JOBS_POLL_INTERVAL_S": "0.2",
+    }
+    video = mjbot(
+        "video", "waves", "--image", "https://example.org/a.png", "--api", "emulator", cwd=tmp_path, env=quick
+    )
+    assert video.returncode == 0, video.stderr
+    suggested = re.search(r"Extend a clip: (mjbot extend .+)", video.stdout)
+    assert suggested, video.stdout
+    words = shlex.split(suggested.group(1))
+    assert words[-2:] == ["--api", "emulator"]  # without it, the extend would look for a real API token
+    extend = mjbot(*words[1:], cwd=tmp_path, env=quick)
+    assert extend.returncode == 0, extend.stderr + extend.stdout
+    assert len(re.findall(r"clip \d: http", extend.stdout)) == 4
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "many"])
+def test_mjbot_jobs_refuses_a_limit_below_one(config: Path, tmp_path: Path, limit: str) -> None:
+    listing = mjbot("jobs", "--limit", limit, "--config", str(config), cwd=tmp_path)
+    assert listing.returncode == 2
+    assert "argument --limit" in listing.stderr and "No jobs yet" not in listing.stdout

@@ -111,7 +111,7 @@ async def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Pat
 
 
 async def test_a_directory_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="cannot open the database"):
+    with pytest.raises(StoreError, match="is a folder; set \\[store\\] path to a file in it"):
         await Store.open(tmp_path)
 
 
