@@ -49,8 +49,9 @@ _SHOWN_MEMORY: Final = 2048
 class Delivery(DeliveryEvents, commands.Cog):
     """Shows jobs in Discord: edits each job message as the job runs and delivers its result, whatever happens.
 
-    Edits are paced to one per ``min_edit_interval_s`` per message; results are attached when they fit
-    the message's upload limit and linked otherwise.
+    Progress edits are paced to one per ``min_edit_interval_s`` per message, while the edit that shows a
+    finished job goes out at once; results are attached when they fit the message's upload limit and
+    linked otherwise.
     """
 
     #: The default pacing of new instances; ``edit_interval_s`` changes a running one.
@@ -176,6 +177,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         """Turn the (deferred) response of ``interaction`` into the job's message and keep it current.
 
         A response deferred ephemerally (``gate.defer_job`` for private results) makes a private job message.
+        When the response's placeholder was given up (``acks.make_private``), the job's message is a new follow-up.
         """
         job = await self._job(job_id)
         if interaction.user.id == job.user_id:
