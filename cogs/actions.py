@@ -29,6 +29,7 @@ from bot.store.models import Job, JobStatus, MessageLink
 from cogs import acks, gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.errors import answer, answer_error, describe, placeholder_used
+from cogs.frames import Frames
 from cogs.i18n import (
     SOURCE_LOCALE,
     Msg,
@@ -134,14 +135,18 @@ class FollowUps(commands.Cog):
         self.bot = bot
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._notified: dict[tuple[int, str, str], float] = {}
+        self._frames: Frames | None = None
 
     async def cog_load(self) -> None:
         self.bot.followups = self
+        self._frames = Frames(self.bot)
         # Buttons are matched by custom id alone, so every button ever posted works, before or after a restart.
         self.bot.add_dynamic_items(*dynamic_items())
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*dynamic_items())
+        if self._frames is not None:
+            await self._frames.close()
         if getattr(self.bot, "followups", None) is self:
             del self.bot.followups
 
@@ -381,6 +386,8 @@ class FollowUps(commands.Cog):
             raise UserFacingError(msg("actions.extend_limit", count=MAX_EXTENDS))
 
     async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor, admission: gate.GateResult) -> str:
+        if self._frames is not None:
+            plan = await self._frames.fresh(job, plan)  # a frame sent again must be fetchable now (links expire)
         meta = {**plan.meta, "follow_up": follow_up_tag(follow_up)}
         new_job_id = await gate.submit(
             self.bot,

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.frames import renew_results
 from bot.store.models import Job, JobStatus, MessageLink
 from bot.text import progress_bar, shorten
 from cogs.actions import message_url
@@ -132,6 +133,7 @@ class JobsCog(commands.Cog):
         await defer_public(interaction)
         placeholder_used(interaction)
         log.info("job %s: shown again by user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
+        await renew_results(self.bot.services.client, self.bot.services.store, job)  # a day-old job's links expired
         await self.bot.delivery.show_from_interaction(job.id, interaction)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from bot import frames
 from bot.acedata.models import (
     IMAGINE_MODES,
     RESOLUTIONS,
@@ -145,7 +146,7 @@ def _plan_reroll(job: Job) -> Plan:
                 mode=_video_mode(params.get("mode")),
                 resolution=_resolution(params.get("resolution")),
             )
-        meta = _inherited(job)
+        meta = {**_inherited(job), **frames.frames_meta(frames.inherited(job))}
         if job.meta.get("motion") in MOTIONS:
             meta["motion"] = job.meta["motion"]
         return Plan(request, meta)
@@ -195,7 +196,7 @@ def _plan_animate(job: Job, motion: str) -> Plan:
         mode=options["mode"],
         resolution=options["resolution"],
     )
-    return Plan(request, {"motion": motion, "video_options": options})
+    return Plan(request, {"motion": motion, "video_options": options, **frames.animated_from(job)})
 
 
 def _plan_animate_quadrant(job: Job, arg: str) -> Plan:

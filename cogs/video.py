@@ -22,7 +22,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import media
+from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
 from bot.settings import UserSettings, load_user_settings
 from cogs import gate
@@ -263,7 +263,7 @@ class VideoCog(commands.Cog):
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
-                meta={"video_options": options},
+                meta={"video_options": options, **_uploads(start, end)},
                 locale=interaction_locale(interaction),
             )
         await self._show(interaction, job_id)
@@ -272,6 +272,16 @@ class VideoCog(commands.Cog):
         log.info("job %s: /video by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         placeholder_used(interaction)
         await self.bot.delivery.show_from_interaction(job_id, interaction)
+
+
+def _uploads(start: Frame, end: Frame | None) -> dict[str, Any]:
+    """The meta that keeps uploaded frames: they live on the interaction only, so the job's messages keep a copy."""
+    return frames.frames_meta(
+        frames.uploaded(
+            image_url=None if start.is_link else start.url,
+            end_image_url=None if end is None or end.is_link else end.url,
+        )
+    )
 
 
 async def setup(bot: MJBot) -> None:

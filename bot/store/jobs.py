@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from .database import Database, JobNotFoundError, StoreError
-from .models import Job, JobStatus, NewJob
-from .rows import JOB_COLUMNS, dump_ids, dump_object, dump_value, job_from_row, load_object, new_job_id
+from .models import Job, JobResult, JobStatus, NewJob
+from .rows import JOB_COLUMNS, dump_ids, dump_list, dump_object, dump_value, job_from_row, load_object, new_job_id
 
 # Logged under the name of the module that defines ``Store``.
 log = logging.getLogger("bot.store.db")
@@ -127,6 +127,22 @@ class JobRows(Database):
         if not rows:
             raise JobNotFoundError(f"no job with id {job_id!r}")
         return job_from_row(rows[0])
+
+    async def renew_result_links(self, job_id: str, result: JobResult) -> Job:
+        """Put fresh result links (the API's expire) in place of a succeeded job's; the ids and sizes stay."""
+        rows = await self._fetch(
+            "UPDATE jobs SET video_urls = coalesce(?, video_urls), image_url = coalesce(?, image_url), "
+            "raw_image_url = coalesce(?, raw_image_url), sub_image_urls = coalesce(?, sub_image_urls) "
+            f"WHERE id = ? AND status = 'succeeded' RETURNING {JOB_COLUMNS}",
+            (
+                dump_list(result.video_urls) if result.video_urls else None,
+                result.image_url,
+                result.raw_image_url,
+                dump_list(result.sub_image_urls) if result.sub_image_urls else None,
+                job_id,
+            ),
+        )
+        return job_from_row(rows[0]) if rows else await self._job_or_raise(job_id)
 
     async def unfinished_jobs(self) -> list[Job]:
         """Queued, submitting and running jobs, oldest first: what to resume after a restart."""

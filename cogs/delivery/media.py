@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 
-from bot import media
+from bot import frames, media
 from bot.store.models import Job, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,27 @@ CONCURRENT_JOB_DOWNLOADS = 4
 
 @dataclass(frozen=True, slots=True)
 class ResultFiles:
-    """Files to attach (name and bytes) and the result URLs, shown as links when nothing is attached."""
+    """Files to attach (name and bytes) and the result URLs, shown as links when nothing is attached.
+
+    ``copies`` are the bot's copies of the frames the job started from (``bot.frames``), attached after
+    the results whether or not those fit.
+    """
 
     files: tuple[tuple[str, bytes], ...] = ()
     links: tuple[str, ...] = ()
+    copies: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.files)
+        return tuple(name for name, _ in (*self.files, *self.copies))
 
     @property
     def size(self) -> int:
-        return sum(len(data) for _, data in self.files)
+        return sum(len(data) for _, data in (*self.files, *self.copies))
 
     def discord_files(self) -> list[discord.File]:
         """New ``discord.File`` objects on every call: a sent file is consumed."""
-        return [discord.File(io.BytesIO(data), filename=name) for name, data in self.files]
+        return [discord.File(io.BytesIO(data), filename=name) for name, data in (*self.files, *self.copies)]
 
     @property
     def shown_links(self) -> tuple[str, ...]:
@@ -96,6 +101,19 @@ def choose(named: Sequence[tuple[str, str]], bodies: Sequence[bytes | None], lim
     return ResultFiles(files=tuple((name, body) for (name, _), body in zip(named, fetched, strict=True)), links=links)
 
 
+def with_copies(
+    result: ResultFiles, named: Sequence[tuple[str, str]], bodies: Sequence[bytes | None], limit: int
+) -> ResultFiles:
+    """``result`` with each frame copy that was fetched and fits in what the limit leaves (best effort)."""
+    room = limit - PAYLOAD_MARGIN - result.size
+    copies: list[tuple[str, bytes]] = []
+    for (name, _), body in zip(named, bodies, strict=True):
+        if body is not None and len(body) <= room:
+            copies.append((name, body))
+            room -= len(body)
+    return ResultFiles(files=result.files, links=result.links, copies=tuple(copies)) if copies else result
+
+
 @dataclass(slots=True)
 class _Download:
     max_bytes: int
@@ -123,7 +141,8 @@ class ResultCache:
     async def files_for(self, job: Job, limit: int) -> ResultFiles:
         """The job's result for a message whose upload limit is ``limit`` bytes."""
         named = result_media(job)
-        if not named:
+        copies = frames.copies_to_keep(job)
+        if not named and not copies:
             return NO_FILES
         per_file = max(0, limit - PAYLOAD_MARGIN)
         entry = self._entries.get(job.id)
@@ -131,14 +150,17 @@ class ResultCache:
             if entry is not None:
                 self._drop(job.id)
             task = asyncio.get_running_loop().create_task(
-                self._fetch_all([url for _, url in named], media_kind(job), per_file), name=f"results-{job.id}"
+                self._fetch_with_copies(
+                    [url for _, url in named], media_kind(job), [url for _, url in copies], per_file
+                ),
+                name=f"results-{job.id}",
             )
             entry = _Download(per_file, task)
             self._entries[job.id] = entry
         self._keep(job.id, entry)
         bodies = await asyncio.shield(entry.task)
         fitting = [body if body is not None and len(body) <= per_file else None for body in bodies]
-        return choose(named, fitting, limit)
+        return with_copies(choose(named, fitting[: len(named)], limit), copies, fitting[len(named) :], limit)
 
     @staticmethod
     def _fell_short(entry: _Download) -> bool:
@@ -146,6 +168,13 @@ class ResultCache:
         if not entry.task.done() or entry.task.cancelled() or entry.task.exception() is not None:
             return False
         return any(body is None for body in entry.task.result())
+
+    async def _fetch_with_copies(
+        self, urls: Sequence[str], kind: media.MediaKind, copies: Sequence[str], max_bytes: int
+    ) -> list[bytes | None]:
+        """The results, then the frame copies (pictures, whatever the results are)."""
+        bodies = await self._fetch_all(urls, kind, max_bytes) if urls else []
+        return bodies + (await self._fetch_all(copies, "image", max_bytes) if copies else [])
 
     async def _fetch_all(self, urls: Sequence[str], kind: media.MediaKind, max_bytes: int) -> list[bytes | None]:
         async with self._slots:

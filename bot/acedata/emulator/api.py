@@ -143,7 +143,7 @@ class ApiHandlers:
             raise ApiProblem(504, "timeout", "Timeout to generate the image.") from None
         finally:
             engine.unsubscribe(task, queue)
-        shown = engine.shown({**response, "trace_id": task.trace_id})
+        shown = engine.shown(task, {**response, "trace_id": task.trace_id})
         return web.json_response(shown, headers={"x-trace-id": task.trace_id})
 
     async def _stream(self, request: web.Request, task: Task, limit_s: float) -> web.StreamResponse:
@@ -174,7 +174,7 @@ class ApiHandlers:
         return response
 
     def _line(self, line: Mapping[str, Any], task: Task) -> bytes:
-        shown = self._engine.shown({**line, "trace_id": task.trace_id})
+        shown = self._engine.shown(task, {**line, "trace_id": task.trace_id})
         return json.dumps(shown).encode() + b"\n"
 
     def _tasks(self, body: Mapping[str, Any], trace_id: str) -> web.Response:

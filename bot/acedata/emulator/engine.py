@@ -163,14 +163,14 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def shown(self, response: Mapping[str, Any]) -> dict[str, Any]:
-        """A result or progress line as sent to a client: media links signed now, sizes as the settings say."""
-        return present(self.signer.sign_result(response), legacy=self.settings.legacy_fields)
+    def shown(self, task: Task, response: Mapping[str, Any]) -> dict[str, Any]:
+        """A result or progress line of ``task`` as sent to a client: links signed now, sizes as the settings say."""
+        return present(self.signer.sign_result(response, task.created_at), legacy=self.settings.legacy_fields)
 
     def record(self, task: Task) -> dict[str, Any]:
         """The task as ``/midjourney/tasks`` returns it, its media links signed now."""
         record = task.record(self.clock(), legacy=self.settings.legacy_fields)
-        record["response"] = self.signer.sign_result(record["response"])
+        record["response"] = self.signer.sign_result(record["response"], task.created_at)
         return record
 
     def observe(self, task: Task) -> Task:
@@ -253,7 +253,7 @@ class Engine:
         for queue in task.watchers:
             queue.put_nowait(snapshot)
         if task.callback_progress:
-            self.callbacks.send(task, self.shown({**snapshot, "trace_id": task.trace_id}))
+            self.callbacks.send(task, self.shown(task, {**snapshot, "trace_id": task.trace_id}))
 
     def _end_as_planned(self, task: Task, *, deliver: bool = True) -> None:
         error = task.planned_error or IMAGE_FAILURE
@@ -271,7 +271,7 @@ class Engine:
             queue.put_nowait(final)
         if task.callback_url:
             try:
-                self.callbacks.send(task, self.shown(final))
+                self.callbacks.send(task, self.shown(task, final))
             except RuntimeError:  # no running event loop: nobody could receive it anyway
                 log.warning("emulator: task %s ended outside the event loop; callback not sent", task.id)
 

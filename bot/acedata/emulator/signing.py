@@ -3,22 +3,22 @@
 The API's own result links expire; so do the emulator's, or a client that keeps a link for a day would
 pass its tests and fail in production. A link is ``<url>?expires=<unix s>&sig=<hex>``; the signature
 covers the path and the expiry, not the host, so a link survives a restart on another address. Every
-answer signs its links afresh (a task lookup too), from the moment it is sent.
+answer signs its links afresh (a task lookup too): a link handed out is good for at least half its
+lifetime, and the same link is handed out again until that is no longer so (a lookup repeated at
+once answers the same URLs).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .settings import EmulatorSettings
 
-#: Links issued within the same span of this many seconds are the same link (a lookup repeated at once
-#: answers the same URLs).
-ISSUE_STEP_S: Final = 60
 _LINK_FIELDS: Final = ("image_url", "raw_image_url")
 _LIST_FIELDS: Final = ("video_urls", "sub_image_urls")
 
@@ -42,25 +42,29 @@ class MediaSigner:
     def enabled(self) -> bool:
         return self._settings().media_link_ttl_s > 0
 
-    def sign(self, url: str) -> str:
-        """``url`` with an expiry ``media_link_ttl_s`` from now and its signature (as is when links never expire)."""
-        settings = self._settings()
-        if settings.media_link_ttl_s <= 0 or "?" in url:
+    def sign(self, url: str, since: float) -> str:
+        """``url`` signed to stay good for at least half a lifetime from now (as is when links never expire).
+
+        Expiries step by half a lifetime from ``since`` (the task's creation), so a link stays the same
+        until it is past half its life.
+        """
+        ttl = self._settings().media_link_ttl_s
+        if ttl <= 0 or "?" in url:
             return url
-        step = min(ISSUE_STEP_S, max(1, int(settings.media_link_ttl_s)))
-        issued = int(self._clock()) // step * step
-        expires = issued + int(settings.media_link_ttl_s)
+        half = ttl / 2
+        steps = max(0, math.floor((self._clock() - since) / half))
+        expires = math.ceil(since + ttl + steps * half)
         return f"{url}?expires={expires}&sig={self._mac(urlsplit(url).path, expires)}"
 
-    def sign_result(self, response: Mapping[str, Any]) -> dict[str, Any]:
-        """A result (or progress line) with each of its media links signed now."""
+    def sign_result(self, response: Mapping[str, Any], since: float) -> dict[str, Any]:
+        """A result (or progress line) of a task created at ``since`` with each of its media links signed now."""
         signed = dict(response)
         for key in _LINK_FIELDS:
             if isinstance(signed.get(key), str) and signed[key]:
-                signed[key] = self.sign(signed[key])
+                signed[key] = self.sign(signed[key], since)
         for key in _LIST_FIELDS:
             if isinstance(signed.get(key), list):
-                signed[key] = [self.sign(url) if isinstance(url, str) else url for url in signed[key]]
+                signed[key] = [self.sign(url, since) if isinstance(url, str) else url for url in signed[key]]
         return signed
 
     def check(self, path: str, query: Mapping[str, str]) -> None:
