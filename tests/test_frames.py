@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+from fakediscord import UploadedFile
 
 from bot.frames import FrameSource, frame_sources
 from bot.store import JobStatus
@@ -153,3 +154,26 @@ async def test_show_a_day_later_reposts_media_that_plays(kit: Kit, http: aiohttp
     assert [await status_of(http, clip["url"]) for clip in clips] == [200] * 4
     renewed = await kit.store.get_job(video.id)
     assert renewed is not None and await status_of(http, renewed.video_urls[0]) == 200
+
+
+async def test_reroll_a_day_later_refreshes_a_pasted_discord_link(fetching: Kit, http: aiohttp.ClientSession) -> None:
+    kit = fetching
+    fake = kit.fake
+    posted = await fake.create_message(
+        fake.general,
+        {"content": "my frame"},
+        [UploadedFile("files[0]", "f.png", "image/png", kit.PNG)],
+        author=fake.bob,
+    )
+    pasted = posted.attachments[0]["url"]
+    handle = await fake.slash("video", {"prompt": "a kite", "image_url": pasted}, user=fake.bob)
+    _, message = await kit.wait_done(await kit.job_message(handle))
+    assert "start.png" not in [attachment["filename"] for attachment in message.attachments]  # a link: no copy
+
+    a_day_later(kit)
+    assert await status_of(http, pasted) == 404
+    _, new_message = await kit.follow(message, kit.button(message, "rr"), user=fake.bob)
+    await kit.wait_done(new_message)
+    refreshed = kit.submits("videos")[-1]["image_url"]
+    assert refreshed != pasted and kit.emulator.frame_fetches[-1].ok
+    assert any(request.path == "/attachments/refresh-urls" for request in fake.requests)
