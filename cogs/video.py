@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
-from bot.settings import UserSettings, load_user_settings
+from bot.settings import Limits, UserSettings, load_user_settings
 from cogs import gate
 from cogs.errors import placeholder_used
 from cogs.i18n import SOURCE_LOCALE, interaction_locale, t
@@ -123,10 +123,19 @@ class VideoChoices:
         mode: Literal["fast", "turbo"] | None,
         resolution: Literal["480p", "720p"] | None,
         loop: bool | None,
+        limits: Limits | None = None,
     ) -> VideoChoices:
+        """``limits`` are the rules of the place: a default they forbid (turbo, 720p) steps down to what they allow,
+        so a member who chose nothing is not refused for their own defaults. A choice the member made is kept,
+        and the gate refuses it with the reason."""
+        default_mode, default_resolution = defaults.mode, defaults.resolution
+        if limits is not None and not limits.allow_turbo:
+            default_mode = "fast"
+        if limits is not None and not limits.allow_720p:
+            default_resolution = "480p"
         return cls(
-            mode=mode or defaults.mode,
-            resolution=resolution or defaults.resolution,
+            mode=mode or default_mode,
+            resolution=resolution or default_resolution,
             loop=defaults.loop if loop is None else loop,
             loop_given=loop is not None,
         )
@@ -191,7 +200,8 @@ class VideoCog(commands.Cog):
         start = pick_frame(image, image_url, attachment_option="image", url_option="image_url")
         end = pick_frame(end_image, end_image_url, attachment_option="end_image", url_option="end_image_url")
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
-        choices = VideoChoices.of(defaults, mode=mode, resolution=resolution, loop=loop)
+        place = await gate.scope_settings(self.bot, interaction.guild_id)
+        choices = VideoChoices.of(defaults, mode=mode, resolution=resolution, loop=loop, limits=place.limits)
         if end is not None:
             choices = choices.without_default_loop()
         if choices.loop and end is not None:

@@ -239,17 +239,16 @@ async def test_turbo_and_720p_are_refused_in_dms_by_default(member: MemberKit) -
         dm=True,
     )
     assert "Turbo mode is turned off in direct messages" in await member.refusal(turbo)
-    hd = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob, dm=True)
+    hd = await fake.slash(
+        "video", {"prompt": "a kite", "image_url": start.url, "resolution": "720p"}, user=fake.bob, dm=True
+    )
     assert "720p video is turned off in direct messages; choose resolution 480p" in await member.refusal(hd)
-    grid = await fake.slash("video", {"prompt": "a kite"}, user=fake.bob, dm=True)  # its video would be 720p
-    assert "720p" in await member.refusal(grid)
     assert member.task_count() == 0
 
-    ok = await fake.slash(
-        "video", {"prompt": "a kite", "image_url": start.url, "resolution": "480p"}, user=fake.bob, dm=True
-    )
+    # Nothing chosen: the member's defaults (720p) step down to what DMs allow instead of being refused.
+    ok = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob, dm=True)
     video, _ = await member.wait_done(await member.job_message(ok))
-    assert video.guild_id is None and video.params.get("resolution") == "480p"
+    assert video.guild_id is None and video.params.get("resolution") == "480p" and video.params.get("mode") == "fast"
 
 
 async def test_follow_ups_of_dm_jobs_count_against_the_dm_limits(dms_kit: DmsKit) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.settings import BlockEntry, FilterRule
+from bot.settings import BlockEntry, FilterRule, load_user_settings
 from cogs import gate
 from cogs.policy import may_act
 
@@ -110,7 +110,7 @@ async def test_turbo_and_720p_can_be_turned_off(member: MemberKit) -> None:
         "video", {"prompt": "a kite", "image_url": start.url, "mode": "turbo", "resolution": "480p"}, user=fake.bob
     )
     assert "Turbo mode is turned off" in await member.refusal(turbo)
-    hd = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob)  # 720p by default
+    hd = await fake.slash("video", {"prompt": "a kite", "image_url": start.url, "resolution": "720p"}, user=fake.bob)
     assert "720p video is turned off" in await member.refusal(hd)
     grid = await fake.slash("imagine", {"prompt": "a kite", "mode": "turbo"}, user=fake.bob)
     assert "Turbo mode is turned off" in await member.refusal(grid)
@@ -119,6 +119,18 @@ async def test_turbo_and_720p_can_be_turned_off(member: MemberKit) -> None:
 
     ok = await fake.slash("video", {"prompt": "a kite", "image_url": start.url, "resolution": "480p"}, user=fake.bob)
     await member.wait_done(await member.job_message(ok))
+
+
+async def test_defaults_the_server_forbids_step_down_instead_of_refusing(member: MemberKit) -> None:
+    fake = member.fake
+    await member.configure(limits={"allow_turbo": False, "allow_720p": False})
+    own = await fake.slash("settings", {"mode": "turbo", "resolution": "720p"}, user=fake.bob)  # bob's defaults
+    assert await own.wait_for_response() == 4
+    assert (await load_user_settings(member.store, fake.bob.id)).mode == "turbo"
+    start = fake.upload("start.png", member.PNG)
+    handle = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob)
+    video, _ = await member.wait_done(await member.job_message(handle))
+    assert video.params.get("mode") == "fast" and video.params.get("resolution") == "480p"
 
 
 async def test_an_extend_in_720p_is_refused_once_720p_is_off(member: MemberKit) -> None:
@@ -213,7 +225,7 @@ async def test_the_video_a_grid_leads_to_is_checked_up_front(member: MemberKit) 
     fake = member.fake
     _, grid = await member.make_grid(user=fake.bob, video=True)  # /video without a start frame: 720p later
     await member.configure(limits={"allow_720p": False})
-    handle = await fake.slash("video", {"prompt": "a kite"}, user=fake.bob)
+    handle = await fake.slash("video", {"prompt": "a kite", "resolution": "720p"}, user=fake.bob)
     assert "720p video is turned off" in await member.refusal(handle)
     animate = await fake.click(grid, member.button(grid, "animq", "1"), user=fake.bob)
     assert "720p video is turned off" in await member.refusal(animate)  # not after the upscale, too late
