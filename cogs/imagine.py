@@ -45,7 +45,10 @@ class ImagineCog(commands.Cog):
         mode: Literal["fast", "relax", "turbo"] | None = None,
     ) -> None:
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
-        request = imagine_request(prompt, mode=mode or defaults.mode)
+        if mode is None:  # the member's default, unless this place forbids it (then fast, rather than a refusal)
+            allowed = (await gate.scope_settings(self.bot, interaction.guild_id)).limits.allow_turbo
+            mode = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
+        request = imagine_request(prompt, mode=mode)
         async with gate.admitted(self.bot, interaction, request, kind="/imagine", user=defaults) as admission:
             await gate.defer_job(interaction, private=admission.private)
             job_id = await gate.submit(

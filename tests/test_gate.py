@@ -131,6 +131,9 @@ async def test_defaults_the_server_forbids_step_down_instead_of_refusing(member:
     handle = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob)
     video, _ = await member.wait_done(await member.job_message(handle))
     assert video.params.get("mode") == "fast" and video.params.get("resolution") == "480p"
+    grid = await fake.slash("imagine", {"prompt": "a kite"}, user=fake.bob)
+    image, _ = await member.wait_done(await member.job_message(grid))
+    assert image.params.get("mode") == "fast"
 
 
 async def test_an_extend_in_720p_is_refused_once_720p_is_off(member: MemberKit) -> None:
