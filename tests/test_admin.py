@@ -254,8 +254,8 @@ async def test_word_filter_add_list_remove_with_validation(kit: Kit) -> None:
     assert r"added `/sea\s*monster/` (1 → 2 rules)" in said
     assert "already in the word filter" in await answer(kit, "filter add", {"pattern": "kraken"}, user=fake.owner)
 
-    refused = await answer(kit, "filter add", {"pattern": "(a+)+$", "regex": True}, user=fake.owner)
-    assert "repeats a group that itself repeats" in refused
+    refused = await answer(kit, "filter add", {"pattern": "(?=a)b", "regex": True}, user=fake.owner)
+    assert "look-arounds" in refused
     refused = await answer(kit, "filter add", {"pattern": "([a-z]", "regex": True}, user=fake.owner)
     assert "is not a valid regular expression" in refused
 
