@@ -174,42 +174,44 @@ class Edits:
             await asyncio.sleep(0.25)
 
 
-async def task_ids(bot: BenchBot, handles: list[InteractionHandle]) -> list[str]:
-    ids = []
-    for handle in handles:
-        job = None
-        while job is None:  # the message is linked just after its first edit
-            job = await bot.services.store.job_for_message(handle.original_message_id or 0)
-            await asyncio.sleep(0.01)
-        assert job.task_id is not None
-        ids.append(job.task_id)
-    return ids
+async def task_id_of(bot: BenchBot, handle: InteractionHandle) -> str:
+    while True:  # the message is linked just after its first edit
+        job = await bot.services.store.job_for_message(handle.original_message_id or 0)
+        if job is not None and job.task_id is not None:
+            return job.task_id
+        await asyncio.sleep(0.01)
 
 
 async def finish_latency(
     jobs: int, *, callbacks: bool, poll_s: float, spread_s: float, after_edit: bool = False, warmup_s: float = 0.0
 ) -> dict[str, Any]:
     """Finish ``jobs`` videos at uniformly random moments within ``spread_s``: after each message's last edit
-    (``after_edit``), or after a warm-up that starts once every message showed. The latency of each is from its
-    finish to the arrival of the edit with its clips."""
+    (``after_edit``: the edit that showed it), or after a warm-up that starts once every message showed. The
+    latency of each is from its finish to the arrival of the edit with its clips."""
     video_s = 3600.0 if callbacks else POLLED_VIDEO_S
     async with bench_bot(video_s=video_s, callbacks=callbacks, poll_s=poll_s) as (fake, bot):
         emulator = bot.services.emulator
         assert emulator is not None
-        handles = await start_videos(fake, jobs)
-        tasks = await task_ids(bot, handles)
         log = Edits(fake)
-        log.scan()
-        started = fake.now()
-        schedule = []
-        for handle, task_id in zip(handles, tasks, strict=True):
-            base = (log.last_before(handle.token, started) or started) if after_edit else started + warmup_s
-            schedule.append((base + random.uniform(0.0, spread_s), handle.token, task_id))
         finished: dict[str, float] = {}
-        for at, token, task_id in sorted(schedule):
+        if after_edit:
+            handles = [await fake.slash("video", {"prompt": f"bench clip {n}"}) for n in range(jobs)]
+            started = 0.0
+        else:
+            handles = await start_videos(fake, jobs)
+            started = fake.now()
+
+        async def finish(handle: InteractionHandle) -> None:
+            await handle.wait_for_original(lambda m: bool(m.embeds), timeout=30)
+            task_id = await task_id_of(bot, handle)
+            log.scan()
+            base = log.last_before(handle.token, fake.now()) if after_edit else None
+            at = (base if base is not None else started + warmup_s) + random.uniform(0.0, spread_s)
             await asyncio.sleep(max(0.0, at - fake.now()))
-            finished[token] = fake.now()
+            finished[handle.token] = fake.now()
             emulator.finish(task_id)
+
+        await asyncio.gather(*(finish(handle) for handle in handles))
         await log.wait_finals(list(finished), within_s=poll_s + 60)
         latencies = [(log.finals[token] - at) * 1000 for token, at in finished.items()]
         phases = []
