@@ -172,6 +172,7 @@ def _job_config(args: argparse.Namespace) -> Config:
 
 async def _run_emulator(args: argparse.Namespace) -> int:
     from bot.acedata.emulator import EmulatorSettings, serve_forever
+    from bot.runtime import emulator_state_path
 
     config = load_config(args.config, missing_ok=args.config is None)
     setup_logging(config.logging.level, config.logging.format)
@@ -182,16 +183,18 @@ async def _run_emulator(args: argparse.Namespace) -> int:
         video_duration_s=args.video_duration if args.video_duration is not None else knobs.video_duration_s,
         failure_rate=args.failure_rate if args.failure_rate is not None else knobs.failure_rate,
         moderation_words=tuple(args.moderate) if args.moderate else knobs.moderation_words,
+        # The jobs that sandbox runs (``--api emulator``) made on this config's store: their printed links work here.
+        replay_path=str(emulator_state_path(config)),
     )
+
+    def ready() -> None:
+        base = f"http://{args.host}:{args.port}"
+        print(f"mjbot emulator on {base} (token: {args.token}); Ctrl-C stops it", flush=True)
+        print(f"  API: POST {base}/midjourney/imagine, /videos, /tasks; sample frames: {base}/samples/NAME.png")
+        print(f"  media of sandbox runs on {config.store.path} is served here too", flush=True)
+
     try:
-        await serve_forever(
-            settings,
-            args.host,
-            args.port,
-            ready=lambda: print(
-                f"mjbot emulator on http://{args.host}:{args.port} (token: {args.token}); Ctrl-C stops it", flush=True
-            ),
-        )
+        await serve_forever(settings, args.host, args.port, ready=ready)
     except OSError as error:
         raise listen_error(error, host=args.host, port=args.port, keys="--host and --port") from None
     return 0

@@ -16,8 +16,9 @@ import shlex
 import time
 from typing import TextIO
 
+from bot import media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
-from bot.acedata.models import ApiRequest, Endpoint
+from bot.acedata.models import ApiRequest, Endpoint, VideoGenerate
 from bot.config import Config
 from bot.jobs import JobEngine
 from bot.jobs.reconcile import same_request
@@ -39,12 +40,17 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
     try:
         request, parent_id = await build_request(args, config)
     except InputError as exc:
-        print(f"mjbot: {exc}", file=err)
+        print(f"mjbot: {flag_text(exc)}", file=err)
         return 2
     services = await Services.open(config, listen=False, command=f"mjbot {args.command}")
     try:
         if config.sandbox:
             print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
+        try:
+            await check_frames(request, allow_private=config.acedata.media_may_be_private)
+        except InputError as exc:
+            print(f"mjbot: {flag_text(exc)}", file=err)
+            return 2
         if not args.new:
             twin = await unfinished_twin(services.store, request)
             if twin is not None:
@@ -104,6 +110,7 @@ async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRe
             loop=args.loop,
             mode=args.mode,
             resolution=args.resolution,
+            names=("--image", "--end-image", "--loop"),
         )
         return video, None
     if args.command == "imagine":
@@ -138,6 +145,24 @@ async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
         if job.user_id is None and job.guild_id is None and job.kind is kind and same_request(job.params, body)
     ]
     return min(twins, key=lambda job: job.created_at, default=None)
+
+
+async def check_frames(request: ApiRequest, *, allow_private: bool) -> None:
+    """The checks Discord's /video makes of a link before any credit is spent: it answers, with an image, from
+    the public internet (``allow_private``, for an API on this machine or its network: also from there, such as
+    the sandbox emulator's samples). InputError names the flag."""
+    if not isinstance(request, VideoGenerate):
+        return
+    frames = [("--image", request.image_url), ("--end-image", request.end_image_url)]
+    async with media.link_session(allow_private=allow_private) as session:
+        for flag, url in frames:
+            if url:
+                await media.check_image_url(session, url, option=flag, allow_private=allow_private)
+
+
+def flag_text(error: InputError) -> str:
+    """An input error as a terminal shows it: the flags it names are plain words, not Discord's `code` marks."""
+    return str(error).replace("`", "")
 
 
 def again(args: argparse.Namespace) -> str:

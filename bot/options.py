@@ -92,13 +92,15 @@ def video_request(
     loop: bool = False,
     mode: str = "fast",
     resolution: str = "720p",
+    names: tuple[str, str, str] = ("image_url", "end_image_url", "loop"),
 ) -> VideoGenerate:
+    """``names`` are what the caller calls the start frame, end frame and loop options (the CLI: its flags)."""
     text = clean_prompt(prompt)
-    start = check_image_url(image_url, option="image_url")
-    end = check_image_url(end_image_url, option="end_image_url") if end_image_url else None
+    start = check_image_url(image_url, option=names[0])
+    end = check_image_url(end_image_url, option=names[1]) if end_image_url else None
     if loop and end:
         raise InputError(
-            "`loop` and an end frame can't be combined: a loop ends on its start frame. Drop one of them.",
+            f"`{names[2]}` and an end frame can't be combined: a loop ends on its start frame. Drop one of them.",
             key="input.loop_and_end",
         )
     return VideoGenerate(

@@ -8,6 +8,8 @@ import shlex
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,13 @@ def mjbot(
     )
 
 
+def sample(config: Path, name: str) -> str:
+    """A start frame the sandbox serves itself: one of its emulator's sample pictures."""
+    port = re.search(r"listen_port = (\d+)", config.read_text(encoding="utf-8"))
+    assert port is not None
+    return f"http://127.0.0.1:{port.group(1)}/samples/{name}.png"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -56,7 +65,7 @@ def config(tmp_path: Path) -> Path:
 
 def test_video_then_extend_then_list(config: Path, tmp_path: Path) -> None:
     video = mjbot(
-        "video", "waves crash on rocks --motion high", "--image", "https://example.org/rocks.png",
+        "video", "waves crash on rocks --motion high", "--image", sample(config, "rocks"),
         "--resolution", "480p", "--config", str(config), cwd=tmp_path,
     )  # fmt: skip
     assert video.returncode == 0, video.stderr
@@ -114,9 +123,7 @@ def test_bad_input_is_refused_before_any_job(config: Path, tmp_path: Path, args:
 
 
 def test_moderation_refusal_is_reported(config: Path, tmp_path: Path) -> None:
-    result = mjbot(
-        "video", "a forbidden scene", "--image", "https://example.org/a.png", "--config", str(config), cwd=tmp_path
-    )
+    result = mjbot("video", "a forbidden scene", "--image", sample(config, "a"), "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1
     assert "refused" in result.stderr and "forbidden" in result.stderr
 
@@ -127,9 +134,8 @@ def test_the_suggested_extend_command_works_as_printed_in_sandbox_mode(tmp_path:
         "MJBOT_EMULATOR_LISTEN_PORT": str(free_port()),
         "MJBOT_JOBS_POLL_INTERVAL_S": "0.2",
     }
-    video = mjbot(
-        "video", "waves", "--image", "https://example.org/a.png", "--api", "emulator", cwd=tmp_path, env=quick
-    )
+    image = f"http://127.0.0.1:{quick['MJBOT_EMULATOR_LISTEN_PORT']}/samples/a.png"
+    video = mjbot("video", "waves", "--image", image, "--api", "emulator", cwd=tmp_path, env=quick)
     assert video.returncode == 0, video.stderr
     suggested = re.search(r"Extend a clip: (mjbot extend .+)", video.stdout)
     assert suggested, video.stdout
@@ -145,3 +151,64 @@ def test_mjbot_jobs_refuses_a_limit_below_one(config: Path, tmp_path: Path, limi
     listing = mjbot("jobs", "--limit", limit, "--config", str(config), cwd=tmp_path)
     assert listing.returncode == 2
     assert "argument --limit" in listing.stderr and "No jobs yet" not in listing.stdout
+
+
+def test_cli_start_frames_get_the_checks_discord_options_get_and_errors_name_the_flags(
+    config: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{dead.getsockname()[1]}/a.png"  # nothing listens there
+    unreachable = mjbot("video", "waves", "--image", nobody, "--config", str(config), cwd=tmp_path)
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith("mjbot: --image could not be reached"), unreachable.stderr
+    not_image = mjbot(
+        "video", "waves", "--image", sample(config, "a"), "--end-image", sample(config, "b").replace(".png", ".gif"),
+        "--config", str(config), cwd=tmp_path,
+    )  # fmt: skip
+    assert not_image.returncode == 2 and not_image.stderr.startswith("mjbot: --end-image"), not_image.stderr
+    both = mjbot(
+        "video", "waves", "--image", sample(config, "a"), "--end-image", sample(config, "b"), "--loop",
+        "--config", str(config), cwd=tmp_path,
+    )  # fmt: skip
+    assert both.returncode == 2 and "--loop and an end frame can't be combined" in both.stderr
+    assert "`" not in unreachable.stderr + not_image.stderr + both.stderr  # flags, not Discord's option names
+    assert "image_url" not in unreachable.stderr + not_image.stderr + both.stderr
+    jobs = mjbot("jobs", "--config", str(config), cwd=tmp_path)
+    assert "No jobs yet" in jobs.stdout  # nothing was sent
+
+
+async def test_a_private_address_is_refused_when_the_api_is_public() -> None:
+    from bot.cli_jobs import check_frames
+    from bot.options import InputError, video_request
+
+    request = video_request("waves", "http://127.0.0.1:9/a.png", names=("--image", "--end-image", "--loop"))
+    with pytest.raises(InputError) as caught:
+        await check_frames(request, allow_private=False)
+    assert str(caught.value).startswith("`--image`") and "network" in str(caught.value)
+
+
+def test_mjbot_emulator_serves_the_media_links_that_sandbox_runs_printed(config: Path, tmp_path: Path) -> None:
+    video = mjbot("video", "waves", "--image", sample(config, "rocks"), "--config", str(config), cwd=tmp_path)
+    assert video.returncode == 0, video.stderr
+    links = re.findall(r"(?:clip \d|cover):\s+(http://\S+)", video.stdout)
+    assert len(links) == 5, video.stdout
+    port = re.search(r"listen_port = (\d+)", config.read_text(encoding="utf-8"))
+    assert port is not None
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "emulator", "--port", port.group(1), "--config", str(config)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert "mjbot emulator on" in server.stdout.readline()  # printed once it listens
+        for link in links:
+            with urllib.request.urlopen(link, timeout=5) as answer:  # noqa: S310 - http on loopback
+                assert answer.status == 200
+                assert answer.headers["content-type"] in ("video/mp4", "image/png")
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(links[0].replace("/media/videos/", "/media/videos/x"), timeout=5)  # noqa: S310
+        assert missing.value.code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

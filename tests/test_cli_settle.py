@@ -23,7 +23,6 @@ from test_cli import free_port, mjbot
 from bot.store.owner import StoreOwner
 
 TOKEN = "cli-settle-token-3e8a"
-VIDEO_ARGS = ("video", "waves crash on rocks", "--image", "https://example.org/rocks.png", "--resolution", "480p")
 CONFIG = """
 [acedata]
 base_url = "{url}"
@@ -86,6 +85,12 @@ def config(tmp_path: Path, emulator: EmulatorProcess) -> Path:
     return path
 
 
+@pytest.fixture
+def video_args(emulator: EmulatorProcess) -> tuple[str, ...]:
+    """A video command whose start frame is one of the emulator's sample pictures (it answers, with an image)."""
+    return ("video", "waves crash on rocks", "--image", f"{emulator.url}/samples/rocks.png", "--resolution", "480p")
+
+
 def until(check: Any, within_s: float = 15.0) -> None:
     deadline = time.monotonic() + within_s
     while not check():
@@ -94,12 +99,12 @@ def until(check: Any, within_s: float = 15.0) -> None:
 
 
 def test_an_unconfirmed_submit_names_the_job_and_wait_follows_it_without_a_second_task(
-    config: Path, tmp_path: Path, emulator: EmulatorProcess
+    config: Path, tmp_path: Path, video_args: tuple[str, ...], emulator: EmulatorProcess
 ) -> None:
     # The API makes the task but answers too late for the client, and refuses every task search.
     emulator.fault(path="/midjourney/videos", delay_s=1.5)
     emulator.fault(status=400, path="/midjourney/tasks", count=100_000)
-    first = mjbot(*VIDEO_ARGS, "--config", str(config), cwd=tmp_path)
+    first = mjbot(*video_args, "--config", str(config), cwd=tmp_path)
     assert first.returncode == 1
     assert "refused the job" not in first.stderr + first.stdout
     [said] = [line for line in first.stderr.splitlines() if line.startswith("mjbot:")]
@@ -109,7 +114,7 @@ def test_an_unconfirmed_submit_names_the_job_and_wait_follows_it_without_a_secon
     job_id = found.group(1)
     until(lambda: emulator.task_count == 1)
 
-    again = mjbot(*VIDEO_ARGS, "--config", str(config), cwd=tmp_path)
+    again = mjbot(*video_args, "--config", str(config), cwd=tmp_path)
     assert again.returncode == 1
     assert f"job {job_id} with the same request is still unsettled" in again.stderr
     assert f"mjbot wait {job_id}" in again.stderr
@@ -134,10 +139,10 @@ def test_wait_for_an_unknown_job_says_so(config: Path, tmp_path: Path) -> None:
 
 
 def test_a_second_engine_on_the_same_store_is_refused_and_nothing_is_sent_twice(
-    config: Path, tmp_path: Path, emulator: EmulatorProcess
+    config: Path, tmp_path: Path, video_args: tuple[str, ...], emulator: EmulatorProcess
 ) -> None:
     first = subprocess.Popen(
-        [sys.executable, "-m", "bot", *VIDEO_ARGS, "--config", str(config)],
+        [sys.executable, "-m", "bot", *video_args, "--config", str(config)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -150,7 +155,7 @@ def test_a_second_engine_on_the_same_store_is_refused_and_nothing_is_sent_twice(
         assert found, submitted
         job_id = found.group(1)
 
-        second = mjbot(*VIDEO_ARGS, "--api", emulator.url, "--config", str(config), cwd=tmp_path)
+        second = mjbot(*video_args, "--api", emulator.url, "--config", str(config), cwd=tmp_path)
         assert second.returncode == 1
         lines = second.stderr.splitlines()
         assert len(lines) == 1, second.stderr
@@ -174,9 +179,11 @@ def test_a_second_engine_on_the_same_store_is_refused_and_nothing_is_sent_twice(
     assert emulator.task_count == 1
 
 
-def test_a_job_command_is_refused_while_the_bot_holds_the_store(config: Path, tmp_path: Path) -> None:
+def test_a_job_command_is_refused_while_the_bot_holds_the_store(
+    config: Path, tmp_path: Path, video_args: tuple[str, ...]
+) -> None:
     with StoreOwner.acquire(tmp_path / "jobs.sqlite3", "mjbot run"):
-        refused = mjbot(*VIDEO_ARGS, "--config", str(config), cwd=tmp_path)
+        refused = mjbot(*video_args, "--config", str(config), cwd=tmp_path)
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
     assert f'is in use by "mjbot run" (pid {os.getpid()}, since ' in refused.stderr
@@ -184,11 +191,11 @@ def test_a_job_command_is_refused_while_the_bot_holds_the_store(config: Path, tm
 
 
 def test_wait_watches_while_another_process_holds_the_store_then_takes_over_when_it_stops(
-    config: Path, tmp_path: Path, emulator: EmulatorProcess
+    config: Path, tmp_path: Path, video_args: tuple[str, ...], emulator: EmulatorProcess
 ) -> None:
     emulator.fault(path="/midjourney/videos", delay_s=1.5)
     emulator.fault(status=400, path="/midjourney/tasks", count=100_000)
-    first = mjbot(*VIDEO_ARGS, "--config", str(config), cwd=tmp_path)
+    first = mjbot(*video_args, "--config", str(config), cwd=tmp_path)
     found = re.search(r"mjbot wait (\w+)", first.stderr)
     assert found, first.stderr
     job_id = found.group(1)

@@ -7,16 +7,20 @@ exist, 403 for a link that is unsigned, altered or expired.
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 
 from .engine import Engine
-from .media import PictureCache, free_box_header, load_clips, padding_box_size
+from .media import Picture, PictureCache, free_box_header, load_clips, padding_box_size, palette
 from .signing import LinkRefused
 
 log = logging.getLogger(__name__)
 
 _ZEROS = bytes(64 * 1024)
+_SAMPLE_NAME = re.compile(r"[a-z0-9-]{1,32}")
+#: Width and height of a sample picture.
+SAMPLE_SIDE = 512
 
 
 class MediaHandlers:
@@ -28,13 +32,21 @@ class MediaHandlers:
         self._clips = load_clips()
 
     async def image(self, request: web.Request) -> web.StreamResponse:
-        return self._picture(request)
+        return await self._picture(request)
+
+    async def sample(self, request: web.Request) -> web.StreamResponse:
+        """``GET /samples/{name}.png``: a picture to animate in sandbox mode, the same for the same name."""
+        name = request.match_info["name"]
+        if not _SAMPLE_NAME.fullmatch(name):
+            raise web.HTTPNotFound(text="a sample's name is 1 to 32 lower-case letters, digits and dashes")
+        data = self._pictures.get(f"sample/{name}", Picture(palette(name, 1), SAMPLE_SIDE, SAMPLE_SIDE))
+        return web.Response(body=data, content_type="image/png")
 
     async def video(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         if name.endswith(".png"):
-            return self._picture(request)
-        task = self._engine.get(request.match_info["task_id"])
+            return await self._picture(request)
+        task = await self._engine.recall(request.match_info["task_id"])
         clip_index = None if task is None else task.clip_for(name)
         if clip_index is None:
             raise web.HTTPNotFound(text="no such clip")
@@ -45,9 +57,9 @@ class MediaHandlers:
             return web.Response(body=clip, content_type="video/mp4")
         return await self._padded(request, clip, box)
 
-    def _picture(self, request: web.Request) -> web.Response:
+    async def _picture(self, request: web.Request) -> web.Response:
         task_id, name = request.match_info["task_id"], request.match_info["name"]
-        task = self._engine.get(task_id)
+        task = await self._engine.recall(task_id)
         picture = None if task is None else task.picture(name)
         if picture is None:
             raise web.HTTPNotFound(text="no such image")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Put in every waiter's queue when the server shuts down, so held requests and streams end.
 CLOSING: dict[str, Any] = {}
+#: Shortest time between two reads of the sandbox runs' state file by ``recall``.
+REPLAY_INTERVAL_S = 1.0
 IMAGE_FAILURE = ("failed", "The job failed to render, please retry")
 VIDEO_FAILURE = ("failed", "The video failed to render, please retry")
 _FAILURES = {"imagine": IMAGE_FAILURE, "videos": VIDEO_FAILURE}
@@ -56,6 +59,8 @@ class Engine:
         self.frames = FrameFetcher(lambda: self.settings)
         #: Where the tasks are kept across restarts, once ``open_state`` was called.
         self.state: StateFile | None = None
+        #: When ``recall`` last read the sandbox runs' state file.
+        self._replayed_at = -float("inf")
         #: Seeded: decides failures and looks, so a run can be repeated. Ids never come from it, so a
         #: restarted sandbox cannot hand out an id that a bot's store already holds.
         self._rng = random.Random(settings.seed)  # noqa: S311 - not security
@@ -296,6 +301,20 @@ class Engine:
         self.state = state
         ended = self.restore(tasks)
         log.info("emulator: %d tasks restored from %s (%d came due while it was down)", len(tasks), path, ended)
+
+    async def recall(self, task_id: str) -> Task | None:
+        """The task, also when it is one of the sandbox runs' (``settings.replay_path``) saved since the last look.
+
+        The file is read at most once a second, so a stream of requests for unknown ids costs little.
+        """
+        task = self.get(task_id)
+        path = self.settings.replay_path
+        if task is not None or not path or time.monotonic() - self._replayed_at < REPLAY_INTERVAL_S:
+            return task
+        self._replayed_at = time.monotonic()
+        saved = await asyncio.to_thread(StateFile(Path(path), list).load, set_aside=False)
+        self.restore(saved_task for saved_task in saved if saved_task.finished_at is not None)
+        return self.get(task_id)
 
     def restore(self, tasks: Iterable[Task]) -> int:
         """Add saved tasks; returns how many of them came due while no emulator ran.

@@ -51,18 +51,22 @@ class StateFile:
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
 
-    def load(self) -> list[Task]:
-        """The saved tasks; none when there is no file, or when it is unreadable (then set aside)."""
+    def load(self, *, set_aside: bool = True) -> list[Task]:
+        """The saved tasks; none when there is no file, or when it is unreadable (then set aside, unless the file
+        is someone else's: a reader that only looks leaves it alone)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             log.info("emulator: no state file at %s yet; starting with no tasks", self.path)
             return []
         except OSError as exc:
-            return self._set_aside(f"it cannot be read ({exc})")
+            return self._set_aside(f"it cannot be read ({exc})") if set_aside else []
         try:
             return decode_state(json.loads(raw))
         except ValueError as exc:  # StateFileError, JSONDecodeError and UnicodeDecodeError are all ValueErrors
+            if not set_aside:
+                log.warning("emulator: state file %s is unusable (%s); its tasks are not served", self.path, exc)
+                return []
             return self._set_aside(str(exc))
 
     def _set_aside(self, reason: str) -> list[Task]:

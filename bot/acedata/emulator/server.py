@@ -42,6 +42,7 @@ class Emulator:
         self.app.router.add_post("/midjourney/{endpoint}", api.handle)
         self.app.router.add_get("/media/images/{task_id}/{name}", media.image)
         self.app.router.add_get("/media/videos/{task_id}/{name}", media.video)
+        self.app.router.add_get("/samples/{name}.png", media.sample)
         AdminHandlers(self).add_routes(self.app)
         self.app.on_shutdown.append(self._on_shutdown)
         self.app.on_cleanup.append(self._on_cleanup)

@@ -44,6 +44,9 @@ class EmulatorSettings:
     #: A JSON file that keeps the tasks across restarts (read at the first ``start()``); ``None``: memory only.
     #: Results carry the URL the emulator had when they were made, so a restarted one should listen on the same port.
     state_path: str | None = None
+    #: The state file of sandbox runs, served read-only: their result links keep working while this emulator runs
+    #: (``mjbot emulator``). Finished tasks only; the file is read again when an unknown task is asked for.
+    replay_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
