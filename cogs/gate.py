@@ -179,7 +179,9 @@ async def check_submit(
     decision = quota.ALLOWED
     refusal = await _place_refusal(bot, where, scope, settings)
     if refusal is None:
-        refusal = _rule_refusal(settings, where, request, prompt) or _options_refusal(settings, video_options, scope)
+        refusal = await _rule_refusal(settings, where, request, prompt) or _options_refusal(
+            settings, video_options, scope
+        )
     if refusal is None:
         decision = await quota.check(
             store, settings, guild_id=scope, user_id=where.user_id, request=request, now=clock()
@@ -219,14 +221,20 @@ def block_message(block: BlockEntry, *, everywhere: bool = False) -> Msg:
     return msg(key, reason=reason) if reason else msg(f"{key}_no_reason")
 
 
-def _rule_refusal(settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None) -> Msg | None:
-    """The first of the scope's rules (a block, the word filter) the submit breaks, as a message."""
+async def _rule_refusal(settings: GuildSettings, where: Where, request: ApiRequest, prompt: str | None) -> Msg | None:
+    """The first of the scope's rules (a block, the word filter) the submit breaks, as a message.
+
+    The filter runs in a worker thread: RE2 lets go of the interpreter while it searches, so however slow a
+    machine is, a server's rules never hold the event loop (and every other server's members) while they run.
+    """
     block = settings.block_of(where.user_id)
     if block is not None:
         return block_message(block)
+    if not settings.word_filter:
+        return None
     for text in (request.prompt, prompt):
         if text:
-            rule = match_filter(text, settings.word_filter)
+            rule = await asyncio.to_thread(match_filter, text, settings.word_filter)
             if rule is not None:
                 return msg("gate.filter", rule=discord.utils.escape_markdown(rule.describe()))
     return None
