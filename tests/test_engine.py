@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -87,8 +88,9 @@ async def test_video_job_runs_to_success_with_progress(
     assert job is not None and job.status is JobStatus.SUCCEEDED
     assert job.kind is JobKind.VIDEO and job.action == "generate" and job.prompt == VIDEO.prompt
     assert job.params == VIDEO.to_body()
-    assert job.video_id and len(job.video_urls) == 4 and all(url.endswith(".mp4") for url in job.video_urls)
-    assert job.image_url and job.image_url.endswith("cover.png")
+    assert job.video_id and len(job.video_urls) == 4
+    assert all(urlsplit(url).path.endswith(".mp4") for url in job.video_urls)  # signed links: ?expires=..&sig=..
+    assert job.image_url and urlsplit(job.image_url).path.endswith("cover.png")
     assert (job.user_id, job.guild_id, job.channel_id) == (7, 8, 9)
     assert engine.tracked_count == 0
     usage = await store.usage_since(0)
