@@ -133,7 +133,9 @@ class FollowUps(commands.Cog):
 
     def __init__(self, bot: MJBot) -> None:
         self.bot = bot
-        self._locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        #: (job, follow-up kind, argument, member) -> the lock of that member's click on that button.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str, str, int], asyncio.Lock]
+        self._locks = weakref.WeakValueDictionary()
         self._notified: dict[tuple[int, str, str], float] = {}
         self._frames: Frames | None = None
 
@@ -201,7 +203,7 @@ class FollowUps(commands.Cog):
             await answer(interaction, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
-        async with self._claim(job, follow_up) as claim:
+        async with self._claim(job, follow_up, actor.user_id) as claim:
             if not claim.acquired:
                 await answer(interaction, t(actor.locale, "actions.already_clicked"))
                 return
@@ -275,7 +277,7 @@ class FollowUps(commands.Cog):
         if kind not in _SUBMITTING:
             return
         plan = await self._plan(job, follow_up)
-        async with self._claim(job, follow_up, wait=False) as claim:
+        async with self._claim(job, follow_up, actor.user_id, wait=False) as claim:
             if not claim.acquired or await self._recent_duplicate(job, follow_up, actor.user_id) is not None:
                 log.info("job %s: repeated %s reaction by user %s ignored", job.id, follow_up.kind, actor.user_id)
                 return
@@ -413,8 +415,10 @@ class FollowUps(commands.Cog):
 
     # -- double clicks --------------------------------------------------------------------------------
 
-    def _claim(self, job: Job, follow_up: FollowUp, *, wait: bool = True) -> _Claim:
-        key = (job.id, follow_up.kind.value, follow_up.arg or "")
+    def _claim(self, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True) -> _Claim:
+        """The member's claim on one follow-up of one job: their double click waits for it; another member's
+        click on the same button is a job of its own and does not."""
+        key = (job.id, follow_up.kind.value, follow_up.arg or "", user_id)
         lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()

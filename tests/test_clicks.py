@@ -86,3 +86,19 @@ async def test_extend_with_a_new_prompt_still_opens_its_modal_first(kit: Kit) ->
     click = await fake.click(video, kit.button(video, "extm"), user=fake.bob)
     assert await click.wait_for_response() == 9, click.rejected_acks
     assert click.modal is not None
+
+
+async def test_two_members_on_the_same_button_get_a_job_each(kit: Kit) -> None:
+    fake = kit.fake
+    await kit.store.save_guild_settings(fake.guild.id, {"button_policy": "everyone"})
+    _, grid = await kit.make_grid(user=fake.bob)
+    upscale = kit.button(grid, "img", "upscale1")
+    kit.emulator.inject_fault(path="/midjourney/imagine", delay_s=HOLD_S)  # bob's click is still being sent...
+    bobs = await fake.click(grid, upscale, user=fake.bob)
+    await kit.until(lambda: kit.submits("imagine")[1:], what="bob's submit to reach the API")
+    alices = await fake.click(grid, upscale, user=fake.alice)  # ...when alice presses the same button
+    bob_message = await kit.job_message(bobs, timeout=10)
+    alice_message = await kit.job_message(alices, timeout=10)
+    assert bob_message.id != alice_message.id  # alice is not told that bob's click was hers
+    assert "Alice" in str(alice_message.wire()) and "Bob" in str(bob_message.wire())
+    assert kit.task_count() == 3, "one grid, and an upscale for each member"
