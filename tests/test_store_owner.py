@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store import StoreError
 from bot.store.owner import StoreInUseError, StoreOwner, holder_of, lock_path
 
 HOLD = """
@@ -74,3 +75,29 @@ def test_a_killed_holder_leaves_the_store_free(tmp_path: Path) -> None:
     with StoreOwner.acquire(store, "mjbot run") as owner:
         assert owner.held and owner.holder.pid == os.getpid()
     assert holder_of(store) is None  # released: the file no longer names anyone
+
+
+def test_every_spelling_of_one_store_leads_to_the_same_lock(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "jobs.sqlite3"
+    real.parent.mkdir()
+    real.write_bytes(b"")
+    (tmp_path / "alias.sqlite3").symlink_to(real)  # a link to the file
+    (tmp_path / "linked").symlink_to(real.parent)  # a link to its folder
+    with StoreOwner.acquire(real, "mjbot run"):
+        for spelling in (
+            tmp_path / "alias.sqlite3",
+            tmp_path / "linked" / "jobs.sqlite3",
+            tmp_path / "data" / ".." / "data" / "jobs.sqlite3",
+        ):
+            assert lock_path(spelling) == lock_path(real)
+            assert not other_process_gets(spelling), f"{spelling} was taken beside {real}"
+
+
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    store = tmp_path / "jobs.sqlite3"
+    lock_path(store).symlink_to(victim)
+    with pytest.raises(StoreError, match="is a symbolic link; remove it"):
+        StoreOwner.acquire(store, "mjbot run")
+    assert victim.read_text(encoding="utf-8") == "precious"

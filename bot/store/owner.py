@@ -15,6 +15,7 @@ bot's services) only counts one more user, and it is released when the last one 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -60,8 +61,13 @@ class StoreInUseError(StoreError):
 
 
 def lock_path(store_path: str | os.PathLike[str]) -> Path:
-    """The lock file of a store: ``<store>.lock`` beside the database."""
-    store = Path(store_path)
+    """The lock file of a store: ``<store>.lock`` beside the database file itself.
+
+    The path is resolved first (links followed, ``..`` folded), so every spelling of one store, a symbolic
+    link to the file or to its folder included, leads to the same lock. (A hard link to the database file is
+    another name that cannot be traced back; don't give one store two hard-linked names.)
+    """
+    store = Path(os.path.realpath(store_path))
     return store.with_name(store.name + ".lock")
 
 
@@ -104,8 +110,13 @@ class StoreOwner:
             if held is not None:
                 held.users += 1
                 return cls(store, key, held.holder)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # Never through a link: a lock file planted as a link would have the holder written over its target.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StoreError(
+                    f"the lock file {path} of the store is a symbolic link; remove it (mjbot makes its own)"
+                ) from exc
             raise StoreError(f"cannot open the lock file {path} of the store: {exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
