@@ -21,7 +21,7 @@ from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
-from bot.scopes import SettingsFor, dm_settings, settings_reader
+from bot.scopes import SettingsFor, dm_settings, queued_refusal, settings_reader
 from bot.startup import listen_error
 from bot.store import Store
 from bot.store.owner import StoreOwner
@@ -94,7 +94,8 @@ class Services:
             )
             rules = settings_reader(store, dm_settings(config.dms))
             chains = ChainRunner(engine, store, settings_for=rules)
-            queue = QueueRunner(engine, store, running_limit_reader(rules))
+            refusal = queued_refusal(store, rules, dms_enabled=config.dms_enabled)
+            queue = QueueRunner(engine, store, running_limit_reader(rules), refusal=refusal)
             services = cls(config, session, client, store, engine, chains, queue, emulator, owner=owner)
             if listen:
                 services.web = WebServer(

@@ -96,3 +96,41 @@ async def unblock_everywhere(store: Store, user_id: int) -> BlockEntry | None:
 
     await update_guild_settings(store, GLOBAL_SCOPE, change)
     return removed[0] if removed else None
+
+
+async def owner_refusal(store: Store, settings: GuildSettings, user_id: int | None, what: str) -> str | None:
+    """Why the owner of a job that starts by itself (a queued job, a chained video) may no longer start it: a block
+    by the scope's moderators (``settings``), or by the bot owner everywhere; None if they may.
+
+    ``what`` names the job in the sentence ("The video", "The queued job").
+    """
+    if user_id is None:
+        return None
+    who = "a moderator of this server"
+    block = settings.block_of(user_id)
+    if block is None:
+        who = "the bot's operator"
+        block = await global_block(store, user_id)
+    if block is None:
+        return None
+    reason = block.reason.strip()
+    because = f" ({reason})" if reason else ""
+    return f"{what} was not made: {who} blocked its owner from using the bot{because}."
+
+
+QueuedRefusal = Callable[[int | None, int | None], Awaitable[str | None]]
+
+
+def queued_refusal(store: Store, settings_for: SettingsFor, *, dms_enabled: bool) -> QueuedRefusal:
+    """Why a queued job of (guild id, user id) may not be sent now that its turn has come; None if it may.
+
+    The gate let it in, but it may have waited long: its owner may have been blocked since, or the operator may
+    have turned direct messages off.
+    """
+
+    async def why(guild_id: int | None, user_id: int | None) -> str | None:
+        if guild_id is None and not dms_enabled:
+            return "The queued job was not made: the bot's operator turned jobs in direct messages off."
+        return await owner_refusal(store, await settings_for(guild_id), user_id, "The queued job")
+
+    return why

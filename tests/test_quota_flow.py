@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.quota import next_reset
+from bot.scopes import block_everywhere
+from bot.settings import BlockEntry
 from bot.store import JobStatus
 from cogs import gate
 
@@ -182,3 +184,26 @@ async def test_the_video_an_animate_click_starts_counts_against_the_daily_limit(
     job = await member.job_of(chain_message)
     assert job.kind.value == "video" and job.status is JobStatus.FAILED and job.error_code == "limit_reached"
     assert member.submits("videos") == []
+
+
+@pytest.mark.parametrize("who", ["moderator", "operator"])
+async def test_a_queued_job_is_not_sent_once_its_owner_is_blocked(member: MemberKit, who: str) -> None:
+    fake = member.fake
+    await member.configure(limits={"max_running_per_user": 1})
+    member.slow_jobs()
+    first = await member.job_message(await fake.slash("imagine", {"prompt": "one"}, user=fake.bob))
+    running = await member.wait_job(first, JobStatus.RUNNING)
+    second = await member.job_message(await fake.slash("imagine", {"prompt": "two"}, user=fake.bob))
+    await member.wait_job(second, JobStatus.QUEUED)
+    if who == "moderator":
+        await member.configure(blocked={fake.bob.id: BlockEntry("spam", by=fake.moderator.id, at=1.0)})
+    else:
+        await block_everywhere(member.store, fake.bob.id, "spam", at=1.0)
+
+    member.finish(running.task_id)  # bob's slot frees up: his queued job's turn has come
+    await member.wait_job(first, JobStatus.SUCCEEDED)
+    refused = await member.wait_job(second, JobStatus.FAILED)
+    assert member.task_count() == 1, "the queued job of a blocked member reached the API"
+    assert refused.error_code == "blocked" and "blocked its owner from using the bot (spam)" in (
+        refused.error_message or ""
+    )

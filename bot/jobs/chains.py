@@ -22,7 +22,7 @@ from typing import Any, Final, TypeVar
 from bot import quota
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import RESOLUTIONS, VIDEO_MODES, Resolution, VideoGenerate, VideoMode
-from bot.scopes import SettingsFor, global_block, settings_reader
+from bot.scopes import SettingsFor, owner_refusal, settings_reader
 from bot.settings import GuildSettings
 from bot.store import Store
 from bot.store.models import Job, JobStatus
@@ -220,18 +220,7 @@ class ChainRunner(EventFollower):
 
     async def _blocked(self, job: Job) -> str | None:
         """Why the owner may no longer start jobs here (blocked by the server, or everywhere); None if they may."""
-        if job.user_id is None:
-            return None
-        who = "a moderator of this server"
-        block = (await self._settings_for(job.guild_id)).block_of(job.user_id)
-        if block is None:
-            who = "the bot's operator"
-            block = await global_block(self._store, job.user_id)
-        if block is None:
-            return None
-        reason = block.reason.strip()
-        because = f" ({reason})" if reason else ""
-        return f"The video was not made: {who} blocked its owner from using the bot{because}."
+        return await owner_refusal(self._store, await self._settings_for(job.guild_id), job.user_id, "The video")
 
     async def _quota(self, job: Job, request: VideoGenerate) -> quota.QuotaDecision | None:
         """The limits of the upscale's scope apply to the video as to any job its owner starts: its server's, or

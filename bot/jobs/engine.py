@@ -270,6 +270,15 @@ class JobEngine:
         await self._send(job, request)
         return True
 
+    async def refuse_queued(self, job_id: str, *, code: str, message: str) -> bool:
+        """Fail a queued job with ``message`` instead of sending it (its owner may no longer start it); False if
+        it is not queued (any more)."""
+        job = await self._store.claim_queued(job_id)
+        if job is None:
+            return False
+        await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, code, message)])
+        return True
+
     def units_of(self, job: Job) -> float:
         """What ``job`` costs in units, by the engine's ``cost`` (from its stored request)."""
         request = reconcile.request_from_params(job.kind, job.params)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.acedata.errors import AceDataError
+from bot.scopes import QueuedRefusal
 from bot.store import Store
 
 from .engine import JobEngine
@@ -33,11 +34,16 @@ LimitFor = Callable[[int | None, int], Awaitable[int | None]]
 class QueueRunner(EventFollower):
     """Sends each member's queued jobs, oldest first, while they are under their running-jobs limit."""
 
-    def __init__(self, engine: JobEngine, store: Store, limit_for: LimitFor) -> None:
+    def __init__(
+        self, engine: JobEngine, store: Store, limit_for: LimitFor, *, refusal: QueuedRefusal | None = None
+    ) -> None:
+        """``refusal`` says why a member's queued jobs in a scope may no longer be sent (a block since they were
+        queued, DMs turned off); those are failed with that reason instead of sent."""
         super().__init__()
         self._engine = engine
         self._store = store
         self._limit_for = limit_for
+        self._refusal = refusal
         self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
         # Members with queued jobs: a final event of anyone else's job costs no query.
         self._waiting: set[int | None] = set()
@@ -94,6 +100,11 @@ class QueueRunner(EventFollower):
             job = await self._store.next_queued(user_id, guild_id)
             if job is None:
                 break
+            refused = None if self._refusal is None else await self._refusal(guild_id, user_id)
+            if refused is not None:
+                log.info("job %s (guild %s): not sent from the queue: %s", job.id, guild_id, refused)
+                await self._engine.refuse_queued(job.id, code="blocked", message=refused)
+                continue
             try:
                 if await self._engine.release(job.id):
                     released.append(job.id)
