@@ -202,7 +202,8 @@ async def scope_settings(bot: MJBot, guild_id: int | None) -> GuildSettings:
 
 
 async def _place_refusal(bot: MJBot, where: Where, scope: int | None, settings: GuildSettings) -> Msg | None:
-    """DMs turned off, the bot owner's block, or the channel allow list of the server where the member asks."""
+    """DMs turned off, the bot owner's block, or the channel allow list (and blocks) of the server where the member
+    asks."""
     if where.guild_id is None and not bot.config.dms_enabled:
         return msg("gate.dms_off")
     block = await global_block(bot.services.store, where.user_id)
@@ -210,8 +211,12 @@ async def _place_refusal(bot: MJBot, where: Where, scope: int | None, settings: 
         return block_message(block, everywhere=True)
     if where.guild_id is None:
         return None  # a DM has no channel of any server
-    here = settings if where.guild_id == scope else await load_guild_settings(bot.services.store, where.guild_id)
-    return channel_refusal(here, where, bot)
+    if where.guild_id == scope:
+        return channel_refusal(settings, where, bot)  # the scope's own blocks are among its rules
+    # A job of another server (re-posted here by /show): this server's blocks and channels hold here as well.
+    here = await load_guild_settings(bot.services.store, where.guild_id)
+    block = here.block_of(where.user_id)
+    return block_message(block) if block is not None else channel_refusal(here, where, bot)
 
 
 def block_message(block: BlockEntry, *, everywhere: bool = False) -> Msg:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.settings import BlockEntry, FilterRule
+from bot.settings import BlockEntry, FilterRule, update_guild_settings
 from bot.store import JobStatus
 
 if TYPE_CHECKING:
@@ -292,3 +292,41 @@ async def test_the_video_chained_in_dms_counts_against_the_dm_limits(dms_kit: Dm
         video = await kit.until(chained, what="the chained video to be refused")
         assert video.error_code == "limit_reached" and "direct messages" in (video.error_message or "")
         assert kit.task_count() == 2
+
+
+@pytest.fixture
+async def two_servers(fake_discord: Any, tmp_path: Path) -> AsyncIterator[tuple[MemberKit, Any]]:
+    """The member kit, and a second server ("Other") where bob is a member too."""
+    from discord_kit import kit_config
+    from member_kit import MemberKit, prepare
+
+    places = prepare(fake_discord)
+    other = fake_discord.add_guild("Other", owner=fake_discord.owner, channels=("general", "bots"))
+    fake_discord.add_member(other, fake_discord.bob)
+    kit = MemberKit(fake_discord, kit_config(tmp_path, fake_discord), places)
+    await kit.start()
+    try:
+        yield kit, other
+    finally:
+        await kit.stop()
+
+
+async def test_a_job_shown_in_another_server_obeys_that_servers_blocks_and_channels(
+    two_servers: tuple[MemberKit, Any],
+) -> None:
+    kit, other = two_servers
+    fake = kit.fake
+    grid, _ = await kit.make_grid(user=fake.bob)  # made in the first server
+    bots, general = other.channel("bots"), other.channel("general")
+    shown = await kit.job_message(await fake.slash("show", {"job_id": grid.id}, user=fake.bob, guild=other))
+    before = kit.task_count()
+
+    await update_guild_settings(kit.store, other.id, lambda s: dataclasses.replace(s, channels=(bots.id,)))
+    click = await fake.click(shown, kit.button(shown, "img", "upscale1"), user=fake.bob)  # in #general
+    assert f"<#{bots.id}>" in await kit.refusal(click)
+
+    blocked = {fake.bob.id: BlockEntry("banned here", at=1.0)}
+    await update_guild_settings(kit.store, other.id, lambda s: dataclasses.replace(s, channels=(), blocked=blocked))
+    click = await fake.click(shown, kit.button(shown, "img", "upscale1"), user=fake.bob)
+    assert "banned here" in await kit.refusal(click)
+    assert kit.task_count() == before and shown.channel_id == general.id
