@@ -19,6 +19,7 @@ from bot.acedata.models import (
     VideoGenerate,
     VideoMode,
 )
+from bot.readings import MAX_FILTERED_CHARS, reading_length
 from bot.text import strip_invisible
 
 #: The longest prompt the bot accepts. The API documents no limit; Midjourney prompts past a few
@@ -56,6 +57,17 @@ def clean_prompt(prompt: str) -> str:
         raise InputError(
             f"The prompt is {length} characters long; the limit is {limit}. Shorten it and try again.",
             key="input.prompt_too_long",
+            params={"length": length, "limit": limit},
+        )
+    # The word filter reads the whole prompt spelled out (U+FDFA alone is 18 letters): bound what it reads.
+    reading = reading_length(text)
+    if reading > MAX_FILTERED_CHARS:
+        length, limit = f"{reading:,}", f"{MAX_FILTERED_CHARS:,}"
+        raise InputError(
+            f"The prompt reads as {length} characters once its ligatures and special symbols are spelled out "
+            f"(some count as several letters); the limit is {limit}. Write them as plain letters, or shorten "
+            "the prompt.",
+            key="input.prompt_expands",
             params={"length": length, "limit": limit},
         )
     return text

@@ -31,6 +31,13 @@ def shorten(text: str, limit: int) -> str:
 _INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u2060\ufeff")
 _ZWJ = "\u200d"
 _KEPT_CONTROLS = frozenset("\n\t")
+#: Invisible combining marks: the grapheme joiner, which never draws anything; Mongolian free variation
+#: selectors, which choose a letter's shape in Mongolian; and variation selectors, which choose an emoji's or an
+#: ideograph's drawing. Inside a Latin word they only hide it, so they stay only after what they can change.
+_CGJ = "\u034f"
+_MONGOLIAN_SELECTORS = frozenset("\u180b\u180c\u180d\u180f")
+_VARIATION_SELECTORS = frozenset(map(chr, (*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0))))
+_SELECTORS = frozenset({_CGJ, *_MONGOLIAN_SELECTORS, *_VARIATION_SELECTORS})
 
 
 def _hidden(char: str) -> bool:
@@ -40,21 +47,37 @@ def _hidden(char: str) -> bool:
     return (category in ("Cc", "Cf") and char not in _KEPT_CONTROLS) or category == "Cs"
 
 
+def _selects(selector: str, before: str | None) -> bool:
+    """Whether a variation selector (or the grapheme joiner) after ``before`` changes how it is drawn."""
+    if before is None or selector == _CGJ:
+        return False
+    if selector in _MONGOLIAN_SELECTORS:
+        return "\u1820" <= before <= "\u18af"  # a Mongolian letter
+    category = unicodedata.category(before)
+    # Emoji, symbols, keycap digits and East Asian ideographs take them; letters of an alphabet and marks don't.
+    return category[0] not in "LMZ" or unicodedata.east_asian_width(before) in ("W", "F")
+
+
 def _pictograph(char: str) -> bool:
     return unicodedata.category(char) in ("So", "Sk") or char == "\ufe0f"
 
 
 def strip_invisible(text: str) -> str:
-    """``text`` without control, format and zero-width characters (new lines and tabs stay).
+    """``text`` without control, format and zero-width characters (new lines and tabs stay), nor the invisible
+    combining marks that would hide a word from the word filter: the grapheme joiner, and variation selectors
+    except after an emoji, a symbol or an ideograph (or a Mongolian letter, for its own).
 
     A zero-width joiner between two pictographs stays, as it is what draws a family or a flag emoji as one.
     """
-    if text.isprintable() and _ZWJ not in text:  # no Cc, Cf, Cs, Zl, Zp or Zs other than a plain space
-        return text
+    if text.isprintable() and _ZWJ not in text and _SELECTORS.isdisjoint(text):
+        return text  # no Cc, Cf, Cs, Zl, Zp or Zs other than a plain space, and no selector
     kept: list[str] = []
     for index, char in enumerate(text):
         following = text[index + 1 : index + 2]
         joins_pictographs = kept and _pictograph(kept[-1]) and following and unicodedata.category(following) == "So"
-        if (char == _ZWJ and joins_pictographs) or not _hidden(char):
+        if char in _SELECTORS:
+            if _selects(char, kept[-1] if kept else None):
+                kept.append(char)
+        elif (char == _ZWJ and joins_pictographs) or not _hidden(char):
             kept.append(char)
     return "".join(kept)

@@ -1,13 +1,15 @@
 """The word filter: ``match_filter`` finds the first rule a prompt breaks.
 
-What rules are matched against: the prompt in NFKC form, without invisible characters (format and control
-characters, zero-width spaces, bidi controls), white space collapsed, case-folded; and, when the prompt writes
-a word in look-alike letters (``gore`` with a Cyrillic o), the same text with those letters read as Latin
-(``bot.confusables``).
+What rules are matched against: the prompt as ``bot.readings`` reads it (NFKC, case-folded, without invisible
+characters or accents), whole; and, when the prompt writes a word in look-alike letters (``gore`` with a
+Cyrillic o), the same text with those letters read as Latin (``bot.confusables``). Plain words are read the
+same way, in both readings (``сука`` also as the look-alike reading shows it, ``cyka``); a regex that names a
+character no reading holds (``ß``, which reads as ``ss``) is refused with the pattern it should be.
 
 Plain words match whole words: the rule's text with no word character right before or after it. Every plain
 word of a server is one entry of one RE2 set, matched against the prompt with word starts and ends marked,
-so a whole-word test is a plain substring test, and all of them take one pass over the text.
+so a whole-word test is a plain substring test, and all of them take one pass over the text. ``check_rules``
+refuses words that outgrow one set; a stored set that does (saved before that check) is split into parts.
 
 Regular expressions run on RE2, which never backtracks: a search takes time in proportion to the text times
 the size of the compiled pattern, whatever the pattern. So instead of guessing which patterns are slow, the
@@ -23,22 +25,22 @@ import functools
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 import re2
 
-from bot.confusables import skeleton
+from bot.readings import MAX_FILTERED_CHARS as MAX_FILTERED_CHARS
+from bot.readings import folded_case, lookalike_word, marked, readings, unmarked
+from bot.readings import normalise as normalise
+from bot.readings import reading_length as reading_length
 
 # The filter's warnings go out under the settings logger, beside the other warnings about a server's settings.
 log = logging.getLogger("bot.settings")
 
 #: Longest word-filter pattern a moderator may add.
 MAX_PATTERN_CHARS: Final = 200
-#: The filter reads at most this much of a prompt (the bot accepts prompts up to 2,000 characters).
-MAX_FILTERED_CHARS: Final = 2048
 #: Rules a server may have.
 MAX_FILTER_RULES: Final = 200
 #: Compiled size all the regex rules of a server may take together (RE2 instructions: ``blood\\s*bath`` takes
@@ -63,6 +65,14 @@ MESSAGES: Final = {
     "too_complex": (
         "`{pattern}` is too large once compiled ({size} steps; the limit is {limit}). "
         "Use narrower repeats (`{{0,5}}` rather than `{{0,500}}`), or split it into several rules."
+    ),
+    "unreadable": (
+        "`{pattern}` could never match: prompts are read in NFKC form, case-folded and without accents or other "
+        "combining marks, so they never hold {chars}. Write it as `{suggestion}`."
+    ),
+    "words_too_large": (
+        "This server's {count} plain words are too long to check together. "
+        "Remove some long ones first (see `/admin filter list`)."
     ),
     "over_budget": (
         "This server's regular expressions would take {size} steps together; the limit is {limit}. "
@@ -91,56 +101,6 @@ class FilterRule:
     def describe(self) -> str:
         """How the rule reads in a refusal or a list: ``"word"`` or ``/regex/``."""
         return f"/{self.pattern}/" if self.regex else f'"{self.pattern}"'
-
-
-# -- text --------------------------------------------------------------------------------------------------
-
-#: Characters that draw nothing: format and control characters (but not the white space among the controls),
-#: lone surrogates, and the Hangul fillers that render as blanks inside a word.
-#: (Planes 0 and 1 and the tags of plane 14 hold every one of them.)
-_INVISIBLE: Final = {
-    code: None
-    for code in (*range(0x20000), *range(0xE0000, 0xE1000))
-    if (unicodedata.category(chr(code)) in ("Cf", "Cc", "Cs") and not chr(code).isspace())
-    or code in (0x115F, 0x1160, 0x3164, 0xFFA0)
-}
-
-
-def _visible(text: str) -> str:
-    """NFKC, without invisible characters, white space collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_INVISIBLE).split())
-
-
-def normalise(text: str) -> str:
-    """NFKC, case-folded, without invisible characters, white space collapsed: what plain words match."""
-    return _visible(text).casefold()
-
-
-# Word starts and ends, marked in the text so that "a whole word" is a substring test: a run of word characters
-# is wrapped in _START ... _END, and a non-word character not right after a word gets _LONE before it (and so
-# does the end of a text that does not end in a word). A rule's marks then say what must be around it.
-_START, _END, _LONE = "\x02", "\x03", "\x04"
-_RUNS: Final = re.compile(r"(\w+)")
-
-
-def _marked(text: str) -> str:
-    parts = _RUNS.split(text)  # not-word, word, not-word, ..., not-word: the words are at the odd places
-    marked = [
-        f"{_START}{part}{_END}" if index % 2 else _LONE.join(part) if index else _LONE + _LONE.join(part)
-        for index, part in enumerate(parts)
-        if part
-    ]
-    if parts[-1]:  # ends with a character that is not part of a word
-        marked.append(_LONE)
-    return "".join(marked)
-
-
-def _readings(prompt: str) -> tuple[str, ...]:
-    """The prompt as rules see it; a second reading with look-alike letters made Latin, when there are any."""
-    text = _visible(prompt[: MAX_FILTERED_CHARS * 2])[:MAX_FILTERED_CHARS]
-    plain = text.casefold()
-    folded = skeleton(text).casefold()
-    return (plain,) if folded == plain else (plain, folded)
 
 
 # -- compiling -----------------------------------------------------------------------------------------------
@@ -199,14 +159,39 @@ def compile_rule(pattern: str, regex: bool) -> FilterRule:
         raise RuleError("too_long", length=len(text), limit=MAX_PATTERN_CHARS)
     if regex:
         _compile_regex(text)
+        _check_readable(text)
     return FilterRule(text, regex)
 
 
+def _check_readable(pattern: str) -> None:
+    """``RuleError`` if a regex names a character the filter's reading of a prompt never holds (``ß`` reads as
+    ``ss``, ``é`` as ``e``): such a rule could never match. The message offers the pattern as it should read."""
+    unseen = [char for char in dict.fromkeys(pattern) if not char.isascii() and not _reads_as_itself(char)]
+    if unseen:
+        names = ", ".join(f"`{char}` (U+{ord(char):04X})" for char in unseen)
+        suggestion = "".join(folded_case(unmarked(char)) if char in unseen else char for char in pattern)
+        raise RuleError("unreadable", pattern=pattern, chars=names, suggestion=suggestion)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_as_itself(char: str) -> bool:
+    """Whether ``char`` in a regex (any case) matches the filter's reading of it."""
+    reading = folded_case(unmarked(char))
+    pattern = re2.compile(re2.escape(char), _options(_REGEX_MEMORY, any_case=True))
+    return bool(reading) and pattern.fullmatch(reading) is not None
+
+
 def check_rules(rules: Iterable[FilterRule]) -> None:
-    """``RuleError`` if these rules, as one server's filter, are over the compiled-size budget of regex rules."""
-    size = sum(_rule_size(rule.pattern) for rule in rules if rule.regex)
+    """``RuleError`` if these rules can't be one server's filter: its regex rules are over their compiled-size
+    budget, or its plain words don't compile as one set (a couple of hundred long words in scripts that take
+    several bytes a letter can outgrow the set's memory). Compiling takes at most a few tens of milliseconds."""
+    listed = tuple(rules)
+    size = sum(_rule_size(rule.pattern) for rule in listed if rule.regex)
     if size > MAX_REGEX_PROGRAM:
         raise RuleError("over_budget", size=size, limit=MAX_REGEX_PROGRAM)
+    plain, lookalike = _word_entries(listed)
+    if _word_set(plain) is None or _word_set(lookalike) is None:
+        raise RuleError("words_too_large", count=sum(not rule.regex for rule in listed))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -220,21 +205,72 @@ def _rule_size(pattern: str) -> int:
 # -- matching ------------------------------------------------------------------------------------------------
 
 
+#: A compiled set of plain words, and the index in the server's list of the rule of each of its entries.
+_WordSet = tuple[re2.Set, tuple[int, ...]]
+
+
+def _word_entries(rules: tuple[FilterRule, ...]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The set entries of the plain words: as written, for every reading of a prompt; and as the look-alike
+    reading shows them (``сука`` as ``cyka``), for that reading only, so that a Russian word written with Latin
+    letters for some of its own is caught, while a Latin word is never refused by a Russian rule it resembles."""
+    plain: list[tuple[str, int]] = []
+    lookalike: list[tuple[str, int]] = []
+    for index, rule in enumerate(rules):
+        word = "" if rule.regex else normalise(rule.pattern)
+        if word:
+            plain.append((re2.escape(marked(word)), index))
+            folded = lookalike_word(word)
+            if folded != word:
+                lookalike.append((re2.escape(marked(folded)), index))
+    return plain, lookalike
+
+
+def _word_set(entries: list[tuple[str, int]]) -> _WordSet | None:
+    """``entries`` as one compiled set, or None when they don't fit in its memory."""
+    words = re2.Set.SearchSet(_options(_WORDS_MEMORY, any_case=False))
+    for entry, _ in entries:
+        words.Add(entry)
+    try:
+        words.Compile()
+    except re2.error:
+        return None
+    return words, tuple(index for _, index in entries)
+
+
+def _word_sets(entries: list[tuple[str, int]]) -> tuple[_WordSet, ...]:
+    """``entries`` as few compiled sets as they fit in: one, unless the words outgrow a set's memory (stored
+    before ``check_rules`` refused that), when they are split in halves until each part compiles.
+
+    Rather than failing closed (every prompt refused) or open (no word checked), such a server keeps its whole
+    filter, read a few more times per prompt: each part is one more pass over the text."""
+    if not entries:
+        return ()
+    whole = _word_set(entries)
+    if whole is not None:
+        return (whole,)
+    if len(entries) == 1:
+        log.warning("word filter: a plain word is skipped: it does not compile on its own")
+        return ()
+    middle = len(entries) // 2
+    return _word_sets(entries[:middle]) + _word_sets(entries[middle:])
+
+
 @dataclass(frozen=True, slots=True)
 class _Matcher:
-    """One server's rules, compiled: its plain words as one set, its regex rules as one alternation."""
+    """One server's rules, compiled: its plain words as one set (more if they outgrow one), the same words as
+    the look-alike reading shows them, and its regex rules as one alternation."""
 
-    words: re2.Set | None
-    word_rules: tuple[int, ...]  # the index in the server's list of each entry of ``words``
+    words: tuple[_WordSet, ...]
+    lookalike_words: tuple[_WordSet, ...]
     regexes: re2._Regexp | None
     regex_rules: tuple[tuple[int, re2._Regexp], ...]
 
     def first_match(self, texts: tuple[str, ...]) -> int | None:
         found: list[int] = []
-        for text in texts:
-            if self.words is not None:
-                hits = self.words.Match(_marked(text))
-                found.extend(self.word_rules[hit] for hit in hits or ())
+        for reading, text in enumerate(texts):
+            text_marked = marked(text) if self.words or self.lookalike_words else ""
+            for words, rules in self.words + (self.lookalike_words if reading else ()):
+                found.extend(rules[hit] for hit in words.Match(text_marked) or ())
             if self.regex_rules:
                 hit = self._regex_hit(text)
                 found.extend(() if hit is None else (hit,))
@@ -254,16 +290,11 @@ class _Matcher:
 
 @functools.lru_cache(maxsize=64)
 def _matcher(rules: tuple[FilterRule, ...]) -> _Matcher:
-    words = re2.Set.SearchSet(_options(_WORDS_MEMORY, any_case=False))
-    word_rules: list[int] = []
+    """Compiled once per version of a server's rules; what could not compile is logged here, once, and left out."""
     regex_rules: list[tuple[int, re2._Regexp]] = []
     budget = MAX_REGEX_PROGRAM
     for index, rule in enumerate(rules):
         if not rule.regex:
-            word = normalise(rule.pattern)
-            if word:
-                words.Add(re2.escape(_marked(word)))
-                word_rules.append(index)
             continue
         try:
             compiled = _compile_regex(rule.pattern) if len(rule.pattern) <= MAX_PATTERN_CHARS else None
@@ -275,8 +306,14 @@ def _matcher(rules: tuple[FilterRule, ...]) -> _Matcher:
             continue
         budget -= compiled.programsize
         regex_rules.append((index, compiled))
-    if word_rules:
-        words.Compile()
+    plain, lookalike = _word_entries(rules)
+    words, lookalike_words = _word_sets(plain), _word_sets(lookalike)
+    if len(words) > 1 or len(lookalike_words) > 1:
+        log.warning(
+            "word filter: %d plain words are too large for one set; matching them in %d parts",
+            len(plain),
+            len(words) + len(lookalike_words),
+        )
     regexes = None
     if regex_rules:
         joined = "|".join(f"(?:{compiled.pattern})" for _, compiled in regex_rules)
@@ -284,7 +321,7 @@ def _matcher(rules: tuple[FilterRule, ...]) -> _Matcher:
             regexes = re2.compile(joined, _options(_REGEX_MEMORY, any_case=True))
         except re2.error as exc:
             log.warning("word filter: %d regex rules don't join (%s); matching them one by one", len(regex_rules), exc)
-    return _Matcher(words if word_rules else None, tuple(word_rules), regexes, tuple(regex_rules))
+    return _Matcher(words, lookalike_words, regexes, tuple(regex_rules))
 
 
 def match_filter(prompt: str, rules: Iterable[FilterRule]) -> FilterRule | None:
@@ -296,7 +333,7 @@ def match_filter(prompt: str, rules: Iterable[FilterRule]) -> FilterRule | None:
     if not listed:
         return None
     began = time.perf_counter()
-    index = _matcher(listed).first_match(_readings(prompt))
+    index = _matcher(listed).first_match(readings(prompt))
     spent = time.perf_counter() - began
     if spent > SLOW_MATCH_S:
         log.warning("word filter: %d rules took %.1f ms on one prompt", len(listed), spent * 1000)

@@ -289,8 +289,7 @@ class AdminCog(commands.Cog):
                 raise UserFacingError(msg("admin.too_many_rules", count=MAX_FILTER_RULES))
             rules = (*settings.word_filter, rule)
             try:
-                if rule.regex:
-                    check_rules(rules)
+                check_rules(rules)  # the regex budget, and that the plain words still compile as one set
             except ValueError as exc:
                 raise UserFacingError(phrase_of(exc) or str(exc)) from None
             return dataclasses.replace(settings, word_filter=rules)
