@@ -7,7 +7,9 @@ a moderator adds rules with ``/admin filter add`` and members send ``/video`` an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from bot import wordfilter
 from bot.options import InputError, clean_prompt, imagine_request
+from bot.settings import GuildSettings, update_guild_settings
 from bot.wordfilter import MAX_REGEX_PROGRAM, FilterRule, RuleError, check_rules, compile_rule, match_filter
 
 if TYPE_CHECKING:
@@ -157,6 +160,100 @@ def test_rules_in_other_scripts_still_match_their_own_words() -> None:
     assert match_filter("暴力", rules) == rules[1]
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "lots of go\u034fre",  # combining grapheme joiner
+        "lots of go\ufe0fre",  # variation selector 16
+        "lots of go\U000e0100re",  # variation selector 17
+        "lots of go\u180bre",  # Mongolian free variation selector
+        "lots of g\u0301ore",  # a combining acute accent
+        "lots of g\u0323o\u0323r\u0323e\u0323",  # a dot below every letter
+        "lots of G\u00d3RE",  # precomposed, in capitals
+        "lots of g\u0585re",  # Armenian oh
+        "lots of g\u13ebre",  # Cherokee wi
+        "lots of g\uabbbre",  # its small letter
+        "lots of g\u00f8re",  # o with a stroke
+    ],
+)
+def test_accents_and_invisible_marks_neither_split_nor_disguise_a_word(prompt: str) -> None:
+    assert match_filter(prompt, [FilterRule("gore")]) == FilterRule("gore")
+
+
+def test_a_dotted_capital_i_reads_as_i() -> None:
+    assert match_filter("a F\u0130ST raised", [compile_rule("fist", regex=False)]) == FilterRule("fist")
+
+
+def test_a_rule_with_accents_matches_the_word_with_or_without_them_and_kana_keep_their_marks() -> None:
+    cafe = compile_rule("Caf\u00e9", regex=False)
+    assert cafe == FilterRule("cafe")
+    for prompt in ("a cafe", "a caf\u00e9", "a cafe\u0301", "a CAF\u00c9"):
+        assert match_filter(prompt, [cafe]) == cafe, prompt
+    gaki = compile_rule("\u304c\u304d", regex=False)  # the voiced kana is another word than the plain one
+    assert match_filter("\u304c\u304d", [gaki]) == gaki
+    assert match_filter("\u304b\u304d", [gaki]) is None
+
+
+def test_symbols_that_spell_out_long_cannot_push_a_word_out_of_view() -> None:
+    prompt = "\ufdfa" * 120 + " nsfw"  # 125 characters that read as 2,165
+    assert match_filter(prompt, [compile_rule("n[s5]fw", regex=True)]) is not None
+    with pytest.raises(InputError) as caught:
+        clean_prompt("\ufdfa" * 140)
+    assert caught.value.key == "input.prompt_expands"
+    assert "reads as 2,520 characters" in str(caught.value) and "the limit is 2,400" in str(caught.value)
+    normal = ("a lighthouse at dawn, " * 90)[:1800] + "\u2026" * 100  # 1,900 characters that read as 2,100
+    assert clean_prompt(normal) == normal
+
+
+def test_rules_in_other_scripts_are_folded_like_the_prompt() -> None:
+    rule = compile_rule("\u0441\u0443\u043a\u0430", regex=False)  # all four have Latin twins
+    assert match_filter("\u0441\u0443\u043aa", [rule]) == rule  # a Latin a at the end
+    assert match_filter("c\u0443k\u0430", [rule]) == rule  # Latin c and k
+    assert match_filter("\u0441\u0443\u043a\u0430", [rule]) == rule
+    # A Latin word is not refused by the Russian rule it resembles, nor a Russian word by a Latin one.
+    assert match_filter("a cyka and a cop show", [rule, compile_rule("\u0441\u043e\u0440", regex=False)]) is None
+    assert match_filter("\u0441\u043e\u0440 \u0438 \u043b\u0443\u043a", [FilterRule("cop")]) is None
+
+
+def test_a_regex_naming_a_character_prompts_never_hold_is_refused_with_its_rewrite() -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_rule("stra\u00dfe", regex=True)
+    assert caught.value.key == "filter_rule.unreadable"
+    assert "`\u00df` (U+00DF)" in str(caught.value) and "Write it as `strasse`" in str(caught.value)
+    with pytest.raises(RuleError) as caught:
+        compile_rule("caf\u00e9s?", regex=True)
+    assert "Write it as `cafes?`" in str(caught.value)
+    assert compile_rule("strasse", regex=True) == FilterRule("strasse", regex=True)
+    assert compile_rule("\u0416\u0443\u043a", regex=True)  # a capital matches its small letter: no need
+    assert match_filter("stra\u00dfe", [compile_rule("stras+e", regex=True)]) is not None
+
+
+def _long_words(count: int, seed: int = 5) -> list[FilterRule]:
+    """Plain words of 200 ideographs each: together more than one RE2 set holds."""
+    rng = random.Random(seed)
+    return [FilterRule("".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(200))) for _ in range(count)]
+
+
+def test_words_that_outgrow_one_set_are_refused_when_added() -> None:
+    check_rules(_long_words(100))
+    began = time.perf_counter()
+    with pytest.raises(RuleError) as caught:
+        check_rules(_long_words(160))
+    assert time.perf_counter() - began < 1.0
+    assert caught.value.key == "filter_rule.words_too_large"
+    assert "160 plain words are too long to check together" in str(caught.value)
+
+
+def test_stored_words_that_outgrow_one_set_are_still_all_matched(caplog: pytest.LogCaptureFixture) -> None:
+    rules = (*_long_words(160, seed=6), FilterRule("gore"))
+    with caplog.at_level(logging.WARNING, logger="bot.settings"):
+        assert match_filter("a harmless cat", rules) is None
+        assert match_filter("lots of gore", rules) == rules[-1]
+        assert match_filter(f"look: {rules[150].pattern}!", rules) == rules[150]
+        assert match_filter(f"{rules[3].pattern}", rules) == rules[3]
+    assert caplog.text.count("too large for one set") == 1  # compiled and logged once, not at every prompt
+
+
 def test_clean_prompt_strips_invisible_and_control_characters() -> None:
     hidden = "\u202e\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u2060\ufeff\x00\x07\x1b\u00ad"
     assert clean_prompt(f"a {hidden}lighthouse\u202e at\tdawn\n--ar 16:9") == "a lighthouse at dawn --ar 16:9"
@@ -168,6 +265,14 @@ def test_clean_prompt_strips_invisible_and_control_characters() -> None:
         clean_prompt("\u200b\u202e \u2066\n")
     assert caught.value.key == "input.prompt_empty"
     assert imagine_request("fox\u202egnirts").prompt == "foxgnirts"
+
+
+def test_clean_prompt_drops_the_joiner_and_selectors_that_change_nothing() -> None:
+    assert clean_prompt("lots of go\u034fre, go\ufe0fre, go\U000e0100re, go\u180bre") == (
+        "lots of gore, gore, gore, gore"
+    )
+    kept = "\u2764\ufe0f 1\ufe0f\u20e3 \u845b\U000e0100 \u1820\u180b"  # emoji, keycap, ideograph, Mongolian
+    assert clean_prompt(kept) == kept
 
 
 # -- through Discord ---------------------------------------------------------------------------------------
@@ -223,3 +328,38 @@ async def test_a_look_alike_word_is_refused_through_discord(kit: Kit) -> None:
     handle, _ = await _submit(kit, "imagine", {"prompt": "a kr\u0430k\u0435n rises"})  # Cyrillic a and e
     assert 'matches "kraken"' in await kit.reply_text(handle)
     assert kit.submits("imagine") == []
+
+
+async def test_an_invisible_mark_inside_a_word_is_refused_through_discord(kit: Kit) -> None:
+    assert "Word filter: added" in await _add_rule(kit, "gore", regex=False)
+    handle, _ = await _submit(kit, "imagine", {"prompt": "lots of go\u034fre everywhere"})
+    assert 'matches "gore"' in await kit.reply_text(handle)
+    assert kit.submits("imagine") == []
+
+
+async def test_admin_refuses_a_word_that_would_outgrow_the_set_and_prompts_still_work(kit: Kit) -> None:
+    stored = tuple(_long_words(135, seed=7))
+
+    def change(settings: GuildSettings) -> GuildSettings:
+        return dataclasses.replace(settings, word_filter=stored)
+
+    await update_guild_settings(kit.store, kit.fake.guild.id, change)
+    said = ""
+    for rule in _long_words(30, seed=8):
+        said = await _add_rule(kit, rule.pattern, regex=False)
+        if "Word filter: added" not in said:
+            break
+    assert "plain words are too long to check together" in said and "/admin filter list" in said
+
+    wordfilter._matcher.cache_clear()
+    too_many = (*stored, *_long_words(30, seed=8), FilterRule("gore"))  # as an older version might have saved
+
+    def older(settings: GuildSettings) -> GuildSettings:
+        return dataclasses.replace(settings, word_filter=too_many)
+
+    await update_guild_settings(kit.store, kit.fake.guild.id, older)
+    handle, _ = await _submit(kit, "imagine", {"prompt": "lots of gore"})
+    assert 'matches "gore"' in await kit.reply_text(handle)
+    handle, _ = await _submit(kit, "imagine", {"prompt": "a harmless cat"})
+    await kit.job_message(handle)
+    assert kit.submits("imagine")[-1]["prompt"].startswith("a harmless cat")
