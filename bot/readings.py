@@ -20,7 +20,7 @@ from bot.confusables import skeleton
 #: The longest a prompt may read to the filter (NFKC, case-folded: ligatures and symbols such as U+FDFA spell
 #: out into several letters). The bot accepts prompts of up to 2,000 characters; this leaves room for a
 #: normal amount of them, and ``clean_prompt`` refuses the rest, since the filter always reads a prompt whole.
-MAX_FILTERED_CHARS: Final = 2400
+MAX_FILTERED_CHARS: Final = 2200
 
 #: Characters the filter reads past: format and control characters (but not the white space among the controls),
 #: lone surrogates, the Hangul fillers that render as blanks inside a word, and combining marks (accents, and
@@ -37,7 +37,9 @@ _SKIPPED: Final = {
 
 
 def unmarked(text: str) -> str:
-    """NFKC, without invisible characters and combining marks: ``g\u0301o\u034fre`` reads as ``gore``."""
+    """NFKC, without invisible characters and combining marks: ``g\\u0301o\\u034fre`` reads as ``gore``."""
+    if text.isascii():  # no marks, and already NFKC: only control characters may go
+        return text if text.isprintable() else text.translate(_SKIPPED)
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKD", text).translate(_SKIPPED))
 
 
@@ -47,9 +49,11 @@ def _visible(text: str) -> str:
 
 
 def folded_case(text: str) -> str:
-    """``text`` case-folded, and without the marks that folding can add."""
-    # Case folding can bring marks back (a capital I with a dot reads as i and a combining dot): take them out.
-    return unmarked(text.casefold())
+    """``text`` (a reading: NFKC, without marks) case-folded.
+
+    Folding a reading brings back no mark (a test checks every character): a capital I with a dot, which folds
+    to i and a combining dot, has already lost its dot."""
+    return text.casefold()
 
 
 def normalise(text: str) -> str:
@@ -96,5 +100,8 @@ def readings(prompt: str) -> tuple[str, ...]:
     """
     text = _visible(prompt)
     plain = folded_case(text)
-    folded = folded_case(skeleton(text))
+    lookalike = skeleton(text)
+    if lookalike == text:
+        return (plain,)
+    folded = folded_case(lookalike)
     return (plain,) if folded == plain else (plain, folded)

@@ -45,8 +45,8 @@ MAX_PATTERN_CHARS: Final = 200
 MAX_FILTER_RULES: Final = 200
 #: Compiled size all the regex rules of a server may take together (RE2 instructions: ``blood\\s*bath`` takes
 #: 16, ``n[s5]fw`` 11, ``\\w{0,40}`` 364). A search does at most a few nanoseconds of work per instruction and
-#: byte of the prompt, whatever the pattern; this keeps one whole ``match_filter`` under 10 ms on a 2,000-
-#: character prompt built to be the worst for the rules (``bench/bench_filter.py``).
+#: byte of the prompt, whatever the pattern; this keeps one whole ``match_filter`` under 10 ms on a prompt that
+#: reads as ``MAX_FILTERED_CHARS`` characters, built to be the worst for the rules (``bench/bench_filter.py``).
 MAX_REGEX_PROGRAM: Final = 400
 #: Compiled size one regex rule may take: the whole budget.
 MAX_RULE_PROGRAM: Final = MAX_REGEX_PROGRAM

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot import wordfilter
+from bot import readings, wordfilter
 from bot.options import InputError, clean_prompt, imagine_request
 from bot.settings import GuildSettings, update_guild_settings
 from bot.wordfilter import MAX_REGEX_PROGRAM, FilterRule, RuleError, check_rules, compile_rule, match_filter
@@ -184,6 +184,11 @@ def test_a_dotted_capital_i_reads_as_i() -> None:
     assert match_filter("a F\u0130ST raised", [compile_rule("fist", regex=False)]) == FilterRule("fist")
 
 
+def test_case_folding_a_reading_brings_back_no_mark() -> None:
+    read = [chr(code) for code in range(0x20000) if readings.unmarked(chr(code)) == chr(code)]
+    assert [char for char in read if readings.unmarked(char.casefold()) != char.casefold()] == []
+
+
 def test_a_rule_with_accents_matches_the_word_with_or_without_them_and_kana_keep_their_marks() -> None:
     cafe = compile_rule("Caf\u00e9", regex=False)
     assert cafe == FilterRule("cafe")
@@ -200,7 +205,7 @@ def test_symbols_that_spell_out_long_cannot_push_a_word_out_of_view() -> None:
     with pytest.raises(InputError) as caught:
         clean_prompt("\ufdfa" * 140)
     assert caught.value.key == "input.prompt_expands"
-    assert "reads as 2,520 characters" in str(caught.value) and "the limit is 2,400" in str(caught.value)
+    assert "reads as 2,520 characters" in str(caught.value) and "the limit is 2,200" in str(caught.value)
     normal = ("a lighthouse at dawn, " * 90)[:1800] + "\u2026" * 100  # 1,900 characters that read as 2,100
     assert clean_prompt(normal) == normal
 
