@@ -19,6 +19,7 @@ from typing import TextIO
 from bot import media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
 from bot.acedata.models import ApiRequest, Endpoint, VideoGenerate
+from bot.addresses import ANYWHERE, NOWHERE
 from bot.config import Config
 from bot.jobs import JobEngine
 from bot.jobs.reconcile import same_request
@@ -150,14 +151,18 @@ async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
 async def check_frames(request: ApiRequest, *, allow_private: bool) -> None:
     """The checks Discord's /video makes of a link before any credit is spent: it answers, with an image, from
     the public internet (``allow_private``, for an API on this machine or its network: also from there, such as
-    the sandbox emulator's samples). InputError names the flag."""
+    the sandbox emulator's samples). InputError names the flag.
+
+    Unlike a member's link, which may reach only the services the bot runs, the operator's own links may lead
+    anywhere in a private API's network: the operator can reach it anyway, and nobody else chooses them."""
     if not isinstance(request, VideoGenerate):
         return
     frames = [("--image", request.image_url), ("--end-image", request.end_image_url)]
-    async with media.link_session(allow_private=allow_private) as session:
+    private = ANYWHERE if allow_private else NOWHERE
+    async with media.link_session(private) as session:
         for flag, url in frames:
             if url:
-                await media.check_image_url(session, url, option=flag, allow_private=allow_private)
+                await media.check_image_url(session, url, option=flag, private=private)
 
 
 def flag_text(error: InputError) -> str:

@@ -7,17 +7,15 @@ fill its memory. Nothing here knows Discord.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
+from bot.addresses import NOWHERE, PrivateAccess, PrivateAddressError, PublicResolver, refused_before_connecting
 from bot.options import InputError
 
 log = logging.getLogger(__name__)
@@ -42,65 +40,28 @@ MediaKind = Literal["image", "video"]
 _UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 
 
-class PrivateAddressError(OSError):
-    """A member's link leads to an address inside the bot's own network."""
-
-
-def is_public_address(address: str) -> bool:
-    """Whether an IP address is on the public internet (not loopback, private, link-local, reserved...)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-class PublicResolver(AbstractResolver):
-    """Resolves names like the default resolver, but refuses any name that leads into a private network.
-
-    Checking the addresses the connection will actually use (rather than resolving once beforehand)
-    also defeats a name that answers differently the second time.
-    """
-
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if not results or any(not is_public_address(result["host"]) for result in results):
-            raise PrivateAddressError(f"{host} resolves to a non-public address")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def link_session(*, allow_private: bool) -> aiohttp.ClientSession:
-    """The session for fetching links that members give; ``allow_private`` only for the loopback sandbox."""
-    if allow_private:
+def link_session(private: PrivateAccess = NOWHERE) -> aiohttp.ClientSession:
+    """The session for fetching links that members give, and results: its resolver refuses names that lead into
+    the bot's own network, except to the origins ``private`` allows (:data:`ANYWHERE`: no check)."""
+    if private.anywhere:
         return aiohttp.ClientSession()
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=PublicResolver()))
+    resolver = PublicResolver(private.host_ports())
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver))
 
 
-def _check_host(url: str, option: str, *, allow_private: bool) -> None:
-    host = urlsplit(url).hostname or ""
+def _target(url: str, option: str, private: PrivateAccess) -> URL:
+    """``url`` parsed as the session will parse it, after checking where it leads (InputError if inside)."""
     try:
-        ipaddress.ip_address(host.split("%", 1)[0])
+        target = URL(url)
     except ValueError:
-        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            literal = False
-        else:
-            return  # a name: the session's resolver checks where it leads
-    else:
-        literal = True
-    if allow_private:
-        return
-    if not literal or not is_public_address(host):
+        raise _invalid(option) from None
+    if refused_before_connecting(target, private):
         raise _private(option)
+    return target
+
+
+def _invalid(option: str) -> InputError:
+    return InputError(f"`{option}` is not a valid link.", key="input.link_invalid", params={"option": option})
 
 
 def _private(option: str) -> InputError:
@@ -138,20 +99,21 @@ async def check_image_url(
     option: str = "image_url",
     max_bytes: int = MAX_IMAGE_BYTES,
     timeout_s: float = 8.0,
-    allow_private: bool = False,
+    private: PrivateAccess = NOWHERE,
 ) -> ImageCheck:
     """Make sure ``url`` answers with an image of at most ``max_bytes``, reading at most 64 bytes of it.
 
     Redirects are followed by hand (at most three), so that every hop is checked: a member's link
-    may not lead the bot into its own network. Use a session from :func:`link_session`, whose resolver
-    checks the addresses that names lead to. Raises InputError naming the option and what was wrong.
+    may not lead the bot into its own network, except to the origins ``private`` allows. Use a session from
+    :func:`link_session` with the same ``private``, whose resolver checks the addresses that names lead to.
+    Raises InputError naming the option and what was wrong.
     """
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     headers = {"Range": "bytes=0-63", "Accept": "image/*"}
     try:
         for _hop in range(MAX_REDIRECTS + 1):
-            _check_host(url, option, allow_private=allow_private)
-            async with session.get(url, timeout=timeout, headers=headers, allow_redirects=False) as response:
+            target = _target(url, option, private)
+            async with session.get(target, timeout=timeout, headers=headers, allow_redirects=False) as response:
                 location = response.headers.get("Location")
                 if response.status in (301, 302, 303, 307, 308) and location:
                     url = urljoin(url, location)
@@ -178,9 +140,7 @@ async def check_image_url(
             params={"option": option, "seconds": seconds},
         ) from None
     except aiohttp.InvalidURL:
-        raise InputError(
-            f"`{option}` is not a valid link.", key="input.link_invalid", params={"option": option}
-        ) from None
+        raise _invalid(option) from None
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, PrivateAddressError):
             raise _private(option) from None
@@ -261,21 +221,23 @@ async def download(
     kind: MediaKind,
     max_bytes: int,
     timeout_s: float = 30.0,
-    allow_private: bool = False,
+    private: PrivateAccess = NOWHERE,
 ) -> bytes | None:
     """The body of ``url`` if it is a ``kind`` file (``image`` or ``video``) of at most ``max_bytes``, else ``None``.
 
     A result link comes from the API, not from the bot, so it is fetched like a member's link: redirects
-    are followed by hand and each hop is checked (use a session from :func:`link_session`), a file that is
+    are followed by hand and each hop is checked (use a session from :func:`link_session` with the same
+    ``private``: the origins inside the bot's network a result may come from), a file that is
     not the media it should be is refused, and the whole of it, redirects included, gets ``timeout_s``.
     """
     try:
         async with asyncio.timeout(timeout_s):
             for _hop in range(MAX_REDIRECTS + 1):
-                if not _result_host_allowed(url, allow_private=allow_private):
+                target = _result_target(url, private)
+                if target is None:
                     log.warning("download of a result refused: it leads into a private network")
                     return None
-                async with session.get(url, allow_redirects=False, headers={"Accept": f"{kind}/*"}) as response:
+                async with session.get(target, allow_redirects=False, headers={"Accept": f"{kind}/*"}) as response:
                     location = response.headers.get("Location")
                     if response.status in (301, 302, 303, 307, 308) and location:
                         url = urljoin(url, location)
@@ -287,22 +249,20 @@ async def download(
             log.warning("download of a result refused: more than %d redirects", MAX_REDIRECTS)
             return None
     except aiohttp.ClientConnectorError as exc:
-        private = isinstance(exc.os_error, PrivateAddressError)
-        log.warning("download of a result failed: %s", "a private address" if private else type(exc).__name__)
+        inside = isinstance(exc.os_error, PrivateAddressError)
+        log.warning("download of a result failed: %s", "a private address" if inside else type(exc).__name__)
         return None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("download of a result failed: %s", type(exc).__name__)
         return None
 
 
-def _result_host_allowed(url: str, *, allow_private: bool) -> bool:
-    if urlsplit(url).scheme not in ("http", "https"):
-        return False
-    try:
-        _check_host(url, "result", allow_private=allow_private)
-    except InputError:
-        return False
-    return True
+def _result_target(url: str, private: PrivateAccess) -> URL | None:
+    """``url`` parsed as the session will parse it, or None when it is not a web link or leads inside."""
+    target = URL(url)
+    if target.scheme not in ("http", "https") or refused_before_connecting(target, private):
+        return None
+    return target
 
 
 async def _read_media(response: aiohttp.ClientResponse, kind: MediaKind, max_bytes: int) -> bytes | None:

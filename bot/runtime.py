@@ -19,6 +19,7 @@ import aiohttp
 from bot import __version__
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
+from bot.addresses import ANYWHERE, NOWHERE, PrivateAccess, reaches_public_internet
 from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
 from bot.scopes import SettingsFor, dm_settings, queued_refusal, settings_reader
@@ -126,6 +127,26 @@ class Services:
                 await emulator.stop()
             owner.release()
             raise
+
+    @property
+    def member_links(self) -> PrivateAccess:
+        """Where inside the bot's own network a member's link may lead: only to the sandbox emulator (its sample
+        frames and media) and to a Discord the bot is configured to reach there (a loopback Discord, which serves
+        the uploads). Sandbox or not, nowhere else: a member must not learn what answers inside."""
+        own = [] if self.emulator is None else [self.emulator.url]
+        api_base = self.config.discord.api_base
+        if not reaches_public_internet(api_base):
+            own.append(api_base)
+        return PrivateAccess.to(*own)
+
+    @property
+    def result_links(self) -> PrivateAccess:
+        """Where inside the bot's own network a result may be downloaded from: in the sandbox, the emulator's
+        origin, where its media links point; with an API on the operator's own network, anywhere there (such an
+        API, a standalone emulator or a proxy, may name its media host otherwise than its base URL); else nowhere."""
+        if self.emulator is not None:
+            return PrivateAccess.to(self.emulator.url)
+        return ANYWHERE if self.config.acedata.media_may_be_private else NOWHERE
 
     async def close(self) -> None:
         await self.queue.stop()

@@ -79,9 +79,9 @@ class DiscordFrames:
 
     async def answers(self, url: str) -> bool:
         if self._links is None:
-            self._links = media.link_session(allow_private=self.bot.config.sandbox)
+            self._links = media.link_session(self.bot.services.member_links)
         try:
-            await media.check_image_url(self._links, url, allow_private=self.bot.config.sandbox)
+            await media.check_image_url(self._links, url, private=self.bot.services.member_links)
         except InputError as error:
             log.info("a frame link no longer answers: %s", error)
             return False

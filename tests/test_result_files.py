@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.addresses import ANYWHERE, NOWHERE
 from bot.config import AceDataSettings
 from bot.store import Store
 from bot.store.models import Job, JobKind, JobResult, JobStatus, NewJob
@@ -61,7 +62,7 @@ async def finished(store: Store, kind: JobKind, result: JobResult) -> Job:
 async def test_clips_and_pictures_are_attached(cdn: str, store: Store) -> None:
     video = await finished(store, JobKind.VIDEO, JobResult(video_urls=tuple(f"{cdn}/clip{n}.mp4" for n in range(4))))
     grid = await finished(store, JobKind.IMAGINE, JobResult(image_url=f"{cdn}/grid.png"))
-    cache = ResultCache(allow_private=True, linger_s=5)
+    cache = ResultCache(private=ANYWHERE, linger_s=5)
     try:
         clips = await cache.files_for(video, LIMIT)
         picture = await cache.files_for(grid, LIMIT)
@@ -76,7 +77,7 @@ async def test_a_result_served_as_a_web_page_is_linked_not_attached(cdn: str, st
     video = await finished(store, JobKind.VIDEO, JobResult(video_urls=urls))
     picture_as_clip = await finished(store, JobKind.VIDEO, JobResult(video_urls=(f"{cdn}/grid.png",)))
     page_as_grid = await finished(store, JobKind.IMAGINE, JobResult(image_url=f"{cdn}/page"))
-    cache = ResultCache(allow_private=True, linger_s=5)
+    cache = ResultCache(private=ANYWHERE, linger_s=5)
     try:
         for job in (video, picture_as_clip, page_as_grid):
             shown = await cache.files_for(job, LIMIT)
@@ -89,7 +90,7 @@ async def test_a_result_served_as_a_web_page_is_linked_not_attached(cdn: str, st
 async def test_with_a_public_api_a_result_on_a_private_address_is_not_fetched(cdn: str, store: Store) -> None:
     video = await finished(store, JobKind.VIDEO, JobResult(video_urls=tuple(f"{cdn}/clip{n}.mp4" for n in range(4))))
     public_api = AceDataSettings(base_url="https://api.acedata.cloud")
-    cache = ResultCache(allow_private=public_api.media_may_be_private, linger_s=5)
+    cache = ResultCache(private=ANYWHERE if public_api.media_may_be_private else NOWHERE, linger_s=5)
     try:
         shown = await cache.files_for(video, LIMIT)
     finally:

@@ -260,7 +260,7 @@ async def test_bad_input_is_refused_at_once_and_costs_nothing(
         ("text", "`image_url` is text/plain, not an image"),
         ("huge", "`image_url` is 26.0 MB; the limit is 25 MB"),
         ("missing", "`image_url` could not be fetched: the server answered HTTP 404"),
-        ("closed", "`image_url` could not be reached; check the link"),
+        ("unknown host", "`image_url` could not be reached; check the link"),
     ],
 )
 async def test_a_bad_link_is_refused_after_the_acknowledgement(kit: Kit, link: str, expected: str) -> None:
@@ -269,7 +269,7 @@ async def test_a_bad_link_is_refused_after_the_acknowledgement(kit: Kit, link: s
         "text": fake.upload("notes.txt", b"not a picture", "text/plain").url,
         "huge": fake.upload("huge.png", huge_png()).url if link == "huge" else "",
         "missing": f"{fake.base_url}/attachments/1/gone.png",
-        "closed": "http://127.0.0.1:9/frame.png",
+        "unknown host": "http://no-such-host.invalid/frame.png",
     }
     handle = await fake.slash("video", {"prompt": "p", "image_url": urls[link]}, user=fake.bob)
     assert await handle.wait_for_response() == 5  # the link is checked after "thinking..."
@@ -281,27 +281,53 @@ async def test_a_bad_link_is_refused_after_the_acknowledgement(kit: Kit, link: s
 @pytest.mark.fake_discord(enforce_3s_ack=True)
 async def test_the_link_check_waits_for_nothing_before_the_acknowledgement(kit: Kit) -> None:
     """A slow image host cannot make the bot miss Discord's 3 seconds: the check runs after the ack."""
-    release = asyncio.Event()
+    frame = kit.fake.upload("frame.png", kit.PNG)
+    frame.hold = asyncio.Event()  # the CDN answers only once this is set
+    try:
+        handle = await kit.fake.slash("video", {"prompt": "p", "image_url": frame.url})
+        assert await handle.wait_for_response() == 5
+        assert kit.task_count() == 0  # nothing submitted while the link is being checked
+        frame.hold.set()
+        message = await kit.job_message(handle)
+        job = await kit.wait_job(message, JobStatus.SUCCEEDED)
+        assert job.params["image_url"] == frame.url
+    finally:
+        frame.hold.set()
 
-    async def slow_image(request: web.Request) -> web.Response:
-        await release.wait()
+
+async def test_a_sandbox_bot_lets_members_reach_only_its_own_emulator_inside_its_network(kit: Kit) -> None:
+    """The sandbox serves its sample frames on loopback, so its emulator's origin is allowed; any other address
+    inside the bot's network stays refused for members, and is not even asked (its answers would tell them
+    what runs there)."""
+    asked: list[str] = []
+
+    async def inside(request: web.Request) -> web.Response:
+        asked.append(request.path)
         return web.Response(body=kit.PNG, content_type="image/png")
 
     app = web.Application()
-    app.router.add_get("/frame.png", slow_image)
+    app.router.add_get("/{path:.*}", inside)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     port = runner.addresses[0][1]
+    emulator_port = kit.emulator.url.rsplit(":", 1)[1]
+    fake = kit.fake
     try:
-        handle = await kit.fake.slash("video", {"prompt": "p", "image_url": f"http://127.0.0.1:{port}/frame.png"})
-        assert await handle.wait_for_response() == 5
-        assert kit.task_count() == 0  # nothing submitted while the link is being checked
-        release.set()
-        message = await kit.job_message(handle)
-        job = await kit.wait_job(message, JobStatus.SUCCEEDED)
-        assert job.params["image_url"].endswith("/frame.png")
+        for url in (
+            "http://10.0.0.1/x.png",
+            f"http://127.0.0.1:{port}/x.png",
+            f"http://2130706433:{port}/x.png",
+            f"http://localhost:{emulator_port}/samples/a.png",  # the emulator's port, but not its origin
+        ):
+            handle = await fake.slash("video", {"prompt": "p", "image_url": url}, user=fake.bob)
+            assert await handle.wait_for_response() == 5
+            assert "`image_url` points into a private network" in await kit.reply_text(handle), url
+            assert kit.public_messages(handle) == []
+        assert asked == [] and kit.task_count() == 0
+        sample = f"{kit.emulator.url}/samples/a.png"
+        handle = await fake.slash("video", {"prompt": "p", "image_url": sample}, user=fake.bob)
+        job = await kit.wait_job(await kit.job_message(handle), JobStatus.SUCCEEDED)
+        assert job.params["image_url"] == sample
     finally:
-        release.set()
         await runner.cleanup()

@@ -4,9 +4,10 @@ Files are fetched once per job, however many messages show it, and kept only whi
 are being rendered. Attaching matters twice: sandbox media URLs are loopback addresses Discord could
 never fetch, and provider CDN links expire while a message attachment stays.
 
-A result link is fetched as carefully as a member's link: the bot's own network is off limits unless
-the API itself lives there (the sandbox), and a file that is not the picture or clip it should be is
-not attached.
+A result link is fetched as carefully as a member's link: the bot's own network is off limits except
+where the API itself serves media there (in the sandbox, the emulator's origin only), a frame copy is
+fetched with a member's link's limits, and a file that is not the picture or clip it should be is not
+attached.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import aiohttp
 import discord
 
 from bot import frames, media
+from bot.addresses import NOWHERE, PrivateAccess
 from bot.store.models import Job, JobKind, JobStatus
 
 log = logging.getLogger(__name__)
@@ -125,13 +127,15 @@ class ResultCache:
     """Downloads of one job's results, shared by all of its messages.
 
     An entry is dropped by ``release`` once the job's messages are rendered, or at the latest ``linger_s``
-    after its last use. Files are fetched through a session of the cache's own, whose resolver refuses
-    private addresses unless ``allow_private`` (only when the API itself is on a private network).
+    after its last use. Files are fetched through sessions of the cache's own, whose resolvers refuse the
+    bot's own network except where ``private`` allows results (the API's media, see ``Services.result_links``)
+    and ``frames_private`` allows the frames a job started from (as for a member's link).
     """
 
-    def __init__(self, *, allow_private: bool, linger_s: float) -> None:
-        self._allow_private = allow_private
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(self, *, private: PrivateAccess, linger_s: float, frames_private: PrivateAccess = NOWHERE) -> None:
+        self._private = private
+        self._frames_private = frames_private
+        self._sessions: dict[PrivateAccess, aiohttp.ClientSession] = {}
         self.linger_s = linger_s
         self._entries: dict[str, _Download] = {}
         self._slots = asyncio.Semaphore(CONCURRENT_JOB_DOWNLOADS)
@@ -173,19 +177,18 @@ class ResultCache:
         self, urls: Sequence[str], kind: media.MediaKind, copies: Sequence[str], max_bytes: int
     ) -> list[bytes | None]:
         """The results, then the frame copies (pictures, whatever the results are)."""
-        bodies = await self._fetch_all(urls, kind, max_bytes) if urls else []
-        return bodies + (await self._fetch_all(copies, "image", max_bytes) if copies else [])
+        bodies = await self._fetch_all(urls, kind, max_bytes, self._private) if urls else []
+        return bodies + (await self._fetch_all(copies, "image", max_bytes, self._frames_private) if copies else [])
 
-    async def _fetch_all(self, urls: Sequence[str], kind: media.MediaKind, max_bytes: int) -> list[bytes | None]:
+    async def _fetch_all(
+        self, urls: Sequence[str], kind: media.MediaKind, max_bytes: int, private: PrivateAccess
+    ) -> list[bytes | None]:
         async with self._slots:
-            if self._session is None or self._session.closed:
-                self._session = media.link_session(allow_private=self._allow_private)
-            session = self._session
+            session = self._sessions.get(private)
+            if session is None or session.closed:
+                session = self._sessions[private] = media.link_session(private)
             self.downloads += len(urls)
-            fetches = (
-                media.download(session, url, kind=kind, max_bytes=max_bytes, allow_private=self._allow_private)
-                for url in urls
-            )
+            fetches = (media.download(session, url, kind=kind, max_bytes=max_bytes, private=private) for url in urls)
             return list(await asyncio.gather(*fetches))
 
     def release(self, job_id: str) -> None:
@@ -218,6 +221,6 @@ class ResultCache:
             else:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     entry.task.exception()
-        session, self._session = self._session, None
-        if session is not None:
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
             await session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import time
@@ -223,6 +224,8 @@ class StoredAttachment:
     expires_at: float | None = None
     #: The link handed out lately and until when it is good (kept while it has half its life left).
     signed: tuple[str, float] | None = None
+    #: A slow CDN for this file: a fetch is answered only once the event is set.
+    hold: asyncio.Event | None = None
 
     @property
     def url(self) -> str:

@@ -731,6 +731,8 @@ class RestApi:
         refused = fake.links.check(attachment.id, dict(request.query))
         if refused is not None:
             return web.Response(status=refused.status, text=refused.reason)
+        if attachment.hold is not None:
+            await attachment.hold.wait()
         content_type = attachment.content_type or "application/octet-stream"
         return web.Response(body=attachment.data, headers={"Content-Type": content_type})
 
