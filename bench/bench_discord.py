@@ -64,6 +64,8 @@ from bot.config import (
 )
 from bot.jobs import JobEvent, JobEventType
 from bot.options import video_request
+from cogs.context import InteractionContext
+from cogs.delivery import Delivery
 
 START_FRAME = "https://images.example/start.png"
 SECRET = "bench-callback-secret-0123456789"  # noqa: S105 - a loopback benchmark
@@ -78,7 +80,7 @@ class BenchBot(MJBot):
     """The bot with Delivery only, and a ``/video`` command like the real one."""
 
     def __init__(self, config: Config) -> None:
-        super().__init__(config, extensions=("cogs.delivery",), guild_ready_timeout=0.05)
+        super().__init__(config, cogs=("delivery",), guild_ready_timeout=0.05)
         self.progress_events = 0
 
         @self.tree.command(name="video", description="A video")
@@ -90,7 +92,13 @@ class BenchBot(MJBot):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
             )
-            await self.delivery.show_from_interaction(job_id, interaction)
+            await self.delivery.show_from_interaction(job_id, InteractionContext(interaction))
+
+    @property
+    def delivery(self) -> Delivery:
+        delivery = self.get_cog("Delivery")
+        assert isinstance(delivery, Delivery), "the Delivery cog is not loaded"
+        return delivery
 
     async def setup_hook(self) -> None:
         await super().setup_hook()

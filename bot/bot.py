@@ -1,4 +1,4 @@
-"""The Discord bot: a ``commands.Bot`` that owns the core services and loads the cogs by name."""
+"""The Discord bot: a ``commands.Bot`` that owns the core services and has the cogs built by name."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import importlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
 import aiohttp
 import discord
@@ -23,25 +23,11 @@ from bot.config import Config
 from bot.runtime import Services
 from bot.startup import StartupError, wait_for_discord
 
-if TYPE_CHECKING:
-    from cogs.actions import FollowUps
-    from cogs.audit import AuditLog
-    from cogs.delivery import Delivery
-
 log = logging.getLogger(__name__)
 
-#: Cogs are loaded by module name, so ``bot`` never imports ``cogs``.
-DEFAULT_EXTENSIONS: tuple[str, ...] = (
-    "cogs.delivery",
-    "cogs.audit",
-    "cogs.actions",
-    "cogs.video",
-    "cogs.imagine",
-    "cogs.jobs",
-    "cogs.reactions",
-    "cogs.settings",
-    "cogs.admin",
-)
+#: The function that builds the cogs, each with the services it uses, and adds them to the bot; by name, so
+#: ``bot`` never imports ``cogs``. It takes the bot and the names of the cogs to run (None: all of them).
+WIRING = "cogs.wiring:wire"
 #: The command tree, by name for the same reason: it turns every command error into an ephemeral answer.
 TREE_CLASS = "cogs.errors:MJCommandTree"
 #: The translator of command names, descriptions and choices (the language files live with the cogs).
@@ -55,6 +41,18 @@ def load_tree_class(path: str = TREE_CLASS) -> type[app_commands.CommandTree[Any
     if not (isinstance(tree_cls, type) and issubclass(tree_cls, app_commands.CommandTree)):
         raise TypeError(f"{path} is not a discord.py CommandTree subclass")
     return tree_cls
+
+
+Wiring = Callable[["MJBot", Sequence[str] | None], Awaitable[object]]
+
+
+def load_wiring(path: str = WIRING) -> Wiring:
+    """The ``module:function`` that builds and adds the cogs."""
+    module_name, _, function_name = path.partition(":")
+    wire = getattr(importlib.import_module(module_name), function_name)
+    if not callable(wire):
+        raise TypeError(f"{path} is not a function")
+    return cast(Wiring, wire)
 
 
 def load_translator(path: str = TRANSLATOR_CLASS) -> app_commands.Translator:
@@ -138,16 +136,12 @@ class MJBot(commands.Bot):
     """
 
     services: Services
-    #: Set by the cogs that provide them when they load (see cogs/delivery and cogs/actions.py).
-    delivery: Delivery
-    followups: FollowUps
-    audit: AuditLog
 
     def __init__(
         self,
         config: Config,
         *,
-        extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+        cogs: Sequence[str] | None = None,
         freeze_heap: bool = False,
         **options: Any,
     ) -> None:
@@ -163,7 +157,8 @@ class MJBot(commands.Bot):
             **options,
         )
         self.config = config
-        self._extension_names = tuple(extensions)
+        #: The cogs to run, by the names ``WIRING`` knows (None: all of them).
+        self._cog_names = None if cogs is None else tuple(cogs)
         self._freeze_heap = freeze_heap
         self._close_task: asyncio.Task[None] | None = None
         self._services: Services | None = None
@@ -174,8 +169,7 @@ class MJBot(commands.Bot):
         await self.tree.set_translator(load_translator())
         self._services = await Services.open(self.config, health=self._health)
         self.services = self._services
-        for name in self._extension_names:
-            await self.load_extension(name)
+        await load_wiring()(self, self._cog_names)
         if self.config.discord.sync_commands:
             await self._sync_commands()
         if self._freeze_heap:

@@ -28,13 +28,13 @@ from bot.store import Store
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs import acks, gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
-from cogs.errors import answer, answer_error, describe, placeholder_used
+from cogs.context import InteractionContext
+from cogs.errors import answer, answer_error, describe
 from cogs.frames import Frames
 from cogs.i18n import (
     SOURCE_LOCALE,
     Msg,
     guild_locale,
-    interaction_locale,
     job_locale,
     member_locale,
     msg,
@@ -50,10 +50,13 @@ from cogs.plans import with_batch_size as with_batch_size
 from cogs.plans import with_motion as with_motion
 from cogs.policy import Decision, may_act, may_see
 from cogs.ui import dynamic_items
+from cogs.ui.components import FOLLOW_UPS
 from cogs.ui.modals import ExtendModal, extend_submission
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +132,15 @@ def _role_ids(user: discord.abc.User | None) -> tuple[int, ...]:
 
 
 class FollowUps(commands.Cog):
-    """Runs buttons, modal submits and reactions on job messages (``bot.followups``)."""
+    """Runs buttons, modal submits and reactions on job messages.
 
-    def __init__(self, bot: MJBot) -> None:
+    Uses Delivery (the new job's message) and the audit log (the gate's refusals).
+    """
+
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
         self.bot = bot
+        self._delivery = delivery
+        self._audit = audit
         #: (job, follow-up kind, argument, member) -> the lock of that member's click on that button.
         self._locks: weakref.WeakValueDictionary[tuple[str, str, str, int], asyncio.Lock]
         self._locks = weakref.WeakValueDictionary()
@@ -140,40 +148,41 @@ class FollowUps(commands.Cog):
         self._frames: Frames | None = None
 
     async def cog_load(self) -> None:
-        self.bot.followups = self
         self._frames = Frames(self.bot)
         # Buttons are matched by custom id alone, so every button ever posted works, before or after a restart.
+        FOLLOW_UPS.bind(self.bot, self)
         self.bot.add_dynamic_items(*dynamic_items())
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*dynamic_items())
+        FOLLOW_UPS.unbind(self.bot, self)
         if self._frames is not None:
             await self._frames.close()
-        if getattr(self.bot, "followups", None) is self:
-            del self.bot.followups
 
     # -- buttons and modals ---------------------------------------------------------------------------
 
     async def run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
         """Run a button's (or the extend modal's) follow-up; every outcome answers the interaction."""
+        context = InteractionContext(interaction)
         try:
-            await self._run(interaction, follow_up)
+            await self._run(context, follow_up)
         except Exception as error:  # the member gets an answer, the log the details
-            await answer_error(interaction, error, job_id=follow_up.job_id)
+            await answer_error(context, error, job_id=follow_up.job_id)
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
-        """An extend modal submitted after a restart (or after its in-memory timeout): run it all the same.
+        """An extend modal submitted, whether this process opened it or one before a restart did.
 
         Every interaction also tells the member's locale, kept for the moments without one (reactions).
         """
         remember(interaction.user.id, interaction.locale)
         if interaction.type is discord.InteractionType.modal_submit:
-            await extend_submission(interaction)
+            await extend_submission(interaction, self)
 
-    async def _run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp) -> None:
+    async def _run(self, context: InteractionContext, follow_up: FollowUp) -> None:
         # Deferred before any store read or lock wait (see cogs/acks.py); ✏️ Extend… answers with a modal instead.
-        await acks.acknowledge(interaction, follow_up.kind)
+        await acks.acknowledge(context, follow_up.kind)
+        interaction = context.interaction
         services = self.bot.services
         job = await services.store.get_job(follow_up.job_id)
         if job is None:
@@ -185,7 +194,7 @@ class FollowUps(commands.Cog):
             can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
             name=interaction.user.display_name,
             role_ids=_role_ids(interaction.user),
-            locale=interaction_locale(interaction),
+            locale=context.locale,
             can_manage_server=interaction.guild_id is not None and interaction.permissions.manage_guild,
         )
         decision = await _decide(services.store, job, actor, follow_up)
@@ -197,34 +206,34 @@ class FollowUps(commands.Cog):
             await interaction.response.send_modal(ExtendModal(job, user_id=actor.user_id, locale=actor.locale))
             return
         if kind is FollowUpKind.CANCEL:
-            await answer(interaction, await self._cancel(job, actor))
+            await answer(context, await self._cancel(job, actor))
             return
         if kind is FollowUpKind.DM:
-            await answer(interaction, await self._send_dm(job, interaction.user, actor.locale))
+            await answer(context, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
         async with self._claim(job, follow_up, actor.user_id) as claim:
             if not claim.acquired:
-                await answer(interaction, t(actor.locale, "actions.already_clicked"))
+                await answer(context, t(actor.locale, "actions.already_clicked"))
                 return
             earlier = await self._recent_duplicate(job, follow_up, actor.user_id)
             if earlier is not None:
-                await answer(interaction, await self._already_on_it(earlier, actor.locale))
+                await answer(context, await self._already_on_it(earlier, actor.locale))
                 return
             async with gate.admitted(
                 self.bot,
                 actor,
                 plan.request,
+                audit=self._audit,
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
                 video_options=plan.then_animate,
                 origin=job,
             ) as admission:
                 if admission.private:
-                    await acks.make_private(interaction)
+                    await context.make_private()
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
-            placeholder_used(interaction)
-            await self.bot.delivery.show_from_interaction(new_job_id, interaction)
+            await self._delivery.show_from_interaction(new_job_id, context)
 
     # -- reactions ------------------------------------------------------------------------------------
 
@@ -286,13 +295,14 @@ class FollowUps(commands.Cog):
                 self.bot,
                 actor,
                 plan.request,
+                audit=self._audit,
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
                 video_options=plan.then_animate,
                 origin=job,
             ) as admission:
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
-        await self.bot.delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
+        await self._delivery.show_in_channel(new_job_id, payload.channel_id, reply_to=payload.message_id)
 
     def _reactor_locale(self, payload: discord.RawReactionActionEvent) -> str:
         """A reaction tells no locale: the member's last interaction's, else the server's, else English."""
@@ -344,16 +354,16 @@ class FollowUps(commands.Cog):
             reason = t(job_locale(self.bot, job), "actions.cancel_reason", name=name)
             await services.engine.cancel(job.id, reason=reason)
             log.info("job %s: cancelled by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
-            await self.bot.delivery.refresh(job.id)
+            await self._delivery.refresh(job.id)
             return t(actor.locale, "actions.cancelled", job=job.id)
-        await self.bot.delivery.delete_result(job.id)
+        await self._delivery.delete_result(job.id)
         log.info("job %s: result deleted by user %s in guild %s", job.id, actor.user_id, actor.guild_id)
         return t(actor.locale, "actions.deleted", job=job.id)
 
     async def _send_dm(self, job: Job, user: discord.abc.User, locale: str) -> str:
         if job.status is not JobStatus.SUCCEEDED:
             raise UserFacingError(msg("actions.no_result_yet"))
-        if await self.bot.delivery.send_dm(job.id, user):
+        if await self._delivery.send_dm(job.id, user):
             return t(locale, "actions.dm_sent")
         return t(locale, "actions.dms_closed")
 
@@ -480,10 +490,6 @@ _NO_PINGS: Final = discord.AllowedMentions.none()
 def _display_name(user: discord.abc.User | None) -> str:
     """The member's name ("" when unknown: the cancel reason then says "a member" in the job's language)."""
     return user.display_name if user is not None else ""
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(FollowUps(bot))
 
 
 async def _decide(store: Store, job: Job, actor: Actor, follow_up: FollowUp) -> Decision:

@@ -1,6 +1,6 @@
 """The audit log: submits, refusals, cancels and settings changes, posted in a server's audit channel.
 
-``bot.audit.post`` is the one way in, for the cogs (the gate's refusals, /admin's changes) and for the
+``AuditLog.post`` is the one way in, for the cogs (the gate's refusals, /admin's changes) and for the
 job events this cog follows itself (a job submitted, cancelled, or refused by the API). An audit post
 never breaks what its caller was doing: a channel that is gone or closed to the bot costs one WARNING
 (per server and channel) until a post gets through again.
@@ -81,7 +81,7 @@ def _prompt(job: Job, locale: LocaleLike) -> str:
 
 
 class AuditLog(commands.Cog):
-    """Posts audit entries in each server's audit channel (``bot.audit``)."""
+    """Posts audit entries in each server's audit channel (given to the cogs that post, when they are built)."""
 
     def __init__(self, bot: MJBot, *, clock: Callable[[], float] = time.time) -> None:
         self.bot = bot
@@ -92,7 +92,6 @@ class AuditLog(commands.Cog):
         self._pending: set[asyncio.Task[bool]] = set()
 
     async def cog_load(self) -> None:
-        self.bot.audit = self
         self._unsubscribe = self.bot.services.engine.subscribe(self._on_job_event)
 
     async def cog_unload(self) -> None:
@@ -101,8 +100,6 @@ class AuditLog(commands.Cog):
             self._unsubscribe = None
         if self._pending:
             await asyncio.wait(set(self._pending), timeout=STOP_WAIT_S)
-        if getattr(self.bot, "audit", None) is self:
-            del self.bot.audit
 
     def post_soon(
         self, guild_id: int | None, kind: str, *, actor_id: int | None, job_id: str | None = None, text: str | Phrase
@@ -223,7 +220,3 @@ def refusal_text(job: Job, *, locale: LocaleLike = None) -> str:
 def _api_text(text: str | None, locale: LocaleLike) -> str:
     """A stored error message or cancel reason, shown as written (it may quote a prompt or a member's name)."""
     return fit_escaped(text.strip(), MESSAGE_CHARS) if text and text.strip() else t(locale, "audit.no_reason")
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(AuditLog(bot))

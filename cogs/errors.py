@@ -8,7 +8,6 @@ interaction was already deferred.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import time
@@ -27,15 +26,14 @@ from bot.acedata.errors import (
 from bot.options import InputError
 from bot.store import JobNotFoundError
 from cogs.common import UserFacingError
-from cogs.i18n import LocaleLike, Msg, Phrase, catalog, interaction_locale, t
+from cogs.context import InteractionContext
+from cogs.i18n import LocaleLike, Msg, Phrase, catalog, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
 log = logging.getLogger(__name__)
 
-#: ``interaction.extras`` key set while the original response is only the public "thinking..." placeholder.
-PLACEHOLDER: Final = "mj_placeholder"
 _REFERENCE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 #: When the API gives no Retry-After, suggest trying again after this many seconds.
 DEFAULT_RETRY_S: Final = 60.0
@@ -122,27 +120,29 @@ def context_of(interaction: discord.Interaction[Any], job_id: str | None = None)
 
 
 async def answer_error(
-    interaction: discord.Interaction[Any], error: BaseException, *, job_id: str | None = None
+    where: discord.Interaction[Any] | InteractionContext, error: BaseException, *, job_id: str | None = None
 ) -> None:
     """Tell the member what went wrong, ephemerally and in their language, however far the interaction got."""
-    locale = interaction_locale(interaction)
-    await answer(interaction, describe(error, context=context_of(interaction, job_id), locale=locale))
+    context = _context(where)
+    text = describe(error, context=context_of(context.interaction, job_id), locale=context.locale)
+    await answer(context, text)
 
 
-async def answer(interaction: discord.Interaction[Any], text: str) -> None:
+async def answer(where: discord.Interaction[Any] | InteractionContext, text: str) -> None:
     """Send ``text`` ephemerally: as the response, or as a follow-up once the interaction was answered.
 
     A public "thinking..." placeholder is deleted first: Discord would turn the first follow-up into an
-    edit of it, and a refusal must not show up in the channel.
+    edit of it, and a refusal must not show up in the channel. An interaction given without its context is
+    looked up (``InteractionContext.of``), so the error policy knows of a placeholder all the same.
     """
+    context = _context(where)
+    interaction = context.interaction
     none = discord.AllowedMentions.none()
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
             return
-        if interaction.extras.pop(PLACEHOLDER, False):
-            with contextlib.suppress(discord.NotFound):
-                await interaction.delete_original_response()
+        await context.drop_placeholder()
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
     except discord.HTTPException as exc:
         log.warning(
@@ -154,15 +154,8 @@ async def answer(interaction: discord.Interaction[Any], text: str) -> None:
         )
 
 
-async def defer_public(interaction: discord.Interaction[Any]) -> None:
-    """Acknowledge with a public "thinking..." message, to become the job's message."""
-    await interaction.response.defer(thinking=True)
-    interaction.extras[PLACEHOLDER] = True
-
-
-def placeholder_used(interaction: discord.Interaction[Any]) -> None:
-    """The placeholder is about to become a job's message: from now on, errors must not delete it."""
-    interaction.extras.pop(PLACEHOLDER, None)
+def _context(where: discord.Interaction[Any] | InteractionContext) -> InteractionContext:
+    return where if isinstance(where, InteractionContext) else InteractionContext.of(where)
 
 
 class MJCommandTree(app_commands.CommandTree["MJBot"]):

@@ -43,12 +43,12 @@ from bot.settings import (
 )
 from bot.store.models import Job
 from cogs.common import UserFacingError
-from cogs.errors import defer_public
 from cogs.i18n import Listing, Msg, msg, with_locale
 from cogs.limits import decision_message
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ clock: Callable[[], float] = time.time
 #: How long a command waits for the same member's previous submit before it goes ahead unlocked
 #: (Discord wants an acknowledgement within 3 s, and a slow API must not cost the member an answer).
 TURN_WAIT_S: Final = 1.5
-#: ``interaction.extras`` key: the response was deferred ephemerally, so the job's message is private.
-PRIVATE_EXTRA: Final = "mj_private"
 #: Job meta written on a queued job: the running-jobs limit it waits for.
 QUEUED_META: Final = "queued_for"
 
@@ -157,13 +155,14 @@ async def check_submit(
     who: discord.Interaction[MJBot] | Submitter,
     request: ApiRequest,
     *,
+    audit: AuditLog,
     kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
     video_options: Mapping[str, Any] | None = None,
     origin: Job | None = None,
 ) -> GateResult:
-    """May this member submit ``request`` here, now or through the queue? Refusals are audit-logged here.
+    """May this member submit ``request`` here, now or through the queue? Refusals are posted in ``audit``.
 
     ``kind`` names what was asked for in the audit log ("/video", "U2 on job abc..."); ``prompt`` is more text
     the word filter reads (the prompt of the job a follow-up continues); ``user`` spares a read of the member's
@@ -190,7 +189,9 @@ async def check_submit(
     result = GateResult(refusal, decision, settings, member, scope, where.guild_id)
     if refusal is not None:
         log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, scope, str(refusal)[:200])
-        await _audit(bot, where.user_id, scope, kind, refusal)
+        if scope is not None:  # posted in the audit log of the server whose rules refused (DMs have none)
+            text = msg("gate.audit", what=kind, reason=refusal)
+            await audit.post(scope, "refusal", actor_id=where.user_id, text=text)
     return result
 
 
@@ -258,15 +259,6 @@ def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None,
     return None
 
 
-async def _audit(bot: MJBot, user_id: int, guild_id: int | None, kind: str | Msg, refusal: Msg) -> None:
-    """Post a refusal in the audit log of the server whose rules refused (none for direct messages)."""
-    audit = getattr(bot, "audit", None)
-    if audit is None or guild_id is None:
-        return
-    text = msg("gate.audit", what=kind, reason=refusal)
-    await audit.post(guild_id, "refusal", actor_id=user_id, text=text)
-
-
 # -- one submit at a time per member ------------------------------------------------------------------------
 
 _turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -297,6 +289,7 @@ async def admitted(
     who: discord.Interaction[MJBot] | Submitter,
     request: ApiRequest,
     *,
+    audit: AuditLog,
     kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
@@ -309,7 +302,15 @@ async def admitted(
     """
     async with _turn(where_of(bot, who).user_id):
         result = await check_submit(
-            bot, who, request, kind=kind, prompt=prompt, user=user, video_options=video_options, origin=origin
+            bot,
+            who,
+            request,
+            audit=audit,
+            kind=kind,
+            prompt=prompt,
+            user=user,
+            video_options=video_options,
+            origin=origin,
         )
         result.raise_for_refusal()
         yield result
@@ -358,17 +359,7 @@ async def submit(
     return job_id
 
 
-# -- acknowledging and where commands are offered -----------------------------------------------------------
-
-
-async def defer_job(interaction: discord.Interaction[MJBot], *, private: bool) -> None:
-    """Acknowledge a submit with "thinking...": public (it becomes the job's message) or, for private results,
-    ephemeral (Delivery then keeps the job's message private, and sends the result to DMs once the token ends)."""
-    if not private:
-        await defer_public(interaction)
-        return
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    interaction.extras[PRIVATE_EXTRA] = True
+# -- where commands are offered -----------------------------------------------------------------------------
 
 
 def command_contexts(allow_dms: bool) -> app_commands.AppCommandContext:

@@ -12,20 +12,23 @@ from discord.ext import commands
 from bot.options import imagine_request
 from bot.settings import load_user_settings
 from cogs import gate
-from cogs.errors import placeholder_used
-from cogs.i18n import interaction_locale
+from cogs.context import InteractionContext
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
 
 class ImagineCog(commands.Cog):
-    """The /imagine command."""
+    """The /imagine command: the gate (whose refusals go to the audit log), then Delivery shows the job."""
 
-    def __init__(self, bot: MJBot) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
         self.bot = bot
+        self._delivery = delivery
+        self._audit = audit
 
     async def cog_load(self) -> None:
         gate.offer_in_dms(self.bot, self.get_app_commands())
@@ -49,8 +52,11 @@ class ImagineCog(commands.Cog):
             allowed = (await gate.scope_settings(self.bot, interaction.guild_id)).limits.allow_turbo
             mode = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
         request = imagine_request(prompt, mode=mode)
-        async with gate.admitted(self.bot, interaction, request, kind="/imagine", user=defaults) as admission:
-            await gate.defer_job(interaction, private=admission.private)
+        context = InteractionContext(interaction)
+        async with gate.admitted(
+            self.bot, interaction, request, audit=self._audit, kind="/imagine", user=defaults
+        ) as admission:
+            await context.defer_job(private=admission.private)
             job_id = await gate.submit(
                 self.bot,
                 admission,
@@ -58,12 +64,7 @@ class ImagineCog(commands.Cog):
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
-                locale=interaction_locale(interaction),
+                locale=context.locale,
             )
         log.info("job %s: /imagine by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
-        placeholder_used(interaction)
-        await self.bot.delivery.show_from_interaction(job_id, interaction)
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(ImagineCog(bot))
+        await self._delivery.show_from_interaction(job_id, context)

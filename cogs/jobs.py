@@ -18,7 +18,7 @@ from bot.store.models import Job, JobStatus, MessageLink
 from bot.text import progress_bar, shorten
 from cogs.actions import message_url
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
-from cogs.errors import defer_public, placeholder_used
+from cogs.context import InteractionContext
 from cogs.i18n import LocaleLike, interaction_locale, msg, t, tn
 from cogs.policy import may_see
 from cogs.ui import FollowUpButton, job_title
@@ -26,6 +26,7 @@ from cogs.ui.render import fit_escaped, relative_time
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,11 @@ def jobs_view(jobs: list[Job], locale: LocaleLike = None) -> discord.ui.View | N
 
 
 class JobsCog(commands.Cog):
-    """/jobs and /show."""
+    """/jobs and /show (which Delivery posts)."""
 
-    def __init__(self, bot: MJBot) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery) -> None:
         self.bot = bot
+        self._delivery = delivery
 
     @app_commands.command(name="jobs", description="Your recent jobs: status, progress, links, and Cancel")
     async def jobs(self, interaction: discord.Interaction[MJBot]) -> None:
@@ -130,12 +132,8 @@ class JobsCog(commands.Cog):
         if not decision.allowed:
             log.info("job %s: /show refused to user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
             raise UserFacingError(msg("jobs.not_yours"))
-        await defer_public(interaction)
-        placeholder_used(interaction)
+        context = InteractionContext(interaction)
+        await context.defer_public()
         log.info("job %s: shown again by user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
         await renew_results(self.bot.services.client, self.bot.services.store, job)  # a day-old job's links expired
-        await self.bot.delivery.show_from_interaction(job.id, interaction)
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(JobsCog(bot))
+        await self._delivery.show_from_interaction(job.id, context)

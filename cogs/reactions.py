@@ -17,6 +17,7 @@ from cogs.common import FollowUp, FollowUpKind
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.actions import FollowUps
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,11 @@ def follow_up_for(emoji: discord.PartialEmoji, job: Job) -> FollowUp | None:
 
 
 class ReactionsCog(commands.Cog):
-    """Turns reactions on job messages into follow-ups."""
+    """Turns reactions on job messages into follow-ups (which ``FollowUps`` runs)."""
 
-    def __init__(self, bot: MJBot) -> None:
+    def __init__(self, bot: MJBot, *, followups: FollowUps) -> None:
         self.bot = bot
+        self._followups = followups
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -72,7 +74,7 @@ class ReactionsCog(commands.Cog):
         log.info("job %s: %s reaction by user %s in guild %s", job.id, emoji, payload.user_id, payload.guild_id)
         if follow_up.kind is FollowUpKind.CANCEL and payload.guild_id is None and await self._drop_dm_copy(payload):
             return
-        await self.bot.followups.run_reaction(payload, follow_up)
+        await self._followups.run_reaction(payload, follow_up)
 
     async def _drop_dm_copy(self, payload: discord.RawReactionActionEvent) -> bool:
         """❌ on a copy the bot sent to someone's DMs removes that copy only, never the job's public message."""
@@ -90,7 +92,3 @@ class ReactionsCog(commands.Cog):
             return True
         await store.unlink_message(payload.message_id)
         return True
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(ReactionsCog(bot))

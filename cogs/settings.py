@@ -370,7 +370,3 @@ class SettingsCog(commands.Cog):
         }
         changes = [(key, value) for key, value in given.items() if value is not None]
         await show_panel(interaction, changes, edit=False)
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(SettingsCog(bot))

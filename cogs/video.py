@@ -26,11 +26,13 @@ from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
 from bot.settings import Limits, UserSettings, load_user_settings
 from cogs import gate
-from cogs.errors import placeholder_used
-from cogs.i18n import SOURCE_LOCALE, interaction_locale, t
+from cogs.context import InteractionContext
+from cogs.i18n import SOURCE_LOCALE, t
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -148,17 +150,19 @@ class VideoChoices:
 
 
 class VideoCog(commands.Cog):
-    """The /video command."""
+    """The /video command: the gate (whose refusals go to the audit log), then Delivery shows the job."""
 
-    def __init__(self, bot: MJBot) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
         self.bot = bot
+        self._delivery = delivery
+        self._audit = audit
         self._links: aiohttp.ClientSession | None = None
 
     async def cog_load(self) -> None:
         gate.offer_in_dms(self.bot, self.get_app_commands())
-        # Members' links get a session of their own, whose resolver refuses the bot's own network, except the
-        # services the bot itself reaches there (the sandbox emulator serves its sample frames on loopback).
-        self._links = media.link_session(self.bot.services.member_links)
+        # Members' links get a session of their own, whose resolver refuses the bot's own network
+        # (the loopback sandbox serves its test images there, so it may).
+        self._links = media.link_session(allow_private=self.bot.config.sandbox)
 
     async def cog_unload(self) -> None:
         if self._links is not None:
@@ -168,7 +172,7 @@ class VideoCog(commands.Cog):
     async def _check_link(self, url: str, option: str) -> None:
         if self._links is None:
             raise RuntimeError("the /video cog is not loaded")
-        await media.check_image_url(self._links, url, option=option, private=self.bot.services.member_links)
+        await media.check_image_url(self._links, url, option=option, allow_private=self.bot.config.sandbox)
 
     async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
         return gate.check_dms(interaction)
@@ -208,15 +212,17 @@ class VideoCog(commands.Cog):
             raise input_error("input.loop_and_end")
         if start is None and end is not None:
             raise input_error("video.end_without_start", option=end.option)
+        context = InteractionContext(interaction)
         if start is None:
-            await self._from_prompt(interaction, text, choices, defaults)
+            await self._from_prompt(context, text, choices, defaults)
         else:
-            await self._from_frame(interaction, text, start, end, choices, defaults)
+            await self._from_frame(context, text, start, end, choices, defaults)
 
     async def _from_prompt(
-        self, interaction: discord.Interaction[MJBot], text: str, choices: VideoChoices, defaults: UserSettings
+        self, context: InteractionContext, text: str, choices: VideoChoices, defaults: UserSettings
     ) -> None:
         """No start frame: a grid first, whose Animate buttons make the video with these options."""
+        interaction = context.interaction
         options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
         request = imagine_request(grid_prompt(text, options), mode=choices.mode)
         end_url = options.get("end_image_url")
@@ -226,9 +232,9 @@ class VideoCog(commands.Cog):
             raise input_error("video.loop_and_end_flags")
         meta: dict[str, Any] = {"video_grid": True, "video_options": options}
         async with gate.admitted(
-            self.bot, interaction, request, kind="/video", user=defaults, video_options=options
+            self.bot, interaction, request, audit=self._audit, kind="/video", user=defaults, video_options=options
         ) as admission:
-            await gate.defer_job(interaction, private=admission.private)
+            await context.defer_job(private=admission.private)
             if end_url:
                 await self._check_link(end_url, END_OPTION)
             job_id = await gate.submit(
@@ -239,19 +245,20 @@ class VideoCog(commands.Cog):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta=meta,
-                locale=interaction_locale(interaction),
+                locale=context.locale,
             )
-        await self._show(interaction, job_id)
+        await self._show(context, job_id)
 
     async def _from_frame(
         self,
-        interaction: discord.Interaction[MJBot],
+        context: InteractionContext,
         text: str,
         start: Frame,
         end: Frame | None,
         choices: VideoChoices,
         defaults: UserSettings,
     ) -> None:
+        interaction = context.interaction
         options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
         request = video_request(
             text,
@@ -261,8 +268,10 @@ class VideoCog(commands.Cog):
             mode=choices.mode,
             resolution=choices.resolution,
         )
-        async with gate.admitted(self.bot, interaction, request, kind="/video", user=defaults) as admission:
-            await gate.defer_job(interaction, private=admission.private)
+        async with gate.admitted(
+            self.bot, interaction, request, audit=self._audit, kind="/video", user=defaults
+        ) as admission:
+            await context.defer_job(private=admission.private)
             for frame in (start, end):
                 if frame is not None and frame.is_link:
                     await self._check_link(frame.url, frame.option)
@@ -274,14 +283,14 @@ class VideoCog(commands.Cog):
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 meta={"video_options": options, **_uploads(start, end)},
-                locale=interaction_locale(interaction),
+                locale=context.locale,
             )
-        await self._show(interaction, job_id)
+        await self._show(context, job_id)
 
-    async def _show(self, interaction: discord.Interaction[MJBot], job_id: str) -> None:
+    async def _show(self, context: InteractionContext, job_id: str) -> None:
+        interaction = context.interaction
         log.info("job %s: /video by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
-        placeholder_used(interaction)
-        await self.bot.delivery.show_from_interaction(job_id, interaction)
+        await self._delivery.show_from_interaction(job_id, context)
 
 
 def _uploads(start: Frame, end: Frame | None) -> dict[str, Any]:
@@ -292,7 +301,3 @@ def _uploads(start: Frame, end: Frame | None) -> dict[str, Any]:
             end_image_url=None if end is None or end.is_link else end.url,
         )
     )
-
-
-async def setup(bot: MJBot) -> None:
-    await bot.add_cog(VideoCog(bot))

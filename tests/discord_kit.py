@@ -24,11 +24,12 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from discord.ext import commands
 from fakediscord import FakeDiscord, FakeMessage, FakeUser, InteractionHandle, running_bot
 
 from bot.acedata.emulator import Emulator
@@ -44,6 +45,8 @@ from bot.config import (
 )
 from bot.store import Job, JobStatus, Store
 from bot.store.models import MessageLink
+from cogs.audit import AuditLog
+from cogs.delivery import Delivery
 
 #: How long an emulated job takes, and how often the engine polls.
 JOB_S = 0.15
@@ -81,17 +84,22 @@ def kit_config(tmp_path: Path, fake: FakeDiscord) -> Config:
     )
 
 
+C = TypeVar("C", bound=commands.Cog)
+
+
+def cog_of(bot: commands.Bot, cog_type: type[C]) -> C:
+    """The bot's cog of ``cog_type`` (tests look cogs up; the cogs themselves are handed what they use)."""
+    cog = bot.get_cog(cog_type.__cog_name__)
+    assert isinstance(cog, cog_type), f"the {cog_type.__name__} cog is not loaded"
+    return cog
+
+
 class KitBot(MJBot):
     """The real bot, with job messages edited as often as a test needs (Discord's pacing is for rate limits)."""
 
     async def setup_hook(self) -> None:
         await super().setup_hook()
-        # The extension is imported afresh at every start (discord.py drops its modules on close), so the
-        # Delivery class is taken from the loaded cog rather than imported here.
-        loaded = self.get_cog("Delivery")
-        assert loaded is not None, "the Delivery cog is not loaded"
-        await self.remove_cog(loaded.qualified_name)
-        await self.add_cog(type(loaded)(self, min_edit_interval_s=EDIT_INTERVAL_S))
+        cog_of(self, Delivery).edit_interval_s = EDIT_INTERVAL_S
 
 
 class Kit:
@@ -100,9 +108,11 @@ class Kit:
     PNG = PNG
     FORBIDDEN_WORD = FORBIDDEN_WORD
 
-    def __init__(self, fake: FakeDiscord, config: Config) -> None:
+    def __init__(self, fake: FakeDiscord, config: Config, *, cogs: Sequence[str] | None = None) -> None:
         self.fake = fake
         self.config = config
+        #: The cogs the bot runs, in the order they are added (None: the bot's default).
+        self.cogs = cogs
         self._stack: contextlib.AsyncExitStack | None = None
         self._bot: MJBot | None = None
 
@@ -110,7 +120,7 @@ class Kit:
 
     async def start(self) -> MJBot:
         stack = contextlib.AsyncExitStack()
-        bot = KitBot(self.config, guild_ready_timeout=0.05)
+        bot = KitBot(self.config, cogs=self.cogs, guild_ready_timeout=0.05)
         self._bot = await stack.enter_async_context(running_bot(bot, self.fake))
         self._stack = stack
         return bot
@@ -132,8 +142,8 @@ class Kit:
         }
         if handlers:
             await asyncio.wait(handlers, timeout=timeout)
-        delivery = self._bot.delivery if self._bot is not None else None
-        if delivery is not None:
+        delivery = self._bot.get_cog("Delivery") if self._bot is not None else None
+        if isinstance(delivery, Delivery):
             await asyncio.wait_for(delivery.idle(), timeout)
 
     async def restart(self) -> MJBot:
@@ -146,6 +156,14 @@ class Kit:
         if self._bot is None:
             raise RuntimeError("the bot is not running")
         return self._bot
+
+    @property
+    def delivery(self) -> Delivery:
+        return cog_of(self.bot, Delivery)
+
+    @property
+    def audit(self) -> AuditLog:
+        return cog_of(self.bot, AuditLog)
 
     @property
     def store(self) -> Store:

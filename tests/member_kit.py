@@ -1,4 +1,4 @@
-"""The Discord kit for the member side of server administration: /settings loaded and a server to configure.
+"""The Discord kit for the member side of server administration: a server to configure, and its audit log.
 
 Use it with ``pytest_plugins = ("discord_kit", "member_kit")`` and the ``member`` fixture (import ``MemberKit``
 under ``TYPE_CHECKING`` only, as with ``Kit``). Before the bot starts, the fake server gets an ``#art`` channel,
@@ -25,11 +25,7 @@ import pytest
 from discord_kit import Kit, kit_config
 from fakediscord import FakeChannel, FakeDiscord, FakeMessage, FakeRole, InteractionHandle
 
-from bot.bot import MJBot
 from bot.settings import GuildSettings, update_guild_settings
-
-#: Cogs the member side needs beyond the bot's default extensions (loaded only if the default lacks them).
-MEMBER_EXTENSIONS = ("cogs.settings",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,20 +45,11 @@ def prepare(fake: FakeDiscord) -> Places:
 
 
 class MemberKit(Kit):
-    """The kit, with the member-side cogs loaded at every start and helpers for server settings and checks."""
+    """The kit, with helpers for server settings and checks."""
 
     def __init__(self, fake: FakeDiscord, config: Any, places: Places) -> None:
         super().__init__(fake, config)
         self.places = places
-
-    async def start(self) -> MJBot:
-        bot = await super().start()
-        missing = [name for name in MEMBER_EXTENSIONS if name not in bot.extensions]
-        for name in missing:
-            await bot.load_extension(name)
-        if missing:
-            await bot.tree.sync()
-        return bot
 
     async def configure(self, **changes: Any) -> GuildSettings:
         """Change the test server's settings as /admin would (``limits=`` takes a dict of ``Limits`` fields)."""

@@ -87,7 +87,7 @@ async def test_an_api_refusal_is_posted(kit: Kit) -> None:
 
 async def test_post_for_other_cogs_and_nothing_without_a_channel(kit: Kit) -> None:
     fake = kit.fake
-    audit = kit.bot.audit
+    audit = kit.audit
     assert await audit.post(fake.guild.id, "refusal", actor_id=fake.alice.id, text="not posted") is False
     assert await audit.post(None, "refusal", actor_id=fake.alice.id, text="a DM has no audit log") is False
 

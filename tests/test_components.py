@@ -1,8 +1,9 @@
 """The follow-up button and the extend modal: custom ids, and clicks through the real discord.py.
 
 The end-to-end test posts a job's message with ``job_view(job)`` through a small bot that has what
-the real one offers the UI (``bot.followups`` and ``bot.services.store``), clicks its buttons and
-submits the modal on the loopback Discord, then restarts the bot and clicks the same old button.
+the real one offers the UI (a follow-up runner bound for its buttons and the extend modal's submissions,
+and ``bot.services.store``), clicks its buttons and submits the modal on the loopback Discord, then
+restarts the bot and clicks the same old button.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bot.store import JobResult, JobStatus, NewJob, Store
 from bot.store.models import Job, JobKind
 from cogs.common import CUSTOM_ID_PATTERN, FollowUp, FollowUpKind
 from cogs.ui import ExtendModal, FollowUpButton, dynamic_items, job_view, render_job
+from cogs.ui.components import FOLLOW_UPS
+from cogs.ui.modals import extend_submission
 
 PROMPT = "a red kite over the **dunes** @everyone"
 LONGEST_JOB_ID = "0" * 16
@@ -92,7 +95,7 @@ def finished_video(job_id: str, *, prompt: str = PROMPT) -> Job:
 
 
 class FollowUpRecorder:
-    """Stands in for ``bot.followups``: keeps what reached it and answers the click (✏️ Extend… opens the modal,
+    """Stands in for ``FollowUps``: keeps what reached it and answers the click (✏️ Extend… opens the modal,
     as the real one does once its checks pass)."""
 
     def __init__(self, store: Store) -> None:
@@ -109,7 +112,8 @@ class FollowUpRecorder:
 
 
 class UiBot(commands.Bot):
-    """What the UI needs from the bot, and nothing else: the store, the follow-ups, the dynamic items."""
+    """What the UI needs from the bot, and nothing else: the store, the follow-ups, the dynamic items, and the
+    listener that takes the extend modal's submissions."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(
@@ -122,7 +126,11 @@ class UiBot(commands.Bot):
         self.followups = FollowUpRecorder(store)
 
     async def setup_hook(self) -> None:
+        FOLLOW_UPS.bind(self, self.followups)
         self.add_dynamic_items(*dynamic_items())
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        await extend_submission(interaction, self.followups)
 
 
 @pytest.fixture
@@ -263,7 +271,7 @@ async def test_a_failing_follow_up_answers_with_a_reference_instead_of_failing_s
     store = await Store.open(tmp_path / "jobs.sqlite")
     try:
         bot = UiBot(store)
-        bot.followups = Broken(store)
+        bot.followups = Broken(store)  # bound in place of the recorder when the bot starts
         async with running_bot(bot, fake_discord):
             job = finished_video("brokenjob1")
             assert job_view(job) is not None

@@ -33,6 +33,8 @@ from bot.jobs import JobEvent, JobEventType
 from bot.options import imagine_request, video_request
 from bot.store import Store
 from bot.store.models import Job, JobStatus
+from cogs.context import InteractionContext
+from cogs.delivery import Delivery
 
 START_FRAME = "https://images.example/start.png"
 #: Edits per message are paced to one per this many seconds in these tests (5 s in production).
@@ -69,7 +71,7 @@ class TestBot(MJBot):
     __test__ = False
 
     def __init__(self, config: Config) -> None:
-        super().__init__(config, extensions=("cogs.delivery",), guild_ready_timeout=0.05)
+        super().__init__(config, cogs=("delivery",), guild_ready_timeout=0.05)
         self.job_ids: list[str] = []
         self._new_job = asyncio.Event()
 
@@ -83,10 +85,14 @@ class TestBot(MJBot):
             await interaction.response.defer(thinking=True)
             await self._submit(interaction, imagine_request(prompt))
 
+    @property
+    def delivery(self) -> Delivery:
+        delivery = self.get_cog("Delivery")
+        assert isinstance(delivery, Delivery), "the Delivery cog is not loaded"
+        return delivery
+
     async def setup_hook(self) -> None:
         await super().setup_hook()
-        # Every bot imports the extension afresh (discord.py drops it from sys.modules on unload), so the
-        # pacing is set on the loaded cog rather than patched on a class.
         self.delivery.edit_interval_s = INTERVAL
 
     async def _submit(self, interaction: discord.Interaction[MJBot], request: Any) -> None:
@@ -95,7 +101,7 @@ class TestBot(MJBot):
         )
         self.job_ids.append(job_id)
         self._new_job.set()
-        await self.delivery.show_from_interaction(job_id, interaction)
+        await self.delivery.show_from_interaction(job_id, InteractionContext(interaction))
 
     async def job(self) -> Job:
         """The latest job a command submitted, as stored now."""
@@ -378,7 +384,7 @@ async def test_a_result_missed_while_the_bot_was_down_is_shown_after_the_restart
         handle = await fake.slash("video", {"prompt": "a lantern"})
         await handle.wait_for_original(final("started"))
         job_id = (await first.job()).id
-        await first.unload_extension("cogs.delivery")  # as if the process died before the result came
+        await first.remove_cog("Delivery")  # as if the process died before the result came
         assert (await first.finished(job_id)).status is JobStatus.SUCCEEDED
     assert not has_clips(fake.message(handle.original_message_id or 0))
 

@@ -82,7 +82,7 @@ async def test_a_finished_job_comes_to_the_dms_of_a_member_who_asked_once(member
     assert "finished jobs here" in description(copy) and grid.id in str(copy.embeds)
     assert copy.custom_ids == []  # a copy, without the job's buttons
 
-    await member.bot.delivery.refresh(grid.id)
+    await member.delivery.refresh(grid.id)
     await member.settle()
     assert len(fake.dm_messages(fake.bob)) == 1
 

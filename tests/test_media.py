@@ -7,12 +7,14 @@ import functools
 import socket
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from bot import media
 from bot.addresses import (
@@ -24,7 +26,9 @@ from bot.addresses import (
     literal_address,
     reaches_public_internet,
 )
+from bot.config import AceDataSettings, Config, EmulatorConfig, StoreSettings
 from bot.options import InputError
+from bot.runtime import Services
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200
@@ -403,3 +407,33 @@ def test_a_configured_service_is_private_when_its_host_is() -> None:
     assert not reaches_public_internet("http://0x7f.1:8080")
     assert reaches_public_internet("https://discord.com/api/v10")
     assert reaches_public_internet("https://93.184.216.34")
+
+
+async def test_the_sandbox_reaches_inside_only_to_its_emulator_and_a_private_api_anywhere(tmp_path: Path) -> None:
+    """What the running services allow inside: in the sandbox, members' links and results reach the emulator's
+    origin and nothing else (public Discord adds nothing); an API of the operator's network, anywhere there."""
+    sandbox = Config(
+        acedata=AceDataSettings(base_url="emulator"),
+        store=StoreSettings(path=str(tmp_path / "sandbox.sqlite3")),
+        emulator=EmulatorConfig(listen_port=0),
+    )
+    services = await Services.open(sandbox, listen=False)
+    try:
+        assert services.emulator is not None
+        emulator = services.emulator.url
+        for allowed in (services.member_links, services.result_links):
+            assert allowed.allows(URL(f"{emulator}/samples/a.png"))
+            for elsewhere in ("http://127.0.0.1:1/x.png", "http://10.0.0.1/x.png", "https://discord.com/api/v10"):
+                assert not allowed.allows(URL(elsewhere)), elsewhere
+        assert services.member_links == PrivateAccess.to(emulator) == services.result_links
+    finally:
+        await services.close()
+    own_api = Config(
+        acedata=AceDataSettings(base_url="http://10.0.0.5:8787"),
+        store=StoreSettings(path=str(tmp_path / "api.sqlite3")),
+    )
+    services = await Services.open(own_api, listen=False)
+    try:
+        assert services.result_links == ANYWHERE and services.member_links == PrivateAccess()
+    finally:
+        await services.close()

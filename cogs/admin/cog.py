@@ -39,7 +39,7 @@ from cogs.ui.render import fit_escaped
 
 from . import render, stats
 from .access import GUILD_ONLY, GuildOnly, NotAModerator, is_moderator
-from .jobs import AdminCancelButton, show_jobs
+from .jobs import CANCELS, AdminCancelButton, ModeratorCancel, show_jobs
 from .options import AUDIT_PERMISSIONS as AUDIT_PERMISSIONS
 from .options import (
     BUDGET_HELP,
@@ -59,12 +59,12 @@ from .options import NO_LIMIT_WORDS as NO_LIMIT_WORDS
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS: Final = discord.AllowedMentions.none()
-#: ``interaction.extras`` key: the settings the moderator check read.
-SETTINGS_KEY: Final = "mj_admin_settings"
 
 AllowedChannel = discord.TextChannel | discord.VoiceChannel | discord.ForumChannel | discord.StageChannel
 
@@ -88,15 +88,19 @@ class AdminCog(commands.Cog):
         name="audit-channel", description="Where submits, refusals, cancels and changes are posted", parent=admin
     )
 
-    def __init__(self, bot: MJBot) -> None:
+    def __init__(self, bot: MJBot, *, audit: AuditLog, delivery: Delivery) -> None:
         self.bot = bot
+        self._audit = audit
+        self._cancel = ModeratorCancel(audit, delivery)
 
     async def cog_load(self) -> None:
         # The Cancel buttons of /admin jobs are matched by custom id alone: they work after a restart too.
+        CANCELS.bind(self.bot, self._cancel)
         self.bot.add_dynamic_items(AdminCancelButton)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(AdminCancelButton)
+        CANCELS.unbind(self.bot, self._cancel)
 
     # -- the check every subcommand passes first --------------------------------------------------------
 
@@ -106,11 +110,10 @@ class AdminCog(commands.Cog):
             raise GuildOnly()
         settings = await load_guild_settings(self.bot.services.store, guild_id)
         if is_moderator(interaction.user, settings, permissions=interaction.permissions):
-            interaction.extras[SETTINGS_KEY] = settings
             return True
         command = interaction.command.qualified_name if interaction.command is not None else "admin"
         log.info("guild %s: /%s refused to user %s (not a moderator)", guild_id, command, interaction.user.id)
-        self.bot.audit.post_soon(
+        self._audit.post_soon(
             guild_id,
             "refusal",
             actor_id=interaction.user.id,
@@ -153,7 +156,7 @@ class AdminCog(commands.Cog):
         await self._reply(interaction, reply)
         guild_id = interaction.guild_id
         log.info("guild %s: settings changed by user %s: %s", guild_id, interaction.user.id, audit or reply)
-        await self.bot.audit.post(guild_id, "settings", actor_id=interaction.user.id, text=audit or reply)
+        await self._audit.post(guild_id, "settings", actor_id=interaction.user.id, text=audit or reply)
 
     async def _area_change(
         self,
@@ -211,10 +214,7 @@ class AdminCog(commands.Cog):
         )
 
     async def _settings(self, interaction: discord.Interaction[MJBot]) -> GuildSettings:
-        """The settings the moderator check read (read again if it did not run, as in a direct call)."""
-        settings = interaction.extras.get(SETTINGS_KEY)
-        if isinstance(settings, GuildSettings):
-            return settings
+        """The server's settings, as saved now."""
         return await load_guild_settings(self.bot.services.store, self._guild_id(interaction))
 
     # -- policy and moderator roles -------------------------------------------------------------------
@@ -488,11 +488,11 @@ class AdminCog(commands.Cog):
         before = Words(lambda locale: render.channel_text(old.audit_channel, locale))
         await self._reply(interaction, msg("admin.audit_set", old=before, new=channel.mention))
         text = msg("admin.changed", area=area, old=before, new=channel.mention)
-        posted = await self.bot.audit.post(channel.guild.id, "settings", actor_id=interaction.user.id, text=text)
+        posted = await self._audit.post(channel.guild.id, "settings", actor_id=interaction.user.id, text=text)
         if not posted:
             await self._reply(interaction, msg("admin.audit_test_failed", channel=channel.mention))
         if old.audit_channel is not None:
-            await self.bot.audit.post(
+            await self._audit.post(
                 channel.guild.id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
             )
 
@@ -507,7 +507,7 @@ class AdminCog(commands.Cog):
         before = render.channel_text(old.audit_channel)
         await self._reply(interaction, msg("admin.audit_cleared", old=before))
         text = msg("admin.changed", area=area, old=before, new=none)
-        await self.bot.audit.post(
+        await self._audit.post(
             guild_id, "settings", actor_id=interaction.user.id, text=text, channel_id=old.audit_channel
         )
 

@@ -2,13 +2,15 @@
 
 The button is a DynamicItem of its own (``mjadmin:cancel:{job id}``), not a job follow-up: a job's own ❌
 follows the server's button policy, while this one is for moderators only, checked again on every click
-(the list may have been shown to someone who has lost the role since).
+(the list may have been shown to someone who has lost the role since). A click is run by the
+``ModeratorCancel`` that the /admin cog binds for its bot (``CANCELS``) when it loads.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import discord
@@ -19,6 +21,7 @@ from cogs.common import UserFacingError
 from cogs.errors import answer, answer_error
 from cogs.i18n import LocaleLike, interaction_locale, job_locale, msg, t
 from cogs.jobs import job_line
+from cogs.ui.handlers import Handlers
 
 from .access import GUILD_ONLY, NOT_A_MODERATOR, is_moderator
 
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     import re
 
     from bot.bot import MJBot
+    from cogs.audit import AuditLog
+    from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +115,29 @@ class AdminCancelButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View
 
     async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
         try:
-            await cancel_as_moderator(interaction, self.job_id)
+            await CANCELS.of(interaction.client).run(interaction, self.job_id)
         except Exception as exc:
             await answer_error(interaction, exc, job_id=self.job_id)
 
 
-async def cancel_as_moderator(interaction: discord.Interaction[MJBot], job_id: str) -> None:
+@dataclass(frozen=True, slots=True)
+class ModeratorCancel:
+    """The moderators' Cancel, with what it uses: the audit log (a refused click is posted) and Delivery."""
+
+    audit: AuditLog
+    delivery: Delivery
+
+    async def run(self, interaction: discord.Interaction[MJBot], job_id: str) -> None:
+        await cancel_as_moderator(interaction, job_id, audit=self.audit, delivery=self.delivery)
+
+
+#: The moderators' Cancel of each bot, bound when the /admin cog loads.
+CANCELS: Handlers[ModeratorCancel] = Handlers("/admin cog")
+
+
+async def cancel_as_moderator(
+    interaction: discord.Interaction[MJBot], job_id: str, *, audit: AuditLog, delivery: Delivery
+) -> None:
     """Cancel any job of this server, if the member who clicked is a moderator (checked now, server side)."""
     bot = interaction.client
     guild_id = interaction.guild_id
@@ -127,7 +149,7 @@ async def cancel_as_moderator(interaction: discord.Interaction[MJBot], job_id: s
     if not is_moderator(user, settings, permissions=interaction.permissions):
         log.info("job %s: moderators' cancel refused to user %s in guild %s", job_id, user.id, guild_id)
         text = msg("admin.jobs.refused_audit", job=job_id, user=user.id)
-        bot.audit.post_soon(guild_id, "refusal", actor_id=user.id, job_id=job_id, text=text)
+        audit.post_soon(guild_id, "refusal", actor_id=user.id, job_id=job_id, text=text)
         raise UserFacingError(NOT_A_MODERATOR)
     job = await store.get_job(job_id)
     if job is None or job.guild_id != guild_id:
@@ -140,5 +162,5 @@ async def cancel_as_moderator(interaction: discord.Interaction[MJBot], job_id: s
     reason = t(job_locale(bot, job), "admin.jobs.cancel_reason", name=user.display_name)
     await bot.services.engine.cancel(job.id, reason=reason)
     log.info("job %s: cancelled by moderator %s in guild %s", job.id, user.id, guild_id)
-    await bot.delivery.refresh(job.id)
+    await delivery.refresh(job.id)
     await answer(interaction, t(interaction_locale(interaction), "admin.jobs.cancelled", job=job.id, owner=job.user_id))

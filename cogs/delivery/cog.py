@@ -25,7 +25,6 @@ from discord.ext import commands
 
 from bot.store import JobNotFoundError, Store
 from bot.store.models import Job, MessageLink
-from cogs import acks, gate
 from cogs.i18n import Phrase
 
 from . import messages
@@ -39,6 +38,7 @@ from .tokens import TokenBook
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+    from cogs.context import InteractionContext
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         self.bot = bot
         interval = type(self).min_edit_interval_s if min_edit_interval_s is None else min_edit_interval_s
         self._pacer = EditPacer(self._render_message, interval_s=interval)
-        self._results = ResultCache(
-            private=bot.services.result_links, frames_private=bot.services.member_links, linger_s=interval + 2.0
-        )
+        self._results = ResultCache(allow_private=bot.config.acedata.media_may_be_private, linger_s=interval + 2.0)
         self._tokens = TokenBook(clock)
         self._owners = OwnerNames(bot)
         #: Final messages: the names of the files on them and the result URLs.
@@ -117,7 +115,6 @@ class Delivery(DeliveryEvents, commands.Cog):
         return self._results.downloads
 
     async def cog_load(self) -> None:
-        self.bot.delivery = self
         self._unsubscribe = self.bot.services.engine.subscribe(self._on_job_event)
         loop = asyncio.get_running_loop()
         self._startup = loop.create_task(self.sweep(startup=True), name="delivery-startup")
@@ -175,23 +172,27 @@ class Delivery(DeliveryEvents, commands.Cog):
 
     # -- public API -----------------------------------------------------------------------------------------
 
-    async def show_from_interaction(self, job_id: str, interaction: discord.Interaction[MJBot]) -> None:
-        """Turn the (deferred) response of ``interaction`` into the job's message and keep it current.
+    async def show_from_interaction(self, job_id: str, context: InteractionContext) -> None:
+        """Turn the (deferred) response of the interaction into the job's message and keep it current.
 
-        A response deferred ephemerally (``gate.defer_job`` for private results) makes a private job message.
-        When the response's placeholder was given up (``acks.make_private``), the job's message is a new follow-up.
+        The placeholder is taken first, so that an error from here on never deletes the job's message. A response
+        deferred ephemerally (``InteractionContext.defer_private``) makes a private job message; when the
+        response's placeholder was given up (``InteractionContext.make_private``), the job's message is a new
+        follow-up.
         """
+        context.take_placeholder()
+        interaction = context.interaction
         job = await self._job(job_id)
         if interaction.user.id == job.user_id:
             self._owners.remember(interaction.user)
-        private = bool(interaction.extras.get(gate.PRIVATE_EXTRA))
+        private = context.private
         limit = interaction.filesize_limit
         owner = await self._owners.of(job)
         result = await self._results.files_for(job, limit) if job.finished else NO_FILES
         extras = await extras_for(self.bot, job, private=private)
 
         async def send(out: Outgoing) -> discord.Message:
-            if interaction.extras.get(acks.AS_FOLLOW_UP):  # the response's placeholder was given up
+            if context.as_follow_up:  # the response's placeholder was given up
                 return await messages.follow_up(interaction, out, ephemeral=private)
             return await interaction.edit_original_response(
                 content=out.rendered.content,

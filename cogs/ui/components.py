@@ -2,25 +2,37 @@
 
 The custom id (``mj:{kind}:{job id}[:{arg}]``) is the only state a button has; whatever else a click
 needs is read from the store when it happens. The bot registers the class once (``add_dynamic_items``),
-so every button it ever posted works again after a restart, with nothing kept in memory.
+so every button it ever posted works again after a restart, with nothing kept in memory. A click is run
+by the follow-up runner bound for the bot (``FOLLOW_UPS``; ``cogs.actions.FollowUps`` binds itself).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
 from cogs.common import CUSTOM_ID_PATTERN, FollowUp
 from cogs.errors import answer, answer_error
 from cogs.i18n import SOURCE_LOCALE, interaction_locale, t
+from cogs.ui.handlers import Handlers
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
 #: What a button from another version of the bot answers (in English; see ``components.outdated_button``).
 OUTDATED_BUTTON = t(SOURCE_LOCALE, "components.outdated_button")
+
+
+class FollowUpRunner(Protocol):
+    """Runs a follow-up asked for by an interaction and answers it (``cogs.actions.FollowUps`` does)."""
+
+    async def run(self, interaction: discord.Interaction[MJBot], follow_up: FollowUp, /) -> None: ...
+
+
+#: The follow-up runner of each bot, bound when it loads.
+FOLLOW_UPS: Handlers[FollowUpRunner] = Handlers("follow-up runner")
 
 
 class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID_PATTERN):
@@ -57,7 +69,7 @@ class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     async def callback(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
         # Every kind, ✏️ Extend… included, goes through FollowUps.run: the checks live there, once.
         try:
-            await interaction.client.followups.run(interaction, self.follow_up)
+            await FOLLOW_UPS.of(interaction.client).run(interaction, self.follow_up)
         except Exception as exc:
             await answer_error(interaction, exc, job_id=self.follow_up.job_id)
 

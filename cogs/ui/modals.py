@@ -2,10 +2,9 @@
 
 discord.py keeps an opened modal in memory only, so a modal opened before a restart would be dropped
 when it is submitted after it. Its custom id (``mj:extm:<job>:<user>``) holds all a submission needs, so
-a submission is taken in one of two ways, with the same result: by the live ``ExtendModal`` when this
-process opened it, or by ``extend_submission`` from an ``on_interaction`` listener (``FollowUps``) when no
-live modal is left. discord.py hands both the same ``Interaction`` object; the first to claim it
-(``claim_submission``) runs it, the other does nothing, so a submission never runs twice.
+every submission is taken one way, whether or not this process opened the modal: by ``extend_submission``,
+from the ``on_interaction`` listener of ``FollowUps``. The live ``ExtendModal`` only shows the form, so a
+submission never runs twice.
 """
 
 from __future__ import annotations
@@ -21,16 +20,15 @@ from bot.text import shorten
 from cogs.common import FollowUp, FollowUpKind
 from cogs.errors import answer, answer_error
 from cogs.i18n import LocaleLike, interaction_locale, t
+from cogs.ui.components import FollowUpRunner
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
 
-#: How long an opened modal waits for its submission in memory; after that ``extend_submission`` takes it.
+#: How long discord.py keeps an opened modal in memory (a submission after that is taken all the same).
 MODAL_TIMEOUT_S: Final = 30 * 60.0
 PROMPT_FIELD: Final = "prompt"
 CLIP_FIELD: Final = "clip"
-#: ``interaction.extras`` key set by whichever handler took an extend modal's submission first.
-_CLAIMED: Final = "mj_extend_submission"
 
 
 def extend_modal_id(job_id: str, user_id: int | None = None) -> str:
@@ -73,23 +71,10 @@ class ExtendModal(discord.ui.Modal):
         self.add_item(self.prompt)
         self.add_item(self.clip)
 
-    async def on_submit(self, interaction: discord.Interaction[MJBot]) -> None:  # type: ignore[override]
-        if claim_submission(interaction):
-            await submit_extend(interaction, self.job_id, prompt=self.prompt.value, clip=self.clip.value)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
-        await answer_error(interaction, error, job_id=self.job_id)
-
-
-def claim_submission(interaction: discord.Interaction[Any]) -> bool:
-    """True for the first handler of this submission only (there is no await between the check and the mark)."""
-    if interaction.extras.get(_CLAIMED):
-        return False
-    interaction.extras[_CLAIMED] = True
-    return True
-
-
-async def submit_extend(interaction: discord.Interaction[MJBot], job_id: str, *, prompt: str, clip: str) -> None:
+async def submit_extend(
+    interaction: discord.Interaction[MJBot], runner: FollowUpRunner, job_id: str, *, prompt: str, clip: str
+) -> None:
     """What a submitted extend modal does: check the clip, then the extend follow-up with the new prompt."""
     clip = clip.strip()
     if clip not in {str(index) for index in range(1, CLIPS_PER_VIDEO + 1)}:
@@ -102,13 +87,13 @@ async def submit_extend(interaction: discord.Interaction[MJBot], job_id: str, *,
         await answer(interaction, text)
         return
     follow_up = FollowUp(FollowUpKind.EXTEND, job_id, arg=clip, prompt=prompt.strip())
-    await interaction.client.followups.run(interaction, follow_up)
+    await runner.run(interaction, follow_up)
 
 
-async def extend_submission(interaction: discord.Interaction[MJBot]) -> bool:
-    """Run an extend modal's submission that no live modal took (one opened before a restart, or timed out).
+async def extend_submission(interaction: discord.Interaction[MJBot], runner: FollowUpRunner) -> bool:
+    """Run an extend modal's submission with ``runner``: opened by this process or before a restart.
 
-    Returns False, doing nothing, for any other interaction and for a submission already claimed.
+    Returns False, doing nothing, for any other interaction.
     """
     if interaction.type is not discord.InteractionType.modal_submit:
         return False
@@ -116,12 +101,10 @@ async def extend_submission(interaction: discord.Interaction[MJBot]) -> bool:
     follow_up = FollowUp.parse(str(data.get("custom_id") or ""))
     if follow_up is None or follow_up.kind is not FollowUpKind.EXTEND_MANUAL:
         return False
-    if not claim_submission(interaction):
-        return False
     values = submitted_values(data.get("components") or ())
     try:
         await submit_extend(
-            interaction, follow_up.job_id, prompt=values.get(PROMPT_FIELD, ""), clip=values.get(CLIP_FIELD, "")
+            interaction, runner, follow_up.job_id, prompt=values.get(PROMPT_FIELD, ""), clip=values.get(CLIP_FIELD, "")
         )
     except Exception as error:
         await answer_error(interaction, error, job_id=follow_up.job_id)
