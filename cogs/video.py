@@ -160,9 +160,9 @@ class VideoCog(commands.Cog):
 
     async def cog_load(self) -> None:
         gate.offer_in_dms(self.bot, self.get_app_commands())
-        # Members' links get a session of their own, whose resolver refuses the bot's own network
-        # (the loopback sandbox serves its test images there, so it may).
-        self._links = media.link_session(allow_private=self.bot.config.sandbox)
+        # Members' links get a session of their own, whose resolver refuses the bot's own network, except the
+        # services the bot itself reaches there (the sandbox emulator serves its sample frames on loopback).
+        self._links = media.link_session(self.bot.services.member_links)
 
     async def cog_unload(self) -> None:
         if self._links is not None:
@@ -172,7 +172,7 @@ class VideoCog(commands.Cog):
     async def _check_link(self, url: str, option: str) -> None:
         if self._links is None:
             raise RuntimeError("the /video cog is not loaded")
-        await media.check_image_url(self._links, url, option=option, allow_private=self.bot.config.sandbox)
+        await media.check_image_url(self._links, url, option=option, private=self.bot.services.member_links)
 
     async def interaction_check(self, interaction: discord.Interaction[MJBot], /) -> bool:  # type: ignore[override]
         return gate.check_dms(interaction)

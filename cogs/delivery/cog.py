@@ -67,7 +67,9 @@ class Delivery(DeliveryEvents, commands.Cog):
         self.bot = bot
         interval = type(self).min_edit_interval_s if min_edit_interval_s is None else min_edit_interval_s
         self._pacer = EditPacer(self._render_message, interval_s=interval)
-        self._results = ResultCache(allow_private=bot.config.acedata.media_may_be_private, linger_s=interval + 2.0)
+        self._results = ResultCache(
+            private=bot.services.result_links, frames_private=bot.services.member_links, linger_s=interval + 2.0
+        )
         self._tokens = TokenBook(clock)
         self._owners = OwnerNames(bot)
         #: Final messages: the names of the files on them and the result URLs.
