@@ -3,7 +3,7 @@
 Links expire. Discord signs attachment links for about a day, and the API's result links expire too;
 a reroll, an Animate or a chained video a day later that sent the link its job started from would
 have the API fail to fetch the frame, and the member would pay for the failure. So a job keeps, for
-each frame it sent (``image_url``, ``end_image_url``), a :class:`FrameSource` in ``meta["frames"]``:
+each frame it sent (``image_url``, ``end_image_url``), a :class:`FrameSource` in ``meta.frames``:
 
 - a member's upload lives on the interaction only, and is gone with its link: the bot keeps a copy
   on the job's own messages (``start.png``, ``end.png``, attached with the result), and takes the
@@ -21,53 +21,38 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, TaskStatus, VideoExtend, VideoGenerate
-from bot.store import Store
+from bot.store import FrameSource, JobMeta, Store
 from bot.store.models import Job, JobKind, JobResult, JobStatus
+
+__all__ = [
+    "COPY_NAMES",
+    "THIS_JOB",
+    "FrameFinder",
+    "FrameGoneError",
+    "FrameRefresher",
+    "FrameSource",
+    "animated_from",
+    "copies_to_keep",
+    "inherited",
+    "is_discord_link",
+    "renew_results",
+    "uploaded",
+    "with_frames",
+]
 
 log = logging.getLogger(__name__)
 
-#: Job meta: where each frame the job sent lives (``FrameSource`` per request field).
-FRAMES_META: Final = "frames"
-_VERSION: Final = 1
 #: The request fields that carry a frame, and the name of the bot's copy of each on a job's messages.
 COPY_NAMES: Final[Mapping[str, str]] = {"image_url": "start.png", "end_image_url": "end.png"}
 #: Where a copy lives when it rides on the messages of the job that carries the source itself.
 THIS_JOB: Final = ""
 _DISCORD_SIGNATURE: Final = frozenset({"ex", "is", "hm"})
-
-
-@dataclass(frozen=True, slots=True)
-class FrameSource:
-    """Where one frame can be found again.
-
-    ``copy_on`` is the job whose messages carry the bot's copy (``THIS_JOB``: the job that holds this
-    source); ``result_of`` is the job whose result image the frame is. ``url`` is the link last sent.
-    """
-
-    url: str
-    copy_on: str | None = None
-    result_of: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
-
-    @classmethod
-    def from_json(cls, data: object) -> FrameSource | None:
-        if not isinstance(data, Mapping) or not isinstance(data.get("url"), str):
-            return None
-        copy_on, result_of = (data.get(key) for key in ("copy_on", "result_of"))
-        return cls(
-            url=data["url"],
-            copy_on=copy_on if isinstance(copy_on, str) else None,
-            result_of=result_of if isinstance(result_of, str) and result_of else None,
-        )
 
 
 class FrameGoneError(Exception):
@@ -82,20 +67,9 @@ class FrameGoneError(Exception):
         return self.field != "end_image_url"
 
 
-def frame_sources(meta: Mapping[str, Any]) -> dict[str, FrameSource]:
-    """The sources a job's meta records, by request field."""
-    raw = meta.get(FRAMES_META)
-    if not isinstance(raw, Mapping) or raw.get("v") != _VERSION:
-        return {}
-    found = {field: FrameSource.from_json(raw.get(field)) for field in COPY_NAMES}
-    return {field: source for field, source in found.items() if source is not None}
-
-
-def frames_meta(sources: Mapping[str, FrameSource]) -> dict[str, Any]:
-    """The meta entry that records ``sources`` (nothing when there are none)."""
-    if not sources:
-        return {}
-    return {FRAMES_META: {"v": _VERSION, **{field: source.to_json() for field, source in sources.items()}}}
+def with_frames(meta: JobMeta, sources: Mapping[str, FrameSource]) -> JobMeta:
+    """``meta`` recording ``sources`` (as it was when there are none)."""
+    return dataclasses.replace(meta, frames=dict(sources)) if sources else meta
 
 
 def uploaded(**urls: str | None) -> dict[str, FrameSource]:
@@ -103,12 +77,12 @@ def uploaded(**urls: str | None) -> dict[str, FrameSource]:
     return {field: FrameSource(url, copy_on=THIS_JOB) for field, url in urls.items() if url and field in COPY_NAMES}
 
 
-def animated_from(job: Job) -> dict[str, Any]:
-    """The meta of a video made from ``job``'s result image: where its start frame can be looked up again."""
+def animated_from(job: Job) -> dict[str, FrameSource]:
+    """The sources of a video made from ``job``'s result image: where its start frame can be looked up again."""
     url = job.raw_image_url or job.image_url
     if job.kind is not JobKind.IMAGINE or not url:
         return {}
-    return frames_meta({"image_url": FrameSource(url, result_of=job.id)})
+    return {"image_url": FrameSource(url, result_of=job.id)}
 
 
 def inherited(job: Job) -> dict[str, FrameSource]:
@@ -119,10 +93,11 @@ def inherited(job: Job) -> dict[str, FrameSource]:
     """
     sources = {
         field: dataclasses.replace(source, copy_on=job.id) if source.copy_on == THIS_JOB else source
-        for field, source in frame_sources(job.meta).items()
+        for field, source in job.meta.frames.items()
     }
-    chained_from, start = job.meta.get("chained_from"), job.params.get("image_url")
-    if "image_url" not in sources and isinstance(chained_from, str) and isinstance(start, str) and start:
+    chained_from, request = job.meta.chained_from, job.request
+    start = request.image_url if isinstance(request, VideoGenerate) else None
+    if "image_url" not in sources and chained_from and start:
         sources["image_url"] = FrameSource(start, result_of=chained_from)
     return sources
 
@@ -131,11 +106,7 @@ def copies_to_keep(job: Job) -> list[tuple[str, str]]:
     """(file name, link) of each frame whose copy rides on ``job``'s messages, for a finished video job."""
     if job.kind is not JobKind.VIDEO or not job.finished or job.status is JobStatus.CANCELLED:
         return []
-    return [
-        (COPY_NAMES[field], source.url)
-        for field, source in frame_sources(job.meta).items()
-        if source.copy_on == THIS_JOB
-    ]
+    return [(COPY_NAMES[field], source.url) for field, source in job.meta.frames.items() if source.copy_on == THIS_JOB]
 
 
 def is_discord_link(url: str) -> bool:

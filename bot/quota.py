@@ -65,10 +65,6 @@ MESSAGES: Final = {
 DM_WORDED: Final = frozenset({"turbo", "720p", "daily_jobs"})
 
 
-#: Job meta of a job put in its owner's queue: ``{"limit": n}``, the running limit it waits for.
-QUEUED_META: Final = "queued_for"
-
-
 class Verdict(enum.StrEnum):
     ALLOW = "allow"
     QUEUE = "queue"

@@ -14,6 +14,7 @@ opened before a restart is taken by the ``on_interaction`` listener below (see c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import weakref
@@ -227,7 +228,7 @@ class FollowUps(commands.Cog):
                 audit=self._audit,
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
-                video_options=plan.then_animate,
+                video_options=plan.meta.then_animate,
                 origin=job,
             ) as admission:
                 if admission.private:
@@ -298,7 +299,7 @@ class FollowUps(commands.Cog):
                 audit=self._audit,
                 kind=follow_up_label(follow_up, job),
                 prompt=job.prompt,
-                video_options=plan.then_animate,
+                video_options=plan.meta.then_animate,
                 origin=job,
             ) as admission:
                 new_job_id = await self._submit(job, follow_up, plan, actor, admission)
@@ -391,7 +392,7 @@ class FollowUps(commands.Cog):
         for _ in range(MAX_EXTENDS + 4):
             if current is None or current.action != "extend":
                 break
-            if current.meta.get("clip") is not None:
+            if current.meta.clip is not None:
                 depth += 1
             current = await self.bot.services.store.get_job(current.parent_id) if current.parent_id else None
         if depth >= MAX_EXTENDS:
@@ -400,7 +401,7 @@ class FollowUps(commands.Cog):
     async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor, admission: gate.GateResult) -> str:
         if self._frames is not None:
             plan = await self._frames.fresh(job, plan)  # a frame sent again must be fetchable now (links expire)
-        meta = {**plan.meta, "follow_up": follow_up_tag(follow_up)}
+        meta = dataclasses.replace(plan.meta, follow_up=follow_up_tag(follow_up))
         new_job_id = await gate.submit(
             self.bot,
             admission,
@@ -444,7 +445,7 @@ class FollowUps(commands.Cog):
                 break
             if (
                 child.user_id == user_id
-                and child.meta.get("follow_up") == tag
+                and child.meta.follow_up == tag
                 and child.status not in (JobStatus.FAILED, JobStatus.CANCELLED)
             ):
                 return child

@@ -6,6 +6,7 @@ links work now; a frame that is gone is refused before anything reaches the API,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -14,7 +15,7 @@ import aiohttp
 import discord
 
 from bot import media
-from bot.frames import FrameGoneError, FrameRefresher, frame_sources, frames_meta
+from bot.frames import FrameGoneError, FrameRefresher, with_frames
 from bot.options import InputError
 from bot.store.models import Job
 from cogs.common import UserFacingError
@@ -114,14 +115,13 @@ class Frames:
     async def fresh(self, job: Job, plan: Plan) -> Plan:
         """``plan`` (a follow-up on ``job``) with links that work now; UserFacingError when a frame is gone."""
         try:
-            request, sent = await self._refresher.fresh_request(plan.request, frame_sources(plan.meta))
-            meta = {**plan.meta, **frames_meta(sent)}
-            chained = plan.then_animate
-            end = chained.get("end_image_url") if chained is not None else None
-            if chained is not None and isinstance(end, str) and end:
+            request, sent = await self._refresher.fresh_request(plan.request, plan.meta.frames)
+            meta = with_frames(plan.meta, sent)
+            chained = plan.meta.then_animate
+            if chained is not None and chained.end_image_url:
                 # The video comes once the upscale is done; its end frame must still work by then.
-                link = await self._refresher.fresh_link("end_image_url", end, None)
-                meta["then_animate"] = {**chained, "end_image_url": link}
+                link = await self._refresher.fresh_link("end_image_url", chained.end_image_url, None)
+                meta = dataclasses.replace(meta, then_animate=dataclasses.replace(chained, end_image_url=link))
         except FrameGoneError as gone:
             log.info("job %s (guild %s): a follow-up was refused: %s", job.id, job.guild_id, gone)
             raise UserFacingError(msg("frames.start_gone" if gone.start else "frames.end_gone")) from None

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -41,6 +42,7 @@ from bot.settings import (
     load_user_settings,
     match_filter,
 )
+from bot.store import JobMeta, QueueState, VideoOptions
 from bot.store.models import Job
 from cogs.common import UserFacingError
 from cogs.i18n import Listing, Msg, msg, with_locale
@@ -58,8 +60,6 @@ clock: Callable[[], float] = time.time
 #: How long a command waits for the same member's previous submit before it goes ahead unlocked
 #: (Discord wants an acknowledgement within 3 s, and a slow API must not cost the member an answer).
 TURN_WAIT_S: Final = 1.5
-#: Job meta written on a queued job: the running-jobs limit it waits for.
-QUEUED_META: Final = "queued_for"
 
 
 class Submitter(Protocol):
@@ -159,7 +159,7 @@ async def check_submit(
     kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
-    video_options: Mapping[str, Any] | None = None,
+    video_options: VideoOptions | None = None,
     origin: Job | None = None,
 ) -> GateResult:
     """May this member submit ``request`` here, now or through the queue? Refusals are posted in ``audit``.
@@ -246,15 +246,15 @@ async def _rule_refusal(settings: GuildSettings, where: Where, request: ApiReque
     return None
 
 
-def _options_refusal(settings: GuildSettings, options: Mapping[str, Any] | None, scope: int | None) -> Msg | None:
+def _options_refusal(settings: GuildSettings, options: VideoOptions | None, scope: int | None) -> Msg | None:
     """Turbo or 720p that the server (or DMs) turned off, in the options of a video still to come."""
-    if not options:
+    if options is None:
         return None
     limits = settings.limits
     in_dms = scope is None
-    if options.get("mode") == "turbo" and not limits.allow_turbo:
+    if options.mode == "turbo" and not limits.allow_turbo:
         return decision_message(QuotaDecision(Verdict.REFUSE, Limit.TURBO, in_dms=in_dms))
-    if options.get("resolution", "720p") == "720p" and not limits.allow_720p:
+    if options.resolution == "720p" and not limits.allow_720p:
         return decision_message(QuotaDecision(Verdict.REFUSE, Limit.RESOLUTION_720P, in_dms=in_dms))
     return None
 
@@ -293,7 +293,7 @@ async def admitted(
     kind: str | Msg,
     prompt: str | None = None,
     user: UserSettings | None = None,
-    video_options: Mapping[str, Any] | None = None,
+    video_options: VideoOptions | None = None,
     origin: Job | None = None,
 ) -> AsyncIterator[GateResult]:
     """``check_submit`` under the member's lock, held until the body (which submits) is done.
@@ -326,7 +326,7 @@ async def submit(
     channel_id: int | None,
     parent_id: str | None = None,
     prompt: str | None = None,
-    meta: Mapping[str, Any] | None = None,
+    meta: JobMeta | None = None,
     locale: str | None = None,
 ) -> str:
     """Send the job to the API, or put it in the member's queue when the gate said so; the new job's id.
@@ -345,7 +345,7 @@ async def submit(
             prompt=prompt,
             meta=meta,
         )
-    waiting = {**meta, QUEUED_META: {"limit": int(admission.quota.maximum or 0)}}
+    waiting = dataclasses.replace(meta, queue=QueueState(limit=int(admission.quota.maximum or 0)))
     job_id = await engine.enqueue(
         request,
         user_id=user_id,

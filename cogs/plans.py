@@ -6,33 +6,23 @@ that job. The checks that need the store (how often a video was extended) stay w
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 from bot import frames
-from bot.acedata.models import (
-    IMAGINE_MODES,
-    RESOLUTIONS,
-    VIDEO_MODES,
-    ApiRequest,
-    ImagineAction,
-    ImagineGenerate,
-    ImagineMode,
-    Resolution,
-    VideoExtend,
-    VideoGenerate,
-    VideoMode,
-)
+from bot.acedata.models import ApiRequest, ImagineAction, ImagineGenerate, ImagineMode, VideoExtend, VideoGenerate
 from bot.options import CLIPS_PER_VIDEO, clean_prompt, extend_request
+from bot.store import EMPTY_META, JobMeta, VideoOptions
+from bot.store import meta as job_meta
 from bot.store.models import Job, JobKind, JobStatus
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.i18n import msg
 
-MOTIONS: Final = ("low", "high")
-#: Clips per video that ``--bs`` may ask for.
-BATCH_SIZES: Final = (1, 2, 4)
+#: The motions an Animate may ask for, and the clips per video that ``--bs`` may ask for.
+MOTIONS: Final = job_meta.MOTIONS
+BATCH_SIZES: Final = job_meta.BATCH_SIZES
 
 NOT_OFFERED: Final = msg("actions.not_offered")
 _MOTION_PARAM = re.compile(r"\s--motion\s+\S+", re.IGNORECASE)
@@ -44,13 +34,7 @@ class Plan:
     """The job a follow-up will submit."""
 
     request: ApiRequest
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def then_animate(self) -> Mapping[str, Any] | None:
-        """The options of the video this job is to be animated into once it succeeds (Animate 1-4)."""
-        chained = self.meta.get("then_animate")
-        return chained if isinstance(chained, Mapping) else None
+    meta: JobMeta = EMPTY_META
 
 
 def clip_number(arg: str | None) -> int:
@@ -67,94 +51,46 @@ def require_video_result(job: Job) -> str:
     return job.video_id
 
 
-def _video_mode(value: object) -> VideoMode:
-    for mode in VIDEO_MODES:
-        if value == mode:
-            return mode
-    return "fast"
+def _imagine_mode(job: Job) -> ImagineMode:
+    request = job.request
+    return request.mode if isinstance(request, ImagineGenerate | ImagineAction) else "fast"
 
 
-def _imagine_mode(value: object) -> ImagineMode:
-    for mode in IMAGINE_MODES:
-        if value == mode:
-            return mode
-    return "fast"
+def video_options(meta: JobMeta) -> VideoOptions:
+    """The /video options a job carries for the video step (the defaults when it carries none); an end frame
+    (``--end``) only without a loop."""
+    options = meta.video_options or VideoOptions()
+    return dataclasses.replace(options, end_image_url=None) if options.loop else options
 
 
-def _resolution(value: object) -> Resolution:
-    for resolution in RESOLUTIONS:
-        if value == resolution:
-            return resolution
-    return "720p"
-
-
-def video_options(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The /video options a job carries for the video step: mode, resolution, loop, and when given the motion,
-    the end frame (``end_image_url``, from ``--end``) and the clip count (``bs``, from ``--bs``)."""
-    raw = meta.get("video_options")
-    options: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    result: dict[str, Any] = {
-        "mode": _video_mode(options.get("mode")),
-        "resolution": _resolution(options.get("resolution")),
-        "loop": options.get("loop") is True,
-    }
-    if options.get("motion") in MOTIONS:
-        result["motion"] = options["motion"]
-    end = options.get("end_image_url")
-    if isinstance(end, str) and end and not result["loop"]:
-        result["end_image_url"] = end
-    if options.get("bs") in BATCH_SIZES:
-        result["bs"] = options["bs"]
-    return result
-
-
-def _inherited(job: Job) -> dict[str, Any]:
+def _inherited(job: Job) -> JobMeta:
     """What a follow-up's job keeps of its parent's meta: the /video options for a later video step."""
-    return {"video_options": dict(job.meta["video_options"])} if isinstance(job.meta.get("video_options"), dict) else {}
+    return JobMeta(video_options=job.meta.video_options)
 
 
-def _grid_meta(job: Job) -> dict[str, Any]:
+def _grid_meta(job: Job) -> JobMeta:
     """A new grid made from a /video grid is one too (it gets the Animate buttons)."""
     meta = _inherited(job)
-    if meta:
-        meta["video_grid"] = True
-    return meta
+    return dataclasses.replace(meta, video_grid=True) if meta.video_options is not None else meta
 
 
 def _plan_reroll(job: Job) -> Plan:
-    params = job.params
+    request = job.request
     if job.kind is JobKind.VIDEO:
-        request: ApiRequest
-        if job.action == "extend":
-            request = VideoExtend(
-                video_id=str(params.get("video_id") or ""),
-                video_index=int(params.get("video_index") or 0),
-                prompt=str(params["prompt"]) if params.get("prompt") else None,
-                mode=_video_mode(params.get("mode")),
-                resolution=_resolution(params["resolution"]) if params.get("resolution") else None,
-                end_image_url=str(params["end_image_url"]) if params.get("end_image_url") else None,
-            )
+        again: ApiRequest
+        if job.action == "extend" and isinstance(request, VideoExtend):
+            again = request
+        elif isinstance(request, VideoGenerate) and request.image_url:
+            again = dataclasses.replace(request, prompt=request.prompt or job.prompt)
         else:
-            image_url = params.get("image_url")
-            if not image_url:
-                raise UserFacingError(msg("actions.no_start_frame"))
-            request = VideoGenerate(
-                prompt=str(params.get("prompt") or job.prompt),
-                image_url=str(image_url),
-                end_image_url=str(params["end_image_url"]) if params.get("end_image_url") else None,
-                loop=params.get("loop") is True,
-                mode=_video_mode(params.get("mode")),
-                resolution=_resolution(params.get("resolution")),
-            )
-        meta = {**_inherited(job), **frames.frames_meta(frames.inherited(job))}
-        if job.meta.get("motion") in MOTIONS:
-            meta["motion"] = job.meta["motion"]
-        return Plan(request, meta)
-    mode = _imagine_mode(params.get("mode"))
+            raise UserFacingError(msg("actions.no_start_frame"))
+        meta = frames.with_frames(_inherited(job), frames.inherited(job))
+        return Plan(again, dataclasses.replace(meta, motion=job.meta.motion))
+    mode = _imagine_mode(job)
     if job.status is JobStatus.SUCCEEDED and job.image_id and "reroll" in job.actions:
         return Plan(ImagineAction("reroll", job.image_id, mode=mode), _grid_meta(job))
-    prompt = str(params.get("prompt") or job.prompt) if job.action == "generate" else job.prompt
-    return Plan(ImagineGenerate(prompt=clean_prompt(prompt), mode=mode), _grid_meta(job))
+    asked = request.prompt if job.action == "generate" and isinstance(request, ImagineGenerate) else None
+    return Plan(ImagineGenerate(prompt=clean_prompt(asked or job.prompt), mode=mode), _grid_meta(job))
 
 
 def _plan_image(job: Job, action: str) -> Plan:
@@ -162,7 +98,7 @@ def _plan_image(job: Job, action: str) -> Plan:
         raise UserFacingError(msg("actions.image_unfinished"))
     if action not in job.actions:
         raise UserFacingError(NOT_OFFERED)
-    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job.params.get("mode")))
+    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job))
     makes_grid = action == "reroll" or action.startswith("variation")
     return Plan(request, _grid_meta(job) if makes_grid else _inherited(job))
 
@@ -179,8 +115,9 @@ def with_batch_size(prompt: str, size: int | None) -> str:
     return clean_prompt(f"{_BATCH_PARAM.sub('', ' ' + prompt).strip()} --bs {size}")
 
 
-def _plan_animate(job: Job, motion: str) -> Plan:
-    if motion not in MOTIONS:
+def _plan_animate(job: Job, arg: str) -> Plan:
+    motion = next((known for known in MOTIONS if known == arg), None)
+    if motion is None:
         raise UserFacingError(msg("actions.pick_motion"))
     image_url = job.raw_image_url or job.image_url
     if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not image_url:
@@ -189,14 +126,14 @@ def _plan_animate(job: Job, motion: str) -> Plan:
         raise UserFacingError(msg("actions.animate_grid"))
     options = video_options(job.meta)
     request = VideoGenerate(
-        prompt=with_batch_size(with_motion(job.prompt, motion), options.get("bs")),
+        prompt=with_batch_size(with_motion(job.prompt, motion), options.batch_size),
         image_url=image_url,
-        end_image_url=options.get("end_image_url"),
-        loop=options["loop"],
-        mode=options["mode"],
-        resolution=options["resolution"],
+        end_image_url=options.end_image_url,
+        loop=options.loop,
+        mode=options.mode,
+        resolution=options.resolution,
     )
-    return Plan(request, {"motion": motion, "video_options": options, **frames.animated_from(job)})
+    return Plan(request, JobMeta(motion=motion, video_options=options, frames=frames.animated_from(job)))
 
 
 def _plan_animate_quadrant(job: Job, arg: str) -> Plan:
@@ -208,8 +145,8 @@ def _plan_animate_quadrant(job: Job, arg: str) -> Plan:
     if action not in job.actions:
         raise UserFacingError(NOT_OFFERED)
     options = video_options(job.meta)
-    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job.params.get("mode")))
-    return Plan(request, {"then_animate": {"motion": None, **options}, "video_options": options})
+    request = ImagineAction(action, job.image_id, mode=_imagine_mode(job))
+    return Plan(request, JobMeta(then_animate=options, video_options=options))
 
 
 def plan_follow_up(job: Job, follow_up: FollowUp) -> Plan:
@@ -228,12 +165,13 @@ def plan_follow_up(job: Job, follow_up: FollowUp) -> Plan:
 
 def plan_extend(job: Job, clip: int, video_id: str, prompt: str) -> Plan:
     """Extend clip ``clip`` of the video ``video_id`` (``job``'s result) with ``prompt``."""
-    params = job.params
+    made = job.request
+    video = made if isinstance(made, VideoGenerate | VideoExtend) else None
     request = extend_request(
         video_id,
         clip,
         prompt=prompt,
-        mode=_video_mode(params.get("mode")),
-        resolution=_resolution(params.get("resolution")),
+        mode=video.mode if video is not None else "fast",
+        resolution=(video.resolution if video is not None else None) or "720p",
     )
-    return Plan(request, {"clip": clip, **_inherited(job)})
+    return Plan(request, dataclasses.replace(_inherited(job), clip=clip))

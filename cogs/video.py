@@ -25,6 +25,7 @@ from discord.ext import commands
 from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
 from bot.settings import Limits, UserSettings, load_user_settings
+from bot.store import FrameSource, JobMeta, VideoOptions
 from cogs import gate
 from cogs.context import InteractionContext
 from cogs.i18n import SOURCE_LOCALE, t
@@ -230,9 +231,15 @@ class VideoCog(commands.Cog):
             options["loop"] = False  # an end frame wins over a loop that only came from the member's defaults
         if options["loop"] and end_url:
             raise input_error("video.loop_and_end_flags")
-        meta: dict[str, Any] = {"video_grid": True, "video_options": options}
+        meta = JobMeta(video_grid=True, video_options=VideoOptions.from_json(options))
         async with gate.admitted(
-            self.bot, interaction, request, audit=self._audit, kind="/video", user=defaults, video_options=options
+            self.bot,
+            interaction,
+            request,
+            audit=self._audit,
+            kind="/video",
+            user=defaults,
+            video_options=meta.video_options,
         ) as admission:
             await context.defer_job(private=admission.private)
             if end_url:
@@ -282,7 +289,7 @@ class VideoCog(commands.Cog):
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
-                meta={"video_options": options, **_uploads(start, end)},
+                meta=frames.with_frames(JobMeta(video_options=VideoOptions.from_json(options)), _uploads(start, end)),
                 locale=context.locale,
             )
         await self._show(context, job_id)
@@ -293,11 +300,9 @@ class VideoCog(commands.Cog):
         await self._delivery.show_from_interaction(job_id, context)
 
 
-def _uploads(start: Frame, end: Frame | None) -> dict[str, Any]:
-    """The meta that keeps uploaded frames: they live on the interaction only, so the job's messages keep a copy."""
-    return frames.frames_meta(
-        frames.uploaded(
-            image_url=None if start.is_link else start.url,
-            end_image_url=None if end is None or end.is_link else end.url,
-        )
+def _uploads(start: Frame, end: Frame | None) -> dict[str, FrameSource]:
+    """The sources of uploaded frames: they live on the interaction only, so the job's messages keep a copy."""
+    return frames.uploaded(
+        image_url=None if start.is_link else start.url,
+        end_image_url=None if end is None or end.is_link else end.url,
     )

@@ -18,7 +18,7 @@ from bot.acedata.models import ImagineAction, ImagineGenerate
 from bot.jobs import ChainRunner, JobEngine, JobEventType
 from bot.jobs.chains import animate_request
 from bot.settings import update_guild_settings
-from bot.store import Job, JobKind, JobStatus, Store
+from bot.store import EMPTY_META, Job, JobKind, JobMeta, JobStatus, QueueState, Store, VideoOptions
 
 DURATION = 10.0
 VIDEOS = "/midjourney/videos"
@@ -81,7 +81,7 @@ class Bot:
         await self.run_to_end()
         grid = await self.store.get_job(grid_id)
         assert grid is not None and grid.image_id
-        meta = {"then_animate": ANIMATE if then_animate is None else then_animate}
+        meta = JobMeta(then_animate=VideoOptions.from_json(ANIMATE if then_animate is None else then_animate))
         return await self.engine.submit(ImagineAction("upscale2", grid.image_id), parent_id=grid_id, meta=meta, **owner)
 
     async def videos_of(self, job_id: str) -> list[Job]:
@@ -106,7 +106,7 @@ async def test_a_succeeded_upscale_gets_its_video(bot: Bot, emu: Emulator) -> No
     upscale = await bot.store.get_job(upscale_id)
     assert upscale is not None and upscale.status is JobStatus.SUCCEEDED and upscale.raw_image_url
     [video] = await bot.videos_of(upscale_id)
-    assert video.meta == {"chained_from": upscale_id, "motion": "high"}
+    assert video.meta == JobMeta(chained_from=upscale_id, motion="high")
     assert video.prompt == f"{GRID_PROMPT} --motion high"
     assert video.params == {
         "action": "generate",
@@ -119,7 +119,7 @@ async def test_a_succeeded_upscale_gets_its_video(bot: Bot, emu: Emulator) -> No
     assert (video.user_id, video.guild_id, video.channel_id) == (11, 22, 33)
     assert [body["image_url"] for body in video_submits(emu)] == [upscale.raw_image_url]
     submitted = await bot.events.wait_for(video.id, JobEventType.SUBMITTED)
-    assert submitted.job.meta["chained_from"] == upscale_id  # what moves the upscale's messages to the video
+    assert submitted.job.meta.chained_from == upscale_id  # what moves the upscale's messages to the video
 
     await bot.run_to_end()
     done = await bot.events.wait_for(video.id, JobEventType.SUCCEEDED)
@@ -132,7 +132,7 @@ async def test_the_motion_flag_is_added_only_when_chosen_and_not_already_in_the_
     await bot.run_to_end()
 
     [still] = await bot.videos_of(calm)
-    assert still.prompt == GRID_PROMPT and still.meta == {"chained_from": calm, "motion": None}
+    assert still.prompt == GRID_PROMPT and still.meta == JobMeta(chained_from=calm)
     assert (still.params["mode"], still.params["resolution"], still.params["loop"]) == ("fast", "720p", False)
     [kept] = await bot.videos_of(flagged)
     assert kept.prompt == "a fox in a tutu --motion low --ar 1:1"
@@ -207,7 +207,7 @@ async def test_a_restart_between_the_upscale_and_its_video_catches_up(
     second = await Bot(client, db_path, clock).open()
     try:
         [video] = await second.videos_of(upscale_id)
-        assert video.meta == {"chained_from": upscale_id, "motion": "high"}
+        assert video.meta == JobMeta(chained_from=upscale_id, motion="high")
         assert video.status is JobStatus.RUNNING and len(video_submits(emu)) == 1
         await second.run_to_end()
         assert (await second.store.get_job(video.id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
@@ -247,7 +247,7 @@ async def test_a_refused_video_is_recorded_as_a_failed_child(
     assert (await bot.store.get_job(upscale_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
     [video] = await bot.videos_of(upscale_id)
     assert video.status is JobStatus.FAILED and video.task_id is None
-    assert video.meta == {"chained_from": upscale_id, "motion": "high"} and video.parent_id == upscale_id
+    assert video.meta == JobMeta(chained_from=upscale_id, motion="high") and video.parent_id == upscale_id
     assert video.error_code == "forbidden" and "tutu" in (video.error_message or "")
     failed = await bot.events.wait_for(video.id, JobEventType.FAILED)
     assert failed.job == video
@@ -271,7 +271,9 @@ def test_animate_request_reads_the_options_and_falls_back_to_defaults() -> None:
         created_at=0.0,
         updated_at=0.0,
         image_url="https://cdn.example/small.png",
-        meta={"then_animate": {"motion": "wild", "mode": "slow", "resolution": "4k", "loop": "yes"}},
+        meta=JobMeta.from_json(
+            {"v": 2, "then_animate": {"motion": "wild", "mode": "slow", "resolution": "4k", "loop": "yes"}}
+        ),
     )
     built = animate_request(upscale)
     assert built is not None
@@ -285,10 +287,10 @@ def test_animate_request_reads_the_options_and_falls_back_to_defaults() -> None:
         "mode": "fast",
         "resolution": "720p",
     }
-    empty = animate_request(replace(upscale, prompt="", meta={"then_animate": {"motion": "low"}}))
+    empty = animate_request(replace(upscale, prompt="", meta=JobMeta(then_animate=VideoOptions(motion="low"))))
     assert empty is not None and empty[0].prompt == "--motion low"
     assert animate_request(replace(upscale, image_url=None)) is None
-    assert animate_request(replace(upscale, meta={})) is None
+    assert animate_request(replace(upscale, meta=EMPTY_META)) is None
     assert animate_request(replace(upscale, status=JobStatus.FAILED)) is None
 
 
@@ -305,16 +307,16 @@ def test_animate_request_carries_the_end_frame_and_batch_size_of_the_video_optio
         updated_at=0.0,
         image_url="https://cdn.example/small.png",
         raw_image_url="https://cdn.example/full.png",
-        meta={
-            "then_animate": {
-                "motion": "low",
-                "mode": "turbo",
-                "resolution": "480p",
-                "loop": False,
-                "end_image_url": "https://cdn.example/end.png",
-                "bs": 2,
-            }
-        },
+        meta=JobMeta(
+            then_animate=VideoOptions(
+                motion="low",
+                mode="turbo",
+                resolution="480p",
+                loop=False,
+                end_image_url="https://cdn.example/end.png",
+                batch_size=2,
+            )
+        ),
     )
     built = animate_request(upscale)
     assert built is not None
@@ -340,7 +342,7 @@ async def test_the_servers_daily_limits_apply_to_the_video_of_an_animate(bot: Bo
     [video] = await bot.videos_of(upscale_id)
     assert video.status is JobStatus.FAILED and video.error_code == "limit_reached"
     assert video.error_message is not None and "used 2 of your 2 jobs for today" in video.error_message
-    assert video.meta["chained_from"] == upscale_id and video_submits(emu) == []
+    assert video.meta.chained_from == upscale_id and video_submits(emu) == []
     failed = await bot.events.wait_for(video.id, JobEventType.FAILED)
     assert failed.job.parent_id == upscale_id
 
@@ -358,5 +360,5 @@ async def test_the_video_of_an_animate_waits_in_the_queue_at_the_running_limit(b
     await bot.settle()
 
     [video] = await bot.videos_of(upscale_id)
-    assert video.status is JobStatus.QUEUED and video.meta["queued_for"] == {"limit": 1}
+    assert video.status is JobStatus.QUEUED and video.meta.queue == QueueState(limit=1)
     assert video_submits(emu) == []

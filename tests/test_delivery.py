@@ -31,7 +31,7 @@ from bot.config import (
 )
 from bot.jobs import JobEvent, JobEventType
 from bot.options import imagine_request, video_request
-from bot.store import Store
+from bot.store import JobMeta, Store
 from bot.store.models import Job, JobStatus
 from cogs.context import InteractionContext
 from cogs.delivery import Delivery
@@ -365,7 +365,7 @@ async def test_a_chained_video_takes_over_its_parents_message(bot: TestBot, fake
         guild_id=parent.guild_id,
         channel_id=parent.channel_id,
         parent_id=parent.id,
-        meta={"chained_from": parent.id},
+        meta=JobMeta(chained_from=parent.id),
     )
 
     message = await handle.wait_for_original(has_clips)

@@ -7,6 +7,7 @@ test moves the clock past its duration, and timeouts and grace periods need no r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.acedata.errors import BadRequestError, ForbiddenError, RequestTimeoutEr
 from bot.acedata.models import GRID_ACTIONS, ImagineAction, ImagineGenerate, TaskResult, VideoGenerate
 from bot.jobs import JobEngine, JobEvent, JobEventType, JobNotFoundError
 from bot.jobs.events import EventDispatcher
-from bot.store import Job, JobKind, JobStatus, NewJob, Store
+from bot.store import EMPTY_META, Job, JobKind, JobMeta, JobStatus, NewJob, Store, VideoOptions
 
 DURATION = 10.0
 TASKS = "/midjourney/tasks"
@@ -126,7 +127,7 @@ async def test_follow_up_takes_the_prompt_of_its_parent(engine: JobEngine, store
 async def test_metadata_given_at_submit_is_stored_and_carried_by_every_event(
     engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog, emu: Emulator
 ) -> None:
-    meta = {"video_options": {"mode": "turbo", "resolution": "480p", "loop": False}, "video_grid": True}
+    meta = JobMeta(video_options=VideoOptions(mode="turbo", resolution="480p"), video_grid=True)
     job_id = await engine.submit(IMAGINE, user_id=2, meta=meta)
     await run_to_end(engine, clock)
     await log_events.wait_for(job_id, JobEventType.SUCCEEDED)
@@ -136,19 +137,19 @@ async def test_metadata_given_at_submit_is_stored_and_carried_by_every_event(
     assert (await store.get_job(job_id)).meta == meta  # type: ignore[union-attr]
     assert all("video_grid" not in request.body for request in emu.requests)  # never sent to the API
     plain = await engine.submit(VIDEO)
-    assert (await store.get_job(plain)).meta == {}  # type: ignore[union-attr]
+    assert (await store.get_job(plain)).meta == EMPTY_META  # type: ignore[union-attr]
 
 
 async def test_a_progress_event_shows_the_job_as_stored_with_metadata_changed_meanwhile(
     engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:
-    job_id = await engine.submit(VIDEO, user_id=5, meta={"clip": 1})
-    await store.update_meta(job_id, {"note": "changed while it runs"})
+    job_id = await engine.submit(VIDEO, user_id=5, meta=JobMeta(clip=1))
+    await store.update_meta(job_id, lambda meta: dataclasses.replace(meta, follow_up="changed while it runs"))
     clock.advance(DURATION / 2)
     await engine.poll_once()
     progressed = await log_events.wait_for(job_id, JobEventType.PROGRESS)
     assert progressed.job == await store.get_job(job_id)
-    assert progressed.job.meta == {"clip": 1, "note": "changed while it runs"}
+    assert progressed.job.meta == JobMeta(clip=1, follow_up="changed while it runs")
     assert 0 < progressed.job.progress < 100 and progressed.job.updated_at == clock.now
 
 
@@ -159,10 +160,10 @@ async def test_a_refused_follow_up_keeps_its_parent_and_metadata(
     await run_to_end(engine, clock)
     refused = VideoGenerate(prompt="a forbidden dance", image_url="https://example.com/u.png")
     with pytest.raises(ForbiddenError):
-        await engine.submit(refused, user_id=3, parent_id=parent_id, meta={"chained_from": parent_id})
+        await engine.submit(refused, user_id=3, parent_id=parent_id, meta=JobMeta(chained_from=parent_id))
 
     [child] = await store.children(parent_id)
-    assert child.status is JobStatus.FAILED and child.meta == {"chained_from": parent_id}
+    assert child.status is JobStatus.FAILED and child.meta == JobMeta(chained_from=parent_id)
     failed = await log_events.wait_for(child.id, JobEventType.FAILED)
     assert failed.job == child
 

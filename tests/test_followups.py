@@ -36,7 +36,7 @@ async def test_extend_a_clip_keeps_the_prompt_and_the_video_options(kit: Kit) ->
     assert (body["video_id"], body["video_index"], body["prompt"]) == (video.video_id, 1, video.prompt)
     assert (body["mode"], body["resolution"]) == ("turbo", "480p")
     assert extend.parent_id == video.id and extend.user_id == fake.bob.id
-    assert extend.meta["clip"] == 2
+    assert extend.meta.clip == 2
     assert kit.button(new_message, "ext", "1")  # an extension can be extended again
     assert kit.task_count() == 2
 
@@ -59,7 +59,7 @@ async def test_extend_with_a_new_prompt_from_the_modal(kit: Kit) -> None:
     extend, _ = await kit.wait_done(await kit.job_message(handle))
     body = kit.submits("videos")[-1]
     assert (body["action"], body["video_index"], body["prompt"]) == ("extend", 2, "the kite dives")
-    assert extend.prompt == "the kite dives" and extend.meta["clip"] == 3 and extend.parent_id == video.id
+    assert extend.prompt == "the kite dives" and extend.meta.clip == 3 and extend.parent_id == video.id
 
 
 async def test_a_fifth_extension_is_refused(kit: Kit) -> None:
@@ -186,7 +186,7 @@ async def test_animate_an_upscaled_image_with_low_and_high_motion(kit: Kit) -> N
         body = kit.submits("videos")[-1]
         assert body["image_url"] == (upscale.raw_image_url or upscale.image_url)
         assert body["prompt"] == f"a red fox --motion {motion}"  # one --motion, the one asked for
-        assert video.meta["motion"] == motion and video.parent_id == upscale.id
+        assert video.meta.motion == motion and video.parent_id == upscale.id
         assert kit.button(video_message, "ext", "4")
 
 
@@ -198,7 +198,7 @@ async def test_animate_an_image_of_a_video_grid_upscales_then_animates_on_the_sa
     _, message = await kit.wait_done(await kit.job_message(handle))
     _, chain_message = await kit.follow(message, kit.button(message, "animq", "3"), user=fake.bob)
     upscale = await kit.job_of(chain_message)
-    assert upscale.action == "upscale3" and upscale.meta["then_animate"]["resolution"] == "480p"
+    assert upscale.action == "upscale3" and upscale.meta.then_animate.resolution == "480p"
 
     async def video_on_message() -> bool:
         job = await kit.store.job_for_message(chain_message.id)
@@ -207,7 +207,7 @@ async def test_animate_an_image_of_a_video_grid_upscales_then_animates_on_the_sa
     await kit.until(video_on_message, what="the video to take over the upscale's message")
     video = await kit.job_of(chain_message)
     upscale = await kit.wait_job(upscale.id)
-    assert video.meta["chained_from"] == upscale.id
+    assert video.meta.chained_from == upscale.id
     body = kit.submits("videos")[-1]
     assert body["image_url"] == (upscale.raw_image_url or upscale.image_url)
     assert (body["mode"], body["resolution"]) == ("turbo", "480p")
@@ -367,7 +367,7 @@ async def test_an_extend_modal_opened_before_a_restart_is_submitted_after_it(kit
     body = kit.submits("videos")[-1]
     assert (body["action"], body["video_id"], body["video_index"]) == ("extend", video.video_id, 2)
     assert body["prompt"] == "the kite loops the loop"
-    assert extend.parent_id == video.id and extend.user_id == fake.bob.id and extend.meta["clip"] == 3
+    assert extend.parent_id == video.id and extend.user_id == fake.bob.id and extend.meta.clip == 3
     assert not new_message.ephemeral and kit.button(new_message, "ext", "1")
     await kit.settle()
     assert handle.rejected_acks == [] and kit.task_count() == 3

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from fakediscord import UploadedFile
 
-from bot.frames import FrameSource, frame_sources
+from bot.frames import FrameSource
 from bot.store import JobStatus
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ async def test_reroll_a_day_later_sends_a_start_frame_the_api_can_fetch(
     assert second["image_url"] != first["image_url"]
     assert kit.emulator.frame_fetches[-1].url == second["image_url"] and kit.emulator.frame_fetches[-1].ok
     assert again.parent_id == job_id
-    assert frame_sources(again.meta)["image_url"] == FrameSource(second["image_url"], copy_on=job_id)
+    assert again.meta.frames["image_url"] == FrameSource(second["image_url"], copy_on=job_id)
 
     a_day_later(kit)  # and again the next day, from the reroll
     _, third_message = await kit.follow(new_message, kit.button(new_message, "rr"), user=kit.fake.bob)
@@ -98,7 +98,7 @@ async def test_animate_an_upscale_a_day_later_and_reroll_its_video_the_next(
     body = kit.submits("videos")[-1]
     assert body["image_url"] != stored and await status_of(http, body["image_url"]) == 200
     assert kit.emulator.frame_fetches[-1].ok
-    assert frame_sources(video.meta)["image_url"].result_of == upscale.id
+    assert video.meta.frames["image_url"].result_of == upscale.id
 
     a_day_later(kit)
     _, reroll_message = await kit.follow(video_message, kit.button(video_message, "rr"), user=bob)

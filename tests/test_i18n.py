@@ -348,7 +348,7 @@ async def test_a_job_message_reads_in_its_owners_language(kit: Kit) -> None:
     handle = await fake.slash("imagine", {"prompt": "a lighthouse at dawn"}, user=fake.bob, locale=ZH)
     message = await kit.job_message(handle)
     job, message = await kit.wait_done(message)
-    assert job.meta["locale"] == ZH
+    assert job.meta.locale == ZH
     [embed] = message.embeds
     assert embed["title"] == "🖼️ 生成图片"
     assert "✅ 完成，用时" in embed["description"]
@@ -358,7 +358,7 @@ async def test_a_job_message_reads_in_its_owners_language(kit: Kit) -> None:
 
     other = await fake.slash("imagine", {"prompt": "a lighthouse at dusk"}, user=fake.alice)
     english, message = await kit.wait_done(await kit.job_message(other))
-    assert english.meta["locale"] == "en-US"
+    assert english.meta.locale == "en-US"
     [embed] = message.embeds
     assert embed["title"] == "🖼️ Imagine" and "✅ Done in" in embed["description"]
     assert kit.labels(message)[-2:] == ["DM", "❌"]
@@ -389,7 +389,7 @@ async def test_a_follow_up_and_the_audit_log_each_read_in_their_readers_language
     assert await click.wait_for_response() == 5
     upscale = await kit.job_message(click)
     job, upscale = await kit.wait_done(upscale)
-    assert job.meta["locale"] == ZH and upscale.embeds[0]["title"] == "🔍 放大 · 图片 1"
+    assert job.meta.locale == ZH and upscale.embeds[0]["title"] == "🔍 放大 · 图片 1"
     cancel = await fake.click(upscale, kit.button(upscale, "x"), user=fake.alice, locale=ZH)
     assert (await kit.reply_text(cancel)).startswith(f"只有发起这个任务的 <@{fake.bob.id}>")
     assert not fake.message(upscale.id).deleted

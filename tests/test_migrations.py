@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.store import JobKind, JobStatus, NewJob, Store, StoreError
+from bot.store import (
+    EMPTY_META,
+    DeliveryState,
+    FrameSource,
+    JobKind,
+    JobMeta,
+    JobStatus,
+    NewJob,
+    QueueState,
+    Store,
+    StoreError,
+    VideoOptions,
+)
 from bot.store.migrations import APPLICATION_ID, LATEST_VERSION, MIGRATIONS, split_statements
 
 OLD_JOB = "oldjob0001"
@@ -74,7 +88,21 @@ def seed_v4(conn: sqlite3.Connection) -> None:
         )
 
 
-SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {1: seed_v1, 2: seed_v2, 3: seed_v3, 4: seed_v4}
+def seed_v5(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, kind, action, prompt, params, status, user_id, guild_id, created_at, updated_at, meta) "
+        "VALUES ('newjob0006', 'imagine', 'generate', 'a typed fox', '{}', 'succeeded', 9, 7, 410.0, 410.0, ?)",
+        ('{"v":2,"locale":"de","queue":{"limit":2,"released_at":411.0}}',),
+    )
+
+
+SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: seed_v1,
+    2: seed_v2,
+    3: seed_v3,
+    4: seed_v4,
+    5: seed_v5,
+}
 
 
 def build_at_version(path: Path, version: int) -> None:
@@ -145,11 +173,12 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
             assert (link.interaction_token, link.application_id) == ("tok-old", 55)
             later = ["oldjob0003"] if version >= 3 else []  # the upscale seeded at version 3
             assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD, *later]
-            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD, *later]
+            queued = ["oldjob0004", "oldjob0005"] if version >= 4 else []  # seeded at version 4
+            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD, *later, *queued]
         if 1 <= version < 3:
             # Older jobs get empty metadata; the message of an old finished job counts as showing its result,
             # and the message of a job still running will be rendered once it finishes.
-            assert job is not None and job.meta == {}
+            assert job is not None and job.meta == EMPTY_META
             assert (link.attachment_limit, link.delivered) == (None, "succeeded")
             running = await store.link_for_message(4343)
             assert running is not None and running.delivered is None
@@ -168,8 +197,8 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
         await store.record_usage(job_id=new.id, guild_id=3, user_id=9, kind="imagine", action="generate")
         assert await store.job_for_message(5151) == new
         assert await store.usage_total(999.0, user_id=9) == 1.0
-        patched = await store.update_meta(new.id, {"then_animate": {"motion": None}})
-        assert patched.meta == {"then_animate": {"motion": None}}
+        patched = await store.update_meta(new.id, lambda meta: dataclasses.replace(meta, then_animate=VideoOptions()))
+        assert patched.meta == JobMeta(then_animate=VideoOptions())
         finished, _ = await store.finish_job(new.id, JobStatus.SUCCEEDED)
         assert await store.pending_chains(0.0) == [finished]
         link = await store.link_message(5252, new.id, channel_id=1, guild_id=2, attachment_limit=10_485_760)
@@ -192,7 +221,7 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
             NewJob(kind=JobKind.IMAGINE, action="generate", prompt="q2", user_id=9, guild_id=3, status=JobStatus.QUEUED)
         )
         assert [await store.queue_position(job.id) for job in (first, second)] == [1, 2]
-        assert await store.queued_owners() == [(9, 3)]
+        assert await store.queued_owners() == [*([(9, 7)] if version >= 4 else []), (9, 3)]
         claimed = await store.claim_queued(first.id)
         assert claimed is not None and claimed.status is JobStatus.SUBMITTING
         assert await store.claim_queued(first.id) is None
@@ -215,7 +244,7 @@ async def test_a_file_at_the_latest_version_opens_as_it_is(tmp_path: Path) -> No
     try:
         upscale = await store.job_for_message(4444)
         assert upscale is not None and upscale.parent_id == OLD_JOB
-        assert upscale.meta == {"then_animate": {"motion": "low"}}
+        assert upscale.meta == JobMeta(then_animate=VideoOptions(motion="low"))
         link = await store.link_for_message(4444)
         assert link is not None and (link.attachment_limit, link.delivered) == (26_214_400, "running")
         assert (await store.link_for_message(4242)).delivered == "succeeded"  # type: ignore[union-attr]
@@ -223,6 +252,8 @@ async def test_a_file_at_the_latest_version_opens_as_it_is(tmp_path: Path) -> No
         assert [job.id for job in await store.queued_jobs(user_id=9)] == ["oldjob0004", "oldjob0005"]
         assert await store.queue_position("oldjob0005") == 2
         assert await store.queued_owners() == [(9, 7)]
+        typed = await store.get_job("newjob0006")
+        assert typed is not None and typed.meta == JobMeta(locale="de", queue=QueueState(limit=2, released_at=411.0))
     finally:
         await store.close()
     assert schema_of(path) == schema
@@ -323,3 +354,65 @@ def test_scripts_split_into_complete_statements() -> None:
         assert not any(statement.startswith("--") for statement in statements)
     with pytest.raises(ValueError, match="incomplete SQL statement"):
         split_statements("CREATE TABLE a (x);\nCREATE TABLE b (")
+
+
+#: Job meta as version 4 wrote it: top-level keys, the queue's and the DMs' notes loose, frames with a version.
+OLD_FORM_META = {
+    "oldmeta001": {
+        "locale": "zh-CN",
+        "video_grid": True,
+        "video_options": {"mode": "turbo", "resolution": "480p", "loop": False, "bs": 2, "motion": "low"},
+        "follow_up": "reroll:",
+        "frames": {"v": 1, "image_url": {"url": "https://cdn.example/s.png", "copy_on": ""}},
+        "dm_sent": True,
+        "dm_result": True,
+    },
+    "oldmeta002": {"then_animate": {"motion": None, "mode": "fast", "resolution": "720p", "loop": False}},
+    "oldmeta003": {
+        "chained_from": "oldmeta002",
+        "motion": "high",
+        "clip": 3,
+        "queued_for": {"limit": 2},
+        "released_at": 505.5,
+        "frames": {"v": 7, "image_url": {"url": "https://cdn.example/unread.png"}},
+    },
+}
+
+
+async def test_old_job_meta_is_carried_into_the_typed_form(tmp_path: Path) -> None:
+    path = tmp_path / "v4-meta.sqlite3"
+    build_at_version(path, 4)
+    with sqlite3.connect(path) as conn:
+        for number, (job_id, meta) in enumerate(OLD_FORM_META.items()):
+            parent = "oldmeta002" if job_id == "oldmeta003" else None
+            conn.execute(
+                "INSERT INTO jobs (id, kind, action, prompt, status, parent_id, user_id, created_at, updated_at, "
+                "finished_at, meta) VALUES (?, 'imagine', 'generate', 'a fox', 'succeeded', ?, 9, ?, ?, ?, ?)",
+                (job_id, parent, 500.0 + number, 500.0 + number, 510.0 + number, json.dumps(meta)),
+            )
+
+    store = await Store.open(path)
+    try:
+        grid, upscale, video = (await store.jobs_by_ids(list(OLD_FORM_META))).values()
+        assert grid.meta == JobMeta(
+            locale="zh-CN",
+            video_grid=True,
+            video_options=VideoOptions(mode="turbo", resolution="480p", motion="low", batch_size=2),
+            follow_up="reroll:",
+            frames={"image_url": FrameSource("https://cdn.example/s.png", copy_on="")},
+            delivery=DeliveryState(dm_sent=True, dm_result=True),
+        )
+        assert upscale.meta == JobMeta(then_animate=VideoOptions())
+        # A frame record of a version that was never read stays unread.
+        assert video.meta == JobMeta(
+            chained_from="oldmeta002", motion="high", clip=3, queue=QueueState(limit=2, released_at=505.5)
+        )
+        # The store's own queries read the new form: the upscale's chain is done (its video names it).
+        assert await store.pending_chains(0.0) == []
+        await store.delete_job(video.id)
+        assert [job.id for job in await store.pending_chains(0.0)] == [upscale.id]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        stored = dict(conn.execute("SELECT id, meta FROM jobs WHERE id LIKE 'oldmeta%'").fetchall())
+    assert json.loads(stored["oldmeta001"]) == grid.meta.to_json() and '"v":2' in stored["oldmeta001"]

@@ -19,7 +19,7 @@ from bot.config import AceDataSettings, Config, EmulatorConfig, JobsSettings, St
 from bot.jobs import JobEngine, JobEventType, QueueRunner
 from bot.runtime import Services
 from bot.settings import GuildSettings, Limits, save_guild_settings
-from bot.store import JobStatus, Store
+from bot.store import JobMeta, JobStatus, QueueState, Store
 from bot.store import queue as store_db
 
 # The shared fixtures, by name, for pytest to find in this module.
@@ -65,10 +65,10 @@ async def events(engine: JobEngine) -> EventLog:
 async def test_enqueue_stores_the_job_without_calling_the_api_and_announces_it(
     engine: JobEngine, store: Store, emu: Emulator, events: EventLog
 ) -> None:
-    job_id = await engine.enqueue(VIDEO, user_id=ALICE, guild_id=GUILD, channel_id=5, meta={"clip": 2})
+    job_id = await engine.enqueue(VIDEO, user_id=ALICE, guild_id=GUILD, channel_id=5, meta=JobMeta(clip=2))
     job = await store.get_job(job_id)
     assert job is not None and job.status is JobStatus.QUEUED
-    assert (job.params, job.meta, job.prompt, job.channel_id) == (VIDEO.to_body(), {"clip": 2}, "waves", 5)
+    assert (job.params, job.meta, job.prompt, job.channel_id) == (VIDEO.to_body(), JobMeta(clip=2), "waves", 5)
     assert submits(emu) == 0
     await engine.flush_events()
     assert events.types(job_id) == [JobEventType.QUEUED]
@@ -111,7 +111,7 @@ async def test_release_sends_the_same_row_and_charges_it_once(
     assert await engine.release(job_id)
     job = await store.get_job(job_id)
     assert job is not None and job.status is JobStatus.RUNNING and job.task_id
-    assert job.meta["released_at"] == clock()
+    assert job.meta.queue == QueueState(released_at=clock())
     assert emu.task(job.task_id) is not None
     assert [(entry.job_id, entry.units) for entry in await store.usage_since(0.0)] == [(job_id, 8.0)]
     await engine.flush_events()

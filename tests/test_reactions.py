@@ -41,7 +41,7 @@ async def test_a_number_extends_that_clip(kit: Kit, clip: int) -> None:
     await fake.react(message, emoji=KEYCAPS[clip], user=fake.bob)
     reply = await reply_to(kit, message)
     extend, reply = await kit.wait_done(reply)
-    assert extend.parent_id == video.id and extend.meta["clip"] == clip
+    assert extend.parent_id == video.id and extend.meta.clip == clip
     body = kit.submits("videos")[-1]
     assert (body["action"], body["video_id"], body["video_index"]) == ("extend", video.video_id, clip - 1)
     assert reply["message_reference"]["message_id"] == str(message.id) and reply["mentions"] == []

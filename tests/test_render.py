@@ -8,7 +8,8 @@ from typing import Any
 import discord
 import pytest
 
-from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
+from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS, ImagineGenerate, VideoExtend, VideoGenerate
+from bot.store import JobMeta
 from bot.store.models import Job, JobKind, JobStatus
 from cogs.common import FollowUp, FollowUpKind
 from cogs.ui.components import FollowUpButton
@@ -38,12 +39,7 @@ def make_job(**changes: Any) -> Job:
         "kind": JobKind.VIDEO,
         "action": "generate",
         "prompt": "waves crash on rocks",
-        "params": {
-            "action": "generate",
-            "mode": "fast",
-            "resolution": "720p",
-            "image_url": "https://img.example/s.png",
-        },
+        "params": VideoGenerate("waves crash on rocks", "https://img.example/s.png").to_body(),
         "status": JobStatus.RUNNING,
         "progress": 0,
         "created_at": NOW - 65,
@@ -53,6 +49,9 @@ def make_job(**changes: Any) -> Job:
         "guild_id": 99,
         "channel_id": 98,
     }
+    meta = changes.get("meta")
+    if isinstance(meta, dict):  # the stored form, read as the store reads it
+        changes["meta"] = JobMeta.from_json(meta)
     return Job(**{**fields, **changes})
 
 
@@ -173,7 +172,9 @@ def test_waiting_jobs_say_so_with_a_live_time_and_offer_only_cancel(status: JobS
 
 
 def test_parameters_author_footer_and_sandbox_note() -> None:
-    job = make_job(params={"mode": "turbo", "resolution": "480p", "loop": True, "image_url": "https://i/s.png"})
+    job = make_job(
+        params=VideoGenerate("waves", "https://i/s.png", loop=True, mode="turbo", resolution="480p").to_body()
+    )
     embed = render(job, owner_avatar="https://cdn.example/a.png", sandbox=True).embeds[0]
     fields = {field.name: field.value for field in embed.fields}
     assert fields == {"Mode": "turbo", "Resolution": "480p", "Loop": "on", "Job": f"`{JOB_ID}`"}
@@ -187,7 +188,7 @@ def test_parameters_author_footer_and_sandbox_note() -> None:
 
 def test_end_frame_and_motion_are_shown() -> None:
     job = make_job(
-        params={"mode": "fast", "resolution": "720p", "end_image_url": "https://img.example/end (1).png"},
+        params=VideoGenerate("waves", "https://img.example/s.png", "https://img.example/end (1).png").to_body(),
         meta={"motion": "high"},
     )
     embed = render(job).embeds[0]
@@ -376,8 +377,8 @@ def test_a_result_without_actions_offers_animate_only_on_a_single_image() -> Non
     ("kind", "action", "meta", "params", "title"),
     [
         (JobKind.VIDEO, "generate", {}, {}, "🎬 Video"),
-        (JobKind.VIDEO, "extend", {"clip": 2}, {"video_index": 1}, "🎬 Extend · clip 2"),
-        (JobKind.VIDEO, "extend", {}, {"video_index": 3}, "🎬 Extend · clip 4"),
+        (JobKind.VIDEO, "extend", {"clip": 2}, VideoExtend("vid-1", 1).to_body(), "🎬 Extend · clip 2"),
+        (JobKind.VIDEO, "extend", {}, VideoExtend("vid-1", 3).to_body(), "🎬 Extend · clip 4"),
         (JobKind.VIDEO, "generate", {"motion": "low", "chained_from": "abcdef"}, {}, "🎬 Animate (Low motion)"),
         (JobKind.IMAGINE, "upscale3", {"then_animate": {"motion": None}}, {}, "🎬 Animate · image 3"),
         (JobKind.IMAGINE, "generate", {}, {}, "🖼️ Imagine"),
@@ -420,7 +421,7 @@ def worst_case_jobs() -> list[Job]:
     common: dict[str, Any] = {
         "id": LONGEST_JOB_ID,
         "prompt": WORST_PROMPT,
-        "params": {"mode": "turbo", "resolution": "720p", "loop": True, "end_image_url": long_url},
+        "params": VideoGenerate(WORST_PROMPT, long_url, long_url, loop=True, mode="turbo").to_body(),
         "meta": {"motion": "high"},
         "error_message": "**moderation** @everyone " * 200,
         "error_code": "forbidden",
@@ -428,8 +429,9 @@ def worst_case_jobs() -> list[Job]:
     jobs = [make_job(status=status, progress=55, **common) for status in JobStatus]
     jobs.append(video_done(**{**common, "error_message": None}))
     grid_meta = {"video_grid": True, "video_options": {"mode": "fast", "resolution": "720p", "loop": True}}
-    jobs.append(imagine_done(GRID_ACTIONS, **{**common, "meta": grid_meta}))
-    jobs.append(imagine_done((*UPSCALED_ACTIONS, "x" * 40), action="upscale4", **{**common, "meta": {}}))
+    imagine = {**common, "params": ImagineGenerate(WORST_PROMPT, mode="turbo").to_body()}
+    jobs.append(imagine_done(GRID_ACTIONS, **{**imagine, "meta": grid_meta}))
+    jobs.append(imagine_done((*UPSCALED_ACTIONS, "x" * 40), action="upscale4", **{**imagine, "meta": {}}))
     return jobs
 
 

@@ -9,27 +9,33 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.store import (
+    EMPTY_META,
     UNFINISHED_STATUSES,
+    DeliveryState,
     FinishItem,
     Job,
     JobKind,
+    JobMeta,
     JobNotFoundError,
     JobResult,
     JobStatus,
     NewJob,
+    QueueState,
     SavedProgress,
     Store,
     StoreError,
+    VideoOptions,
 )
 from bot.store import jobs as store_db
 from bot.store import links as store_links
+from bot.store.meta import META_VERSION
 from bot.store.migrations import LATEST_VERSION
 
 START = 1_700_000_000.0
@@ -61,6 +67,9 @@ async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
     opened = await Store.open(db_path, clock=clock)
     yield opened
     await opened.close()
+
+
+NAN = float("nan")
 
 
 def video(prompt: str = "a red fox running", **kwargs: Any) -> NewJob:
@@ -246,15 +255,15 @@ async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_
     other = await store.create_job(video())
     done = await store.create_job(video())
     await store.finish_job(done.id, JobStatus.FAILED, error_code="boom", error_message="broke")
-    await store.update_meta(other.id, {"clip": 2})
+    await store.update_meta(other.id, lambda meta: dataclasses.replace(meta, clip=2))
     clock.advance(3)
     saved = await store.update_progress_many(
         [(running.id, 30), (running.id, 40), (other.id, 10), (done.id, 70), ("missing123", 50)]
     )
     assert sorted(saved) == sorted(
         [
-            SavedProgress(running.id, 40, START + 3, None, {}),  # the highest figure of the two
-            SavedProgress(other.id, 10, START + 3, None, {"clip": 2}),
+            SavedProgress(running.id, 40, START + 3, None, EMPTY_META),  # the highest figure of the two
+            SavedProgress(other.id, 10, START + 3, None, JobMeta(clip=2)),
         ]
     )
     after = await store.jobs_by_ids([running.id, other.id, done.id])
@@ -428,51 +437,86 @@ async def test_children_and_deleting_a_parent(store: Store, clock: FakeClock) ->
 
 
 async def test_create_job_stores_its_metadata(store: Store) -> None:
-    meta = {"video_options": {"mode": "turbo", "resolution": "480p", "loop": True}, "video_grid": True}
+    meta = JobMeta(video_options=VideoOptions(mode="turbo", resolution="480p", loop=True), video_grid=True)
     job = await store.create_job(video(meta=meta))
     assert job.meta == meta
     assert await store.get_job(job.id) == job
     plain = await store.create_job(video())
-    assert plain.meta == {} and (await store.get_job(plain.id)).meta == {}  # type: ignore[union-attr]
+    assert plain.meta == EMPTY_META and (await store.get_job(plain.id)).meta == EMPTY_META  # type: ignore[union-attr]
 
 
-async def test_update_meta_merges_top_level_keys_and_none_removes_one(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video(meta={"video_grid": True, "clip": 2, "keep": "me"}))
+async def test_update_meta_replaces_the_parts_a_change_makes(store: Store, clock: FakeClock) -> None:
+    job = await store.create_job(video(meta=JobMeta(video_grid=True, clip=2, locale="de")))
     clock.advance(5)
-    animate = {"motion": None, "mode": "fast", "resolution": "720p", "loop": False}
-    patched = await store.update_meta(job.id, {"then_animate": animate, "clip": None, "video_grid": False})
-    assert patched.meta == {"video_grid": False, "keep": "me", "then_animate": animate}
+    animate = VideoOptions()
+    patched = await store.update_meta(
+        job.id, lambda meta: dataclasses.replace(meta, then_animate=animate, clip=None, video_grid=False)
+    )
+    assert patched.meta == JobMeta(locale="de", then_animate=animate)
     assert patched.updated_at == START  # metadata is not progress of the job
     assert await store.get_job(job.id) == patched
 
-    # A nested object is replaced whole, not merged (its nulls stay).
-    again = await store.update_meta(job.id, {"then_animate": {"motion": "high"}, "keep": None, "gone": None})
-    assert again.meta == {"video_grid": False, "then_animate": {"motion": "high"}}
-    assert await store.update_meta(job.id, {}) == again
-    assert (await store.update_meta(job.id, {"odd key.[0]": [1, "two", None]})).meta["odd key.[0]"] == [1, "two", None]
+    # A part is replaced whole, not merged.
+    again = await store.update_meta(
+        job.id, lambda meta: dataclasses.replace(meta, then_animate=VideoOptions(motion="high"), locale=None)
+    )
+    assert again.meta == JobMeta(then_animate=VideoOptions(motion="high"))
+    assert await store.update_meta(job.id, lambda meta: meta) == again
+    emptied = await store.update_meta(job.id, lambda meta: EMPTY_META)
+    assert emptied.meta == EMPTY_META and await store.get_job(job.id) == emptied
 
 
 async def test_update_meta_refuses_unknown_jobs_and_what_json_cannot_hold(store: Store) -> None:
     with pytest.raises(JobNotFoundError, match="missing123"):
-        await store.update_meta("missing123", {"clip": 1})
-    job = await store.create_job(video(meta={"clip": 1}))
-    with pytest.raises(TypeError):
-        await store.update_meta(job.id, {"clip": object()})
-    with pytest.raises(ValueError, match="double quotes"):
-        await store.update_meta(job.id, {'say "hi"': 1})
-    assert (await store.get_job(job.id)).meta == {"clip": 1}  # type: ignore[union-attr]
+        await store.update_meta("missing123", lambda meta: dataclasses.replace(meta, clip=1))
+    job = await store.create_job(video(meta=JobMeta(clip=1)))
+    with pytest.raises(ValueError):
+        await store.update_meta(job.id, lambda meta: dataclasses.replace(meta, queue=QueueState(released_at=NAN)))
+
+    def broken(meta: JobMeta) -> JobMeta:
+        raise RuntimeError("a change that fails")
+
+    with pytest.raises(RuntimeError):
+        await store.update_meta(job.id, broken)
+    assert (await store.get_job(job.id)).meta == JobMeta(clip=1)  # type: ignore[union-attr]
 
 
-async def test_concurrent_meta_patches_of_different_keys_are_all_kept(store: Store) -> None:
+async def test_concurrent_changes_of_different_parts_are_all_kept(store: Store) -> None:
     job = await store.create_job(video())
-    await asyncio.gather(*(store.update_meta(job.id, {f"key{i}": i}) for i in range(20)))
-    assert (await store.get_job(job.id)).meta == {f"key{i}": i for i in range(20)}  # type: ignore[union-attr]
+    changes: list[Callable[[JobMeta], JobMeta]] = [
+        lambda meta: dataclasses.replace(meta, clip=2),
+        lambda meta: dataclasses.replace(meta, motion="low"),
+        lambda meta: dataclasses.replace(meta, locale="de"),
+        lambda meta: dataclasses.replace(meta, follow_up="reroll:"),
+        lambda meta: dataclasses.replace(meta, video_grid=True),
+        lambda meta: dataclasses.replace(meta, chained_from="abc"),
+        lambda meta: meta.with_delivery(dm_sent=True),
+        lambda meta: meta.with_delivery(dm_result=True),
+    ]
+    await asyncio.gather(*(store.update_meta(job.id, change) for change in changes))
+    assert (await store.get_job(job.id)).meta == JobMeta(  # type: ignore[union-attr]
+        clip=2,
+        motion="low",
+        locale="de",
+        follow_up="reroll:",
+        video_grid=True,
+        chained_from="abc",
+        delivery=DeliveryState(dm_sent=True, dm_result=True),
+    )
+
+
+async def test_fields_of_a_newer_meta_version_are_kept_through_a_change(store: Store) -> None:
+    newer = JobMeta.from_json({"v": META_VERSION + 1, "clip": 3, "sparkle": {"level": [1, 2]}})
+    job = await store.create_job(video(meta=newer))
+    changed = await store.update_meta(job.id, lambda meta: dataclasses.replace(meta, motion="high"))
+    assert changed.meta == JobMeta(clip=3, motion="high", extra={"sparkle": {"level": [1, 2]}})
+    assert changed.meta.to_json()["sparkle"] == {"level": [1, 2]}
 
 
 async def test_pending_chains_are_recent_successes_asking_to_animate_without_a_chained_child(
     store: Store, clock: FakeClock
 ) -> None:
-    animate = {"then_animate": {"motion": "low", "mode": "fast", "resolution": "720p", "loop": False}}
+    animate = JobMeta(then_animate=VideoOptions(motion="low"))
     old = await store.create_job(video(meta=animate))
     await store.finish_job(old.id, JobStatus.SUCCEEDED)
     clock.advance(100)
@@ -485,8 +529,8 @@ async def test_pending_chains_are_recent_successes_asking_to_animate_without_a_c
     for job in (chained, failed, plain, *reversed(waiting)):
         clock.advance()
         await store.finish_job(job.id, JobStatus.FAILED if job is failed else JobStatus.SUCCEEDED)
-    await store.create_job(video(parent_id=waiting[0].id, meta={"motion": "low"}))  # not the chain's child
-    await store.create_job(video(parent_id=chained.id, meta={"chained_from": chained.id}))
+    await store.create_job(video(parent_id=waiting[0].id, meta=JobMeta(motion="low")))  # not the chain's child
+    await store.create_job(video(parent_id=chained.id, meta=JobMeta(chained_from=chained.id)))
 
     pending = await store.pending_chains(since)
     assert [job.id for job in pending] == [job.id for job in reversed(waiting)]

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from fakediscord import FakeMessage
 
-from bot.store import JobStatus
+from bot.store import JobMeta, JobStatus, VideoOptions
 
 if TYPE_CHECKING:
     from discord_kit import Kit
@@ -63,7 +63,7 @@ async def test_video_from_an_uploaded_start_frame(kit: Kit) -> None:
     assert body["image_url"] == upload["url"]
     assert (body["mode"], body["resolution"], body["loop"]) == ("fast", "720p", False)
     assert "end_image_url" not in body
-    assert job.user_id == fake.bob.id and job.meta["video_options"] == {
+    assert job.user_id == fake.bob.id and job.meta.video_options.to_json() == {
         "mode": "fast",
         "resolution": "720p",
         "loop": False,
@@ -91,7 +91,7 @@ async def test_video_from_links_with_an_end_frame_in_turbo_and_480p(kit: Kit) ->
     [body] = kit.submits("videos")
     assert (body["image_url"], body["end_image_url"]) == (start.url, end.url)
     assert (body["mode"], body["resolution"], body["loop"]) == ("turbo", "480p", False)
-    assert job.meta["video_options"] == {"mode": "turbo", "resolution": "480p", "loop": False}
+    assert job.meta.video_options.to_json() == {"mode": "turbo", "resolution": "480p", "loop": False}
 
 
 async def test_video_loop(kit: Kit) -> None:
@@ -100,7 +100,7 @@ async def test_video_loop(kit: Kit) -> None:
     message = await kit.job_message(handle)
     job, _ = await kit.wait_done(message)
     assert kit.submits("videos")[-1]["loop"] is True
-    assert job.meta["video_options"]["loop"] is True
+    assert job.meta.video_options.loop is True
 
 
 async def test_video_without_a_start_frame_makes_a_grid_to_animate(kit: Kit) -> None:
@@ -115,11 +115,11 @@ async def test_video_without_a_start_frame_makes_a_grid_to_animate(kit: Kit) -> 
     [body] = kit.submits("imagine")
     assert body["prompt"] == "a fox runs through snow --ar 16:9"  # video-only parameters wait for the video
     assert kit.submits("videos") == []
-    assert job.meta == {
-        "video_grid": True,
-        "video_options": {"mode": "fast", "resolution": "480p", "loop": True, "motion": "high"},
-        "locale": "en-US",  # the member's locale: the job's messages are worded in it
-    }
+    assert job.meta == JobMeta(
+        video_grid=True,
+        video_options=VideoOptions(mode="fast", resolution="480p", loop=True, motion="high"),
+        locale="en-US",  # the member's locale: the job's messages are worded in it
+    )
     assert [kit.button(message, "animq", str(n)) for n in range(1, 5)]
     assert "Animate 1" in kit.labels(message)
 
@@ -138,8 +138,8 @@ async def test_end_frame_and_clip_count_in_the_prompt_wait_for_the_animate_step(
     assert await handle.wait_for_response() == 5
     grid, message = await kit.wait_done(await kit.job_message(handle))
     assert kit.submits("imagine")[-1]["prompt"] == "a paper boat drifts --ar 3:2"  # nothing of the video's
-    options = grid.meta["video_options"]
-    assert (options["end_image_url"], options["bs"], options["motion"]) == (end.url, 2, "low")
+    options = grid.meta.video_options
+    assert (options.end_image_url, options.batch_size, options.motion) == (end.url, 2, "low")
     assert video_field(message) == "720p · fast · low motion · own end frame · 2 clips"
 
     _, upscale_message = await kit.follow(message, kit.button(message, "img", "upscale2"), user=fake.bob)
@@ -155,7 +155,7 @@ async def test_end_frame_and_clip_count_in_the_prompt_wait_for_the_animate_step(
     # Animate N takes them along to the upscale that the video is made from.
     _, chain_message = await kit.follow(message, kit.button(message, "animq", "1"), user=fake.bob)
     chained = await kit.job_of(chain_message)
-    assert chained.meta["then_animate"]["end_image_url"] == end.url and chained.meta["then_animate"]["bs"] == 2
+    assert chained.meta.then_animate.end_image_url == end.url and chained.meta.then_animate.batch_size == 2
     await kit.wait_rendered(chain_message, lambda m: "own end frame · 2 clips" in video_field(m))
 
 

@@ -1,8 +1,8 @@
 """Animate after upscale: when an upscale that asked for a video succeeds, the video is submitted.
 
-An upscale job made by "Animate N" carries ``meta["then_animate"]`` (motion, mode, resolution,
+An upscale job made by "Animate N" carries ``meta.then_animate`` (motion, mode, resolution,
 loop). When it succeeds, :class:`ChainRunner` submits a video of the upscaled image through the
-engine, as a child of the upscale with ``meta["chained_from"]`` set to the upscale's id.
+engine, as a child of the upscale with ``meta.chained_from`` set to the upscale's id.
 
 Each upscale is chained exactly once: the child is written to the store before the API hears of
 it, so a child with ``chained_from`` is the proof that the chain ran (even when the API refused
@@ -13,18 +13,20 @@ succeeded while no runner was listening (a crash between the upscale and the vid
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Callable
+from typing import Final
 
 from bot import quota
 from bot.acedata.errors import AceDataError
-from bot.acedata.models import RESOLUTIONS, VIDEO_MODES, Resolution, VideoGenerate, VideoMode
+from bot.acedata.models import VideoGenerate
 from bot.scopes import SettingsFor, owner_refusal, settings_reader
 from bot.settings import GuildSettings
-from bot.store import Store
+from bot.store import JobMeta, QueueState, Store
+from bot.store.meta import Motion
 from bot.store.models import Job, JobStatus
 
 from .engine import JobEngine
@@ -34,54 +36,40 @@ from .reconcile import is_ambiguous
 
 log = logging.getLogger(__name__)
 
-THEN_ANIMATE: Final = "then_animate"
-CHAINED_FROM: Final = "chained_from"
 #: How long ``stop`` waits for chain submits under way before it cancels them.
 #: Upscales looked at per catch-up; far more than can succeed within one job timeout in practice.
 CATCH_UP_LIMIT: Final = 500
 
 _MOTION_FLAG: Final = re.compile(r"(?<!\S)--motion(?:\s|=|$)", re.IGNORECASE)
-_MOTIONS: Final = ("low", "high")
-
-_Choice = TypeVar("_Choice", VideoMode, Resolution)
 
 
-def animate_request(job: Job) -> tuple[VideoGenerate, str | None] | None:
-    """The video that ``job`` asks for in ``meta["then_animate"]``, and its motion; None if there is nothing to do.
+def animate_request(job: Job) -> tuple[VideoGenerate, Motion | None] | None:
+    """The video that ``job`` asks for in ``meta.then_animate``, and its motion; None if there is nothing to do.
 
     The prompt is the upscale's, with ``--motion low|high`` added unless the prompt already sets a
     motion or none was chosen. Unknown option values fall back to the API's defaults.
     """
-    options = job.meta.get(THEN_ANIMATE)
+    options = job.meta.then_animate
     image_url = job.raw_image_url or job.image_url
-    if not isinstance(options, Mapping) or job.status is not JobStatus.SUCCEEDED or not image_url:
+    if options is None or job.status is not JobStatus.SUCCEEDED or not image_url:
         return None
-    motion = options.get("motion")
-    chosen = motion if motion in _MOTIONS else None
+    chosen = options.motion
     prompt = job.prompt.strip()
     if chosen and not _MOTION_FLAG.search(prompt):
         prompt = f"{prompt} --motion {chosen}".lstrip()
-    batch = options.get("bs")
-    if batch in (1, 2, 4) and "--bs" not in prompt:
+    batch = options.batch_size
+    if batch is not None and "--bs" not in prompt:
         prompt = f"{prompt} --bs {batch}"
-    end = options.get("end_image_url")
-    end_image_url = end if isinstance(end, str) and end else None
+    end_image_url = options.end_image_url
     request = VideoGenerate(
         prompt=prompt,
         image_url=image_url,
         end_image_url=end_image_url,
-        loop=options.get("loop") is True and end_image_url is None,
-        mode=_pick(options.get("mode"), VIDEO_MODES, "fast"),
-        resolution=_pick(options.get("resolution"), RESOLUTIONS, "720p"),
+        loop=options.loop and end_image_url is None,
+        mode=options.mode,
+        resolution=options.resolution,
     )
     return request, chosen
-
-
-def _pick(value: object, allowed: tuple[_Choice, ...], default: _Choice) -> _Choice:
-    for option in allowed:
-        if value == option:
-            return option
-    return default
 
 
 class ChainRunner(EventFollower):
@@ -160,7 +148,7 @@ class ChainRunner(EventFollower):
 
     async def _submit(self, job: Job) -> str | None:
         for child in await self._store.children(job.id):
-            if child.meta.get(CHAINED_FROM) == job.id:
+            if child.meta.chained_from == job.id:
                 log.debug("job %s (task %s): its video is job %s already", job.id, job.task_id, child.id)
                 return None
         built = animate_request(job)
@@ -173,9 +161,8 @@ class ChainRunner(EventFollower):
             )
             return None
         request, motion = built
-        meta: dict[str, Any] = {CHAINED_FROM: job.id, "motion": motion}
-        if isinstance(job.meta.get("locale"), str):
-            meta["locale"] = job.meta["locale"]  # the video's messages keep its owner's language
+        # The video's messages keep its owner's language.
+        meta = JobMeta(chained_from=job.id, motion=motion, locale=job.meta.locale)
         blocked = await self._blocked(job)
         decision = None if blocked else await self._quota(job, request)
         engine = self._engine
@@ -199,7 +186,7 @@ class ChainRunner(EventFollower):
                 guild_id=job.guild_id,
                 channel_id=job.channel_id,
                 parent_id=job.id,
-                meta={**meta, quota.QUEUED_META: {"limit": int(decision.maximum or 0)}},
+                meta=dataclasses.replace(meta, queue=QueueState(limit=int(decision.maximum or 0))),
             )
             log.info(
                 "job %s (guild %s): its video waits in its owner's queue as job %s", job.id, job.guild_id, child_id
@@ -235,7 +222,7 @@ class ChainRunner(EventFollower):
     async def handle_event(self, event: JobEvent) -> None:
         """Start the chain of a succeeded upscale that asks for one; returns at once (the submit runs on its own)."""
         job = event.job
-        if event.type is not JobEventType.SUCCEEDED or THEN_ANIMATE not in job.meta or job.id in self._active:
+        if event.type is not JobEventType.SUCCEEDED or job.meta.then_animate is None or job.id in self._active:
             return
         self._active.add(job.id)  # before the task starts, so that a duplicate event right behind finds it
         # A task of its own: the submit is an API call, and the job's other subscribers need not wait for it.

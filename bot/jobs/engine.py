@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot import costs
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult
-from bot.store import FinishItem, JobNotFoundError, Store
+from bot.store import EMPTY_META, FinishItem, JobMeta, JobNotFoundError, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
@@ -186,7 +185,7 @@ class JobEngine:
         channel_id: int | None = None,
         parent_id: str | None = None,
         prompt: str | None = None,
-        meta: Mapping[str, Any] | None = None,
+        meta: JobMeta = EMPTY_META,
         recorded: Callable[[str], None] | None = None,
     ) -> str:
         """Record a job, then send it; returns the job id once the API has accepted it.
@@ -215,7 +214,7 @@ class JobEngine:
         channel_id: int | None = None,
         parent_id: str | None = None,
         prompt: str | None = None,
-        meta: Mapping[str, Any] | None = None,
+        meta: JobMeta = EMPTY_META,
     ) -> str:
         """Record a job as QUEUED without calling the API, announce it (QUEUED), and return its id.
 
@@ -238,7 +237,7 @@ class JobEngine:
         channel_id: int | None = None,
         parent_id: str | None = None,
         prompt: str | None = None,
-        meta: Mapping[str, Any] | None = None,
+        meta: JobMeta = EMPTY_META,
     ) -> str:
         """Record a job the bot itself refused (a limit, say) as FAILED with ``message``, without calling the API.
 
@@ -293,7 +292,7 @@ class JobEngine:
         channel_id: int | None,
         parent_id: str | None,
         prompt: str | None,
-        meta: Mapping[str, Any] | None,
+        meta: JobMeta,
     ) -> Job:
         text = request.prompt or prompt
         if not text and parent_id is not None:
@@ -310,7 +309,7 @@ class JobEngine:
                 channel_id=channel_id,
                 user_id=user_id,
                 status=status,
-                meta=meta or {},
+                meta=meta,
             )
         )
 

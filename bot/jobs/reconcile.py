@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
+from bot.acedata.bodies import request_from_body
 from bot.acedata.errors import (
     AceDataError,
     ConnectionFailedError,
@@ -43,20 +44,7 @@ from bot.acedata.errors import (
     ServerError,
     UnexpectedResponseError,
 )
-from bot.acedata.models import (
-    IMAGINE_MODES,
-    RESOLUTIONS,
-    VIDEO_MODES,
-    ApiRequest,
-    ImagineAction,
-    ImagineGenerate,
-    ImagineMode,
-    Resolution,
-    TaskRecord,
-    VideoExtend,
-    VideoGenerate,
-    VideoMode,
-)
+from bot.acedata.models import ApiRequest, Endpoint, TaskRecord
 from bot.acedata.retry import RetryPolicy
 from bot.store.models import Job, JobKind
 
@@ -64,8 +52,6 @@ from bot.store.models import Job, JobKind
 TRANSPORT_KEYS = frozenset({"async", "callback_url", "timeout"})
 #: Tolerance for the clock difference between this host and the API.
 SEARCH_SLACK_S = 120.0
-#: Metadata key the store sets when a queued job is released: the job's first chance to reach the API.
-RELEASED_AT = "released_at"
 #: Answers to a task search that repeating the same search will not change.
 PERMANENT_SEARCH_STATUSES = frozenset({400, 401, 403, 404})
 #: Pauses between failed task searches of one job: full jitter up to 10 s, doubling to 5 minutes.
@@ -92,9 +78,9 @@ def is_ambiguous(error: AceDataError) -> bool:
 
 def first_sent_at(job: Job) -> float:
     """When ``job`` could first have reached the API: its creation, or its release from the queue."""
-    released = job.meta.get(RELEASED_AT)
-    if isinstance(released, int | float) and not isinstance(released, bool) and released > job.created_at:
-        return float(released)
+    released = job.meta.queue.released_at if job.meta.queue is not None else None
+    if released is not None and released > job.created_at:
+        return released
     return job.created_at
 
 
@@ -139,71 +125,9 @@ def decide(job: Job, *, last_sent_at: float, now: float, grace_s: float, job_tim
 
 def request_from_params(kind: JobKind, params: Mapping[str, Any]) -> ApiRequest | None:
     """Rebuild the typed request a job was made from; ``None`` if its params cannot be reproduced exactly."""
-    body = _without_transport(params)
-    action = body.get("action")
-    request: ApiRequest
-    try:
-        if kind is JobKind.VIDEO and action == "generate":
-            request = VideoGenerate(
-                prompt=str(body["prompt"]),
-                image_url=str(body["image_url"]),
-                end_image_url=_opt_str(body.get("end_image_url")),
-                loop=bool(body.get("loop", False)),
-                mode=_video_mode(body.get("mode", "fast")),
-                resolution=_resolution(body.get("resolution", "720p")),
-            )
-        elif kind is JobKind.VIDEO and action == "extend":
-            resolution = body.get("resolution")
-            request = VideoExtend(
-                video_id=str(body["video_id"]),
-                video_index=int(body["video_index"]),
-                prompt=_opt_str(body.get("prompt")),
-                mode=_video_mode(body.get("mode", "fast")),
-                resolution=None if resolution is None else _resolution(resolution),
-                end_image_url=_opt_str(body.get("end_image_url")),
-            )
-        elif kind is JobKind.IMAGINE and action == "generate":
-            request = ImagineGenerate(
-                prompt=str(body["prompt"]),
-                mode=_imagine_mode(body.get("mode", "fast")),
-                translation=bool(body.get("translation", False)),
-                split_images=bool(body.get("split_images", False)),
-            )
-        elif kind is JobKind.IMAGINE and isinstance(action, str) and action:
-            request = ImagineAction(
-                action_name=action,
-                image_id=str(body["image_id"]),
-                prompt=_opt_str(body.get("prompt")),
-                mode=_imagine_mode(body.get("mode", "fast")),
-            )
-        else:
-            return None
-    except (KeyError, TypeError, ValueError):
-        return None
-    return request if request.to_body() == body else None
+    endpoint = Endpoint.VIDEOS if kind is JobKind.VIDEO else Endpoint.IMAGINE
+    return request_from_body(endpoint, _without_transport(params))
 
 
 def _without_transport(body: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if key not in TRANSPORT_KEYS}
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _video_mode(value: Any) -> VideoMode:
-    if value not in VIDEO_MODES:
-        raise ValueError(f"unknown video mode {value!r}")
-    return cast(VideoMode, value)
-
-
-def _imagine_mode(value: Any) -> ImagineMode:
-    if value not in IMAGINE_MODES:
-        raise ValueError(f"unknown imagine mode {value!r}")
-    return cast(ImagineMode, value)
-
-
-def _resolution(value: Any) -> Resolution:
-    if value not in RESOLUTIONS:
-        raise ValueError(f"unknown resolution {value!r}")
-    return cast(Resolution, value)

@@ -7,12 +7,24 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, cast
 
 from .database import Database, JobNotFoundError, StoreError
+from .meta import JobMeta
 from .models import Job, JobResult, JobStatus, NewJob
-from .rows import JOB_COLUMNS, dump_ids, dump_list, dump_object, dump_value, job_from_row, load_object, new_job_id
+from .rows import (
+    JOB_COLUMNS,
+    Row,
+    dump_ids,
+    dump_list,
+    dump_meta,
+    dump_object,
+    job_from_row,
+    load_meta,
+    load_object,
+    new_job_id,
+)
 
 # Logged under the name of the module that defines ``Store``.
 log = logging.getLogger("bot.store.db")
@@ -50,7 +62,7 @@ class JobRows(Database):
         """Store a new job under a fresh id; created_at and updated_at come from the clock."""
         now = self._clock()
         params = dump_object(new.params)
-        meta = dump_object(new.meta)
+        meta = dump_meta(new.meta)
         finished_at = now if new.status.finished else None
         for _ in range(_ID_ATTEMPTS):
             job_id = new_job_id()
@@ -82,7 +94,7 @@ class JobRows(Database):
                 channel_id=new.channel_id,
                 user_id=new.user_id,
                 finished_at=finished_at,
-                meta=load_object(meta),
+                meta=new.meta,
             )
         raise StoreError(f"no free job id after {_ID_ATTEMPTS} attempts")
 
@@ -103,30 +115,22 @@ class JobRows(Database):
         rows = await self._fetch(SELECT_JOBS_IN, (dump_ids(job_ids),))
         return {job.id: job for job in map(job_from_row, rows)}
 
-    async def update_meta(self, job_id: str, patch: Mapping[str, Any]) -> Job:
-        """Merge ``patch`` into the job's metadata, key by key at the top level; a None value removes its key.
+    async def update_meta(self, job_id: str, change: Callable[[JobMeta], JobMeta]) -> Job:
+        """Replace the job's meta by ``change(meta)``, read and written in one transaction; returns the job.
 
-        One statement, so two callers patching different keys at once both keep their change. The job's
-        ``updated_at`` stays: metadata is the bot's own, not a change in the job's progress.
+        Two callers changing different parts at once both keep their change: the second reads what the first
+        wrote. The job's ``updated_at`` stays: the meta is the bot's own, not a change in the job's progress.
         """
-        removed: list[str] = []
-        assigned: list[Any] = []
-        for key, value in patch.items():
-            if not isinstance(key, str) or '"' in key:
-                raise ValueError(f"metadata keys must be strings without double quotes, not {key!r}")
-            if value is None:
-                removed.append(f'$."{key}"')
-            else:
-                assigned += (f'$."{key}"', dump_value(value))
-        merged = "json_remove(meta" + ", ?" * len(removed) + ")"
-        if assigned:
-            merged = f"json_set({merged}" + ", ?, json(?)" * (len(assigned) // 2) + ")"
-        rows = await self._fetch(
-            f"UPDATE jobs SET meta = {merged} WHERE id = ? RETURNING {JOB_COLUMNS}", (*removed, *assigned, job_id)
-        )
-        if not rows:
-            raise JobNotFoundError(f"no job with id {job_id!r}")
-        return job_from_row(rows[0])
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall("SELECT meta FROM jobs WHERE id = ?", (job_id,))
+            found = list(rows)
+            if not found:
+                raise JobNotFoundError(f"no job with id {job_id!r}")
+            meta = dump_meta(change(load_meta(found[0][0])))
+            rows = await conn.execute_fetchall(
+                f"UPDATE jobs SET meta = ? WHERE id = ? RETURNING {JOB_COLUMNS}", (meta, job_id)
+            )
+        return job_from_row(cast(list[Row], rows)[0])
 
     async def renew_result_links(self, job_id: str, result: JobResult) -> Job:
         """Put fresh result links (the API's expire) in place of a succeeded job's; the ids and sizes stay."""
@@ -181,7 +185,7 @@ class JobRows(Database):
         return [job_from_row(row) for row in await self._fetch(sql, (job_id,))]
 
     async def pending_chains(self, since: float, *, limit: int = 500) -> list[Job]:
-        """Succeeded jobs with a "then_animate" request in their meta that no child carries out yet, oldest first.
+        """Succeeded jobs whose meta asks for a video (``then_animate``) that no child carries out yet, oldest first.
 
         Only jobs finished at or after ``since``; a child carries the request out when its ``meta.chained_from``
         is the job's id.

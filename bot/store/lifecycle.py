@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 from .database import JobNotFoundError, StoreError
 from .jobs import SELECT_JOBS_IN, UNFINISHED, JobRows
 from .models import Job, JobResult, JobStatus, SavedProgress
-from .rows import JOB_COLUMNS, Row, dump_ids, dump_list, dump_value, job_from_row, load_object
+from .rows import JOB_COLUMNS, Row, dump_ids, dump_list, dump_value, job_from_row, load_meta
 
 _MARK_SUBMITTED: Final = (
     "UPDATE jobs SET task_id = ?2, submitted_at = ?1, updated_at = ?1, "
@@ -100,8 +100,7 @@ class JobLifecycle(JobRows):
         now = self._clock()
         rows = await self._fetch(_SAVE_PROGRESS, (now, dump_value(highest)))
         return [
-            SavedProgress(job_id, highest[job_id], now, parent_id, load_object(meta))
-            for job_id, parent_id, meta in rows
+            SavedProgress(job_id, highest[job_id], now, parent_id, load_meta(meta)) for job_id, parent_id, meta in rows
         ]
 
     async def finish_job(

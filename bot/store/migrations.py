@@ -128,7 +128,27 @@ CREATE INDEX jobs_guild_stats ON jobs (guild_id, created_at, user_id, status, fi
 DROP INDEX jobs_guild_created;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4)
+# Version 5: job metadata in its typed, versioned form (JobMeta in bot/store/meta.py, "v": 2); empty metadata stays
+# '{}'. The queue's notes (queued_for.limit, released_at) become "queue", the DM notes (dm_sent, dm_result) become
+# "delivery", and the frames lose a version of their own (1 was the only one written; no other was ever read).
+_V5: Final = """
+UPDATE jobs SET meta = json_set(meta, '$.queue', json_patch('{}', json_object(
+    'limit', json_extract(meta, '$.queued_for.limit'), 'released_at', json_extract(meta, '$.released_at'))))
+WHERE meta != '{}' AND json_valid(meta)
+    AND (json_type(meta, '$.queued_for') = 'object' OR json_type(meta, '$.released_at') IN ('integer', 'real'));
+UPDATE jobs SET meta = json_set(meta, '$.delivery', json_patch('{}', json_object(
+    'dm_sent', json(CASE WHEN json_type(meta, '$.dm_sent') = 'true' THEN 'true' END),
+    'dm_result', json(CASE WHEN json_type(meta, '$.dm_result') = 'true' THEN 'true' END))))
+WHERE meta != '{}' AND json_valid(meta) AND 'true' IN (json_type(meta, '$.dm_sent'), json_type(meta, '$.dm_result'));
+UPDATE jobs SET meta = CASE WHEN json_extract(meta, '$.frames.v') = 1 THEN json_remove(meta, '$.frames.v')
+    ELSE json_remove(meta, '$.frames') END
+WHERE meta != '{}' AND json_valid(meta) AND json_type(meta, '$.frames') IS NOT NULL;
+UPDATE jobs
+SET meta = json_set(json_remove(meta, '$.queued_for', '$.released_at', '$.dm_sent', '$.dm_result'), '$.v', 2)
+WHERE meta != '{}' AND json_valid(meta) AND json_type(meta) = 'object';
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

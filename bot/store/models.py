@@ -5,7 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
+
+from bot.acedata.bodies import request_from_body
+from bot.acedata.models import ApiRequest, Endpoint
+
+from .meta import EMPTY_META, JobMeta
 
 
 class JobKind(enum.StrEnum):
@@ -31,6 +36,7 @@ class JobStatus(enum.StrEnum):
 
 _FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT})
 UNFINISHED_STATUSES: tuple[JobStatus, ...] = (JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.RUNNING)
+_ENDPOINTS: Final = {JobKind.VIDEO: Endpoint.VIDEOS, JobKind.IMAGINE: Endpoint.IMAGINE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +52,7 @@ class NewJob:
     channel_id: int | None = None
     user_id: int | None = None
     status: JobStatus = JobStatus.SUBMITTING
-    meta: Mapping[str, Any] = field(default_factory=dict)  # bot-side metadata, a JSON object (never sent to the API)
+    meta: JobMeta = EMPTY_META  # the bot's own notes (never sent to the API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +86,19 @@ class Job:
     actions: tuple[str, ...] = ()
     error_code: str | None = None
     error_message: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    meta: JobMeta = EMPTY_META
 
     @property
     def finished(self) -> bool:
         return self.status.finished
+
+    @property
+    def request(self) -> ApiRequest | None:
+        """The typed request the job was made from (its stored body read back); None if the body is not one.
+
+        Read on use rather than with the row: resuming reads thousands of rows and needs few requests.
+        """
+        return request_from_body(_ENDPOINTS[self.kind], self.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +127,7 @@ class SavedProgress(NamedTuple):
     progress: int
     updated_at: float
     parent_id: str | None
-    meta: Mapping[str, Any]
+    meta: JobMeta
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from .database import Database
 from .jobs import UNFINISHED
+from .meta import META_VERSION
 from .models import Job
 from .rows import JOB_COLUMNS, job_from_row
 
@@ -35,8 +36,10 @@ FROM jobs AS j WHERE j.id = ? AND j.status = 'queued'
 _UNFINISHED_JOBS: Final = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_unfinished WHERE {UNFINISHED}"
 # Queued -> submitting, once: the row remembers when it was released, because the search for a task whose
 # submit answer was lost looks around that moment (the job may have waited in the queue for hours).
+# The JSON paths are those of JobMeta's stored form (bot/store/meta.py): QueueState.released_at.
 _CLAIM_QUEUED: Final = (
-    "UPDATE jobs SET status = 'submitting', updated_at = ?1, meta = json_set(meta, '$.released_at', ?1) "
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, meta = json_set(meta, '$.v', ?3, '$.queue', "
+    "json_set(coalesce(json_extract(meta, '$.queue'), '{}'), '$.released_at', ?1)) "
     f"WHERE id = ?2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
 )
 
@@ -82,8 +85,8 @@ class QueueQueries(Database):
         return int(rows[0][0]) if rows else None
 
     async def claim_queued(self, job_id: str) -> Job | None:
-        """Move a queued job to SUBMITTING (noting ``meta.released_at``); None if it is not queued (any more)."""
-        rows = await self._fetch(_CLAIM_QUEUED, (self._clock(), job_id))
+        """Move a queued job to SUBMITTING (noting ``meta.queue.released_at``); None if it is not queued (any more)."""
+        rows = await self._fetch(_CLAIM_QUEUED, (self._clock(), job_id, META_VERSION))
         return job_from_row(rows[0]) if rows else None
 
     async def running_jobs(self, guild_id: int, *, limit: int = 500) -> list[Job]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from .meta import EMPTY_META, JobMeta
 from .models import Job, JobKind, JobStatus, MessageLink, UsageEntry
 
 Row = tuple[Any, ...]
@@ -52,6 +54,21 @@ def load_object(text: str | None) -> dict[str, Any]:
         return {}
     value = _decode(text)
     return value if isinstance(value, dict) else {}
+
+
+def dump_meta(meta: JobMeta) -> str:
+    """A job's meta in its stored form (``{}`` when there is nothing)."""
+    return _encode(meta.to_json()) if meta else "{}"
+
+
+@functools.lru_cache(maxsize=4096)
+def load_meta(text: str | None) -> JobMeta:
+    """A job's meta from its stored form. Cached by text: a JobMeta never changes, and a poll reads the same
+    meta of a thousand running jobs on every tick."""
+    if not text or text == "{}":
+        return EMPTY_META
+    value = _decode(text)
+    return JobMeta.from_json(value) if isinstance(value, dict) else EMPTY_META
 
 
 def dump_list(values: Iterable[str]) -> str | None:
@@ -129,7 +146,7 @@ def job_from_row(row: Row) -> Job:
         actions=load_tuple(actions),
         error_code=error_code,
         error_message=error_message,
-        meta=load_object(meta),
+        meta=load_meta(meta),
     )
 
 

@@ -29,7 +29,7 @@ from cogs.i18n import Phrase
 
 from . import messages
 from .compose import PRIVATE_DM, Compose, composer, extras_for, render
-from .events import DM_RESULT, DM_SENT, JOB, PRIVATE, DeliveryEvents, Where
+from .events import JOB, PRIVATE, DeliveryEvents, Where
 from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
 from .owners import OwnerNames
@@ -222,7 +222,7 @@ class Delivery(DeliveryEvents, commands.Cog):
             elif job.finished:
                 await self.dm_once(job.id, note=PRIVATE_DM)
             else:
-                await self._store.update_meta(job.id, {DM_RESULT: True})
+                await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_result=True))
             return
         self._tokens.born(message.id, interaction.created_at.timestamp())
         link = await self._store.link_message(
@@ -307,10 +307,10 @@ class Delivery(DeliveryEvents, commands.Cog):
         Closed DMs are logged (INFO) and otherwise ignored: there is no other way left to reach the member.
         """
         job = await self._store.get_job(job_id)
-        if job is None or job.user_id is None or job.id in self._dm_claimed or job.meta.get(DM_SENT):
+        if job is None or job.user_id is None or job.id in self._dm_claimed or job.meta.delivery.dm_sent:
             return False
         self._dm_claimed.add(job.id)
-        await self._store.update_meta(job.id, {DM_SENT: True})
+        await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=True))
         user = self.bot.get_user(job.user_id)
         if user is None:
             try:
@@ -323,7 +323,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         except Exception:
             # Not a closed DM but a failure on the way: leave the job to be tried again (the sweep does).
             self._dm_claimed.discard(job.id)
-            await self._store.update_meta(job.id, {DM_SENT: None})
+            await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=False))
             raise
         if not sent:
             return False

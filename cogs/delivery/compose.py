@@ -80,9 +80,8 @@ async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase 
     spot: QueueSpot | None = None
     if job.status is JobStatus.QUEUED:
         position = await bot.services.store.queue_position(job.id)
-        waits_for = job.meta.get(gate.QUEUED_META)
-        limit = waits_for.get("limit") if isinstance(waits_for, dict) else None
-        spot = QueueSpot(position or 1, limit if isinstance(limit, int) and limit > 0 else None)
+        limit = job.meta.queue.limit if job.meta.queue is not None else None
+        spot = QueueSpot(position or 1, limit if limit is not None and limit > 0 else None)
     if note is None and private and not job.finished:
         note = PRIVATE_RUNNING
     allowance = await allowance_text(bot, job) if job.finished else None

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Final
 from bot.jobs import JobEvent, JobEventType
 from bot.settings import load_user_settings
 from bot.store.models import Job, JobStatus
-from cogs import gate
 from cogs.i18n import Phrase
 
 from .compose import DONE_DM, PRIVATE_DM
@@ -35,10 +34,6 @@ _RUNNING_MEMORY: Final = 20_000
 #: Link purposes: a job's public message, and a job's ephemeral message (editable through its token only).
 JOB: Final = "job"
 PRIVATE: Final = "private"
-#: Job meta: the result was sent to the owner's DMs (by "DM me when done", or after a private message expired).
-DM_SENT: Final = "dm_sent"
-#: Job meta: a private job whose message could not be made; its result goes to the owner's DMs when done.
-DM_RESULT: Final = "dm_result"
 #: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
 DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
 
@@ -72,12 +67,12 @@ class DeliveryEvents:
         if event.type in (JobEventType.SUBMITTED, JobEventType.QUEUED) or (
             event.type is JobEventType.FAILED and job.task_id is None
         ):
-            parent_id = job.meta.get("chained_from")
-            if isinstance(parent_id, str) and parent_id:
+            parent_id = job.meta.chained_from
+            if parent_id:
                 await self._take_over(parent_id, job)
         for message_id, channel_id in await self._messages_of(job, cached=event.type is JobEventType.PROGRESS):
             self._pacer.submit(message_id, job, channel_id=channel_id)
-        if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and gate.QUEUED_META in job.meta:
+        if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and job.meta.queue is not None:
             await self._queue_moved(job)
         if event.type.final and job.status in DM_STATES:
             await self._dm_when_done(job)
@@ -92,16 +87,16 @@ class DeliveryEvents:
 
     async def _dm_when_done(self, job: Job) -> None:
         """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
-        if job.guild_id is None or job.user_id is None or job.meta.get(DM_SENT):
+        if job.guild_id is None or job.user_id is None or job.meta.delivery.dm_sent:
             return  # a job made in DMs is already there
         if job.task_id is None:
             return  # refused before it ran: the member was told when they asked
         links = await self._store.messages_for_job(job.id)
         if any(link.guild_id is None and link.purpose != "dm" for link in links):
             return  # a server's job clicked from a DM: its own message is in the DMs already
-        if job.status is JobStatus.SUCCEEDED and isinstance(job.meta.get("then_animate"), dict):
+        if job.status is JobStatus.SUCCEEDED and job.meta.then_animate is not None:
             return  # an upscale on its way to a video: the video is what the member waits for
-        private = job.meta.get(DM_RESULT) is True
+        private = job.meta.delivery.dm_result
         if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
             return
         note = PRIVATE_DM if private else DONE_DM

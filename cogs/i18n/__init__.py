@@ -25,7 +25,6 @@ from .catalog import (
     tn,
 )
 from .readers import (
-    LOCALE_META,
     audit_locale,
     guild_locale,
     interaction_locale,
@@ -39,7 +38,6 @@ from .translator import CatalogTranslator
 
 __all__ = [
     "LOCALES_DIR",
-    "LOCALE_META",
     "SOURCE_LOCALE",
     "Catalog",
     "CatalogTranslator",

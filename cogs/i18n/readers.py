@@ -2,24 +2,23 @@
 a job owner's for the job's message (everyone in the channel sees it, so it follows the member who asked).
 
 Discord tells a member's locale with each of their interactions only; the last one seen is remembered for
-the moments without one (a reaction), and stored with each job (``meta["locale"]``) so that the job's
+the moments without one (a reaction), and stored with each job (``meta.locale``) so that the job's
 message keeps its owner's language after a restart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any, Final
 
 import discord
 
+from bot.store import EMPTY_META, JobMeta
 from bot.store.models import Job
 
 from .catalog import SOURCE_LOCALE, locale_code
 
-#: Job meta key: the locale of the member who started the job.
-LOCALE_META: Final = "locale"
 _REMEMBERED: Final = 4096
 _seen: OrderedDict[int, str] = OrderedDict()
 
@@ -58,10 +57,9 @@ def audit_locale(client: discord.Client, guild_id: int | None) -> str:
     return guild_locale(client, guild_id) or SOURCE_LOCALE
 
 
-def stored_locale(meta: Mapping[str, Any] | None) -> str | None:
+def stored_locale(meta: JobMeta | None) -> str | None:
     """The owner's locale a job was stored with, if any."""
-    value = meta.get(LOCALE_META) if isinstance(meta, Mapping) else None
-    return value if isinstance(value, str) and value else None
+    return meta.locale if meta is not None else None
 
 
 def job_locale(client: discord.Client, job: Job) -> str:
@@ -69,9 +67,7 @@ def job_locale(client: discord.Client, job: Job) -> str:
     return stored_locale(job.meta) or member_locale(job.user_id) or guild_locale(client, job.guild_id) or SOURCE_LOCALE
 
 
-def with_locale(meta: Mapping[str, Any] | None, locale: str | None) -> dict[str, Any]:
+def with_locale(meta: JobMeta | None, locale: str | None) -> JobMeta:
     """A job's meta with its owner's locale added (when known)."""
-    merged = dict(meta or {})
-    if locale:
-        merged[LOCALE_META] = locale
-    return merged
+    meta = meta if meta is not None else EMPTY_META
+    return dataclasses.replace(meta, locale=locale) if locale else meta

@@ -1,6 +1,6 @@
 """A job as a Discord message: one embed and the buttons its state allows. Pure functions, no I/O.
 
-Everything is worded in the job owner's language (the ``locale`` in the job's meta, unless a caller names one):
+Everything is worded in the job owner's language (``meta.locale`` of the job, unless a caller names one):
 everyone in the channel sees the same message, and it answers the member who asked.
 
 The buttons are built in ``cogs.ui.views`` (``job_view``, re-exported here).
@@ -21,10 +21,11 @@ from typing import Any, Final
 
 import discord
 
+from bot.acedata.models import ImagineAction, ImagineGenerate, VideoExtend, VideoGenerate
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, ordinal, t, tn
-from cogs.ui.views import UPSCALED_BUTTONS, JobView, job_meta, job_view, owner_locale
+from cogs.ui.views import UPSCALED_BUTTONS, JobView, job_view, owner_locale
 
 #: Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT: Final = 256
@@ -76,7 +77,6 @@ __all__ = [
     "RenderedJob",
     "escape_user_text",
     "fit_escaped",
-    "job_meta",
     "job_title",
     "job_view",
     "owner_locale",
@@ -171,23 +171,23 @@ def relative_time(timestamp: float) -> str:
 def job_title(job: Job, locale: LocaleLike = None) -> str:
     """``🎬 Video``, ``🎬 Extend · clip 2``, ``🔍 Upscale · image 2``, ``🔀 Vary (Subtle)``..."""
     locale = owner_locale(job, locale)
-    meta = job_meta(job)
+    meta = job.meta
     if job.kind is JobKind.VIDEO:
         if job.action == "extend":
             clip = _extended_clip(job)
             return t(locale, "render.title.extend_clip", clip=clip) if clip else t(locale, "render.title.extend")
-        motion = meta.get("motion")
-        if motion in ("low", "high"):
+        motion = meta.motion
+        if motion is not None:
             return t(locale, "render.title.animate_motion", motion=t(locale, f"render.motion.{motion}"))
         return t(locale, "render.title.video")
     numbered = _NUMBERED.fullmatch(job.action)
     if numbered is not None:
         word, index = numbered.groups()
-        if word == "upscale" and isinstance(meta.get("then_animate"), Mapping):
+        if word == "upscale" and meta.then_animate is not None:
             return t(locale, "render.title.animate_image", index=index)
         key = "render.title.upscale_image" if word == "upscale" else "render.title.vary_image"
         return t(locale, key, index=index)
-    if job.action == "generate" and meta.get("video_grid"):
+    if job.action == "generate" and meta.video_grid:
         return t(locale, "render.title.video_grid")
     if job.action in _IMAGE_TITLES:
         return t(locale, f"render.action.{job.action}")
@@ -255,13 +255,10 @@ def render_job(
 
 
 def _extended_clip(job: Job) -> int | None:
-    clip = job_meta(job).get("clip")
-    if isinstance(clip, int) and not isinstance(clip, bool):
-        return clip
-    index = job.params.get("video_index")
-    if isinstance(index, int) and not isinstance(index, bool):
-        return index + 1
-    return None
+    if job.meta.clip is not None:
+        return job.meta.clip
+    request = job.request
+    return request.video_index + 1 if isinstance(request, VideoExtend) else None
 
 
 def _link(label: str, url: str) -> str:
@@ -280,8 +277,8 @@ def _url_field(url: Any, locale: LocaleLike) -> str | None:
 
 def _parameter_fields(job: Job, locale: LocaleLike) -> list[tuple[str, str]]:
     """(name, value) pairs for the parameters that shaped the job, each value within the field limits."""
-    params = job.params
-    meta = job_meta(job)
+    request = job.request
+    meta = job.meta
     fields: list[tuple[str, str]] = []
 
     def add(field: str, value: Any) -> None:
@@ -292,27 +289,26 @@ def _parameter_fields(job: Job, locale: LocaleLike) -> list[tuple[str, str]]:
         return _word(locale, "render.mode", value) if value else None
 
     if job.kind is JobKind.VIDEO:
-        add("mode", mode(params.get("mode")))
-        add("resolution", params.get("resolution"))
-        add("loop", t(locale, "render.loop_on") if params.get("loop") else None)
-        add("end_frame", _url_field(params.get("end_image_url"), locale))
-        motion = meta.get("motion")
-        add("motion", t(locale, f"render.motion.{motion}") if motion in ("low", "high") else None)
+        if isinstance(request, VideoGenerate | VideoExtend):
+            add("mode", mode(request.mode))
+            add("resolution", request.resolution)
+            add("loop", t(locale, "render.loop_on") if isinstance(request, VideoGenerate) and request.loop else None)
+            add("end_frame", _url_field(request.end_image_url, locale))
+        motion = meta.motion
+        add("motion", t(locale, f"render.motion.{motion}") if motion is not None else None)
         return fields
-    add("mode", mode(params.get("mode")))
-    plan = meta.get("then_animate") if isinstance(meta.get("then_animate"), Mapping) else meta.get("video_options")
-    if isinstance(plan, Mapping):  # a grid or an upscale on its way to a video: what the video will be
-        parts = [str(plan["resolution"])] if plan.get("resolution") else []
-        if plan.get("mode"):
-            parts.append(_word(locale, "render.mode", plan["mode"]))
-        if plan.get("motion") in ("low", "high"):
-            parts.append(t(locale, f"render.plan.motion_{plan['motion']}"))
-        if plan.get("loop"):
+    add("mode", mode(request.mode) if isinstance(request, ImagineGenerate | ImagineAction) else None)
+    plan = meta.then_animate or meta.video_options
+    if plan is not None:  # a grid or an upscale on its way to a video: what the video will be
+        parts = [plan.resolution, _word(locale, "render.mode", plan.mode)]
+        if plan.motion is not None:
+            parts.append(t(locale, f"render.plan.motion_{plan.motion}"))
+        if plan.loop:
             parts.append(t(locale, "render.plan.loop"))
-        if plan.get("end_image_url"):
+        if plan.end_image_url:
             parts.append(t(locale, "render.plan.own_end_frame"))
-        if plan.get("bs") in (1, 2):
-            parts.append(tn(locale, "render.plan.clips", plan["bs"]))
+        if plan.batch_size in (1, 2):
+            parts.append(tn(locale, "render.plan.clips", plan.batch_size))
         add("video", t(locale, "render.separator").join(parts))
     return fields
 
@@ -348,12 +344,12 @@ def _status(job: Job, now: float, locale: LocaleLike) -> str:
 
 
 def _success_hint(job: Job, locale: LocaleLike) -> str:
-    meta = job_meta(job)
+    meta = job.meta
     if job.kind is JobKind.VIDEO:
         return t(locale, "render.hint.extend") if job.video_id else ""
-    if isinstance(meta.get("then_animate"), Mapping):
+    if meta.then_animate is not None:
         return t(locale, "render.hint.animating")
-    if meta.get("video_grid") and any(action.startswith("upscale") for action in job.actions):
+    if meta.video_grid and any(action.startswith("upscale") for action in job.actions):
         return t(locale, "render.hint.pick_frame")
     return ""
 
@@ -384,8 +380,9 @@ def _set_picture(embed: discord.Embed, job: Job, attachments: Sequence[str]) -> 
     names = [name for name in attachments if name.lower().endswith(_IMAGE_SUFFIXES)]
     url: str | None = f"attachment://{names[0]}" if names else job.image_url
     if url is None and job.kind is JobKind.VIDEO and not job.finished:
-        start = job.params.get("image_url")  # the start frame, while its video is being made
-        url = start if isinstance(start, str) and start.startswith(("http://", "https://")) else None
+        request = job.request  # the start frame, while its video is being made
+        start = request.image_url if isinstance(request, VideoGenerate) else ""
+        url = start if start.startswith(("http://", "https://")) else None
     if not url:
         return
     if any(name.lower().endswith(_VIDEO_SUFFIXES) for name in attachments):

@@ -1,13 +1,13 @@
 """A job's buttons: the follow-ups its state allows, and only actions the API listed for it. Pure, no I/O.
 
-The buttons are worded in the job owner's language (the ``locale`` in the job's meta, unless a caller names one).
+The buttons are worded in the job owner's language (``meta.locale`` of the job, unless a caller names one).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 import discord
 
@@ -42,14 +42,9 @@ _UPSCALED_ROWS: Final = (
 )
 
 
-def job_meta(job: Job) -> Mapping[str, Any]:
-    """The job's bot-side metadata (``video_grid``, ``then_animate``, ``clip``, ``motion``...), never None."""
-    return job.meta if isinstance(job.meta, Mapping) else {}
-
-
 def owner_locale(job: Job, locale: LocaleLike = None) -> LocaleLike:
     """``locale`` when given, else the locale the job's owner started it in (English when unknown)."""
-    return locale if locale is not None else stored_locale(job_meta(job))
+    return locale if locale is not None else stored_locale(job.meta)
 
 
 class JobView(discord.ui.View):
@@ -134,7 +129,7 @@ def _grid_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
     allowed = set(job.actions)
     row = 0
     buttons: list[FollowUpButton] = []
-    if job_meta(job).get("video_grid"):
+    if job.meta.video_grid:
         # Animate N upscales image N, then animates it: only offered where the API allows upscale N.
         animate = [
             _button(
