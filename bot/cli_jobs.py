@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot import media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
-from bot.acedata.models import ApiRequest, Endpoint, VideoGenerate
+from bot.acedata.models import ApiRequest, Endpoint, VideoExtend, VideoGenerate
 from bot.addresses import ANYWHERE, NOWHERE
 from bot.config import Config
 from bot.jobs import JobEngine
@@ -125,13 +125,14 @@ async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRe
         raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
     if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
         raise InputError(f"Job {parent.id} is not a finished video ({parent.kind.value}, {parent.status.value}).")
-    params = parent.params
+    made = parent.request
+    source = made if isinstance(made, VideoGenerate | VideoExtend) else None
     request = extend_request(
         parent.video_id,
         args.index,
         prompt=args.prompt or parent.prompt,
-        mode=str(params.get("mode", "fast")),
-        resolution=str(params["resolution"]) if params.get("resolution") else None,
+        mode=source.mode if source is not None else "fast",
+        resolution=source.resolution if source is not None else None,
     )
     return request, parent.id
 
