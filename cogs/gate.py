@@ -176,7 +176,7 @@ async def check_submit(
     member = user if user is not None else await load_user_settings(store, where.user_id)
     settings = await scope_settings(bot, scope)
     decision = quota.ALLOWED
-    refusal = await _place_refusal(bot, where, scope, settings)
+    refusal = await place_refusal(bot, where, scope, settings)
     if refusal is None:
         refusal = await _rule_refusal(settings, where, request, prompt) or _options_refusal(
             settings, video_options, scope
@@ -202,7 +202,7 @@ async def scope_settings(bot: MJBot, guild_id: int | None) -> GuildSettings:
     return await load_guild_settings(bot.services.store, guild_id)
 
 
-async def _place_refusal(bot: MJBot, where: Where, scope: int | None, settings: GuildSettings) -> Msg | None:
+async def place_refusal(bot: MJBot, where: Where, scope: int | None, settings: GuildSettings) -> Msg | None:
     """DMs turned off, the bot owner's block, or the channel allow list (and blocks) of the server where the member
     asks."""
     if where.guild_id is None and not bot.config.dms_enabled:

@@ -14,12 +14,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.frames import renew_results
+from bot.settings import load_guild_settings, load_user_settings
 from bot.store.models import Job, JobStatus, MessageLink
 from bot.text import progress_bar, shorten
+from cogs import gate
 from cogs.actions import message_url
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.context import InteractionContext
-from cogs.i18n import LocaleLike, interaction_locale, msg, t, tn
+from cogs.delivery.events import PRIVATE
+from cogs.i18n import LocaleLike, Msg, interaction_locale, msg, t, tn
 from cogs.policy import may_see
 from cogs.ui import FollowUpButton, job_title
 from cogs.ui.render import fit_escaped, relative_time
@@ -77,6 +80,16 @@ def jobs_view(jobs: list[Job], locale: LocaleLike = None) -> discord.ui.View | N
     return view
 
 
+async def show_refusal(bot: MJBot, interaction: discord.Interaction[MJBot], job_guild_id: int | None) -> Msg | None:
+    """Why /show may not re-post a job of ``job_guild_id`` here: DMs off, the bot owner's block, this place's
+    blocks and channel list, or a block in the job's own server."""
+    where = gate.where_of(bot, interaction)
+    settings = await gate.scope_settings(bot, job_guild_id)
+    refusal = await gate.place_refusal(bot, where, job_guild_id, settings)
+    block = settings.block_of(where.user_id) if job_guild_id is not None else None
+    return refusal or (gate.block_message(block) if block is not None else None)
+
+
 class JobsCog(commands.Cog):
     """/jobs and /show (which Delivery posts)."""
 
@@ -110,6 +123,17 @@ class JobsCog(commands.Cog):
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
+    async def _was_private(self, job: Job, interaction: discord.Interaction[MJBot]) -> bool:
+        """Whether /show answers the asker alone: the job's own messages were private, or the asker wants private
+        results and this server allows them (as their new jobs would be)."""
+        store = self.bot.services.store
+        if any(link.purpose == PRIVATE for link in await store.messages_for_job(job.id)):
+            return True
+        if interaction.guild_id is None:
+            return False  # a DM is seen by the asker alone anyway
+        wants = (await load_user_settings(store, interaction.user.id)).private_results
+        return wants and (await load_guild_settings(store, interaction.guild_id)).limits.allow_private_results
+
     @app_commands.command(name="show", description="Post one of your past jobs here again, with working buttons")
     @app_commands.describe(job_id="The job's id, as shown on its message or in /jobs")
     async def show(self, interaction: discord.Interaction[MJBot], job_id: str) -> None:
@@ -132,8 +156,12 @@ class JobsCog(commands.Cog):
         if not decision.allowed:
             log.info("job %s: /show refused to user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
             raise UserFacingError(msg("jobs.not_yours"))
+        refusal = await show_refusal(self.bot, interaction, job.guild_id)
+        if refusal is not None:
+            raise UserFacingError(refusal)
         context = InteractionContext(interaction)
-        await context.defer_public()
+        # A private job stays private: shown again only to whoever asks (its owner, or a moderator looking at it).
+        await context.defer_job(private=await self._was_private(job, interaction))
         log.info("job %s: shown again by user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
         await renew_results(self.bot.services.client, self.bot.services.store, job)  # a day-old job's links expired
         await self._delivery.show_from_interaction(job.id, context)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bot.scopes import block_everywhere, unblock_everywhere
 from bot.settings import BlockEntry, FilterRule, update_guild_settings
 from bot.store import JobStatus
 
@@ -177,6 +178,32 @@ async def test_show_is_for_the_owner_and_the_servers_moderators(member: MemberKi
     await member.configure(moderator_roles=(member.places.helpers.id,))
     helper = await fake.slash("show", {"job_id": grid.id}, user=fake.alice)
     assert (await member.job_of(await member.job_message(helper))).id == grid.id
+
+
+async def test_show_of_a_private_job_stays_private_for_a_moderator(member: MemberKit) -> None:
+    fake = member.fake
+    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    handle = await fake.slash("imagine", {"prompt": "my private harbour"}, user=fake.bob)
+    job, message = await member.wait_done(await handle.wait_for_original(lambda m: bool(m.embeds)))
+    assert message.ephemeral
+    show = await fake.slash("show", {"job_id": job.id}, user=fake.moderator)
+    shown = await show.wait_for_original(lambda m: bool(m.embeds))
+    assert shown.ephemeral, "a moderator's /show put a member's private result in the channel"
+    assert job.id in str(shown.wire())
+    assert fake.messages(fake.general, include_ephemeral=False) == []
+
+
+async def test_show_refuses_a_member_blocked_everywhere_or_where_they_ask(member: MemberKit) -> None:
+    fake = member.fake
+    grid, _ = await member.make_grid(user=fake.bob)
+    await block_everywhere(member.store, fake.bob.id, "abuse", at=1.0)
+    refused = await fake.slash("show", {"job_id": grid.id}, user=fake.bob)
+    assert "abuse" in await member.refusal(refused)
+    await unblock_everywhere(member.store, fake.bob.id)
+    await member.configure(blocked={fake.bob.id: BlockEntry("spam here", at=1.0)})
+    refused = await fake.slash("show", {"job_id": grid.id}, user=fake.bob, dm=True)  # the job's server blocks him
+    assert "spam here" in await member.refusal(refused)
+    assert member.public_messages(refused) == []
 
 
 async def test_a_dm_copy_is_for_the_owner_and_moderators_whatever_the_button_policy(member: MemberKit) -> None:
