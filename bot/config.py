@@ -168,14 +168,27 @@ def load_config(
     raw = _read_toml(file_path, missing_ok=missing_ok)
     source = file_path if raw is not None else None
     sections = _check_shape(raw or {}, file_path)
-    _apply_environment(sections, env)
-    _resolve_dms_alias(sections)
-    config = Config(
-        **{name: _build_section(name, cls, sections.get(name, {})) for name, cls in _SECTIONS.items()},
-        source=source,
-    )
-    _validate(config, require_discord=require_discord, require_acedata=require_acedata)
+    from_env = _apply_environment(sections, env)
+    try:
+        _resolve_dms_alias(sections)
+        config = Config(
+            **{name: _build_section(name, cls, sections.get(name, {})) for name, cls in _SECTIONS.items()},
+            source=source,
+        )
+        _validate(config, require_discord=require_discord, require_acedata=require_acedata)
+    except ConfigError as error:
+        raise _naming_the_environment(error, from_env) from None
     return _with_absolute_paths(config, from_env={name for name in _PATH_KEYS if name in env})
+
+
+def _naming_the_environment(error: ConfigError, from_env: Mapping[str, str]) -> ConfigError:
+    """``error``, saying which environment variable set the key it names (the file is not where to look then)."""
+    text = str(error)
+    named = [variable for key, variable in from_env.items() if key in text]
+    if not named:
+        return error
+    which = f"variable {named[0]}" if len(named) == 1 else f"variables {' and '.join(sorted(named))}"
+    return ConfigError(f"{text} (set by the environment {which})")
 
 
 #: Settings that name a file or folder: relative ones are resolved against the config file's folder, so the bot
@@ -269,14 +282,22 @@ def _suggest(word: str, choices: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _apply_environment(sections: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+def _apply_environment(sections: dict[str, dict[str, Any]], env: Mapping[str, str]) -> dict[str, str]:
+    """Put the ``MJBOT_`` variables' values over the file's; returns ``"[section] key"`` -> the variable that set it.
+
+    The environment wins over the file, also across the two names of one setting (``[dms] enabled`` and its older
+    name ``[discord] allow_dms``): a variable for either sets both.
+    """
     known: set[str] = set()
+    given: dict[str, str] = {}
     for name, cls in _SECTIONS.items():
         for f in dataclasses.fields(cls):
             variable = _env_name(name, f.name)
             known.add(variable)
             if variable in env:
                 sections.setdefault(name, {})[f.name] = _from_env(variable, env[variable], f.type)
+                given[f"[{name}] {f.name}"] = variable
+    _env_sets_both_dms_names(sections, given)
     for variable in sorted(env):
         # A misspelt override would otherwise be ignored without a word, and the bot would run on another value.
         if variable.upper().startswith("MJBOT_") and variable not in known:
@@ -287,6 +308,17 @@ def _apply_environment(sections: dict[str, dict[str, Any]], env: Mapping[str, st
     for (name, key), variable in _SECRET_ENV.items():
         if env.get(variable):
             sections.setdefault(name, {})[key] = env[variable]
+    return given
+
+
+def _env_sets_both_dms_names(sections: dict[str, dict[str, Any]], given: Mapping[str, str]) -> None:
+    new, old = given.get("[dms] enabled"), given.get("[discord] allow_dms")
+    if new is not None and old is not None:
+        return  # both set by the environment: they must agree, as in the file
+    if new is not None:
+        sections.setdefault("discord", {})["allow_dms"] = sections["dms"]["enabled"]
+    elif old is not None:
+        sections.setdefault("dms", {})["enabled"] = sections["discord"]["allow_dms"]
 
 
 def _from_env(variable: str, text: str, annotation: Any) -> Any:

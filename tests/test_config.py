@@ -211,3 +211,33 @@ def test_misspelt_environment_override_is_reported_not_ignored(tmp_path: Path, v
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, GOOD), environ={variable: "3"})
     assert f"unknown environment variable {variable} (did you mean {suggestion!r}?)" in str(caught.value)
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD), environ={"MJBOT_CALLBACK_LISTEN_PORT": "70000"})
+    assert str(caught.value) == (
+        "[callback] listen_port must be a port number from 0 to 65535, got 70000 "
+        "(set by the environment variable MJBOT_CALLBACK_LISTEN_PORT)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("in_file", "variable", "value"),
+    [
+        ("[dms]\nenabled = true\n", "MJBOT_DISCORD_ALLOW_DMS", "false"),
+        ("[discord]\nallow_dms = false\n", "MJBOT_DMS_ENABLED", "true"),
+        ("[dms]\nenabled = false\n", "MJBOT_DMS_ENABLED", "true"),
+    ],
+)
+def test_the_environment_turns_dms_on_or_off_whichever_name_the_file_uses(
+    tmp_path: Path, in_file: str, variable: str, value: str
+) -> None:
+    config = load_config(write(tmp_path, in_file), environ={variable: value})
+    assert config.dms_enabled is (value == "true")
+
+
+def test_two_environment_variables_for_dms_that_disagree_are_named(tmp_path: Path) -> None:
+    env = {"MJBOT_DMS_ENABLED": "true", "MJBOT_DISCORD_ALLOW_DMS": "false"}
+    with pytest.raises(ConfigError, match="variables MJBOT_DISCORD_ALLOW_DMS and MJBOT_DMS_ENABLED"):
+        load_config(write(tmp_path, ""), environ=env)
