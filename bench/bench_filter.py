@@ -1,4 +1,5 @@
-"""Benchmark of the word filter: how long one ``match_filter`` call holds the event loop, at worst.
+"""Benchmark of the word filter: how long one ``match_filter`` call takes, at worst (the bot runs it in a worker
+thread, so this is the time a member waits for the verdict, and the bound any loop would be held without the thread).
 
 A server may have 200 rules; its regex rules share a compiled-size budget (``MAX_REGEX_PROGRAM``). Each rule set
 below fills a server with the worst rules the filter accepts: patterns that make a regex engine work hardest
