@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -357,6 +358,67 @@ async def test_healthz_is_503_when_the_poll_loop_has_not_ticked_for_three_interv
             assert answer.status == 503
         assert body["unhealthy"] == ["engine"] and "has not finished a tick" in body["reason"]
     finally:
+        await stack.engine.stop()
+        await stack.web.stop()
+
+
+async def test_healthz_stays_healthy_while_a_poll_waits_on_a_hung_api_and_names_the_wait(
+    client: AceDataClient, store: Store, clock: FakeClock, emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    stack = await open_stack(client, store, clock)
+    url = f"{stack.base_url}/healthz"
+    poll: asyncio.Task[int] | None = None
+    try:
+        await stack.engine.start()
+        await stack.engine.submit(VIDEO)
+        emu.inject_fault(path=TASKS, delay_s=60)  # the tasks endpoint takes the request and does not answer
+        poll = asyncio.create_task(stack.engine.poll_once())
+        await eventually(lambda: len(lookups(emu)) == 1)
+        clock.advance(stack.engine.poll_interval_s * 4)  # far past three intervals without a finished tick
+        async with http.get(url) as answer:
+            body = await answer.json()
+            assert answer.status == 200, body  # the loop is not stuck: it waits on the provider
+        assert body["unhealthy"] == [] and "reason" not in body
+        assert body["api_problem"].startswith("a poll has been waiting for the API for 240 s")
+    finally:
+        if poll is not None:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+        await stack.engine.stop()
+        await stack.web.stop()
+
+
+async def test_healthz_is_503_when_a_tick_is_stuck_outside_the_api(
+    client: AceDataClient, store: Store, clock: FakeClock, emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    """The API answers at once, but finishing the job waits on the store, which another program holds locked."""
+    stack = await open_stack(client, store, clock)
+    url = f"{stack.base_url}/healthz"
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    poll: asyncio.Task[int] | None = None
+    try:
+        await stack.engine.start()
+        job_id = await stack.engine.submit(VIDEO)
+        clock.advance(700)  # the task is done at the API; saving that needs the store's write lock
+        holder.execute("BEGIN IMMEDIATE")
+        poll = asyncio.create_task(stack.engine.poll_once())
+        await eventually(lambda: len(lookups(emu)) == 1)
+        await asyncio.sleep(0.2)  # the answer is in; the tick now waits on SQLite (up to its busy timeout)
+        assert not poll.done()
+        clock.advance(stack.engine.poll_interval_s * 4)
+        async with http.get(url) as answer:
+            body = await answer.json()
+            assert answer.status == 503, body
+        assert body["unhealthy"] == ["engine"] and "stuck for 240 s since the API answered" in body["reason"]
+        assert body["api_problem"] is None  # the API did answer
+        holder.execute("ROLLBACK")
+        assert await poll == 1
+        assert stack.events.types(job_id)[-1] is JobEventType.SUCCEEDED
+    finally:
+        holder.close()
+        if poll is not None and not poll.done():
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
         await stack.engine.stop()
         await stack.web.stop()
 

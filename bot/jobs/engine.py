@@ -409,7 +409,8 @@ class JobEngine:
         async with self._batches:
             count_api_call()
             try:
-                found = await self._client.retrieve_batch(task_ids)
+                with self._record.waiting_on_api():
+                    found = await self._client.retrieve_batch(task_ids)
             except AceDataError as error:
                 self._record.failed(str(error))
                 log.warning("poll of %d running jobs failed: %s; trying again next tick", len(task_ids), error)

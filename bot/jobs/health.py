@@ -60,9 +60,27 @@ class PollRecord:
         self.last_poll_ok: bool | None = None
         self.last_success_at: float | None = None
         self.last_error: str | None = None
+        #: When the current wait on the API began (``None`` while the tick is not waiting on it), and when the
+        #: last one ended: time spent waiting for the API is not time the loop is stuck.
+        self.waiting_since: float | None = None
+        self._api_answered_at: float | None = None
+        self._in_flight = 0
 
     def started(self) -> None:
         self.started_at = self._clock()
+
+    @contextlib.contextmanager
+    def waiting_on_api(self) -> Iterator[None]:
+        """Mark the block as a wait on the API: ``problem`` does not count it, ``api_problem`` reports a long one."""
+        if self._in_flight == 0:
+            self.waiting_since = self._clock()
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self.waiting_since, self._api_answered_at = None, self._clock()
 
     def polled(self, ok: bool) -> None:
         now = self._clock()
@@ -81,17 +99,34 @@ class PollRecord:
         if loop.done():
             error = None if loop.cancelled() else loop.exception()
             return f"the poll loop has stopped: {error!r}" if error else "the poll loop has stopped"
-        stalled = self._clock() - (self.last_poll_at or self.started_at)
+        if self.waiting_since is not None:
+            return None  # a tick is waiting on the API: not stuck, and reported by ``api_problem`` if it lasts
+        ticked_at = self.last_poll_at or self.started_at
+        answered_at = self._api_answered_at
+        if answered_at is not None and answered_at > ticked_at:  # the tick under way is stuck after the API answered
+            stalled = self._clock() - answered_at
+            what = f"a tick of the poll loop has been stuck for {stalled:.0f} s since the API answered it"
+        else:
+            stalled = self._clock() - ticked_at
+            what = f"the poll loop has not finished a tick for {stalled:.0f} s"
         if stalled > SILENCE_LIMIT_INTERVALS * poll_interval_s:
-            return f"the poll loop has not finished a tick for {stalled:.0f} s (it should every {poll_interval_s:g} s)"
+            return f"{what} (it should tick every {poll_interval_s:g} s)"
         return None
 
     def api_problem(self, poll_interval_s: float) -> str | None:
-        """Whether polls have been failing for a while: the API is down or unreachable from here."""
-        if self.started_at is None or self.last_poll_ok is not False:
+        """Whether polls have been failing, or waiting on the API, for a while: it is down, hung or unreachable."""
+        if self.started_at is None:
             return None
-        silent = self._clock() - (self.last_success_at or self.started_at)
+        now = self._clock()
+        silent = now - (self.last_success_at or self.started_at)
         if silent <= SILENCE_LIMIT_INTERVALS * poll_interval_s:
             return None
         detail = f" (last error: {self.last_error})" if self.last_error else ""
+        if self.waiting_since is not None:
+            waited = now - self.waiting_since
+            return (
+                f"a poll has been waiting for the API for {waited:.0f} s; no successful poll for {silent:.0f} s{detail}"
+            )
+        if self.last_poll_ok is not False:
+            return None
         return f"no successful poll of Ace Data Cloud for {silent:.0f} s{detail}"
