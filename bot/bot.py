@@ -21,7 +21,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.config import Config
 from bot.runtime import Services
-from bot.startup import StartupError, wait_for_discord
+from bot.startup import StartupError, wait_for_discord, wait_for_gateway
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,11 @@ class MJBot(commands.Bot):
         await asyncio.shield(self._close_task)
 
     async def _close_all(self) -> None:
+        # discord.py waits a moment for the guilds after connecting before it dispatches ``ready``; a close within
+        # that moment would leave the wait to dispatch on a closed client (an AttributeError at exit).
+        ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
+        if ready is not None:
+            ready.cancel()
         try:
             await super().close()
         finally:
@@ -227,39 +232,57 @@ class MJBot(commands.Bot):
 
 
 async def run_bot(config: Config) -> None:
-    """Run until the gateway closes or SIGINT/SIGTERM arrives, then close everything cleanly."""
+    """Run until the gateway closes or SIGINT/SIGTERM arrives, then close everything cleanly.
+
+    A stop that is asked for cancels the bot's start wherever it is: the start-up checks, setup, a gateway
+    connection or discord.py's wait between reconnects, which can last minutes. Leaving ``async with bot`` then
+    closes the connection and the services (the engine cuts a tick stuck on the API short), so the process ends
+    within seconds, as ``docker stop`` expects. Nothing is lost: a job is written before the API hears of it, and
+    the next start settles what was under way. A requested stop is not a failure: ``run_bot`` returns normally.
+    """
     point_discord_at(config.discord.api_base, config.discord.gateway_url)
     bot = MJBot(config, freeze_heap=True)
     loop = asyncio.get_running_loop()
-    stopping: set[asyncio.Task[None]] = set()
+    running = loop.create_task(_start(bot, config), name="mjbot-start")
 
-    def stop() -> None:
-        task = loop.create_task(bot.close())
-        stopping.add(task)
-        task.add_done_callback(stopping.discard)
+    def stop(sig: signal.Signals) -> None:
+        if not running.done() and not running.cancelling():
+            log.info("%s received: stopping", sig.name)
+            running.cancel()
 
     handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(sig, stop, sig)
             handled.append(sig)
     log.info("mjbot %s starting (sandbox=%s)", __version__, config.sandbox)
     try:
-        await wait_for_discord(config.discord.api_base)
-        async with bot:
-            try:
-                await bot.start(config.discord.token or "")
-            except discord.LoginFailure:
-                raise StartupError(
-                    "Discord refused the bot token (401 Unauthorized): copy the token again from the developer "
-                    "portal (your application, Bot, Reset Token) into [discord] token or DISCORD_TOKEN",
-                    exit_code=2,
-                ) from None
-            except aiohttp.ClientConnectorError as error:
-                raise StartupError(f"lost the connection to Discord while logging in: {error}; try again") from None
+        await asyncio.wait({running})  # not ``await running``: its cancellation is a stop, not ours
+        if not running.cancelled():
+            running.result()  # a start-up error
     finally:
+        if not running.done():  # run_bot itself was cancelled
+            running.cancel()
+            await asyncio.wait({running})
         # ``start`` returns as soon as the gateway is closed; the services close after that.
         await bot.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
         log.info("mjbot stopped")
+
+
+async def _start(bot: MJBot, config: Config) -> None:
+    """Check that Discord's API and gateway answer, then log in, set up and stay connected until closed."""
+    await wait_for_discord(config.discord.api_base)
+    await wait_for_gateway(config.discord.gateway_url)
+    async with bot:
+        try:
+            await bot.start(config.discord.token or "")
+        except discord.LoginFailure:
+            raise StartupError(
+                "Discord refused the bot token (401 Unauthorized): copy the token again from the developer "
+                "portal (your application, Bot, Reset Token) into [discord] token or DISCORD_TOKEN",
+                exit_code=2,
+            ) from None
+        except aiohttp.ClientConnectorError as error:
+            raise StartupError(f"lost the connection to Discord while logging in: {error}; try again") from None

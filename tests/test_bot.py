@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +26,14 @@ EXPECTED_COMMANDS = {"video", "imagine", "jobs", "show"}
 
 
 def write_config(
-    path: Path, fake: FakeDiscord, *, sync: bool, guild_ids: list[int] | None, listen_port: int = 0
+    path: Path,
+    fake: FakeDiscord,
+    *,
+    sync: bool,
+    guild_ids: list[int] | None,
+    listen_port: int = 0,
+    emulator_port: int = 0,
+    job_duration_s: float = 8,
 ) -> Path:
     guilds = f"guild_ids = {guild_ids}\n" if guild_ids is not None else ""
     path.write_text(
@@ -41,7 +49,10 @@ base_url = "emulator"
 [callback]
 listen_port = {listen_port}
 [emulator]
-listen_port = 0
+listen_port = {emulator_port}
+job_duration_s = {job_duration_s}
+[jobs]
+poll_interval_s = 1
 [store]
 path = "{(path.parent / "mjbot.sqlite3").as_posix()}"
 [logging]
@@ -53,8 +64,11 @@ level = "INFO"
 
 
 @contextlib.asynccontextmanager
-async def mjbot_run(config: Path, fake: FakeDiscord) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``mjbot run --config ...`` until it is connected; stopped with SIGTERM (it must exit 0) when done."""
+async def mjbot_run(
+    config: Path, fake: FakeDiscord, *, stop_within_s: float = 15
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``mjbot run --config ...`` until it is connected; stopped with SIGTERM (it must exit 0 within
+    ``stop_within_s``) when done."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MJBOT_")}
     env.pop("DISCORD_TOKEN", None)
     env.pop("ACEDATA_TOKEN", None)
@@ -71,9 +85,16 @@ async def mjbot_run(config: Path, fake: FakeDiscord) -> AsyncIterator[asyncio.su
                 raise AssertionError(f"mjbot run did not connect:\n{log_path.read_text(errors='replace')}") from None
             yield process
             process.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(process.wait(), timeout=15)
+            asked = time.monotonic()
+            try:
+                code = await asyncio.wait_for(process.wait(), timeout=stop_within_s)
+            except TimeoutError:
+                text = log_path.read_text(errors="replace")
+                raise AssertionError(f"mjbot run did not stop within {stop_within_s} s:\n{text}") from None
+            took = time.monotonic() - asked
             text = log_path.read_text(errors="replace")
             assert code == 0, text
+            assert took < stop_within_s, (took, text)
             assert "mjbot stopped" in text and "Traceback" not in text, text  # the store and emulator closed first
             assert "voice will NOT be supported" not in text, text  # the bot has no voice: no warning about it
         finally:
@@ -162,3 +183,61 @@ async def test_mjbot_run_is_healthy_once_connected_and_mjbot_health_says_so(
         )
         out, _ = await check.communicate()
         assert check.returncode == 0, out
+
+
+#: How soon ``mjbot run`` must be gone after SIGTERM, whatever it is doing (Docker kills it after 10 s).
+STOP_BOUND_S = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def hang_the_api(http: aiohttp.ClientSession, emulator: str, path: str) -> None:
+    """Arm the sandbox emulator so that the next request to ``path`` is answered only after a minute."""
+    fault = {"path": path, "delay_s": 60.0}
+    async with http.post(f"{emulator}/_emulator/faults", json=fault) as answer:
+        assert answer.status == 200, await answer.text()
+
+
+async def until_the_api_hangs(http: aiohttp.ClientSession, emulator: str) -> None:
+    """Wait until a request has run into the armed fault (it is no longer armed)."""
+    for _ in range(300):
+        async with http.get(f"{emulator}/_emulator/state") as answer:
+            if (await answer.json())["faults_armed"] == 0:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no request reached the hung API")
+
+
+async def test_sigterm_during_discords_reconnect_wait_stops_at_once(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", fake_discord, sync=False, guild_ids=None)
+    log_path = tmp_path / "mjbot.log"
+    async with mjbot_run(config, fake_discord, stop_within_s=STOP_BOUND_S):
+        await fake_discord.stop()  # Discord goes away: discord.py waits longer and longer between reconnects
+        for _ in range(300):
+            if "Attempting a reconnect in" in log_path.read_text(errors="replace"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(log_path.read_text(errors="replace"))
+        # The traceback discord.py logged about the lost connection is not ours to judge: count from here.
+        log_path.write_bytes(b"")
+
+
+async def test_sigterm_while_a_tick_waits_on_a_hung_api_stops_at_once(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    emulator = f"http://127.0.0.1:{free_port()}"
+    port = int(emulator.rsplit(":", 1)[1])
+    config = write_config(
+        tmp_path / "config.toml", fake_discord, sync=True, guild_ids=[fake_discord.guild.id],
+        emulator_port=port, job_duration_s=600,
+    )  # fmt: skip
+    async with mjbot_run(config, fake_discord, stop_within_s=STOP_BOUND_S), aiohttp.ClientSession() as http:
+        handle = await fake_discord.slash("imagine", {"prompt": "a lighthouse at dusk"})
+        await handle.wait_for_original(timeout=15)  # the job runs (for ten minutes): every tick asks about it
+        await hang_the_api(http, emulator, "/midjourney/tasks")
+        await until_the_api_hangs(http, emulator)

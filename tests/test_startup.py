@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sqlite3
 import sys
@@ -32,14 +33,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write_config(folder: Path, *, api_base: str, listen_port: int = 0, store: str = "mjbot.sqlite3") -> Path:
+def write_config(
+    folder: Path,
+    *,
+    api_base: str,
+    gateway_url: str = "ws://127.0.0.1:1/gateway",
+    listen_port: int = 0,
+    store: str = "mjbot.sqlite3",
+) -> Path:
     path = folder / "config.toml"
     path.write_text(
         f"""
 [discord]
 token = "the-wrong-token"
 api_base = "{api_base}"
-gateway_url = "ws://127.0.0.1:1/gateway"
+gateway_url = "{gateway_url}"
 [acedata]
 base_url = "emulator"
 [callback]
@@ -88,7 +96,7 @@ async def strict_discord() -> Iterator[FakeDiscord]:
 
 
 async def test_a_wrong_discord_token_is_one_line_and_exit_2(strict_discord: FakeDiscord, tmp_path: Path) -> None:
-    config = write_config(tmp_path, api_base=strict_discord.api_base)
+    config = write_config(tmp_path, api_base=strict_discord.api_base, gateway_url=strict_discord.gateway_url)
     code, _, err, took = await mjbot("run", "--config", str(config), cwd=tmp_path)
     assert code == 2 and took < LIMIT_S
     line = one_line(err)
@@ -124,7 +132,9 @@ async def test_the_listener_port_taken_is_one_line_naming_the_keys(fake_discord:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        config = write_config(tmp_path, api_base=fake_discord.api_base, listen_port=port)
+        config = write_config(
+            tmp_path, api_base=fake_discord.api_base, gateway_url=fake_discord.gateway_url, listen_port=port
+        )
         code, _, err, took = await mjbot("run", "--config", str(config), cwd=tmp_path)
     assert code == 1 and took < LIMIT_S
     line = one_line(err)
@@ -176,7 +186,9 @@ async def test_a_bad_store_is_one_line_for_the_bot_and_the_cli(
 ) -> None:
     store = tmp_path / "store.sqlite3"
     make(store)  # type: ignore[operator]
-    config = write_config(tmp_path, api_base=fake_discord.api_base, store=store.name)
+    config = write_config(
+        tmp_path, api_base=fake_discord.api_base, gateway_url=fake_discord.gateway_url, store=store.name
+    )
     for command in ("run", "jobs"):
         code, _, err, took = await mjbot(command, "--config", str(config), cwd=tmp_path)
         assert code == 1 and took < LIMIT_S, err
@@ -216,3 +228,55 @@ async def test_a_closed_pipe_ends_mjbot_jobs_quietly(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), timeout=LIMIT_S)
     assert process.returncode == 0, err
     assert err == b""
+
+
+async def test_a_gateway_out_of_reach_is_retried_then_one_line_and_exit_1(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    gateway = f"ws://127.0.0.1:{free_port()}/gateway"  # the REST API answers, the websocket is refused
+    config = write_config(tmp_path, api_base=fake_discord.api_base, gateway_url=gateway)
+    code, _, err, took = await mjbot("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1 and took < LIMIT_S
+    line = one_line(err)
+    assert f"cannot reach Discord's gateway at {gateway} after 4 attempts (connection failed" in line
+    assert "let websockets through" in line and "[discord] gateway_url" in line
+    assert err.count("trying again") == 3
+    assert fake_discord.identifies == []
+
+
+async def test_an_attempt_to_reach_discord_gives_up_soon_on_a_host_that_never_answers() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        began = time.monotonic()
+        with pytest.raises(StartupError) as caught:
+            await wait_for_discord(f"http://127.0.0.1:{port}/api/v10", delays=())
+        took = time.monotonic() - began
+    # Four attempts and 7 s of waits must stay well under 30 s with the time Python takes to start.
+    assert took < 3.5 and "no answer within 3 s" in str(caught.value)
+
+
+async def test_sigterm_during_the_start_up_retries_stops_at_once_and_exits_0(tmp_path: Path) -> None:
+    config = write_config(tmp_path, api_base=f"http://127.0.0.1:{free_port()}/api/v10")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MJBOT_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config),
+        cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        seen = b""
+        while b"trying again" not in seen:
+            seen += await asyncio.wait_for(process.stderr.readline(), timeout=LIMIT_S)
+        process.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
+        rest = await asyncio.wait_for(process.stderr.read(), timeout=LIMIT_S)
+        code = await process.wait()
+        took = time.monotonic() - asked
+    finally:
+        if process.returncode is None:
+            process.kill()
+    err = (seen + rest).decode()
+    assert code == 0 and took < 5, (took, err)  # a stop that was asked for is no failure
+    assert "mjbot stopped" in err and "Traceback" not in err and "mjbot: cannot reach" not in err

@@ -36,8 +36,10 @@ Sleep = Callable[[float], Awaitable[None]]
 MAX_CONCURRENT_BATCHES = 4
 #: Unconfirmed jobs reconciled per tick, so a backlog of them cannot hold up polling.
 MAX_RECONCILES_PER_TICK = 8
-#: How long ``stop`` waits for the current tick, and then for event handlers.
+#: How long ``stop`` waits for event handlers.
 STOP_TIMEOUT_S = 30.0
+#: How long ``stop`` lets a tick under way finish before cancelling it (it happens again at the next start).
+STOP_TICK_GRACE_S = 2.0
 CANCELLED_MESSAGE = "Cancelled. The API cannot stop a task, so any result that still arrives is ignored."
 
 
@@ -140,13 +142,17 @@ class JobEngine:
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="job-engine-poll")
 
     async def stop(self) -> None:
-        """Stop polling (after the tick under way, if any) and let queued events reach their handlers."""
+        """Stop polling and let queued events reach their handlers.
+
+        A tick under way gets ``STOP_TICK_GRACE_S`` to finish, then is cancelled: a request to a hung API must not
+        hold up a shutdown, and a cut tick loses nothing (every job it followed is still unfinished in the store).
+        """
         self._stopping = True
         task, self._loop_task = self._loop_task, None
         if task is not None:
             if not self._ticking:
                 task.cancel()  # it is asleep between ticks
-            _, pending = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+            _, pending = await asyncio.wait({task}, timeout=STOP_TICK_GRACE_S)
             for straggler in pending:
                 straggler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
