@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -35,12 +37,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[common], help="run the Discord bot (the default command)")
 
     emu = sub.add_parser("emulator", parents=[common], help="run the Ace Data Cloud API emulator alone")
-    emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    emu.add_argument("--port", type=_port, default=8787, help="port to listen on (default 8787)")
-    emu.add_argument("--token", default="emulator-token", help="the bearer token it accepts (default emulator-token)")
-    emu.add_argument("--job-duration", type=float, metavar="S", help="seconds an image job takes")
-    emu.add_argument("--video-duration", type=float, metavar="S", help="seconds a video job takes")
-    emu.add_argument("--failure-rate", type=float, metavar="F", help="share of jobs that fail, 0 to 1")
+    emu.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    emu.add_argument(
+        "--port",
+        type=_port,
+        help="port to listen on, 0 for any free one (default: the config's [emulator] listen_port)",
+    )
+    emu.add_argument(
+        "--token", type=_token, default="emulator-token", help="the bearer token it accepts (default: %(default)s)"
+    )
+    emu.add_argument(
+        "--job-duration",
+        type=_seconds,
+        metavar="S",
+        help="seconds an image job takes (default: [emulator] job_duration_s)",
+    )
+    emu.add_argument(
+        "--video-duration",
+        type=_seconds,
+        metavar="S",
+        help="seconds a video job takes (default: [emulator] video_duration_s)",
+    )
+    emu.add_argument(
+        "--failure-rate",
+        type=_share,
+        metavar="F",
+        help="share of jobs that fail, 0 to 1 (default: [emulator] failure_rate)",
+    )
     emu.add_argument("--moderate", action="append", metavar="WORD", help="refuse prompts with this word (repeatable)")
 
     job_options = argparse.ArgumentParser(add_help=False, parents=[common])
@@ -57,12 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--image", required=True, metavar="URL", help="the start frame (http or https)")
     video.add_argument("--end-image", metavar="URL", help="an end frame (not with --loop)")
     video.add_argument("--loop", action="store_true", help="end on the start frame, for a seamless loop")
-    video.add_argument("--mode", choices=("fast", "turbo"), default="fast")
-    video.add_argument("--resolution", choices=("480p", "720p"), default="720p")
+    video.add_argument("--mode", choices=("fast", "turbo"), default="fast", help="(default: %(default)s)")
+    video.add_argument("--resolution", choices=("480p", "720p"), default="720p", help="(default: %(default)s)")
 
     imagine = sub.add_parser("imagine", parents=[new_job], help="make a 2x2 image grid from a prompt")
-    imagine.add_argument("prompt")
-    imagine.add_argument("--mode", choices=("fast", "relax", "turbo"), default="fast")
+    imagine.add_argument("prompt", help="what to picture; Midjourney parameters such as --ar 16:9 pass through")
+    imagine.add_argument("--mode", choices=("fast", "relax", "turbo"), default="fast", help="(default: %(default)s)")
 
     extend = sub.add_parser("extend", parents=[new_job], help="extend one clip of a finished video job")
     extend.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
@@ -73,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
 
     jobs = sub.add_parser("jobs", parents=[common], help="list recent jobs in the store")
-    jobs.add_argument("--limit", type=_positive, default=20, metavar="N", help="how many jobs, newest first")
+    jobs.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="how many jobs, newest first (default: %(default)s)"
+    )
 
     sub.add_parser("health", parents=[common], help="ask a running bot's /healthz (exit 0 when healthy)")
     cli_users.add_parser(sub, common)
@@ -102,6 +127,41 @@ def _positive(text: str) -> int:
     return number
 
 
+def _number(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return number
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, more than 0 (as the config's durations)."""
+    seconds = _number(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{seconds:g} is too short: give a number of seconds more than 0, such as 0.5")
+    return seconds
+
+
+def _share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    share = _number(text)
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{share:g} is out of range: give a share from 0 to 1, such as 0.1 for 10%")
+    return share
+
+
+def _token(text: str) -> str:
+    """An argparse type: a bearer token a client can send (not empty, no spaces)."""
+    if not text or text != text.strip() or any(char.isspace() for char in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} can't be a bearer token: give one word with no spaces, such as emulator-token"
+        )
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -123,9 +183,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``mjbot jobs | head -1``): nothing more to say, and nobody to say it to.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        print("mjbot: interrupted; unfinished jobs stay in the store and resume on the next start", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM (see _stop_on_sigterm)
+        print(f"mjbot: {_interrupted(args)}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if getattr(args, "terminated", False) else signal.SIGINT)
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What an interrupted command leaves behind, and how to go on."""
+    if args.command == "emulator":
+        return "emulator stopped"
+    job_id = getattr(args, "following", None)
+    if job_id:
+        return (
+            f"interrupted; job {job_id} stays in the store unfinished and resumes on the next start; "
+            f"follow it with: mjbot wait {job_id}{cli_jobs.again(args)}"
+        )
+    return "interrupted; unfinished jobs stay in the store and resume on the next start"
+
+
+def _stop_on_sigterm(args: argparse.Namespace) -> None:
+    """Stop on SIGTERM as on Ctrl-C: cancel the command, so that it closes its store and says what it leaves."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def stop() -> None:
+        args.terminated = True
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -138,20 +224,26 @@ async def _dispatch(args: argparse.Namespace) -> int:
         with StoreOwner.acquire(config.store.path, "mjbot run"):  # before Discord hears of us
             await run_bot(config)
         return 0
+    _stop_on_sigterm(args)
     if command == "emulator":
         return await _run_emulator(args)
     if command == "users":
         return await cli_users.run(args)
     if command == "health":
-        config = load_config(args.config, missing_ok=True)
-        return await asyncio.to_thread(_check_health, config, sys.stdout)
+        config = load_config(args.config, missing_ok=args.config is None)
+        return await asyncio.to_thread(_check_health, config, sys.stdout, sys.stderr)
     if command == "jobs":
         config = load_config(args.config, missing_ok=args.config is None)
+        if not cli_jobs.store_exists(config, args, sys.stderr):
+            return 1
         return await _list_jobs(config, args.limit, sys.stdout)
+    if command == "wait":
+        # The API is needed only to follow an unfinished job: a finished or unknown one is read from the store.
+        config = _job_config(args, require_acedata=False)
+        _setup_logging(config, quiet=True)
+        return await cli_jobs.wait_command(args, config, sys.stdout, sys.stderr, api_config=lambda: _job_config(args))
     config = _job_config(args)
     _setup_logging(config, quiet=True)
-    if command == "wait":
-        return await cli_jobs.wait_command(args, config, sys.stdout, sys.stderr)
     return await cli_jobs.run_job_command(args, config, sys.stdout, sys.stderr)
 
 
@@ -160,18 +252,16 @@ def _setup_logging(config: Config, *, quiet: bool = False) -> None:
     setup_logging(level, config.logging.format, secrets=(config.discord.token, config.acedata.token))
 
 
-def _job_config(args: argparse.Namespace) -> Config:
+def _job_config(args: argparse.Namespace, *, require_acedata: bool = True) -> Config:
     """Job commands run on defaults when there is no config file, so ``--api emulator`` works out of the box."""
-    import os
-
     environ = dict(os.environ)
     if args.api:
         environ["MJBOT_ACEDATA_BASE_URL"] = args.api
-    return load_config(args.config, environ=environ, require_acedata=True, missing_ok=args.config is None)
+    return load_config(args.config, environ=environ, require_acedata=require_acedata, missing_ok=args.config is None)
 
 
 async def _run_emulator(args: argparse.Namespace) -> int:
-    from bot.acedata.emulator import EmulatorSettings, serve_forever
+    from bot.acedata.emulator import Emulator, EmulatorSettings
     from bot.runtime import emulator_state_path
 
     config = load_config(args.config, missing_ok=args.config is None)
@@ -186,25 +276,35 @@ async def _run_emulator(args: argparse.Namespace) -> int:
         # The jobs that sandbox runs (``--api emulator``) made on this config's store: their printed links work here.
         replay_path=str(emulator_state_path(config)),
     )
-
-    def ready() -> None:
-        base = f"http://{args.host}:{args.port}"
+    # The config's port by default: the links its sandbox runs printed point there.
+    port = knobs.listen_port if args.port is None else args.port
+    emulator = Emulator(settings)
+    try:
+        base = await emulator.start(args.host, port)
+    except OSError as error:
+        raise listen_error(error, host=args.host, port=port, keys="--host and --port") from None
+    try:
         print(f"mjbot emulator on {base} (token: {args.token}); Ctrl-C stops it", flush=True)
         print(f"  API: POST {base}/midjourney/imagine, /videos, /tasks; sample frames: {base}/samples/NAME.png")
         print(f"  media of sandbox runs on {config.store.path} is served here too", flush=True)
-
-    try:
-        await serve_forever(settings, args.host, args.port, ready=ready)
-    except OSError as error:
-        raise listen_error(error, host=args.host, port=args.port, keys="--host and --port") from None
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
     return 0
 
 
-def _check_health(config: Config, out: TextIO) -> int:
+def _check_health(config: Config, out: TextIO, err: TextIO) -> int:
     """GET the listener's /healthz; used by the Docker HEALTHCHECK."""
     import urllib.error
     import urllib.request
 
+    if config.callback.listen_port == 0:
+        print(
+            "mjbot: the health check needs a fixed port, but [callback] listen_port is 0 (any free port, which "
+            "nobody else can know); set a port such as 8080 in the config",
+            file=err,
+        )
+        return 2
     host = config.callback.listen_host
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind is reached through loopback
         host = "127.0.0.1"
@@ -229,7 +329,9 @@ async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
     finally:
         await store.close()
     if not jobs:
-        print("No jobs yet. Try: mjbot video 'waves crash' --image URL --api emulator", file=out)
+        print(
+            f"No jobs yet in {config.store.path}. Try: mjbot video 'waves crash' --image URL --api emulator", file=out
+        )
         return 0
     now = time.time()
     print(f"{'JOB':<11} {'KIND':<8} {'ACTION':<11} {'STATUS':<10} {'PROGRESS':>8}  {'AGE':>8}  PROMPT", file=out)

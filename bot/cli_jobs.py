@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import shlex
 import time
-from typing import TextIO
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot import media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
@@ -29,6 +31,9 @@ from bot.store.models import Job, JobKind, JobStatus
 from bot.store.owner import StoreOwner, holder_of
 from bot.text import duration, progress_bar
 
+if TYPE_CHECKING:
+    from bot.runtime import Services
+
 #: How often ``wait`` reads the job while another process runs it, and how often it tries to take over.
 WATCH_INTERVAL_S = 0.5
 TAKE_OVER_EVERY_S = 2.0
@@ -36,45 +41,101 @@ TAKE_OVER_EVERY_S = 2.0
 
 async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
     """``mjbot video|imagine|extend``: send one job and follow it to its result."""
-    from bot.runtime import Services
-
     try:
         request, parent_id = await build_request(args, config)
     except InputError as exc:
         print(f"mjbot: {flag_text(exc)}", file=err)
         return 2
+    command = f"mjbot {args.command}"
+    with StoreOwner.acquire(config.store.path, command):
+        # The twin is looked for before the engine starts: starting it may finish that very job.
+        twin = None if args.new else await stored_twin(config.store.path, request)
+        return await _send(args, config, request, parent_id, twin, out, err)
+
+
+async def _send(
+    args: argparse.Namespace,
+    config: Config,
+    request: ApiRequest,
+    parent_id: str | None,
+    twin: Job | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from bot.runtime import Services
+
     services = await Services.open(config, listen=False, command=f"mjbot {args.command}")
     try:
         if config.sandbox:
             print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
+        if twin is not None:
+            latest = await services.engine.get(twin.id) or twin
+            if not latest.finished:
+                print(f"mjbot: {twin_message(latest, again(args))}", file=err)
+                return 1
+            print(f"Job {latest.id} had the same request and has finished; it is not sent again.", file=out)
+            return await _result(services, latest, args, out)
         try:
             await check_frames(request, allow_private=config.acedata.media_may_be_private)
         except InputError as exc:
             print(f"mjbot: {flag_text(exc)}", file=err)
             return 2
-        if not args.new:
-            twin = await unfinished_twin(services.store, request)
-            if twin is not None:
-                print(f"mjbot: {twin_message(twin, again(args))}", file=err)
-                return 1
-        recorded: list[str] = []
+
+        def recorded(job_id: str) -> None:
+            args.following = job_id  # named if the command is interrupted
+
         try:
-            job_id = await services.engine.submit(request, parent_id=parent_id, recorded=recorded.append)
+            job_id = await services.engine.submit(request, parent_id=parent_id, recorded=recorded)
         except AceDataError as exc:
-            job = await services.engine.get(recorded[0]) if recorded else None
+            following = getattr(args, "following", None)
+            job = await services.engine.get(following) if following else None
             print(submit_failure(job, exc, again(args)), file=err)
             return 1
+        args.following = job_id
         print(f"Job {job_id} submitted.", file=out)
-        return await follow(services.engine, job_id, out, err, again(args))
+        job = await follow(services.engine, job_id, out)
+        if job is None:
+            print(f"mjbot: job {job_id} vanished from the store", file=err)
+            return 1
+        return await _result(services, job, args, out)
     finally:
         await services.close()
 
 
-async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
-    """``mjbot wait JOB``: follow a job to its result; a finished job's result is printed at once."""
+async def _result(services: Services, job: Job, args: argparse.Namespace, out: TextIO) -> int:
+    """The finished job's result; in the sandbox, saved first where another process may serve its links from."""
+    if services.emulator is not None:
+        await services.emulator.save()
+    code = print_result(job, out, again(args))
+    if services.emulator is not None and job.status is JobStatus.SUCCEEDED:
+        print(sandbox_note(services.config, services.emulator.settings.public_url, args), file=out)
+    return code
+
+
+def sandbox_note(config: Config, elsewhere: str | None, args: argparse.Namespace) -> str:
+    """Which process serves a sandbox run's links once it ends."""
+    port = config.emulator.listen_port
+    emulator = f"mjbot emulator{again(argparse.Namespace(config=args.config))}"
+    if elsewhere:
+        return (
+            f"Port {port} was taken, so this run listened on another; its links name port {port}, and the "
+            f"process there serves them if it is `{emulator}` (it reads this run's saved results)."
+        )
+    return f"These links work while a sandbox process listens on port {port}: the bot, a job command, or `{emulator}`."
+
+
+async def wait_command(
+    args: argparse.Namespace, config: Config, out: TextIO, err: TextIO, *, api_config: Callable[[], Config]
+) -> int:
+    """``mjbot wait JOB``: follow a job to its result; a finished job's result is printed at once.
+
+    ``api_config`` is the config with the API checked: only needed when this process must follow the job itself.
+    """
     from bot.runtime import Services
 
     path = config.store.path
+    if not store_exists(config, args, err):
+        return 1
     store = await Store.open(path)
     try:
         job = await store.get_job(args.job)
@@ -85,6 +146,7 @@ async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, er
         return 2
     if job.finished:
         return print_result(job, out, again(args))
+    args.following = job.id
     owner = StoreOwner.try_acquire(path, "mjbot wait")
     if owner is None:
         watched, owner = await watch(path, job.id, out)
@@ -94,11 +156,45 @@ async def wait_command(args: argparse.Namespace, config: Config, out: TextIO, er
         if owner is None:
             return print_result(watched, out, again(args))
     with owner:
-        services = await Services.open(config, listen=False, command="mjbot wait")
+        services = await Services.open(api_config(), listen=False, command="mjbot wait")
         try:
-            return await follow(services.engine, job.id, out, err, again(args))
+            followed = await follow(services.engine, job.id, out)
+            if followed is None:
+                print(f"mjbot: job {job.id} vanished from the store", file=err)
+                return 1
+            return await _result(services, followed, args, out)
         finally:
             await services.close()
+
+
+def store_exists(config: Config, args: argparse.Namespace, err: TextIO) -> bool:
+    """Whether the store is there to read; if not, says where it was looked for (a read never creates one)."""
+    path = config.store.path
+    if has_store(path):
+        return True
+    source = f"the [store] path of {args.config}" if args.config else "the [store] path of config.toml, or the default"
+    print(
+        f"mjbot: there is no store at {path} ({source}); nothing has run there yet. If the bot keeps its store "
+        "elsewhere, point at it with --config PATH (the bot's config, whose [store] path names it)",
+        file=err,
+    )
+    return False
+
+
+def has_store(path: str) -> bool:
+    """Whether the store file is there (reading it must not create it)."""
+    return Path(path).is_file()
+
+
+async def stored_twin(path: str, request: ApiRequest) -> Job | None:
+    """The unfinished twin of ``request`` in the store at ``path``, read without starting any engine."""
+    if not has_store(path):
+        return None
+    store = await Store.open(path)
+    try:
+        return await unfinished_twin(store, request)
+    finally:
+        await store.close()
 
 
 async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
@@ -116,11 +212,13 @@ async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRe
         return video, None
     if args.command == "imagine":
         return imagine_request(args.prompt, mode=args.mode), None
-    store = await Store.open(config.store.path)
-    try:
-        parent = await store.get_job(args.job)
-    finally:
-        await store.close()
+    parent = None
+    if has_store(config.store.path):
+        store = await Store.open(config.store.path)
+        try:
+            parent = await store.get_job(args.job)
+        finally:
+            await store.close()
     if parent is None:
         raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
     if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
@@ -204,8 +302,8 @@ def submit_failure(job: Job | None, error: AceDataError, flags: str = "") -> str
     return f"mjbot: the API refused the job: {error}"
 
 
-async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO, flags: str = "") -> int:
-    """Show the job's progress while this process's engine runs it, then its result."""
+async def follow(engine: JobEngine, job_id: str, out: TextIO) -> Job | None:
+    """Show the job's progress while this process's engine runs it; the finished job (``None`` if deleted)."""
     progress = ProgressPrinter(out)
     while True:
         job = await engine.get(job_id)
@@ -217,10 +315,7 @@ async def follow(engine: JobEngine, job_id: str, out: TextIO, err: TextIO, flags
     if job is not None and job.status is JobStatus.SUCCEEDED:
         progress.show(job)
     progress.done()
-    if job is None:
-        print(f"mjbot: job {job_id} vanished from the store", file=err)
-        return 1
-    return print_result(job, out, flags)
+    return job
 
 
 async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreOwner | None]:

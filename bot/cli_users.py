@@ -12,6 +12,7 @@ import sys
 import time
 from typing import TextIO
 
+from bot.cli_jobs import store_exists
 from bot.config import Config, load_config
 from bot.scopes import MAX_REASON_CHARS, block_everywhere, global_blocks, unblock_everywhere
 from bot.settings import BlockEntry
@@ -51,6 +52,9 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     if command == "block" and len(args.reason) > MAX_REASON_CHARS:
         print(f"mjbot: --reason is {len(args.reason)} characters long; keep it to {MAX_REASON_CHARS}", file=err)
         return 2
+    # Only a block writes (and may come before the bot's first start); the others read, and never make a store.
+    if command != "block" and not store_exists(config, args, err):
+        return 1
     return await _run_on_store(config, command, user_id, args, out)
 
 

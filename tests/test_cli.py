@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -119,7 +121,7 @@ def test_bad_input_is_refused_before_any_job(config: Path, tmp_path: Path, args:
     assert result.returncode == 2
     assert message in result.stderr
     listing = mjbot("jobs", "--config", str(config), cwd=tmp_path)
-    assert "No jobs yet" in listing.stdout
+    assert listing.returncode == 1 and "there is no store at" in listing.stderr  # not even a store was made
 
 
 def test_moderation_refusal_is_reported(config: Path, tmp_path: Path) -> None:
@@ -212,3 +214,153 @@ def test_mjbot_emulator_serves_the_media_links_that_sandbox_runs_printed(config:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def emulator_process(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``mjbot emulator`` in a child process, and the first line it printed (once it listens)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "emulator", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline()
+
+
+def test_mjbot_emulator_listens_on_the_config_port_and_serves_a_sandbox_run_that_found_it_taken(
+    config: Path, tmp_path: Path
+) -> None:
+    port = re.search(r"listen_port = (\d+)", config.read_text(encoding="utf-8"))
+    assert port is not None
+    server, first = emulator_process("--config", str(config), cwd=tmp_path)  # no --port: the config's
+    try:
+        assert f"mjbot emulator on http://127.0.0.1:{port.group(1)} " in first, first
+        video = mjbot("video", "waves", "--image", sample(config, "rocks"), "--config", str(config), cwd=tmp_path)
+        assert video.returncode == 0, video.stderr
+        links = re.findall(r"(?:clip \d|cover):\s+(http://\S+)", video.stdout)
+        assert len(links) == 5 and all(link.startswith(f"http://127.0.0.1:{port.group(1)}/") for link in links)
+        assert f"Port {port.group(1)} was taken" in video.stdout and "mjbot emulator --config" in video.stdout
+        for link in links:  # the run has ended: the process on the configured port serves them
+            with urllib.request.urlopen(link, timeout=5) as answer:  # noqa: S310 - http on loopback
+                assert answer.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_mjbot_emulator_prints_the_port_it_got_and_stops_with_its_own_line(tmp_path: Path) -> None:
+    server, first = emulator_process("--port", "0", cwd=tmp_path)
+    try:
+        found = re.search(r"on http://127\.0\.0\.1:(\d+) ", first)
+        assert found and found.group(1) != "0", first
+        with urllib.request.urlopen(f"http://127.0.0.1:{found.group(1)}/samples/a.png", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert "emulator stopped" in err and "unfinished jobs" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--token", ""], "argument --token: '' can't be a bearer token"),
+        (["--failure-rate", "5"], "argument --failure-rate: 5 is out of range"),
+        (["--job-duration", "-1"], "argument --job-duration: -1 is too short"),
+        (["--job-duration", "nan"], "argument --job-duration: 'nan' is not a finite number"),
+        (["--video-duration", "0"], "argument --video-duration: 0 is too short"),
+    ],
+)
+def test_mjbot_emulator_refuses_knobs_it_cannot_honour(tmp_path: Path, args: list[str], message: str) -> None:
+    result = mjbot("emulator", "--port", "0", *args, cwd=tmp_path, timeout=20)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_an_interrupted_job_is_named_and_the_same_command_later_prints_its_result_instead_of_sending_again(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    store = tmp_path / "jobs.sqlite3"
+    config.write_text(
+        FAST.format(store=store.as_posix(), port=free_port()).replace("video_duration_s = 0.8", "video_duration_s = 3"),
+        encoding="utf-8",
+    )
+    command = ["video", "waves", "--image", sample(config, "rocks"), "--config", str(config)]
+    ids = []
+    for stop, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        running = subprocess.Popen(
+            [sys.executable, "-m", "bot", *command, *(["--new"] if ids else [])],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert running.stdout is not None
+        submitted = running.stdout.readline()
+        while "submitted" not in submitted and submitted:
+            submitted = running.stdout.readline()
+        found = re.match(r"Job (\w+) submitted", submitted)
+        assert found, submitted
+        running.send_signal(stop)
+        _, err = running.communicate(timeout=20)
+        assert running.returncode == code, err
+        assert f"job {found.group(1)} stays in the store unfinished" in err, err
+        assert f"mjbot wait {found.group(1)} --config {config}" in err, err
+        ids.append(found.group(1))
+
+    time.sleep(3.5)  # both are due now; the engine finishes them as it starts
+    again = mjbot(*command, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "submitted" not in again.stdout
+    assert f"Job {ids[0]} had the same request and has finished" in again.stdout
+    assert f"Job {ids[0]} done" in again.stdout and len(re.findall(r"clip \d: http", again.stdout)) == 4
+    listing = mjbot("jobs", "--config", str(config), cwd=tmp_path)
+    assert len([line for line in listing.stdout.splitlines()[1:] if line.strip()]) == 2  # no third job
+    forced = mjbot(*command, "--new", cwd=tmp_path)
+    assert forced.returncode == 0 and "submitted" in forced.stdout
+
+
+def test_read_only_commands_never_make_a_store_and_say_where_they_looked(tmp_path: Path) -> None:
+    for command in (["jobs"], ["wait", "abc"], ["users", "list"], ["users", "unblock", "123456789012345678"]):
+        result = mjbot(*command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        assert f"there is no store at {tmp_path / 'data' / 'mjbot.sqlite3'}" in result.stderr
+        assert "--config" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_empty_store_is_named(config: Path, tmp_path: Path) -> None:
+    made = mjbot("video", "   ", "--image", "https://example.org/a.png", "--config", str(config), cwd=tmp_path)
+    assert made.returncode == 2
+    blocked = mjbot("users", "block", "123456789012345678", "--config", str(config), cwd=tmp_path)  # writes: makes it
+    assert blocked.returncode == 0, blocked.stderr
+    listing = mjbot("jobs", "--config", str(config), cwd=tmp_path)
+    assert listing.returncode == 0 and f"No jobs yet in {tmp_path / 'jobs.sqlite3'}" in listing.stdout
+
+
+def test_wait_needs_the_api_only_to_follow_a_job(tmp_path: Path) -> None:
+    quick = {"MJBOT_EMULATOR_JOB_DURATION_S": "0.5", "MJBOT_EMULATOR_LISTEN_PORT": str(free_port())}
+    made = mjbot("imagine", "a red cube", "--api", "emulator", cwd=tmp_path, env=quick)
+    assert made.returncode == 0, made.stderr
+    found = re.search(r"Job (\w+) done", made.stdout)
+    assert found, made.stdout
+    finished = mjbot("wait", found.group(1), cwd=tmp_path)  # no --api: the result is in the store
+    assert finished.returncode == 0 and f"Job {found.group(1)} done" in finished.stdout, finished.stderr
+    unknown = mjbot("wait", "nosuchjob1", cwd=tmp_path)
+    assert unknown.returncode == 2 and "there is no job 'nosuchjob1'" in unknown.stderr, unknown.stderr
+
+
+def test_health_refuses_a_missing_config_and_a_port_nobody_can_know(tmp_path: Path) -> None:
+    missing = mjbot("health", "--config", str(tmp_path / "nonexistent.toml"), cwd=tmp_path)
+    assert missing.returncode == 2 and "nonexistent.toml does not exist" in missing.stderr
+    anyport = tmp_path / "anyport.toml"
+    anyport.write_text("[callback]\nlisten_port = 0\n", encoding="utf-8")
+    result = mjbot("health", "--config", str(anyport), cwd=tmp_path)
+    assert result.returncode == 2 and "the health check needs a fixed port" in result.stderr, result.stderr
+    assert ":0/healthz" not in result.stdout
+
+
+def test_help_shows_the_defaults(tmp_path: Path) -> None:
+    video = mjbot("video", "--help", cwd=tmp_path)
+    assert "(default: fast)" in video.stdout and "(default: 720p)" in video.stdout
+    emulator = mjbot("emulator", "--help", cwd=tmp_path)
+    assert "listen_port" in emulator.stdout and "(default: emulator-token)" in emulator.stdout

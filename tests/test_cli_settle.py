@@ -133,6 +133,7 @@ def test_an_unconfirmed_submit_names_the_job_and_wait_follows_it_without_a_secon
 
 
 def test_wait_for_an_unknown_job_says_so(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "jobs.sqlite3").write_bytes(b"")  # an empty store
     result = mjbot("wait", "nosuchjob1", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 2
     assert "there is no job 'nosuchjob1'" in result.stderr and "mjbot jobs" in result.stderr

@@ -73,5 +73,6 @@ async def test_bad_input_is_named(tmp_path: Path) -> None:
     assert code == 2 and "USER_ID must be a Discord user id" in err and "'bob'" in err
     code, _, err = await mjbot("users", "block", "42", "--reason", "x" * 301, "--config", str(config), cwd=tmp_path)
     assert code == 2 and "keep it to 300" in err
-    code, out, _ = await mjbot("users", "unblock", "42", "--config", str(config), cwd=tmp_path)
-    assert code == 1 and "is not blocked" in out
+    code, _, err = await mjbot("users", "unblock", "42", "--config", str(config), cwd=tmp_path)
+    assert code == 1 and "there is no store at" in err  # nothing was blocked there, and no store is made
+    assert not (tmp_path / "store.sqlite3").exists()

@@ -68,7 +68,10 @@ class ApiHandlers:
                 if body is _NOT_JSON:
                     raise bad_request("The request body is not valid JSON.")
                 raise bad_request("The request body must be a JSON object.")
-            return await self._dispatch(request, body, trace_id)
+            response = await self._dispatch(request, body, trace_id)
+            if engine.settings.save_before_answer and engine.state is not None:
+                await engine.state.flush()  # another process serves the links: they must be in the file first
+            return response
         except ApiProblem as problem:
             log.debug("emulator: %s answered %d %s", request.path, problem.status, problem.code)
             return error_response(problem.status, problem.code, problem.message, trace_id, legacy=legacy)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Put in every waiter's queue when the server shuts down, so held requests and streams end.
 CLOSING: dict[str, Any] = {}
-#: Shortest time between two reads of the sandbox runs' state file by ``recall``.
-REPLAY_INTERVAL_S = 1.0
 IMAGE_FAILURE = ("failed", "The job failed to render, please retry")
 VIDEO_FAILURE = ("failed", "The video failed to render, please retry")
 _FAILURES = {"imagine": IMAGE_FAILURE, "videos": VIDEO_FAILURE}
@@ -59,8 +57,8 @@ class Engine:
         self.frames = FrameFetcher(lambda: self.settings)
         #: Where the tasks are kept across restarts, once ``open_state`` was called.
         self.state: StateFile | None = None
-        #: When ``recall`` last read the sandbox runs' state file.
-        self._replayed_at = -float("inf")
+        #: The sandbox runs' state file as ``recall`` last read it (inode, modification time, size).
+        self._replayed: tuple[int, int, int] | None = None
         #: Seeded: decides failures and looks, so a run can be repeated. Ids never come from it, so a
         #: restarted sandbox cannot hand out an id that a bot's store already holds.
         self._rng = random.Random(settings.seed)  # noqa: S311 - not security
@@ -305,13 +303,21 @@ class Engine:
     async def recall(self, task_id: str) -> Task | None:
         """The task, also when it is one of the sandbox runs' (``settings.replay_path``) saved since the last look.
 
-        The file is read at most once a second, so a stream of requests for unknown ids costs little.
+        The file is read again only when it changed, so a stream of requests for unknown ids costs a ``stat`` each,
+        and a task saved a moment ago is found at once.
         """
         task = self.get(task_id)
         path = self.settings.replay_path
-        if task is not None or not path or time.monotonic() - self._replayed_at < REPLAY_INTERVAL_S:
+        if task is not None or not path:
             return task
-        self._replayed_at = time.monotonic()
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if signature == self._replayed:
+            return None  # read already as it is now: the task is not there
+        self._replayed = signature
         saved = await asyncio.to_thread(StateFile(Path(path), list).load, set_aside=False)
         self.restore(saved_task for saved_task in saved if saved_task.finished_at is not None)
         return self.get(task_id)

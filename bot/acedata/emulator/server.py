@@ -83,6 +83,11 @@ class Emulator:
             await self._engine.close()
         self._url = None
 
+    async def save(self) -> None:
+        """Write the tasks to the state file now (with ``settings.state_path``) rather than a moment later."""
+        if self._engine.state is not None:
+            await self._engine.state.flush()
+
     async def _on_shutdown(self, _app: web.Application) -> None:
         self._engine.wake_all_for_shutdown()
 

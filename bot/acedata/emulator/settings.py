@@ -29,6 +29,9 @@ class EmulatorSettings:
     clip_padding_bytes: int = 0
     #: Base of the media URLs in results; by default the URL the emulator listens on.
     public_url: str | None = None
+    #: Write the state file (``state_path``) before answering an API call that changed a task, for when another
+    #: process, which reads that file, serves the media links (``public_url`` names it).
+    save_before_answer: bool = False
     #: Time limit of one callback POST.
     callback_timeout_s: float = 10.0
     #: How long a media link in a result stays good; every answer signs its links afresh. 0: links never expire.
