@@ -148,8 +148,8 @@ class Services:
         """Where inside the bot's own network a result may be downloaded from: in the sandbox, the emulator's
         origin, where its media links point; with an API on the operator's own network, anywhere there (such an
         API, a standalone emulator or a proxy, may name its media host otherwise than its base URL); else nowhere."""
-        if self.emulator is not None:
-            return PrivateAccess.to(self.emulator.url)
+        if self.emulator is not None:  # its media links may name the configured port, held by another process
+            return PrivateAccess.to(self.emulator.url, *filter(None, [self.emulator.settings.public_url]))
         return ANYWHERE if self.config.acedata.media_may_be_private else NOWHERE
 
     async def close(self) -> None:
@@ -176,13 +176,25 @@ def running_limit_reader(settings_for: SettingsFor) -> Callable[[int | None, int
 
 
 async def _start_emulator(emulator: Emulator, port: int) -> str:
-    """Listen on the configured port, so earlier media links stay valid; any free port if it is taken."""
+    """Listen on the configured port, so earlier media links stay valid; any free port if it is taken.
+
+    On another port the media links still name the configured one: whoever holds it (``mjbot emulator`` reads this
+    run's state file) serves them, also after this run ends, so every task is saved before its answer goes out.
+    """
     try:
         return await emulator.start("127.0.0.1", port)
     except OSError as exc:
         if port == 0:
             raise
-        log.warning("sandbox: port %d is taken (%s); this run's media links use another port", port, exc.strerror)
+        log.warning(
+            "sandbox: port %d is taken (%s); this run listens on another port, and its media links name port %d "
+            "for the process there to serve",
+            port,
+            exc.strerror,
+            port,
+        )
+        emulator.settings.public_url = f"http://127.0.0.1:{port}"
+        emulator.settings.save_before_answer = True
         return await emulator.start("127.0.0.1", 0)
 
 
