@@ -241,3 +241,17 @@ async def test_sigterm_while_a_tick_waits_on_a_hung_api_stops_at_once(
         await handle.wait_for_original(timeout=15)  # the job runs (for ten minutes): every tick asks about it
         await hang_the_api(http, emulator, "/midjourney/tasks")
         await until_the_api_hangs(http, emulator)
+
+
+async def test_sigterm_while_a_submit_waits_on_a_hung_api_stops_at_once(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    emulator = f"http://127.0.0.1:{free_port()}"
+    port = int(emulator.rsplit(":", 1)[1])
+    config = write_config(
+        tmp_path / "config.toml", fake_discord, sync=True, guild_ids=[fake_discord.guild.id], emulator_port=port
+    )
+    async with mjbot_run(config, fake_discord, stop_within_s=STOP_BOUND_S), aiohttp.ClientSession() as http:
+        await hang_the_api(http, emulator, "/midjourney/imagine")
+        await fake_discord.slash("imagine", {"prompt": "a lighthouse at dusk"})
+        await until_the_api_hangs(http, emulator)

@@ -98,6 +98,8 @@ class JobEngine:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ticking = False
+        #: Tasks in the middle of a submit (see ``_send``).
+        self._senders: set[asyncio.Task[object]] = set()
         self._record = PollRecord(clock)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -149,14 +151,18 @@ class JobEngine:
         """
         self._stopping = True
         task, self._loop_task = self._loop_task, None
-        if task is not None:
-            if not self._ticking:
-                task.cancel()  # it is asleep between ticks
-            _, pending = await asyncio.wait({task}, timeout=STOP_TICK_GRACE_S)
+        if task is not None and not self._ticking:
+            task.cancel()  # it is asleep between ticks
+        # A submit under way is as safe to cut as a tick: its job is written before it is sent, and a job whose
+        # answer never came is settled (looked up, not sent again) at the next start.
+        under_way = {*([task] if task is not None else []), *self._senders}
+        if under_way:
+            _, pending = await asyncio.wait(under_way, timeout=STOP_TICK_GRACE_S)
             for straggler in pending:
                 straggler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._lookups.close()
         await self._events.drain(STOP_TIMEOUT_S)
 
@@ -320,11 +326,18 @@ class JobEngine:
         )
 
     async def _send(self, job: Job, request: ApiRequest) -> None:
+        # Noted, so that ``stop`` can cut a submit that waits on a hung API before the store closes under it.
+        sender = asyncio.current_task()
+        if sender is not None:
+            self._senders.add(sender)
         try:
             await self._submissions.send(job, request)
         except AceDataError as error:
             if not reconcile.is_ambiguous(error) or not await self._submissions.reconcile(job.id):
                 raise
+        finally:
+            if sender is not None:
+                self._senders.discard(sender)
 
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
-#: How long ``stop`` lets work under way finish before cancelling it.
-STOP_TIMEOUT_S: Final = 30.0
+#: How long ``stop`` lets work under way finish before cancelling it. Short, so a hung API cannot hold up a shutdown:
+#: a queued job's submit cut short is safe (its row is written before it is sent, and settled at the next start).
+STOP_TIMEOUT_S: Final = 2.0
 
 
 class EventFollower:
