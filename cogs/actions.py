@@ -5,9 +5,9 @@ into an API request, de-duplicated (a double click submits once) and submitted; 
 is the interaction's response for a button and a reply in the channel for a reaction.
 
 ✏️ Extend… has one path too: its button calls ``run`` like every other button, and ``run`` makes the
-checks an extension needs (the member may act, the video is finished, it was extended fewer than four
-times) before it opens the modal. The submitted modal comes back to ``run`` as an EXTEND follow-up with
-the new prompt, where the same checks run again, since the job may have changed meanwhile. A modal
+checks an extension needs (the member may act, and ``bot.followups``' rules: the video is finished, it was
+extended fewer than four times) before it opens the modal. The submitted modal comes back to ``run`` as an
+EXTEND follow-up with the new prompt, where the same checks run again, since the job may have changed meanwhile. A modal
 opened before a restart is taken by the ``on_interaction`` listener below (see cogs/ui/modals.py).
 """
 
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 import discord
 from discord.ext import commands
 
+from bot.followups import extendable, extends_of
 from bot.store import Store
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs import acks, gate
@@ -42,13 +43,7 @@ from cogs.i18n import (
     remember,
     t,
 )
-from cogs.plans import BATCH_SIZES as BATCH_SIZES
-from cogs.plans import MOTIONS as MOTIONS
-from cogs.plans import NOT_OFFERED as NOT_OFFERED
-from cogs.plans import Plan, clip_number, plan_extend, plan_follow_up, require_video_result
-from cogs.plans import video_options as video_options
-from cogs.plans import with_batch_size as with_batch_size
-from cogs.plans import with_motion as with_motion
+from cogs.plans import Plan, planned, refused
 from cogs.policy import Decision, may_act, may_see
 from cogs.ui import dynamic_items
 from cogs.ui.components import FOLLOW_UPS
@@ -65,8 +60,6 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_S: Final = 15.0
 #: How long a click waits for an identical one that is being submitted (Discord wants an answer within 3 s).
 DUPLICATE_WAIT_S: Final = 2.0
-#: Midjourney extends a video at most four times (about 21 s in all).
-MAX_EXTENDS: Final = 4
 #: A member is told at most this often why a reaction of theirs did nothing (per job and reaction).
 REACTION_NOTICE_INTERVAL_S: Final = 60.0
 
@@ -369,34 +362,16 @@ class FollowUps(commands.Cog):
         return t(locale, "actions.dms_closed")
 
     async def _plan(self, job: Job, follow_up: FollowUp) -> Plan:
-        """The request a submitting follow-up makes; UserFacingError when it does not fit this job."""
-        if follow_up.kind is FollowUpKind.EXTEND:
-            return await self._plan_extend(job, follow_up)
-        return plan_follow_up(job, follow_up)
+        """The request a submitting follow-up makes (planned by ``bot.followups``); UserFacingError when it does
+        not fit this job."""
+        return await planned(self.bot.services.store, job, follow_up)
 
-    async def _plan_extend(self, job: Job, follow_up: FollowUp) -> Plan:
-        clip = clip_number(follow_up.arg)
-        video_id = await self._check_extendable(job)
-        return plan_extend(job, clip, video_id, follow_up.prompt or job.prompt)
-
-    async def _check_extendable(self, job: Job) -> str:
-        """The video id to extend; UserFacingError unless the video is finished and may be extended again."""
-        video_id = require_video_result(job)
-        await self._check_extend_depth(job)
-        return video_id
-
-    async def _check_extend_depth(self, job: Job) -> None:
-        """Refuse a fifth extension: walk up the extensions this video was made of."""
-        depth = 0
-        current: Job | None = job
-        for _ in range(MAX_EXTENDS + 4):
-            if current is None or current.action != "extend":
-                break
-            if current.meta.clip is not None:
-                depth += 1
-            current = await self.bot.services.store.get_job(current.parent_id) if current.parent_id else None
-        if depth >= MAX_EXTENDS:
-            raise UserFacingError(msg("actions.extend_limit", count=MAX_EXTENDS))
+    async def _check_extendable(self, job: Job) -> None:
+        """UserFacingError unless the video is finished and may be extended again (the core's rule)."""
+        store = self.bot.services.store
+        refusal = extendable(job, await extends_of(store, job))
+        if refusal is not None:
+            raise refused(refusal)
 
     async def _submit(self, job: Job, follow_up: FollowUp, plan: Plan, actor: Actor, admission: gate.GateResult) -> str:
         if self._frames is not None:

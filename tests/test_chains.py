@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,8 @@ from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.models import ImagineAction, ImagineGenerate
 from bot.jobs import ChainRunner, JobEngine, JobEventType
-from bot.jobs.chains import animate_request
 from bot.settings import update_guild_settings
-from bot.store import EMPTY_META, Job, JobKind, JobMeta, JobStatus, QueueState, Store, VideoOptions
+from bot.store import Job, JobKind, JobMeta, JobStatus, QueueState, Store, VideoOptions
 
 DURATION = 10.0
 VIDEOS = "/midjourney/videos"
@@ -126,7 +124,8 @@ async def test_a_succeeded_upscale_gets_its_video(bot: Bot, emu: Emulator) -> No
     assert len(done.job.video_urls) == 4 and done.job.parent_id == upscale_id
 
 
-async def test_the_motion_flag_is_added_only_when_chosen_and_not_already_in_the_prompt(bot: Bot) -> None:
+async def test_the_motion_flag_is_added_only_when_chosen_and_then_replaces_the_prompts(bot: Bot) -> None:
+    # One rule for every Animate (bot.followups): a motion chosen for the video replaces the prompt's own.
     calm = await bot.upscale({"motion": None, "mode": "fast", "resolution": "720p", "loop": False})
     flagged = await bot.upscale({"motion": "high"}, prompt="a fox in a tutu --motion low --ar 1:1")
     await bot.run_to_end()
@@ -134,8 +133,9 @@ async def test_the_motion_flag_is_added_only_when_chosen_and_not_already_in_the_
     [still] = await bot.videos_of(calm)
     assert still.prompt == GRID_PROMPT and still.meta == JobMeta(chained_from=calm)
     assert (still.params["mode"], still.params["resolution"], still.params["loop"]) == ("fast", "720p", False)
-    [kept] = await bot.videos_of(flagged)
-    assert kept.prompt == "a fox in a tutu --motion low --ar 1:1"
+    [chosen] = await bot.videos_of(flagged)
+    assert chosen.prompt == "a fox in a tutu --ar 1:1 --motion high"
+    assert chosen.meta == JobMeta(chained_from=flagged, motion="high")
 
 
 async def test_only_an_upscale_that_asked_and_succeeded_is_chained(bot: Bot, emu: Emulator) -> None:
@@ -257,80 +257,6 @@ async def test_a_refused_video_is_recorded_as_a_failed_child(
     upscale = await bot.store.get_job(upscale_id)
     assert upscale is not None and await bot.chains.chain(upscale) is None
     assert len(video_submits(emu)) == 1 and len(await bot.videos_of(upscale_id)) == 1
-
-
-def test_animate_request_reads_the_options_and_falls_back_to_defaults() -> None:
-    upscale = Job(
-        id="upscale001",
-        kind=JobKind.IMAGINE,
-        action="upscale1",
-        prompt="  a heron  ",
-        params={},
-        status=JobStatus.SUCCEEDED,
-        progress=100,
-        created_at=0.0,
-        updated_at=0.0,
-        image_url="https://cdn.example/small.png",
-        meta=JobMeta.from_json(
-            {"v": 2, "then_animate": {"motion": "wild", "mode": "slow", "resolution": "4k", "loop": "yes"}}
-        ),
-    )
-    built = animate_request(upscale)
-    assert built is not None
-    request, motion = built
-    assert motion is None and request.prompt == "a heron"
-    assert request.to_body() == {
-        "action": "generate",
-        "prompt": "a heron",
-        "image_url": "https://cdn.example/small.png",
-        "loop": False,
-        "mode": "fast",
-        "resolution": "720p",
-    }
-    empty = animate_request(replace(upscale, prompt="", meta=JobMeta(then_animate=VideoOptions(motion="low"))))
-    assert empty is not None and empty[0].prompt == "--motion low"
-    assert animate_request(replace(upscale, image_url=None)) is None
-    assert animate_request(replace(upscale, meta=EMPTY_META)) is None
-    assert animate_request(replace(upscale, status=JobStatus.FAILED)) is None
-
-
-def test_animate_request_carries_the_end_frame_and_batch_size_of_the_video_options() -> None:
-    upscale = Job(
-        id="upscale002",
-        kind=JobKind.IMAGINE,
-        action="upscale3",
-        prompt="a heron takes off",
-        params={},
-        status=JobStatus.SUCCEEDED,
-        progress=100,
-        created_at=0.0,
-        updated_at=0.0,
-        image_url="https://cdn.example/small.png",
-        raw_image_url="https://cdn.example/full.png",
-        meta=JobMeta(
-            then_animate=VideoOptions(
-                motion="low",
-                mode="turbo",
-                resolution="480p",
-                loop=False,
-                end_image_url="https://cdn.example/end.png",
-                batch_size=2,
-            )
-        ),
-    )
-    built = animate_request(upscale)
-    assert built is not None
-    request, motion = built
-    assert motion == "low"
-    assert request.to_body() == {
-        "action": "generate",
-        "prompt": "a heron takes off --motion low --bs 2",
-        "image_url": "https://cdn.example/full.png",
-        "end_image_url": "https://cdn.example/end.png",
-        "loop": False,
-        "mode": "turbo",
-        "resolution": "480p",
-    }
 
 
 async def test_the_servers_daily_limits_apply_to_the_video_of_an_animate(bot: Bot, emu: Emulator) -> None:

@@ -2,7 +2,9 @@
 
 An upscale job made by "Animate N" carries ``meta.then_animate`` (motion, mode, resolution,
 loop). When it succeeds, :class:`ChainRunner` submits a video of the upscaled image through the
-engine, as a child of the upscale with ``meta.chained_from`` set to the upscale's id.
+engine, as a child of the upscale with ``meta.chained_from`` set to the upscale's id. What that video
+is (its prompt, motion, options) is planned by ``bot.followups.chained_video``, by the rules of every
+Animate.
 
 Each upscale is chained exactly once: the child is written to the store before the API hears of
 it, so a child with ``chained_from`` is the proof that the chain ran (even when the API refused
@@ -15,19 +17,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Final
 
 from bot import quota
 from bot.acedata.errors import AceDataError
-from bot.acedata.models import VideoGenerate
+from bot.acedata.models import ApiRequest
+from bot.followups import chained_video
 from bot.scopes import SettingsFor, owner_refusal, settings_reader
 from bot.settings import GuildSettings
-from bot.store import JobMeta, QueueState, Store
-from bot.store.meta import Motion
-from bot.store.models import Job, JobStatus
+from bot.store import QueueState, Store
+from bot.store.models import Job
 
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
@@ -39,37 +40,6 @@ log = logging.getLogger(__name__)
 #: How long ``stop`` waits for chain submits under way before it cancels them.
 #: Upscales looked at per catch-up; far more than can succeed within one job timeout in practice.
 CATCH_UP_LIMIT: Final = 500
-
-_MOTION_FLAG: Final = re.compile(r"(?<!\S)--motion(?:\s|=|$)", re.IGNORECASE)
-
-
-def animate_request(job: Job) -> tuple[VideoGenerate, Motion | None] | None:
-    """The video that ``job`` asks for in ``meta.then_animate``, and its motion; None if there is nothing to do.
-
-    The prompt is the upscale's, with ``--motion low|high`` added unless the prompt already sets a
-    motion or none was chosen. Unknown option values fall back to the API's defaults.
-    """
-    options = job.meta.then_animate
-    image_url = job.raw_image_url or job.image_url
-    if options is None or job.status is not JobStatus.SUCCEEDED or not image_url:
-        return None
-    chosen = options.motion
-    prompt = job.prompt.strip()
-    if chosen and not _MOTION_FLAG.search(prompt):
-        prompt = f"{prompt} --motion {chosen}".lstrip()
-    batch = options.batch_size
-    if batch is not None and "--bs" not in prompt:
-        prompt = f"{prompt} --bs {batch}"
-    end_image_url = options.end_image_url
-    request = VideoGenerate(
-        prompt=prompt,
-        image_url=image_url,
-        end_image_url=end_image_url,
-        loop=options.loop and end_image_url is None,
-        mode=options.mode,
-        resolution=options.resolution,
-    )
-    return request, chosen
 
 
 class ChainRunner(EventFollower):
@@ -151,7 +121,7 @@ class ChainRunner(EventFollower):
             if child.meta.chained_from == job.id:
                 log.debug("job %s (task %s): its video is job %s already", job.id, job.task_id, child.id)
                 return None
-        built = animate_request(job)
+        built = chained_video(job)
         if built is None:
             log.warning(
                 "job %s (task %s, guild %s): asked to be animated, but there is no image to animate",
@@ -160,9 +130,7 @@ class ChainRunner(EventFollower):
                 job.guild_id,
             )
             return None
-        request, motion = built
-        # The video's messages keep its owner's language.
-        meta = JobMeta(chained_from=job.id, motion=motion, locale=job.meta.locale)
+        request, meta = built.request, built.meta  # planned by the core, as every follow-up is
         blocked = await self._blocked(job)
         decision = None if blocked else await self._quota(job, request)
         engine = self._engine
@@ -209,7 +177,7 @@ class ChainRunner(EventFollower):
         """Why the owner may no longer start jobs here (blocked by the server, or everywhere); None if they may."""
         return await owner_refusal(self._store, await self._settings_for(job.guild_id), job.user_id, "The video")
 
-    async def _quota(self, job: Job, request: VideoGenerate) -> quota.QuotaDecision | None:
+    async def _quota(self, job: Job, request: ApiRequest) -> quota.QuotaDecision | None:
         """The limits of the upscale's scope apply to the video as to any job its owner starts: its server's, or
         the operator's limits of direct messages (an upscale clicked in DMs on a server's job is the server's)."""
         if job.user_id is None:
