@@ -81,11 +81,10 @@ async def _send(
             print(f"mjbot: {flag_text(exc)}", file=err)
             return 2
 
-        def recorded(job_id: str) -> None:
-            args.following = job_id  # named if the command is interrupted
-
-        try:
-            job_id = await services.engine.submit(request, parent_id=parent_id, recorded=recorded)
+        try:  # the job is named if the command is interrupted
+            job_id = await services.engine.submit(
+                request, parent_id=parent_id, recorded=lambda job_id: setattr(args, "following", job_id)
+            )
         except AceDataError as exc:
             following = getattr(args, "following", None)
             job = await services.engine.get(following) if following else None
