@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot import __version__, cli_jobs, cli_users
@@ -105,26 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _port(text: str) -> int:
-    """An argparse type: a TCP port number."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is out of range: a port is a number from 0 to 65535")
-    return port
+def _whole_number(low: int, high: int | None, meaning: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None); ``meaning`` says what
+    the range is, in the refusal."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"{number} is out of range: {meaning}")
+        return number
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    """An argparse type: a whole number of 1 or more."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{number} is too small: give 1 or more")
-    return number
+_port = _whole_number(0, 65535, "a port is a number from 0 to 65535")
+_positive = _whole_number(1, None, "give 1 or more")
 
 
 def _number(text: str) -> float:
