@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 
 from bot.store import (
@@ -144,6 +148,138 @@ async def test_async_with_closes_the_store(db_path: Path) -> None:
         await store.create_job(video())
     with pytest.raises(StoreError, match="closed"):
         await store.unfinished_jobs()
+
+
+READ_ONLY_ADVICE = "give the user that runs mjbot write access to the file and its folder"
+OPEN_IN_A_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from bot.store import Store, StoreError
+
+    async def main():
+        try:
+            store = await Store.open(sys.argv[1])
+        except StoreError as error:
+            print("refused:", error)
+        else:
+            await store.close()
+            print("opened")
+
+    asyncio.run(main())
+    """
+)
+
+
+def bound_by_file_modes() -> list[str]:
+    """The command prefix that runs a child process which file modes apply to (root's override dropped)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: file modes cannot be made to apply to a child")
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+    if subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False).returncode != 0:
+        pytest.skip("the permission override cannot be dropped here (no CAP_SETPCAP)")
+    return prefix
+
+
+async def make_store(path: Path) -> None:
+    store = await Store.open(path)
+    try:
+        job = await store.create_job(video())
+        await store.mark_submitted(job.id, "task-1")
+    finally:
+        await store.close()
+
+
+def test_a_store_file_mjbot_may_not_write_is_refused_at_start_up(db_path: Path) -> None:
+    """A migrated store at mode 444 is refused with the advice, and no -wal or -shm file is left beside it.
+
+    Root may write any file whatever its mode, and CI runs as root; so the store is opened in a child process
+    that stays root but has lost the capabilities that override file modes (``setpriv`` drops them from its
+    bounding set). That keeps every path the same, needs no other user to reach the venv or the test folder,
+    and the child meets the file exactly as a non-root user of mjbot does. Not root, the child needs nothing.
+    """
+    prefix = bound_by_file_modes()
+    asyncio.run(make_store(db_path))
+    assert [path.name for path in db_path.parent.iterdir()] == [db_path.name]
+    content = db_path.read_bytes()
+    db_path.chmod(0o444)
+    try:
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", OPEN_IN_A_CHILD, str(db_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        db_path.chmod(0o644)
+    assert done.stdout.strip() == (
+        f"refused: the database {db_path} is read-only (Permission denied); {READ_ONLY_ADVICE} "
+        "(SQLite writes its journal beside it)"
+    )
+    assert [path.name for path in db_path.parent.iterdir()] == [db_path.name]  # no -wal, no -shm left behind
+    assert db_path.read_bytes() == content
+
+
+async def test_a_store_sqlite_opens_only_for_reading_is_refused_at_start_up(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite opens a file it may not write for reading only, without a word; the store proves it can write.
+
+    Root may write any file, so this connection is made read-only by SQLite's own ``mode=ro``: a real read-only
+    connection, whose refusal to write is SQLite's own error.
+    """
+    await make_store(db_path)
+    connect = aiosqlite.connect
+
+    def read_only(database: Path, **kwargs: Any) -> aiosqlite.Connection:
+        return connect(f"file:{database}?mode=ro", uri=True, **kwargs)
+
+    monkeypatch.setattr(aiosqlite, "connect", read_only)
+    with pytest.raises(StoreError) as caught:
+        await Store.open(db_path)
+    assert str(caught.value).startswith(
+        f"the database {db_path} is read-only (attempt to write a readonly database); {READ_ONLY_ADVICE}"
+    )
+
+
+def overwrite_index_pages(path: Path, table: str) -> None:
+    """Damage the file inside, as a bad disk does: every index page of ``table`` is overwritten with junk."""
+    with sqlite3.connect(path) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        roots = [
+            row[0]
+            for row in conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+            )
+        ]
+    conn.close()
+    with path.open("r+b") as file:
+        for root in roots:
+            file.seek((root - 1) * page_size)
+            file.write(b"\xff" * page_size)
+
+
+async def test_damage_met_at_run_time_names_the_file_and_the_advice_and_is_logged_once(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await make_store(db_path)
+    overwrite_index_pages(db_path, "jobs")
+    store = await Store.open(db_path)  # start-up reads the schema only: checking every page would cost (README)
+    try:
+        for _ in range(2):
+            with pytest.raises(StoreError) as caught:
+                await store.get_job_by_task("task-1")
+            assert str(caught.value) == (
+                f"the database {db_path} is damaged (database disk image is malformed); restore it from a backup, "
+                "or move it aside and mjbot starts with a new, empty store"
+            )
+    finally:
+        await store.close()
+    logged = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert [record.getMessage() for record in logged] == [str(caught.value)]
 
 
 # -- jobs -----------------------------------------------------------------------------------------

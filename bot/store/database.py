@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -28,26 +29,39 @@ class StoreError(Exception):
     """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, SQLite error."""
 
 
-def explain(path: Path, error: sqlite3.Error) -> StoreError:
-    """A StoreError that says what is wrong with the database file at ``path`` and what to do about it."""
+def read_only(path: Path, detail: object) -> str:
+    """What to say about a database file that mjbot may not write."""
+    return (
+        f"the database {path} is read-only ({detail}); give the user that runs mjbot write access to the file "
+        "and its folder (SQLite writes its journal beside it)"
+    )
+
+
+def advice(path: Path, error: sqlite3.Error) -> str | None:
+    """What is wrong with the file and what to do, for the SQLite errors that a change to the file can mend."""
     name = getattr(error, "sqlite_errorname", "")
     if name == "SQLITE_NOTADB":
-        return StoreError(f"{path} is not an SQLite database; point the store at a new path or at an mjbot database")
+        return f"{path} is not an SQLite database; point the store at a new path or at an mjbot database"
     if name.startswith("SQLITE_CORRUPT"):
-        return StoreError(
+        return (
             f"the database {path} is damaged ({error}); restore it from a backup, or move it aside and mjbot "
             "starts with a new, empty store"
         )
     if name.startswith("SQLITE_READONLY"):
-        return StoreError(
-            f"the database {path} is read-only ({error}); give the user that runs mjbot write access to the file "
-            "and its folder (SQLite writes its journal beside it)"
-        )
+        return read_only(path, error)
+    return None
+
+
+def explain(path: Path, error: sqlite3.Error) -> StoreError:
+    """A StoreError that says what is wrong with the database file at ``path`` and what to do about it."""
+    known = advice(path, error)
+    if known is not None:
+        return StoreError(known)
     if path.is_dir():
         return StoreError(
             f"the store path {path} is a folder; set [store] path to a file in it, e.g. {path}/mjbot.sqlite3"
         )
-    if name.startswith("SQLITE_CANTOPEN"):
+    if getattr(error, "sqlite_errorname", "").startswith("SQLITE_CANTOPEN"):
         return StoreError(
             f"cannot open the database {path} ({error}); check that its folder exists and that the user that runs "
             "mjbot may write there"
@@ -79,6 +93,7 @@ class Database:
         self._path = path
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._told: set[str] = set()  # the kinds of damage already logged
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> Self:
@@ -90,6 +105,7 @@ class Database:
             file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the directory {file.parent} for the database: {exc}") from exc
+        _refuse_unwritable(file)
         try:
             # The reader opens first: it finds a directory or a missing permission without starting the
             # connection thread (a failed aiosqlite connect leaves that thread to report on a closed loop).
@@ -119,6 +135,7 @@ class Database:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
             await conn.execute("PRAGMA foreign_keys = ON")
             mode = await self._switch_to_wal(conn)
+            await self._prove_writable(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
             application_id = await migrations.read_application_id(conn)
             version = await migrations.read_version(conn)
@@ -155,6 +172,16 @@ class Database:
                 break
             log.info("upgraded database %s to schema version %d", path, applied)
             version = applied
+
+    @staticmethod
+    async def _prove_writable(conn: aiosqlite.Connection) -> None:
+        # SQLite opens a file it may not write read-only without a word, and then fails every write. Making a
+        # table in a transaction that is rolled back needs write access and leaves the file as it was.
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.execute("CREATE TABLE mjbot_write_check (x)")
+        finally:
+            await migrations.rollback_quietly(conn)
 
     @staticmethod
     async def _switch_to_wal(conn: aiosqlite.Connection) -> str:
@@ -214,7 +241,18 @@ class Database:
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as exc:
-            raise StoreError(f"database error on {self._path}: {exc}") from exc
+            raise self._failure(exc) from exc
+
+    def _failure(self, error: sqlite3.Error) -> StoreError:
+        """The StoreError for an SQLite error at run time; damage the operator must mend is logged once."""
+        known = advice(self._path, error)
+        if known is None:
+            return StoreError(f"database error on {self._path}: {error}")
+        kind = getattr(error, "sqlite_errorname", "").partition("_")[2].partition("_")[0]
+        if kind not in self._told:
+            self._told.add(kind)
+            log.error("%s", known)
+        return StoreError(known)
 
     def _quick_fetch(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
         """Run a short read right here on the event loop thread, through the read-only connection.
@@ -232,7 +270,7 @@ class Database:
             log.debug("quick read on %s failed (%s); using the main connection", self._path, exc)
             return None
         except sqlite3.Error as exc:
-            raise StoreError(f"database error on {self._path}: {exc}") from exc
+            raise self._failure(exc) from exc
 
     async def _fetch(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         async with self._lock:
@@ -258,3 +296,15 @@ class Database:
                 except BaseException:
                     await migrations.rollback_quietly(conn)
                     raise
+
+
+def _refuse_unwritable(file: Path) -> None:
+    """Refuse a store file this process may not write before SQLite opens it: SQLite would read it without a word,
+    fail every write, and leave behind ``-wal`` and ``-shm`` files that nobody can write either."""
+    try:
+        fd = os.open(file, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StoreError(read_only(file, exc.strerror)) from exc
+        return  # missing (SQLite creates it), a folder, or something SQLite explains better
+    os.close(fd)
