@@ -152,8 +152,8 @@ class WebServer:
         """200 while every part works, else 503; ``unhealthy`` names the parts that don't and ``reason`` says why.
 
         The probe given to the server adds its own figures, and its parts' problems under ``problems``
-        (``{"discord": None}`` while the gateway is fine). An API that keeps failing is reported as
-        ``api_problem`` but leaves the bot healthy: restarting it would not mend the provider.
+        (``{"discord": None}`` while the gateway is fine). An API that keeps failing, or keeps a poll waiting, is
+        reported as ``api_problem`` but leaves the bot healthy: restarting it would not mend the provider.
         """
         health = self._engine.health()
         body: dict[str, Any] = {
