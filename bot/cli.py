@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from bot import __version__, cli_jobs, cli_users
+from bot import __version__, cli_followups, cli_jobs, cli_users
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.startup import StartupError, listen_error
@@ -20,7 +20,7 @@ from bot.store.database import StoreError
 from bot.store.owner import StoreOwner
 from bot.text import duration, shorten
 
-COMMANDS = ("run", "emulator", "video", "imagine", "extend", "wait", "jobs", "health", "users")
+COMMANDS = ("run", "emulator", "video", "imagine", "extend", *cli_followups.COMMANDS, "wait", "jobs", "health", "users")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     extend.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
     extend.add_argument("--index", type=int, required=True, metavar="N", help="which clip, 1 to 4")
     extend.add_argument("--prompt", help="a new prompt for the extension (default: the job's prompt)")
+    cli_followups.add_parsers(sub, new_job)  # reroll, animate, upscale, vary, zoom, pan
 
     wait = sub.add_parser("wait", parents=[job_options], help="follow a job to its result (a finished one: at once)")
     wait.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")

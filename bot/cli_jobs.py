@@ -18,15 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot import media
+from bot import cli_followups, media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
-from bot.acedata.models import ApiRequest, Endpoint, VideoExtend, VideoGenerate
+from bot.acedata.models import ApiRequest, Endpoint, VideoGenerate
 from bot.addresses import ANYWHERE, NOWHERE
 from bot.config import Config
 from bot.jobs import JobEngine
 from bot.jobs.reconcile import same_request
-from bot.options import InputError, extend_request, imagine_request, video_request
-from bot.store import Store
+from bot.options import InputError, imagine_request, video_request
+from bot.store import EMPTY_META, JobMeta, Store
 from bot.store.models import Job, JobKind, JobStatus
 from bot.store.owner import StoreOwner, holder_of
 from bot.text import duration, progress_bar
@@ -42,7 +42,7 @@ TAKE_OVER_EVERY_S = 2.0
 async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
     """``mjbot video|imagine|extend``: send one job and follow it to its result."""
     try:
-        request, parent_id = await build_request(args, config)
+        request, parent_id, meta = await build_request(args, config)
     except InputError as exc:
         print(f"mjbot: {flag_text(exc)}", file=err)
         return 2
@@ -50,20 +50,20 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
     with StoreOwner.acquire(config.store.path, command):
         # The twin is looked for before the engine starts: starting it may finish that very job.
         twin = None if args.new else await stored_twin(config.store.path, request)
-        return await _send(args, config, request, parent_id, twin, out, err)
+        return await _send(args, config, (request, parent_id, meta), twin, out, err)
 
 
 async def _send(
     args: argparse.Namespace,
     config: Config,
-    request: ApiRequest,
-    parent_id: str | None,
+    planned: tuple[ApiRequest, str | None, JobMeta],
     twin: Job | None,
     out: TextIO,
     err: TextIO,
 ) -> int:
     from bot.runtime import Services
 
+    request, parent_id, meta = planned
     services = await Services.open(config, listen=False, command=f"mjbot {args.command}")
     try:
         if config.sandbox:
@@ -83,7 +83,7 @@ async def _send(
 
         try:  # the job is named if the command is interrupted
             job_id = await services.engine.submit(
-                request, parent_id=parent_id, recorded=lambda job_id: setattr(args, "following", job_id)
+                request, parent_id=parent_id, meta=meta, recorded=lambda job_id: setattr(args, "following", job_id)
             )
         except AceDataError as exc:
             following = getattr(args, "following", None)
@@ -93,6 +93,10 @@ async def _send(
         args.following = job_id
         print(f"Job {job_id} submitted.", file=out)
         job = await follow(services.engine, job_id, out)
+        video_id = await cli_followups.chained_video(services.store, job, out) if job is not None else None
+        if video_id is not None:  # ``mjbot animate --index``: the upscale's chain made the video
+            args.following = video_id
+            job = await follow(services.engine, video_id, out)
         if job is None:
             print(f"mjbot: job {job_id} vanished from the store", file=err)
             return 1
@@ -196,8 +200,8 @@ async def stored_twin(path: str, request: ApiRequest) -> Job | None:
         await store.close()
 
 
-async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None]:
-    """The typed request for a job command, and the parent job id for an extend."""
+async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str | None, JobMeta]:
+    """The typed request for a job command, its parent job (a follow-up's) and the new job's meta."""
     if args.command == "video":
         video = video_request(
             args.prompt,
@@ -208,30 +212,10 @@ async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRe
             resolution=args.resolution,
             names=("--image", "--end-image", "--loop"),
         )
-        return video, None
+        return video, None, EMPTY_META
     if args.command == "imagine":
-        return imagine_request(args.prompt, mode=args.mode), None
-    parent = None
-    if has_store(config.store.path):
-        store = await Store.open(config.store.path)
-        try:
-            parent = await store.get_job(args.job)
-        finally:
-            await store.close()
-    if parent is None:
-        raise InputError(f"There is no job {args.job!r} in {config.store.path}; `mjbot jobs` lists the jobs.")
-    if parent.kind is not JobKind.VIDEO or parent.status is not JobStatus.SUCCEEDED or not parent.video_id:
-        raise InputError(f"Job {parent.id} is not a finished video ({parent.kind.value}, {parent.status.value}).")
-    made = parent.request
-    source = made if isinstance(made, VideoGenerate | VideoExtend) else None
-    request = extend_request(
-        parent.video_id,
-        args.index,
-        prompt=args.prompt or parent.prompt,
-        mode=source.mode if source is not None else "fast",
-        resolution=source.resolution if source is not None else None,
-    )
-    return request, parent.id
+        return imagine_request(args.prompt, mode=args.mode), None, EMPTY_META
+    return await cli_followups.plan_command(args, config)  # extend, reroll, animate...: the core's rules
 
 
 async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
@@ -390,11 +374,13 @@ def print_result(job: Job, out: TextIO, flags: str = "") -> int:
             print(f"  clip {number}: {url}", file=out)
         if job.image_url:
             print(f"  cover:  {job.image_url}", file=out)
-        print(f"Extend a clip: mjbot extend {job.id} --index 1{flags}", file=out)
+        for step in cli_followups.next_steps(job, flags):
+            print(step, file=out)
         return 0
     print(f"  grid:  {job.image_url}", file=out)
     if job.raw_image_url and job.raw_image_url != job.image_url:
         print(f"  full:  {job.raw_image_url}", file=out)
-    if job.actions:
-        print(f"  next:  {', '.join(job.actions)}", file=out)
+    steps = cli_followups.next_steps(job, flags)
+    if steps:
+        print("Next:", *steps, sep="\n  ", file=out)
     return 0

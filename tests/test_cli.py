@@ -94,7 +94,11 @@ def test_imagine_prints_grid_and_next_actions(config: Path, tmp_path: Path) -> N
     result = mjbot("imagine", "a lighthouse at dusk", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"grid:\s+http://127\.0\.0\.1:\d+/\S+\.png", result.stdout)
-    assert "upscale1" in result.stdout and "variation4" in result.stdout
+    grid = re.search(r"Job (\w+) done", result.stdout)
+    assert grid, result.stdout
+    # The next actions are the commands that run them (bot.cli_followups), each as printed.
+    assert f"Upscale (--index 1|2|3|4): mjbot upscale {grid.group(1)} --index 1" in result.stdout
+    assert f"Vary (--index 1|2|3|4): mjbot vary {grid.group(1)} --index 1" in result.stdout
 
 
 def test_api_emulator_flag_works_without_any_config_file(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from .actions import (
 from .animate import plan_animate
 from .defaults import imagine_mode, video_settings
 
+_GRID_UPSCALES: Final = frozenset({"upscale1", "upscale2", "upscale3", "upscale4"})
 #: How far up a video's ancestors the extend count looks (rerolls of extensions sit between extensions).
 _LINEAGE_LIMIT: Final = 64
 
@@ -148,7 +149,7 @@ def _plan_image(job: Job, action: ImageAction) -> Plan | Refusal:
 
 def offered(job: Job) -> tuple[Action, ...]:
     """The follow-ups a finished job's result allows: extend and reroll for a video, the API's actions for an
-    image (and Animate for an upscaled one). Nothing before the job succeeds."""
+    image, and Animate (of an upscaled image, or of each image of a grid). Nothing before the job succeeds."""
     if job.status is not JobStatus.SUCCEEDED:
         return ()
     if job.kind is JobKind.VIDEO:
@@ -157,6 +158,8 @@ def offered(job: Job) -> tuple[Action, ...]:
     actions: list[Action] = [ImageAction(name) for name in job.actions if name != "reroll"]
     if "reroll" in job.actions:
         actions.append(Reroll())
-    if (job.raw_image_url or job.image_url) and "upscale1" not in job.actions:
+    if "upscale1" in job.actions:  # a grid: any of its images, upscaled first
+        actions.extend(Animate(image=int(name[-1])) for name in job.actions if name in _GRID_UPSCALES)
+    elif job.raw_image_url or job.image_url:
         actions.append(Animate())
     return tuple(actions)
