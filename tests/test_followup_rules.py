@@ -6,6 +6,8 @@ the chain (test_chains) and the CLI (test_cli_followups) exercise the same plann
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -317,3 +319,8 @@ def test_every_refusal_has_words_in_each_language(locale: str) -> None:
         assert code.value in words, f"{locale} has no actions.{code.value}"
         text = Refusal(code, {"limit": 4, "count": 4}).english()
         assert text and "{" not in text
+
+
+def test_the_planner_and_the_cli_follow_ups_never_load_discord() -> None:
+    code = "import sys, bot.followups, bot.cli_followups, bot.jobs.chains; sys.exit('discord' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
