@@ -185,8 +185,9 @@ def store_exists(config: Config, args: argparse.Namespace, err: TextIO) -> bool:
 
 
 def has_store(path: str) -> bool:
-    """Whether the store file is there (reading it must not create it)."""
-    return Path(path).is_file()
+    """Whether something is at the store's path (reading must not create a store; whatever is there, the store
+    itself says what is wrong with it, a folder or a file that is no database)."""
+    return Path(path).exists()
 
 
 async def stored_twin(path: str, request: ApiRequest) -> Job | None:
