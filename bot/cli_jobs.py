@@ -69,6 +69,8 @@ async def _send(
         if config.sandbox:
             print("Sandbox mode: the built-in API emulator makes this job; nothing is charged.", file=out)
         if twin is not None:
+            # One poll settles it if the API finished it meanwhile (the engine's own first tick may come later).
+            await services.engine.poll_once()
             latest = await services.engine.get(twin.id) or twin
             if not latest.finished:
                 print(f"mjbot: {twin_message(latest, again(args))}", file=err)
