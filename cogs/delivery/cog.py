@@ -16,24 +16,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar
 
 import discord
 from discord.ext import commands
 
-from bot.store import JobNotFoundError, Store
+from bot.store import Store
 from bot.store.models import Job, MessageLink
 from cogs.i18n import Phrase
 
 from . import messages
-from .compose import PRIVATE_DM, Compose, composer, extras_for, render
+from .compose import PRIVATE_DM, composer, extras_for
+from .dms import DirectMessages
+from .editing import MessageEditor
 from .events import JOB, PRIVATE, DeliveryEvents, Where
-from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
+from .media import NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
 from .owners import OwnerNames
 from .pacing import EditPacer
+from .places import guild_limit, guild_of_channel, job_of
 from .tokens import TokenBook
 
 if TYPE_CHECKING:
@@ -41,9 +43,6 @@ if TYPE_CHECKING:
     from cogs.context import InteractionContext
 
 log = logging.getLogger(__name__)
-
-#: Bound of the memory of which files each final message carries (so a refresh uploads nothing again).
-_SHOWN_MEMORY: Final = 2048
 
 
 class Delivery(DeliveryEvents, commands.Cog):
@@ -72,19 +71,23 @@ class Delivery(DeliveryEvents, commands.Cog):
         )
         self._tokens = TokenBook(clock)
         self._owners = OwnerNames(bot)
-        #: Final messages: the names of the files on them and the result URLs.
-        self._shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]] = OrderedDict()
-        #: Messages whose result could not be delivered in any way, and when that was found.
-        self._failed: dict[int, float] = {}
+        self._dms = DirectMessages(bot, owners=self._owners, results=self._results, shown_now=self._shown_now)
+        self._editor = MessageEditor(
+            bot,
+            pacer=self._pacer,
+            tokens=self._tokens,
+            owners=self._owners,
+            results=self._results,
+            dms=self._dms,
+            post_reply=lambda job_id, channel_id, reply_to: self.show_in_channel(job_id, channel_id, reply_to=reply_to),
+            links_changed=self._links_changed,
+        )
         #: The message ids of running jobs, so that progress events need no store query.
         self._running: dict[str, tuple[Where, ...]] = {}
         self._link_epoch = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._startup: asyncio.Task[int] | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        #: Jobs whose result is being (or was) sent to the owner's DMs by this process.
-        self._dm_claimed: set[str] = set()
-        self._dm_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -126,9 +129,10 @@ class Delivery(DeliveryEvents, commands.Cog):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        for task in (self._startup, self._sweeper, *self._dm_tasks):
+        for task in (self._startup, self._sweeper):
             if task is not None:
                 task.cancel()
+        self._dms.close()
         self._pacer.close()
         await self._results.close()
 
@@ -137,8 +141,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         if self._startup is not None:
             await asyncio.wait({self._startup})
         await self._pacer.idle()
-        while self._dm_tasks:
-            await asyncio.wait(set(self._dm_tasks))
+        await self._dms.idle()
 
     async def sweep(self, *, startup: bool = False) -> int:
         """Render again every message whose job finished without the message showing it; returns how many.
@@ -149,11 +152,11 @@ class Delivery(DeliveryEvents, commands.Cog):
         pending = await self._store.undelivered_links()
         now = self.clock()
         waiting = {link.message_id for link, _ in pending}
-        self._failed = {m: at for m, at in self._failed.items() if m in waiting}
+        failed = self._editor.failures(waiting)
         due = [
             (link, job)
             for link, job in pending
-            if startup or now - self._failed.get(link.message_id, float("-inf")) >= self.retry_failed_after_s
+            if startup or now - failed.get(link.message_id, float("-inf")) >= self.retry_failed_after_s
         ]
         if due:
             log.info("re-rendering %d job messages that miss their final state", len(due))
@@ -184,7 +187,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         """
         context.take_placeholder()
         interaction = context.interaction
-        job = await self._job(job_id)
+        job = await job_of(self._store, job_id)
         if interaction.user.id == job.user_id:
             self._owners.remember(interaction.user)
         private = context.private
@@ -220,7 +223,7 @@ class Delivery(DeliveryEvents, commands.Cog):
             if not private and interaction.channel_id is not None:
                 await self.show_in_channel(job.id, interaction.channel_id)
             elif job.finished:
-                await self.dm_once(job.id, note=PRIVATE_DM)
+                await self._dms.once(job.id, note=PRIVATE_DM)
             else:
                 await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_result=True))
             return
@@ -239,10 +242,10 @@ class Delivery(DeliveryEvents, commands.Cog):
 
     async def show_in_channel(self, job_id: str, channel_id: int, *, reply_to: int | None = None) -> int | None:
         """Post the job's message in a channel (a reply to ``reply_to``, without a ping); its id, or None."""
-        job = await self._job(job_id)
-        guild_id = self._guild_of_channel(channel_id, job)
+        job = await job_of(self._store, job_id)
+        guild_id = guild_of_channel(self.bot, channel_id, job)
         owner = await self._owners.of(job)
-        result = await self._results.files_for(job, self._guild_limit(guild_id)) if job.finished else NO_FILES
+        result = await self._results.files_for(job, guild_limit(self.bot, guild_id)) if job.finished else NO_FILES
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         reference = None
         if reply_to is not None:
@@ -275,60 +278,7 @@ class Delivery(DeliveryEvents, commands.Cog):
 
         ``note`` is a line saying why it came (markdown allowed; a ``Phrase`` is worded in the owner's language).
         """
-        job = await self._job(job_id)
-        owner = await self._owners.of(job)
-        result = await self._results.files_for(job, DEFAULT_ATTACHMENT_LIMIT) if job.finished else NO_FILES
-        target = user if isinstance(user, discord.abc.Messageable) else await self.bot.fetch_user(user.id)
-
-        async def send(out: Outgoing) -> discord.Message:
-            return await messages.post(target, out)
-
-        extras = await extras_for(self.bot, job, private=False, note=note)
-        compose = composer(self.bot, job, owner, with_view=False, extras=extras)
-        try:
-            message, sent = await send_with_fallback(send, compose, result)
-        except discord.Forbidden as error:
-            log.info("job %s (guild %s): user %s accepts no DMs (%s)", job.id, job.guild_id, user.id, error.code)
-            return False
-        link = await self._store.link_message(
-            message.id,
-            job.id,
-            channel_id=message.channel.id,
-            guild_id=None,
-            purpose="dm",
-            attachment_limit=DEFAULT_ATTACHMENT_LIMIT,
-        )
-        await self._shown_now(link, job, sent)
-        return True
-
-    async def dm_once(self, job_id: str, *, note: str | Phrase | None = None) -> bool:
-        """Send the job's result to its owner's DMs unless that was done already; True if it went out now.
-
-        Closed DMs are logged (INFO) and otherwise ignored: there is no other way left to reach the member.
-        """
-        job = await self._store.get_job(job_id)
-        if job is None or job.user_id is None or job.id in self._dm_claimed or job.meta.delivery.dm_sent:
-            return False
-        self._dm_claimed.add(job.id)
-        await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=True))
-        user = self.bot.get_user(job.user_id)
-        if user is None:
-            try:
-                user = await self.bot.fetch_user(job.user_id)
-            except discord.HTTPException as error:
-                log.info("job %s (guild %s): its owner %s is unknown (%s)", job.id, job.guild_id, job.user_id, error)
-                return False
-        try:
-            sent = await self.send_dm(job.id, user, note=note)
-        except Exception:
-            # Not a closed DM but a failure on the way: leave the job to be tried again (the sweep does).
-            self._dm_claimed.discard(job.id)
-            await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=False))
-            raise
-        if not sent:
-            return False
-        log.info("job %s (guild %s): result sent to the DMs of user %s", job.id, job.guild_id, job.user_id)
-        return True
+        return await self._dms.send(job_id, user, note=note)
 
     async def refresh(self, job_id: str) -> None:
         """Re-render every message of the job (as soon as each message's edit window allows)."""
@@ -342,7 +292,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         """Delete every message that shows the job and forget them; a message that cannot be deleted stays linked."""
         for link in await self._store.messages_for_job(job_id):
             self._pacer.forget(link.message_id)
-            self._shown.pop(link.message_id, None)
+            self._editor.shown.forget(link.message_id)
             if await messages.delete(self.bot, link, self._tokens):
                 await self._store.unlink_message(link.message_id)
         self._links_changed(job_id)
@@ -359,164 +309,25 @@ class Delivery(DeliveryEvents, commands.Cog):
         if link.delivered is not None and not job.finished:
             return False  # a progress snapshot that came late: the message shows the finished job already
         try:
-            if not await self._update(link, job):
+            if not await self._editor.update(link, job):
                 return False
         finally:
-            self._release_results(job, besides=message_id)
+            self._editor.release(job, besides=message_id)
         if job.finished:
             await self._store.mark_delivered(message_id, job.status)
-            self._failed.pop(message_id, None)
+            self._editor.settled(message_id)
         return True
-
-    async def _update(self, link: MessageLink, job: Job) -> bool:
-        """Edit the message by token, else by channel; a final state that fits neither is posted as a reply.
-
-        True when ``link``'s own message now shows ``job``.
-        """
-        compose, result = await self._outgoing(link, job)
-        if self._tokens.usable(link):
-            try:
-                _, sent = await send_with_fallback(
-                    lambda out: messages.edit_by_token(self.bot, link, out), compose, result
-                )
-            except discord.HTTPException as error:
-                if token_gone(error):
-                    self._tokens.died(link.message_id)
-                    log.info(
-                        "job %s (guild %s): interaction token no longer valid; using the channel", job.id, link.guild_id
-                    )
-                elif not cannot_edit(error):
-                    raise
-            else:
-                self._remember_shown(link.message_id, job, sent)
-                return True
-        if link.purpose == PRIVATE:
-            return await self._private_expired(link, job)
-        if link.channel_id is not None:
-            try:
-                _, sent = await send_with_fallback(
-                    lambda out: messages.edit_in_channel(self.bot, link, out), compose, result
-                )
-            except discord.HTTPException as error:
-                if not cannot_edit(error):
-                    raise
-                log.info(
-                    "job %s (guild %s): cannot edit message %s in its channel (%s %s)",
-                    job.id,
-                    link.guild_id,
-                    link.message_id,
-                    error.status,
-                    error.code,
-                )
-            else:
-                self._remember_shown(link.message_id, job, sent)
-                return True
-        if job.finished:
-            await self._reply_instead(link, job)
-        return False
-
-    async def _private_expired(self, link: MessageLink, job: Job) -> bool:
-        """A private message whose token ended: nobody but Discord's token can edit it, so the result goes to DMs.
-
-        True once that is settled (sent, or the member's DMs are closed), so the message is not tried again.
-        """
-        if not job.finished:
-            return False
-        log.info(
-            "job %s (guild %s): private message %s can no longer be edited; sending the result to DMs",
-            job.id,
-            link.guild_id,
-            link.message_id,
-        )
-        await self.dm_once(job.id, note=PRIVATE_DM)
-        return True
-
-    async def _reply_instead(self, link: MessageLink, job: Job) -> None:
-        """Post the result as a reply to a message that can no longer be edited, and move the link to the reply."""
-        new_id = None
-        if link.channel_id is not None and link.purpose != "dm":
-            new_id = await self.show_in_channel(job.id, link.channel_id, reply_to=link.message_id)
-        if new_id is None:
-            self._failed[link.message_id] = self.clock()
-            log.warning(
-                "job %s (guild %s): the result could not be delivered: message %s can't be edited and nothing "
-                "could be posted in channel %s",
-                job.id,
-                link.guild_id,
-                link.message_id,
-                link.channel_id,
-            )
-            return
-        await self._store.unlink_message(link.message_id)
-        self._links_changed(job.id)
-        log.info("job %s (guild %s): result posted as message %s instead", job.id, link.guild_id, new_id)
-
-    async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
-        owner = await self._owners.of(job)
-        with_view = link.purpose != "dm"
-        extras = await extras_for(self.bot, job, private=link.purpose == PRIVATE)
-        shown = self._shown.get(link.message_id)
-        if job.finished and shown is not None and link.delivered == job.status:
-            # The files are on the message already: change the text and buttons only, upload nothing.
-            names, urls = shown
-            kept = ResultFiles(links=urls)
-
-            def keep(_: ResultFiles) -> Outgoing:
-                rendered = render(self.bot, job, owner, names, () if names else urls, extras)
-                return Outgoing(rendered, kept, with_view=with_view, keep_files=True)
-
-            return keep, kept
-        result = await self._results.files_for(job, self._limit(link)) if job.finished else NO_FILES
-        return composer(self.bot, job, owner, with_view=with_view, extras=extras), result
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
         self._pacer.edited(link.message_id, job, channel_id=link.channel_id)
         self._links_changed(job.id)
-        self._release_results(job)
+        self._editor.release(job)
         if job.finished:
-            self._remember_shown(link.message_id, job, sent)
+            self._editor.shown.remember(link.message_id, job, sent)
             await self._store.mark_delivered(link.message_id, job.status)
         # The job may have moved on while the message was sent, before the link existed for events to find.
         # (Compared by what the message shows: a needless edit would hold the result back by a window.)
         latest = await self._store.get_job(job.id)
         if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
             self._pacer.submit(link.message_id, latest, channel_id=link.channel_id)
-
-    def _release_results(self, job: Job, *, besides: int | None = None) -> None:
-        """Forget the job's downloaded files unless another of its messages is about to use them."""
-        if job.finished and not self._pacer.busy_with(job.id, besides=besides):
-            self._results.release(job.id)
-
-    def _remember_shown(self, message_id: int, job: Job, sent: ResultFiles) -> None:
-        if not job.finished:
-            self._shown.pop(message_id, None)
-            return
-        self._shown[message_id] = (sent.names, sent.links)
-        self._shown.move_to_end(message_id)
-        while len(self._shown) > _SHOWN_MEMORY:
-            self._shown.popitem(last=False)
-
-    # -- limits and lookups ------------------------------------------------------------------------------
-
-    def _limit(self, link: MessageLink) -> int:
-        return link.attachment_limit or self._guild_limit(link.guild_id)
-
-    def _guild_limit(self, guild_id: int | None) -> int:
-        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        return guild.filesize_limit if guild is not None else DEFAULT_ATTACHMENT_LIMIT
-
-    def _guild_of_channel(self, channel_id: int, job: Job) -> int | None:
-        channel = self.bot.get_channel(channel_id)
-        guild = getattr(channel, "guild", None)
-        if isinstance(guild, discord.Guild):
-            return guild.id
-        if isinstance(channel, discord.abc.PrivateChannel):
-            return None
-        return job.guild_id
-
-    async def _job(self, job_id: str) -> Job:
-        job = await self._store.get_job(job_id)
-        if job is None:
-            raise JobNotFoundError(f"no job with id {job_id!r}")
-        return job

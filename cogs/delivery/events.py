@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Final
 
 from bot.jobs import JobEvent, JobEventType
-from bot.settings import load_user_settings
 from bot.store.models import Job, JobStatus
-from cogs.i18n import Phrase
-
-from .compose import DONE_DM, PRIVATE_DM
 
 if TYPE_CHECKING:
-    from collections import OrderedDict
-
     from bot.bot import MJBot
     from bot.store import Store
 
+    from .dms import DirectMessages
+    from .editing import MessageEditor
     from .pacing import EditPacer
     from .tokens import TokenBook
 
@@ -44,10 +39,10 @@ class DeliveryEvents:
     bot: MJBot
     _pacer: EditPacer
     _tokens: TokenBook
-    _shown: OrderedDict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    _editor: MessageEditor
+    _dms: DirectMessages
     _running: dict[str, tuple[Where, ...]]
     _link_epoch: int
-    _dm_tasks: set[asyncio.Task[None]]
 
     if TYPE_CHECKING:
 
@@ -55,8 +50,6 @@ class DeliveryEvents:
         def _store(self) -> Store: ...
 
         async def refresh(self, job_id: str) -> None: ...
-
-        async def dm_once(self, job_id: str, *, note: str | Phrase | None = None) -> bool: ...
 
     async def _on_job_event(self, event: JobEvent) -> None:
         if self.bot.is_closed():
@@ -75,7 +68,7 @@ class DeliveryEvents:
         if event.type in (JobEventType.SUBMITTED, JobEventType.CANCELLED) and job.meta.queue is not None:
             await self._queue_moved(job)
         if event.type.final and job.status in DM_STATES:
-            await self._dm_when_done(job)
+            await self._dms.when_done(job)
 
     async def _queue_moved(self, job: Job) -> None:
         """A job left its owner's queue: the jobs behind it move up, so their messages show the new position."""
@@ -84,31 +77,6 @@ class DeliveryEvents:
         for waiting in await self._store.queued_jobs(job.user_id, job.guild_id):
             if waiting.guild_id == job.guild_id:
                 await self.refresh(waiting.id)
-
-    async def _dm_when_done(self, job: Job) -> None:
-        """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
-        if job.guild_id is None or job.user_id is None or job.meta.delivery.dm_sent:
-            return  # a job made in DMs is already there
-        if job.task_id is None:
-            return  # refused before it ran: the member was told when they asked
-        links = await self._store.messages_for_job(job.id)
-        if any(link.guild_id is None and link.purpose != "dm" for link in links):
-            return  # a server's job clicked from a DM: its own message is in the DMs already
-        if job.status is JobStatus.SUCCEEDED and job.meta.then_animate is not None:
-            return  # an upscale on its way to a video: the video is what the member waits for
-        private = job.meta.delivery.dm_result
-        if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
-            return
-        note = PRIVATE_DM if private else DONE_DM
-        task = asyncio.get_running_loop().create_task(self._dm_done(job.id, note), name=f"delivery-dm-{job.id}")
-        self._dm_tasks.add(task)
-        task.add_done_callback(self._dm_tasks.discard)
-
-    async def _dm_done(self, job_id: str, note: Phrase) -> None:
-        try:
-            await self.dm_once(job_id, note=note)
-        except Exception:
-            log.exception("job %s: sending the finished job to its owner's DMs failed", job_id)
 
     async def _messages_of(self, job: Job, *, cached: bool) -> tuple[Where, ...]:
         """The job's messages and their channels. Progress events, the bulk of all events, read them from memory.
@@ -151,7 +119,7 @@ class DeliveryEvents:
                 attachment_limit=link.attachment_limit,
             )
             self._pacer.claim(link.message_id, job.id)
-            self._shown.pop(link.message_id, None)
+            self._editor.shown.forget(link.message_id)
             log.info(
                 "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
             )
