@@ -8,38 +8,30 @@ prompts sees the result first. Subscribers receive :class:`JobEvent`s; nothing h
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 
 from bot import costs
 from bot.acedata.client import AceDataClient
-from bot.acedata.errors import AceDataError
-from bot.acedata.models import ApiRequest, Endpoint, TaskRecord, TaskResult
+from bot.acedata.models import ApiRequest, TaskResult
 from bot.store import EMPTY_META, FinishItem, JobMeta, JobNotFoundError, Store
-from bot.store.models import Job, JobKind, JobStatus, NewJob
+from bot.store.models import Job, JobStatus
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
-from .health import EngineHealth, PollRecord, count_api_call, counting_api_calls
+from .health import EngineHealth
+from .intake import JobIntake
 from .lookups import TaskLookups
 from .outcomes import JobOutcomes
+from .polling import Poller, Sleep
 from .submission import UNSENDABLE_MESSAGE, Submissions
 from .tracking import TrackedJobs
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
-
-#: Concurrent ``retrieve_batch`` requests per tick.
-MAX_CONCURRENT_BATCHES = 4
-#: Unconfirmed jobs reconciled per tick, so a backlog of them cannot hold up polling.
-MAX_RECONCILES_PER_TICK = 8
 #: How long ``stop`` waits for event handlers.
 STOP_TIMEOUT_S = 30.0
-#: How long ``stop`` lets a tick under way finish before cancelling it (it happens again at the next start).
-STOP_TICK_GRACE_S = 2.0
 CANCELLED_MESSAGE = "Cancelled. The API cannot stop a task, so any result that still arrives is ignored."
 
 
@@ -68,18 +60,15 @@ class JobEngine:
         """``cost`` prices a request in units for the usage ledger (see :mod:`bot.costs`)."""
         if min(poll_interval_s, callback_poll_interval_s, job_timeout_s) <= 0:
             raise ValueError("poll intervals and the job timeout must be positive")
-        self._client = client
         self._store = store
-        self._poll_interval_s = callback_poll_interval_s if callback_url else poll_interval_s
         self._job_timeout_s = job_timeout_s
-        self._batch_size = max(1, batch_size)
-        self._clock = clock
-        self._sleep = sleep
         self._cost = cost
         self._tracked = TrackedJobs()
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
-        self._lookups = TaskLookups(client, self._outcomes.apply_records, self._is_tracked, batch_size=self._batch_size)
+        self._lookups = TaskLookups(
+            client, self._outcomes.apply_records, self._tracked.follows, batch_size=max(1, batch_size)
+        )
         self._submissions = Submissions(
             client,
             store,
@@ -93,14 +82,18 @@ class JobEngine:
             units=self.units_of,
         )
         self._unconfirmed = self._submissions.unconfirmed
-        self._batches = asyncio.Semaphore(MAX_CONCURRENT_BATCHES)
-        self._tick_lock = asyncio.Lock()
-        self._loop_task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._ticking = False
-        #: Tasks in the middle of a submit (see ``_send``).
-        self._senders: set[asyncio.Task[object]] = set()
-        self._record = PollRecord(clock)
+        self._intake = JobIntake(store, self._submissions)
+        self._poller = Poller(
+            client,
+            self._tracked,
+            self._submissions,
+            self._outcomes,
+            interval_s=callback_poll_interval_s if callback_url else poll_interval_s,
+            job_timeout_s=job_timeout_s,
+            batch_size=max(1, batch_size),
+            clock=clock,
+            sleep=sleep,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -116,13 +109,13 @@ class JobEngine:
     @property
     def poll_interval_s(self) -> float:
         """Seconds between ticks (the safety-net interval when callbacks are on)."""
-        return self._poll_interval_s
+        return self._poller.interval_s
 
     async def start(self) -> None:
         """Resume every unfinished job (track running ones, reconcile unconfirmed ones), then start polling."""
-        if self._loop_task is not None:
+        if self._poller.running:
             return
-        self._stopping = False
+        self._poller.stopping = False
         queued = 0
         for job in await self._store.unfinished_jobs():
             if job.status is JobStatus.RUNNING and job.task_id:
@@ -136,12 +129,11 @@ class JobEngine:
             len(self._tracked),
             len(self._unconfirmed),
             queued,
-            self._poll_interval_s,
+            self._poller.interval_s,
         )
         for job_id in list(self._unconfirmed):
             await self._submissions.reconcile(job_id)
-        self._record.started()
-        self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="job-engine-poll")
+        self._poller.start()
 
     async def stop(self) -> None:
         """Stop polling and let queued events reach their handlers.
@@ -149,20 +141,7 @@ class JobEngine:
         A tick under way gets ``STOP_TICK_GRACE_S`` to finish, then is cancelled: a request to a hung API must not
         hold up a shutdown, and a cut tick loses nothing (every job it followed is still unfinished in the store).
         """
-        self._stopping = True
-        task, self._loop_task = self._loop_task, None
-        if task is not None and not self._ticking:
-            task.cancel()  # it is asleep between ticks
-        # A submit under way is as safe to cut as a tick: its job is written before it is sent, and a job whose
-        # answer never came is settled (looked up, not sent again) at the next start.
-        under_way = {*([task] if task is not None else []), *self._senders}
-        if under_way:
-            _, pending = await asyncio.wait(under_way, timeout=STOP_TICK_GRACE_S)
-            for straggler in pending:
-                straggler.cancel()
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._poller.stop(self._intake.senders)
         await self._lookups.close()
         await self._events.drain(STOP_TIMEOUT_S)
 
@@ -175,15 +154,15 @@ class JobEngine:
         await self._events.drain(limit_s)
 
     def health(self) -> EngineHealth:
-        record = self._record
+        record = self._poller.record
         return EngineHealth(
-            problem=record.problem(self._loop_task, self._poll_interval_s),
-            api_problem=record.api_problem(self._poll_interval_s),
+            problem=self._poller.problem(),
+            api_problem=record.api_problem(self._poller.interval_s),
             tracked_jobs=len(self._tracked),
             unconfirmed_jobs=self._submissions.pending,
             last_poll_at=record.last_poll_at,
             last_poll_ok=record.last_poll_ok,
-            poll_interval_s=self._poll_interval_s,
+            poll_interval_s=self._poller.interval_s,
         )
 
     # -- submitting --------------------------------------------------------------------------------
@@ -210,11 +189,13 @@ class JobEngine:
         failure after which a task may exist (5xx, a timeout, a connection lost mid-request) leaves
         the job unconfirmed and is raised, unless reconciling finds the task at once.
         """
-        job = await self._create(request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        job = await self._intake.create(
+            request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta
+        )
         if recorded is not None:
             recorded(job.id)
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
-        await self._send(job, request)
+        await self._intake.send(job, request)
         return job.id
 
     async def enqueue(
@@ -233,7 +214,9 @@ class JobEngine:
         The job waits until ``release`` sends it (the queue runner does, when its owner has a free slot);
         ``cancel`` takes it out of the queue.
         """
-        job = await self._create(request, JobStatus.QUEUED, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        job = await self._intake.create(
+            request, JobStatus.QUEUED, user_id, guild_id, channel_id, parent_id, prompt, meta
+        )
         log.info("job %s (guild %s): queued %s %s for user %s", job.id, guild_id, job.kind, job.action, user_id)
         self._outcomes.emit(JobEventType.QUEUED, job)
         return job.id
@@ -256,7 +239,9 @@ class JobEngine:
         Used where the job was asked for by something other than a member's command (an automatic
         follow-up), so that the refusal still reaches the job's messages through the FAILED event.
         """
-        job = await self._create(request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta)
+        job = await self._intake.create(
+            request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta
+        )
         log.info("job %s (guild %s): refused before sending: %s", job.id, guild_id, code)
         await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, code, message)])
         return job.id
@@ -278,7 +263,7 @@ class JobEngine:
             )
             return False
         log.info("job %s (guild %s): released from the queue for user %s", job.id, job.guild_id, job.user_id)
-        await self._send(job, request)
+        await self._intake.send(job, request)
         return True
 
     async def refuse_queued(self, job_id: str, *, code: str, message: str) -> bool:
@@ -294,50 +279,6 @@ class JobEngine:
         """What ``job`` costs in units, by the engine's ``cost`` (from its stored request)."""
         request = reconcile.request_from_params(job.kind, job.params)
         return self._cost(request) if request is not None else costs.cost_of(job.kind.value, job.params)
-
-    async def _create(
-        self,
-        request: ApiRequest,
-        status: JobStatus,
-        user_id: int | None,
-        guild_id: int | None,
-        channel_id: int | None,
-        parent_id: str | None,
-        prompt: str | None,
-        meta: JobMeta,
-    ) -> Job:
-        text = request.prompt or prompt
-        if not text and parent_id is not None:
-            parent = await self._store.get_job(parent_id)
-            text = parent.prompt if parent is not None else None
-        return await self._store.create_job(
-            NewJob(
-                kind=JobKind.VIDEO if request.endpoint is Endpoint.VIDEOS else JobKind.IMAGINE,
-                action=request.action,
-                prompt=text or "",
-                params=request.to_body(),
-                parent_id=parent_id,
-                guild_id=guild_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                status=status,
-                meta=meta,
-            )
-        )
-
-    async def _send(self, job: Job, request: ApiRequest) -> None:
-        # Noted, so that ``stop`` can cut a submit that waits on a hung API before the store closes under it.
-        sender = asyncio.current_task()
-        if sender is not None:
-            self._senders.add(sender)
-        try:
-            await self._submissions.send(job, request)
-        except AceDataError as error:
-            if not reconcile.is_ambiguous(error) or not await self._submissions.reconcile(job.id):
-                raise
-        finally:
-            if sender is not None:
-                self._senders.discard(sender)
 
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 
@@ -367,12 +308,9 @@ class JobEngine:
             if job.status is not JobStatus.RUNNING:
                 return True
             self._tracked.add(job)  # running, but not followed here until now
-        if not self._stopping:
+        if not self._poller.stopping:
             self._lookups.hint(task_id)
         return True
-
-    def _is_tracked(self, task_id: str) -> bool:
-        return self._tracked.by_task(task_id) is not None
 
     async def cancel(self, job_id: str, *, reason: str | None = None) -> Job:
         """Stop following a job and mark it cancelled; the API cannot cancel, so a late result is ignored."""
@@ -408,50 +346,4 @@ class JobEngine:
 
         Returns the number of API calls the tick made (a call the client retried counts once).
         """
-        async with self._tick_lock:
-            with counting_api_calls() as calls:
-                await self._tick()
-            return calls[0]
-
-    async def _tick(self) -> None:
-        for job_id in self._submissions.due(MAX_RECONCILES_PER_TICK):
-            await self._submissions.reconcile(job_id)
-        task_ids = self._tracked.task_ids()
-        size = self._batch_size
-        answers = await asyncio.gather(*(self._fetch(task_ids[i : i + size]) for i in range(0, len(task_ids), size)))
-        records = [record for answer in answers if answer is not None for record in answer]
-        await self._outcomes.apply_records(records)
-        await self._outcomes.expire(self._job_timeout_s)
-        self._record.polled(all(answer is not None for answer in answers))
-
-    async def _fetch(self, task_ids: Sequence[str]) -> list[TaskRecord] | None:
-        async with self._batches:
-            count_api_call()
-            try:
-                with self._record.waiting_on_api():
-                    found = await self._client.retrieve_batch(task_ids)
-            except AceDataError as error:
-                self._record.failed(str(error))
-                log.warning("poll of %d running jobs failed: %s; trying again next tick", len(task_ids), error)
-                return None
-            except Exception as error:
-                self._record.failed(repr(error))
-                log.exception("poll of %d running jobs failed unexpectedly; trying again next tick", len(task_ids))
-                return None
-        return list(found.values())
-
-    async def _run(self) -> None:
-        while True:
-            began = time.monotonic()
-            self._ticking = True
-            try:
-                await self.poll_once()
-            except Exception as error:
-                self._record.failed(repr(error))
-                self._record.polled(False)
-                log.exception("job engine tick failed; trying again in %g s", self._poll_interval_s)
-            finally:
-                self._ticking = False
-            if self._stopping:
-                return
-            await self._sleep(max(0.0, self._poll_interval_s - (time.monotonic() - began)))
+        return await self._poller.poll_once()

@@ -73,6 +73,10 @@ class TrackedJobs:
     def by_task(self, task_id: str) -> Tracked | None:
         return self._by_task.get(task_id)
 
+    def follows(self, task_id: str) -> bool:
+        """Whether a job with this task is followed here."""
+        return task_id in self._by_task
+
     def by_job(self, job_id: str) -> Tracked | None:
         return self._by_job.get(job_id)
 
