@@ -13,22 +13,19 @@ opened before a restart is taken by the ``on_interaction`` listener below (see c
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import discord
 from discord.ext import commands
 
 from bot.followups import extendable, extends_of
-from bot.store import Store
-from bot.store.models import Job, JobStatus, MessageLink
+from bot.store.models import Job, JobStatus
 from cogs import acks, gate
+from cogs.actors import Actor, decide, display_name, role_ids_of
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.context import InteractionContext
 from cogs.errors import answer, answer_error, describe
@@ -44,7 +41,7 @@ from cogs.i18n import (
     t,
 )
 from cogs.plans import Plan, planned, refused
-from cogs.policy import Decision, may_act, may_see
+from cogs.repeats import Repeats, follow_up_tag
 from cogs.ui import dynamic_items
 from cogs.ui.components import FOLLOW_UPS
 from cogs.ui.modals import ExtendModal, extend_submission
@@ -56,10 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A second identical follow-up by the same member within this many seconds is a double click.
-DUPLICATE_WINDOW_S: Final = 15.0
-#: How long a click waits for an identical one that is being submitted (Discord wants an answer within 3 s).
-DUPLICATE_WAIT_S: Final = 2.0
 #: A member is told at most this often why a reaction of theirs did nothing (per job and reaction).
 REACTION_NOTICE_INTERVAL_S: Final = 60.0
 
@@ -74,33 +67,6 @@ _SUBMITTING: Final = frozenset(
         FollowUpKind.ANIMATE_QUADRANT,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks for a follow-up, and where."""
-
-    user_id: int
-    guild_id: int | None
-    channel_id: int | None
-    can_manage_messages: bool
-    name: str
-    role_ids: tuple[int, ...] = ()
-    #: The member's locale: what they are told is worded in it, and so are the messages of jobs they start.
-    locale: str = SOURCE_LOCALE
-    #: Manage Server in this server (a moderator, who may have any of its jobs copied to their DMs).
-    can_manage_server: bool = False
-
-
-def message_url(link: MessageLink) -> str:
-    """The jump link of a message the store knows (``@me`` for a DM)."""
-    where = link.guild_id if link.guild_id is not None else "@me"
-    return f"https://discord.com/channels/{where}/{link.channel_id}/{link.message_id}"
-
-
-def follow_up_tag(follow_up: FollowUp) -> str:
-    """The follow-up kind and argument, kept in the new job's meta to recognise a repeat."""
-    return f"{follow_up.kind.value}:{follow_up.arg or ''}"
 
 
 #: How a follow-up reads in the audit log, by kind (``actions.label.*``; "{arg}" is the button's argument).
@@ -120,11 +86,6 @@ def follow_up_label(follow_up: FollowUp, job: Job) -> Msg:
     return msg("actions.label.on_job", what=what, job=job.id)
 
 
-def _role_ids(user: discord.abc.User | None) -> tuple[int, ...]:
-    """The roles a member holds in the server (none for a user outside one)."""
-    return tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
-
-
 class FollowUps(commands.Cog):
     """Runs buttons, modal submits and reactions on job messages.
 
@@ -135,9 +96,7 @@ class FollowUps(commands.Cog):
         self.bot = bot
         self._delivery = delivery
         self._audit = audit
-        #: (job, follow-up kind, argument, member) -> the lock of that member's click on that button.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str, str, int], asyncio.Lock]
-        self._locks = weakref.WeakValueDictionary()
+        self._repeats = Repeats()
         self._notified: dict[tuple[int, str, str], float] = {}
         self._frames: Frames | None = None
 
@@ -187,11 +146,11 @@ class FollowUps(commands.Cog):
             channel_id=interaction.channel_id,
             can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
             name=interaction.user.display_name,
-            role_ids=_role_ids(interaction.user),
+            role_ids=role_ids_of(interaction.user),
             locale=context.locale,
             can_manage_server=interaction.guild_id is not None and interaction.permissions.manage_guild,
         )
-        decision = await _decide(services.store, job, actor, follow_up)
+        decision = await decide(services.store, job, actor, follow_up)
         if not decision.allowed:
             raise UserFacingError(decision.message or msg("actions.cannot_act"))
         kind = follow_up.kind
@@ -206,13 +165,13 @@ class FollowUps(commands.Cog):
             await answer(context, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
-        async with self._claim(job, follow_up, actor.user_id) as claim:
+        async with self._repeats.claim(job, follow_up, actor.user_id) as claim:
             if not claim.acquired:
                 await answer(context, t(actor.locale, "actions.already_clicked"))
                 return
-            earlier = await self._recent_duplicate(job, follow_up, actor.user_id)
+            earlier = await self._repeats.recent_duplicate(services.store, job, follow_up, actor.user_id)
             if earlier is not None:
-                await answer(context, await self._already_on_it(earlier, actor.locale))
+                await answer(context, await self._repeats.already_on_it(services.store, earlier, actor.locale))
                 return
             async with gate.admitted(
                 self.bot,
@@ -258,12 +217,12 @@ class FollowUps(commands.Cog):
             guild_id=payload.guild_id,
             channel_id=payload.channel_id,
             can_manage_messages=self._reactor_can_manage(payload),
-            name=_display_name(payload.member or self.bot.get_user(payload.user_id)),
-            role_ids=_role_ids(payload.member),
+            name=display_name(payload.member or self.bot.get_user(payload.user_id)),
+            role_ids=role_ids_of(payload.member),
             locale=self._reactor_locale(payload),
             can_manage_server=payload.member is not None and payload.member.guild_permissions.manage_guild,
         )
-        decision = await _decide(services.store, job, actor, follow_up)
+        decision = await decide(services.store, job, actor, follow_up)
         if not decision.allowed:
             refusal = decision.message or msg("actions.cannot_act")
             await self._notify(payload.user_id, follow_up, refusal.render(actor.locale), actor.locale)
@@ -280,8 +239,9 @@ class FollowUps(commands.Cog):
         if kind not in _SUBMITTING:
             return
         plan = await self._plan(job, follow_up)
-        async with self._claim(job, follow_up, actor.user_id, wait=False) as claim:
-            if not claim.acquired or await self._recent_duplicate(job, follow_up, actor.user_id) is not None:
+        async with self._repeats.claim(job, follow_up, actor.user_id, wait=False) as claim:
+            recent = self._repeats.recent_duplicate
+            if not claim.acquired or await recent(services.store, job, follow_up, actor.user_id) is not None:
                 log.info("job %s: repeated %s reaction by user %s ignored", job.id, follow_up.kind, actor.user_id)
                 return
             # A refusal raises GateRefusal, which reaches the member in their DMs (see run_reaction).
@@ -399,92 +359,5 @@ class FollowUps(commands.Cog):
         )
         return new_job_id
 
-    # -- double clicks --------------------------------------------------------------------------------
-
-    def _claim(self, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True) -> _Claim:
-        """The member's claim on one follow-up of one job: their double click waits for it; another member's
-        click on the same button is a job of its own and does not."""
-        key = (job.id, follow_up.kind.value, follow_up.arg or "", user_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return _Claim(lock, DUPLICATE_WAIT_S if wait else 0.0)
-
-    async def _recent_duplicate(self, job: Job, follow_up: FollowUp, user_id: int) -> Job | None:
-        """The job the same member made from the same follow-up on this job moments ago, if it is alive."""
-        tag = follow_up_tag(follow_up)
-        since = time.time() - DUPLICATE_WINDOW_S
-        for child in reversed(await self.bot.services.store.children(job.id)):
-            if child.created_at < since:
-                break
-            if (
-                child.user_id == user_id
-                and child.meta.follow_up == tag
-                and child.status not in (JobStatus.FAILED, JobStatus.CANCELLED)
-            ):
-                return child
-        return None
-
-    async def _already_on_it(self, child: Job, locale: str) -> str:
-        links = await self.bot.services.store.messages_for_job(child.id)
-        if links:
-            return t(locale, "actions.already_linked", job=child.id, url=message_url(links[0]))
-        return t(locale, "actions.already_starting", job=child.id)
-
-
-class _Claim:
-    """Holds a follow-up's lock for one submit; ``acquired`` is False if it stayed busy for ``wait_s``."""
-
-    def __init__(self, lock: asyncio.Lock, wait_s: float) -> None:
-        self._lock = lock
-        self._wait_s = wait_s
-        self.acquired = False
-
-    async def __aenter__(self) -> _Claim:
-        if self._wait_s <= 0:
-            if not self._lock.locked():
-                await self._lock.acquire()
-                self.acquired = True
-            return self
-        try:
-            async with asyncio.timeout(self._wait_s):
-                await self._lock.acquire()
-            self.acquired = True
-        except TimeoutError:
-            self.acquired = False
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.acquired:
-            self._lock.release()
-
 
 _NO_PINGS: Final = discord.AllowedMentions.none()
-
-
-def _display_name(user: discord.abc.User | None) -> str:
-    """The member's name ("" when unknown: the cancel reason then says "a member" in the job's language)."""
-    return user.display_name if user is not None else ""
-
-
-async def _decide(store: Store, job: Job, actor: Actor, follow_up: FollowUp) -> Decision:
-    """The policy's answer for ``actor`` on ``job``: the one rule buttons, modals and reactions share."""
-    if follow_up.kind is FollowUpKind.DM:
-        return await may_see(
-            store,
-            job,
-            user_id=actor.user_id,
-            guild_id=actor.guild_id,
-            can_manage_messages=actor.can_manage_messages,
-            can_manage_server=actor.can_manage_server,
-            role_ids=actor.role_ids,
-        )
-    return await may_act(
-        store,
-        job,
-        user_id=actor.user_id,
-        guild_id=actor.guild_id,
-        can_manage_messages=actor.can_manage_messages,
-        role_ids=actor.role_ids,
-    )

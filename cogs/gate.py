@@ -63,7 +63,7 @@ TURN_WAIT_S: Final = 1.5
 
 
 class Submitter(Protocol):
-    """Who asks for a job, and where (``cogs.actions.Actor`` is one)."""
+    """Who asks for a job, and where (``cogs.actors.Actor`` is one)."""
 
     @property
     def user_id(self) -> int: ...

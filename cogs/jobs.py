@@ -18,12 +18,12 @@ from bot.settings import load_guild_settings, load_user_settings
 from bot.store.models import Job, JobStatus, MessageLink
 from bot.text import progress_bar, shorten
 from cogs import gate
-from cogs.actions import message_url
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.context import InteractionContext
 from cogs.delivery.events import PRIVATE
 from cogs.i18n import LocaleLike, Msg, interaction_locale, msg, t, tn
 from cogs.policy import may_see
+from cogs.repeats import message_url
 from cogs.ui import FollowUpButton, job_title
 from cogs.ui.render import fit_escaped, relative_time
 

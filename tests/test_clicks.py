@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fakediscord import InteractionHandle, RecordedRequest
 
-from cogs import actions, gate
+from cogs import gate, repeats
 
 if TYPE_CHECKING:
     from discord_kit import Kit
@@ -39,7 +39,7 @@ def first_edit(kit: Kit, handle: InteractionHandle) -> RecordedRequest:
 @pytest.fixture
 def patient(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clicks wait for the claim and the member's turn until they are released, however long that takes."""
-    monkeypatch.setattr(actions, "DUPLICATE_WAIT_S", 30.0)
+    monkeypatch.setattr(repeats, "DUPLICATE_WAIT_S", 30.0)
     monkeypatch.setattr(gate, "TURN_WAIT_S", 30.0)
 
 
