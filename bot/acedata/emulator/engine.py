@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
-
 from .callbacks import CallbackSender
+from .design import TaskDesigner
+from .ending import IMAGE_FAILURE, VIDEO_FAILURE, TaskEnder
 from .faults import FaultBook
 from .frames import FrameFetcher
-from .media import IMAGE_SIDE, RAW_SIDE, aspect_size, blend, palette
 from .persist import StateFile
 from .scheduler import Scheduler
 from .settings import EmulatorSettings, RecordedRequest
@@ -28,18 +26,7 @@ log = logging.getLogger(__name__)
 
 #: Put in every waiter's queue when the server shuts down, so held requests and streams end.
 CLOSING: dict[str, Any] = {}
-IMAGE_FAILURE = ("failed", "The job failed to render, please retry")
-VIDEO_FAILURE = ("failed", "The video failed to render, please retry")
 _FAILURES = {"imagine": IMAGE_FAILURE, "videos": VIDEO_FAILURE}
-_FINAL_ACTIONS_AFTER_BIG_UPSCALE = tuple(a for a in UPSCALED_ACTIONS if a not in ("upscale_2x", "upscale_4x"))
-#: How far each follow-up moves away from the picture it starts from (0 = same colours).
-_DRIFT = {
-    "reroll": 1.0,
-    "variation_subtle": 0.15,
-    "variation_strong": 0.45,
-    "zoom_out_2x": 0.25,
-    "zoom_out_1_5x": 0.2,
-}
 
 
 class Engine:
@@ -51,18 +38,16 @@ class Engine:
         self.store = TaskStore()
         self.faults = FaultBook()
         self.requests: list[RecordedRequest] = []
-        self.scheduler = Scheduler(clock, self._on_step)
         self.callbacks = CallbackSender(lambda: self.settings.callback_timeout_s)
+        self._ender = TaskEnder(self.store, self.callbacks, clock=clock, shown=self.shown, changed=self._changed)
+        self.scheduler = Scheduler(clock, self._ender.on_step)
         self.signer = MediaSigner(lambda: self.settings, clock)
         self.frames = FrameFetcher(lambda: self.settings)
         #: Where the tasks are kept across restarts, once ``open_state`` was called.
         self.state: StateFile | None = None
         #: The sandbox runs' state file as ``recall`` last read it (inode, modification time, size).
         self._replayed: tuple[int, int, int] | None = None
-        #: Seeded: decides failures and looks, so a run can be repeated. Ids never come from it, so a
-        #: restarted sandbox cannot hand out an id that a bot's store already holds.
-        self._rng = random.Random(settings.seed)  # noqa: S311 - not security
-        self._ids = random.SystemRandom()
+        self._design = TaskDesigner(settings.seed, self.store)
 
     # -- creating ------------------------------------------------------------------------------
 
@@ -78,12 +63,12 @@ class Engine:
         """Accept a valid submission: the task starts now and ends ``duration`` later (failed with ``failure``)."""
         settings = self.settings
         task_id = str(uuid.uuid4())
-        fails = settings.failure_rate > 0 and self._rng.random() < settings.failure_rate
+        fails = self._design.fails(settings.failure_rate)
         if submission.type == "imagine":
-            output: ImageOutput | VideoOutput = self._image_output(submission, task_id)
+            output: ImageOutput | VideoOutput = self._design.image_output(submission, task_id)
             duration = settings.job_duration_s
         else:
-            output = self._video_output(submission, task_id)
+            output = self._design.video_output(submission, task_id)
             duration = settings.video_duration_s
         task = Task(
             id=task_id,
@@ -110,60 +95,6 @@ class Engine:
         log.info("emulator: task %s accepted (%s %s, %s)", task.id, task.type, task.action, task.delivery)
         return task
 
-    def _new_media_id(self) -> str:
-        while True:
-            media_id = str(self._ids.randrange(10**18, 10**19))
-            if not self.store.has_media_id(media_id):
-                return media_id
-
-    def _image_output(self, submission: Submission, task_id: str) -> ImageOutput:
-        action = submission.action
-        parent = submission.parent_image
-        fresh = palette(f"{submission.prompt}|{task_id}")
-        if parent is None:
-            width, height = aspect_size(submission.prompt, IMAGE_SIDE)
-            colours = fresh
-        else:
-            width, height = _fit(parent.size, IMAGE_SIDE)
-            if action.startswith("upscale") and action[-1].isdigit():
-                colours = (parent.colours[int(action[-1]) - 1],)
-            elif action in ("upscale_2x", "upscale_4x"):
-                colours = parent.colours
-                factor = 2 if action == "upscale_2x" else 4
-                width, height = parent.size[0] * factor, parent.size[1] * factor
-            elif action.startswith("variation") and action[-1].isdigit():
-                anchor = parent.colours[int(action[-1]) - 1]
-                colours = tuple(blend(anchor, colour, 0.3) for colour in fresh)
-            else:
-                drift = _DRIFT.get(action, 0.3)
-                colours = tuple(blend(parent.colours[i % len(parent.colours)], fresh[i], drift) for i in range(4))
-        grid = len(colours) == 4
-        if grid:
-            actions = GRID_ACTIONS
-            scale = RAW_SIDE / IMAGE_SIDE
-            raw_size = (round(width * scale), round(height * scale))
-        else:
-            actions = _FINAL_ACTIONS_AFTER_BIG_UPSCALE if action in ("upscale_2x", "upscale_4x") else UPSCALED_ACTIONS
-            raw_size = (width, height)
-        return ImageOutput(
-            image_id=self._new_media_id(),
-            grid=grid,
-            actions=actions,
-            colours=colours,
-            size=(width, height),
-            raw_size=raw_size,
-            split_images=submission.split_images,
-        )
-
-    def _video_output(self, submission: Submission, task_id: str) -> VideoOutput:
-        parent = submission.parent_video
-        start = self._rng.randrange(4) if parent is None else parent.clips[submission.video_index] + 1
-        clips = (start % 4, (start + 1) % 4, (start + 2) % 4, (start + 3) % 4)
-        cover = palette(f"{submission.prompt}|{task_id}", 1)[0]
-        if parent is not None:
-            cover = blend(parent.cover, cover, 0.3)
-        return VideoOutput(video_id=self._new_media_id(), clips=clips, cover=cover)
-
     # -- reading -------------------------------------------------------------------------------
 
     def shown(self, task: Task, response: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,9 +109,7 @@ class Engine:
 
     def observe(self, task: Task) -> Task:
         """Bring a task up to date with the clock: end it if its time has come."""
-        if task.finished_at is None and self.clock() >= task.due_at:
-            self._end_as_planned(task)
-        return task
+        return self._ender.observe(task)
 
     def get(self, task_id: str) -> Task | None:
         task = self.store.get(task_id)
@@ -233,7 +162,7 @@ class Engine:
         if task is None:
             raise KeyError(f"no emulated task {task_id!r}")
         if task.finished_at is None:
-            self._complete(task, at=self.clock(), success=success, error=error)
+            self._ender.complete(task, at=self.clock(), success=success, error=error)
 
     def subscribe(self, task: Task) -> asyncio.Queue[dict[str, Any]]:
         """A queue that receives the task's progress snapshots and, last, its final result."""
@@ -244,39 +173,6 @@ class Engine:
     def unsubscribe(self, task: Task, queue: asyncio.Queue[dict[str, Any]]) -> None:
         if queue in task.watchers:
             task.watchers.remove(queue)
-
-    def _on_step(self, task_id: str, step: int) -> None:
-        task = self.store.get(task_id)
-        if task is None or task.finished_at is not None:
-            return
-        if step >= FINAL_STEP:
-            self.observe(task)
-            return
-        snapshot = task.snapshot(100 * step // PROGRESS_STEPS)
-        for queue in task.watchers:
-            queue.put_nowait(snapshot)
-        if task.callback_progress:
-            self.callbacks.send(task, self.shown(task, {**snapshot, "trace_id": task.trace_id}))
-
-    def _end_as_planned(self, task: Task, *, deliver: bool = True) -> None:
-        error = task.planned_error or IMAGE_FAILURE
-        self._complete(task, at=task.due_at, success=task.planned_error is None, error=error, deliver=deliver)
-
-    def _complete(self, task: Task, *, at: float, success: bool, error: tuple[str, str], deliver: bool = True) -> None:
-        task.finished_at = max(at, task.created_at)
-        task.response = task.final_response(success, error)
-        log.info("emulator: task %s %s", task.id, "succeeded" if success else "failed")
-        self._changed()
-        if not deliver:
-            return
-        final = {**task.response, "trace_id": task.trace_id}
-        for queue in task.watchers:
-            queue.put_nowait(final)
-        if task.callback_url:
-            try:
-                self.callbacks.send(task, self.shown(task, final))
-            except RuntimeError:  # no running event loop: nobody could receive it anyway
-                log.warning("emulator: task %s ended outside the event loop; callback not sent", task.id)
 
     def wake_all_for_shutdown(self) -> None:
         for task in self.store:
@@ -338,7 +234,7 @@ class Engine:
             if task.finished_at is not None:
                 continue
             if now >= task.due_at:
-                self._end_as_planned(task, deliver=False)
+                self._ender.end_as_planned(task, deliver=False)
                 ended += 1
             elif task.callback_url:
                 if task.callback_progress:
@@ -351,10 +247,3 @@ class Engine:
     def _changed(self) -> None:
         if self.state is not None:
             self.state.touch()
-
-
-def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
-    """``size`` scaled so that its longest side is ``side``."""
-    width, height = size
-    longest = max(width, height, 1)
-    return max(2, round(width * side / longest)), max(2, round(height * side / longest))
