@@ -390,3 +390,28 @@ async def test_a_job_in_flight_during_a_restart_is_delivered_to_its_message(kit:
     job, message = await kit.wait_done(message)
     assert kit.button(message, "img", "upscale1")
     assert message.attachments and job.image_id
+
+
+@pytest.mark.allow_discord_errors("showing its message failed")
+async def test_a_job_sent_before_its_message_failed_is_still_shown_and_never_asks_to_pay_again(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogs.delivery import cog as delivery_cog
+
+    fake = kit.fake
+    _, message = await kit.make_grid(user=fake.bob)
+    real = delivery_cog.extras_for
+    failures = [RuntimeError("a passing fault while the message was composed")]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(delivery_cog, "extras_for", flaky)
+    handle = await fake.click(message, kit.button(message, "img", "upscale2"), user=fake.bob)
+    shown = await kit.job_message(handle)  # a message stands in, linked to the job
+    assert "went wrong" not in str(shown.wire()).lower() and "try again" not in str(shown.wire()).lower()
+    job = await kit.wait_job(shown, JobStatus.SUCCEEDED)
+    await kit.wait_rendered(shown, lambda m: bool(m.embeds) and job.id in str(m.wire()))  # the next event renders it
+    assert kit.task_count() == 2, "one grid and one upscale: nothing asked to be paid again"

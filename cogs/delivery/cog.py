@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.store import Store
 from bot.store.models import Job, MessageLink
-from cogs.i18n import Phrase
+from cogs.i18n import Phrase, t
 
 from . import messages
 from .compose import PRIVATE_DM, composer, extras_for
@@ -186,6 +186,15 @@ class Delivery(DeliveryEvents, commands.Cog):
         follow-up.
         """
         context.take_placeholder()
+        try:
+            await self._show(job_id, context)
+        except Exception:
+            # The job is sent (and paid for) already: a "try again" would only pay twice. Keep a plain message
+            # linked to the job, which the job's next events render in full.
+            log.exception("job %s: showing its message failed; a plain one stands in for it", job_id)
+            await self._stand_in(job_id, context)
+
+    async def _show(self, job_id: str, context: InteractionContext) -> None:
         interaction = context.interaction
         job = await job_of(self._store, job_id)
         if interaction.user.id == job.user_id:
@@ -239,6 +248,34 @@ class Delivery(DeliveryEvents, commands.Cog):
             attachment_limit=limit,
         )
         await self._shown_now(link, job, sent)
+
+    async def _stand_in(self, job_id: str, context: InteractionContext) -> None:
+        """A message that cannot fail to render, linked to the job like its real one."""
+        interaction = context.interaction
+        text = t(context.locale, "delivery.stand_in", job=job_id)
+        message: discord.Message
+        try:
+            if context.as_follow_up:
+                message = await interaction.followup.send(
+                    text, ephemeral=context.private, wait=True, allowed_mentions=NO_MENTIONS
+                )
+            else:
+                message = await interaction.edit_original_response(
+                    content=text, embeds=[], attachments=[], view=None, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException:
+            log.warning("job %s: not even a plain message could be shown; /show %s brings it back", job_id, job_id)
+            return
+        await self._store.link_message(
+            message.id,
+            job_id,
+            channel_id=interaction.channel_id,
+            guild_id=interaction.guild_id,
+            purpose=PRIVATE if context.private else JOB,
+            interaction_token=interaction.token,
+            application_id=interaction.application_id,
+            attachment_limit=interaction.filesize_limit,
+        )
 
     async def show_in_channel(self, job_id: str, channel_id: int, *, reply_to: int | None = None) -> int | None:
         """Post the job's message in a channel (a reply to ``reply_to``, without a ping); its id, or None."""
