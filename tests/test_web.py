@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -19,6 +20,7 @@ from engine_kit import TOKEN, EventLog, FakeClock, no_sleep
 from bot import __version__
 from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
+from bot.acedata.errors import AceDataError
 from bot.acedata.models import VideoGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEventType
@@ -678,3 +680,32 @@ async def test_odd_fields_beside_a_task_id_are_answered_not_crashed_on(
     status, _ = await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", body)
     assert status in (200, 400)
     assert not [record for record in caplog.records if record.exc_info]
+
+
+async def test_a_task_search_hung_on_the_api_is_the_apis_problem_not_a_stuck_loop(
+    client: AceDataClient, store: Store, clock: FakeClock, emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    stack = await open_stack(client, store, clock)
+    url = f"{stack.base_url}/healthz"
+    poll: asyncio.Task[int] | None = None
+    try:
+        await stack.engine.start()
+        emu.inject_fault(path="/midjourney/videos", drop=True, count=5)  # the submit's answer is lost: unconfirmed
+        with contextlib.suppress(AceDataError):
+            await stack.engine.submit(VIDEO)
+        clock.advance(30)
+        emu.inject_fault(path=TASKS, delay_s=60, count=50)  # then the API hangs, the task search with it
+        before = len(lookups(emu))
+        poll = asyncio.create_task(stack.engine.poll_once())
+        await eventually(lambda: len(lookups(emu)) > before)
+        clock.advance(stack.engine.poll_interval_s * 4)
+        async with http.get(url) as answer:
+            body = await answer.json()
+            assert answer.status == 200, body  # restarting the bot would not mend the provider
+        assert body["unhealthy"] == [] and "waiting for the API" in body["api_problem"]
+    finally:
+        if poll is not None:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+        await stack.engine.stop()
+        await stack.web.stop()

@@ -94,6 +94,7 @@ class JobEngine:
             clock=clock,
             sleep=sleep,
         )
+        self._submissions.api_wait = self._poller.record.waiting_on_api
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ class Submissions:
         self._client = client
         self._store = store
         self._tracked = tracked
+        #: Marks a task search as a wait on the API (the poll record's ``waiting_on_api``, set by the engine once
+        #: its poller exists), so a hung API during a reconcile reads as the API's problem, not a stuck loop.
+        self.api_wait: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
         self._outcomes = outcomes
         self._apply_early = apply_early
         self._callback_url = callback_url
@@ -216,7 +220,8 @@ class Submissions:
         after, before = rules.search_window(job, job_timeout_s=self._job_timeout_s, now=now)
         count_api_call()
         try:
-            records = await self._client.search_tasks(created_after=after, created_before=before)
+            with self.api_wait():
+                records = await self._client.search_tasks(created_after=after, created_before=before)
         except AceDataError as error:
             search = self._searches.setdefault(job.id, _Search(deadline))
             search.failures += 1
