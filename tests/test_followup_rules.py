@@ -324,3 +324,14 @@ def test_every_refusal_has_words_in_each_language(locale: str) -> None:
 def test_the_planner_and_the_cli_follow_ups_never_load_discord() -> None:
     code = "import sys, bot.followups, bot.cli_followups, bot.jobs.chains; sys.exit('discord' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
+
+
+def test_a_video_of_one_clip_can_only_have_that_clip_extended() -> None:
+    single = video(video_urls=("https://cdn.example/0.mp4",))  # what --bs 1 makes
+    outcome = plan(single, ExtendClip(4))
+    assert isinstance(outcome, Refusal) and outcome.code is RefusalCode.PICK_CLIP and outcome.params == {"limit": 1}
+    extend = planned(plan(single, ExtendClip(1))).request
+    assert isinstance(extend, VideoExtend) and extend.video_index == 0
+    assert [action for action in offered(single) if isinstance(action, ExtendClip)] == [ExtendClip(1)]
+    four = video(video_urls=tuple(f"https://cdn.example/{n}.mp4" for n in range(4)))
+    assert len([action for action in offered(four) if isinstance(action, ExtendClip)]) == 4

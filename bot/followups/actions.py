@@ -122,8 +122,9 @@ class Refusal:
         return _ENGLISH[self.code].format(**self.params)
 
 
-def pick_clip() -> Refusal:
-    return Refusal(RefusalCode.PICK_CLIP, {"limit": CLIPS_PER_VIDEO})
+def pick_clip(limit: int = CLIPS_PER_VIDEO) -> Refusal:
+    """A clip number the video does not have (it has ``limit`` clips)."""
+    return Refusal(RefusalCode.PICK_CLIP, {"limit": limit})
 
 
 def number(text: str | None) -> int:

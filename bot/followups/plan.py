@@ -96,8 +96,8 @@ def _extends_parent(job: Job, parent: Job | None) -> bool:
 
 
 def _plan_extend(job: Job, action: ExtendClip, extends: int) -> Plan | Refusal:
-    if not 1 <= action.clip <= CLIPS_PER_VIDEO:
-        return pick_clip()
+    if not 1 <= action.clip <= clips_of(job):
+        return pick_clip(clips_of(job))
     refusal = extendable(job, extends)
     if refusal is not None or job.video_id is None:
         return refusal or Refusal(RefusalCode.VIDEO_UNFINISHED)
@@ -147,13 +147,18 @@ def _plan_image(job: Job, action: ImageAction) -> Plan | Refusal:
     return Plan(request, _grid_meta(job) if makes_grid else _inherited(job))
 
 
+def clips_of(job: Job) -> int:
+    """How many clips a video has to extend: as many as its result holds (``--bs 1`` makes one), at most four."""
+    return min(len(job.video_urls), CLIPS_PER_VIDEO) if job.video_urls else CLIPS_PER_VIDEO
+
+
 def offered(job: Job) -> tuple[Action, ...]:
     """The follow-ups a finished job's result allows: extend and reroll for a video, the API's actions for an
     image, and Animate (of an upscaled image, or of each image of a grid). Nothing before the job succeeds."""
     if job.status is not JobStatus.SUCCEEDED:
         return ()
     if job.kind is JobKind.VIDEO:
-        clips = tuple(ExtendClip(clip) for clip in range(1, CLIPS_PER_VIDEO + 1)) if job.video_id else ()
+        clips = tuple(ExtendClip(clip) for clip in range(1, clips_of(job) + 1)) if job.video_id else ()
         return (*clips, Reroll())
     actions: list[Action] = [ImageAction(name) for name in job.actions if name != "reroll"]
     if "reroll" in job.actions:
