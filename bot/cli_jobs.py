@@ -49,7 +49,7 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
     command = f"mjbot {args.command}"
     with StoreOwner.acquire(config.store.path, command):
         # The twin is looked for before the engine starts: starting it may finish that very job.
-        twin = None if args.new else await stored_twin(config.store.path, request)
+        twin = None if args.new else await stored_twin(config.store.path, request, meta)
         return await _send(args, config, (request, parent_id, meta), twin, out, err)
 
 
@@ -192,13 +192,13 @@ def has_store(path: str) -> bool:
     return Path(path).exists()
 
 
-async def stored_twin(path: str, request: ApiRequest) -> Job | None:
+async def stored_twin(path: str, request: ApiRequest, meta: JobMeta) -> Job | None:
     """The unfinished twin of ``request`` in the store at ``path``, read without starting any engine."""
     if not has_store(path):
         return None
     store = await Store.open(path)
     try:
-        return await unfinished_twin(store, request)
+        return await unfinished_twin(store, request, meta)
     finally:
         await store.close()
 
@@ -221,14 +221,19 @@ async def build_request(args: argparse.Namespace, config: Config) -> tuple[ApiRe
     return await cli_followups.plan_command(args, config)  # extend, reroll, animate...: the core's rules
 
 
-async def unfinished_twin(store: Store, request: ApiRequest) -> Job | None:
-    """The oldest unfinished CLI job (no Discord member) with the same request, if any."""
+async def unfinished_twin(store: Store, request: ApiRequest, meta: JobMeta) -> Job | None:
+    """The oldest unfinished CLI job (no Discord member) with the same request and the same intent, if any: an
+    upscale to animate (``mjbot animate``) is no twin of a plain upscale of the same image, nor the other way."""
     kind = JobKind.VIDEO if request.endpoint is Endpoint.VIDEOS else JobKind.IMAGINE
     body = request.to_body()
     twins = [
         job
         for job in await store.unfinished_jobs()
-        if job.user_id is None and job.guild_id is None and job.kind is kind and same_request(job.params, body)
+        if job.user_id is None
+        and job.guild_id is None
+        and job.kind is kind
+        and same_request(job.params, body)
+        and job.meta.then_animate == meta.then_animate
     ]
     return min(twins, key=lambda job: job.created_at, default=None)
 

@@ -368,3 +368,21 @@ def test_help_shows_the_defaults(tmp_path: Path) -> None:
     assert "(default: fast)" in video.stdout and "(default: 720p)" in video.stdout
     emulator = mjbot("emulator", "--help", cwd=tmp_path)
     assert "listen_port" in emulator.stdout and "(default: emulator-token)" in emulator.stdout
+
+
+async def test_an_upscale_to_animate_is_no_twin_of_a_plain_upscale_of_the_same_image(tmp_path: Path) -> None:
+    from bot.acedata.models import ImagineAction
+    from bot.cli_jobs import unfinished_twin
+    from bot.store import EMPTY_META, JobMeta, NewJob, Store, VideoOptions
+    from bot.store.models import JobKind
+
+    upscale = ImagineAction("upscale2", "img-1")
+    animate = JobMeta(then_animate=VideoOptions(motion="high"))
+    store = await Store.open(tmp_path / "jobs.sqlite3")
+    try:
+        plain = await store.create_job(NewJob(JobKind.IMAGINE, "upscale2", "", params=upscale.to_body()))
+        assert await unfinished_twin(store, upscale, animate) is None  # mjbot animate --index 2 must still run
+        twin = await unfinished_twin(store, upscale, EMPTY_META)
+        assert twin is not None and twin.id == plain.id  # the same plain upscale again is a twin
+    finally:
+        await store.close()
