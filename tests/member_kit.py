@@ -117,14 +117,16 @@ MemberFactory = Callable[..., AbstractAsyncContextManager[MemberKit]]
 
 @pytest.fixture
 def member_factory(fake_discord: FakeDiscord, tmp_path: Path) -> MemberFactory:
-    """``async with member_factory(allow_dms=False) as kit``: a kit whose ``[discord]`` settings are changed."""
+    """``async with member_factory(allow_dms=False) as kit``: a kit whose ``[discord]`` settings are changed
+    (another section's with ``section="dms"``, say)."""
     places = prepare(fake_discord)
 
     @contextlib.asynccontextmanager
-    async def started(**discord: Any) -> AsyncIterator[MemberKit]:
+    async def started(*, section: str = "discord", **changes: Any) -> AsyncIterator[MemberKit]:
         config = kit_config(tmp_path, fake_discord)
-        if discord:
-            config = dataclasses.replace(config, discord=dataclasses.replace(config.discord, **discord))
+        if changes:
+            changed = dataclasses.replace(getattr(config, section), **changes)
+            config = dataclasses.replace(config, **{section: changed})
         kit = MemberKit(fake_discord, config, places)
         await kit.start()
         try:

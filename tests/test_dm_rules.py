@@ -4,8 +4,8 @@ its server."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -18,7 +18,7 @@ from bot.settings import BlockEntry, FilterRule, update_guild_settings
 from bot.store import JobStatus
 
 if TYPE_CHECKING:
-    from fakediscord import FakeDiscord, FakeMessage, FakeUser
+    from fakediscord import FakeMessage, FakeUser
     from member_kit import MemberKit
 
 pytest_plugins = ("discord_kit", "member_kit")
@@ -27,28 +27,9 @@ DmsKit = Callable[..., AbstractAsyncContextManager["MemberKit"]]
 
 
 @pytest.fixture
-def dms_kit(fake_discord: FakeDiscord, tmp_path: Path) -> DmsKit:
+def dms_kit(member_factory: DmsKit) -> DmsKit:
     """``async with dms_kit(jobs_per_day=2) as kit``: the member kit with some ``[dms]`` settings changed."""
-    # Imported here, once pytest has loaded them as plugins (which rewrites their asserts).
-    from discord_kit import kit_config
-    from member_kit import MemberKit, prepare
-
-    places = prepare(fake_discord)
-
-    @contextlib.asynccontextmanager
-    async def started(**dms: Any) -> AsyncIterator[MemberKit]:
-        config = kit_config(tmp_path, fake_discord)
-        config = dataclasses.replace(config, dms=dataclasses.replace(config.dms, **dms))
-        kit = MemberKit(fake_discord, config, places)
-        await kit.start()
-        try:
-            await kit.configure(audit_channel=places.audit.id)
-            yield kit
-        finally:
-            await kit.stop()
-        assert fake_discord.unknown_routes == []
-
-    return started
+    return functools.partial(member_factory, section="dms")
 
 
 def description(message: FakeMessage) -> str:
