@@ -37,5 +37,6 @@ async def emulator(emulator_token: str) -> AsyncIterator[Emulator]:
 
 #: The loopback Discord server: the ``fake_discord`` fixture and the guard that fails a test in which discord.py
 #: logged an ERROR (see tests/fakediscord/fixtures.py); and the engine fixtures (client, store, make_engine, engine)
-#: that a test module gets by defining its own ``emu`` and ``clock`` (see tests/engine_kit.py).
-pytest_plugins = ("fakediscord.fixtures", "engine_kit")
+#: that a test module gets by defining its own ``emu`` and ``clock`` (see tests/engine_kit.py); and PostgreSQL, the
+#: ``postgres_url`` fixture that marks its tests ``postgres`` (see tests/pg_kit.py).
+pytest_plugins = ("fakediscord.fixtures", "engine_kit", "pg_kit")
