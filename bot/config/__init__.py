@@ -21,6 +21,7 @@ from .model import (
     JobsSettings,
     LoggingSettings,
     StoreSettings,
+    without_password,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "LoggingSettings",
     "StoreSettings",
     "load_config",
+    "without_password",
 ]

@@ -37,14 +37,24 @@ def load_config(
     from_env = _apply_environment(sections, env)
     try:
         _resolve_dms_alias(sections)
-        config = Config(
-            **{name: _build_section(name, cls, sections.get(name, {})) for name, cls in _SECTIONS.items()},
-            source=source,
+        config = _blank_store_url_is_none(
+            Config(
+                **{name: _build_section(name, cls, sections.get(name, {})) for name, cls in _SECTIONS.items()},
+                source=source,
+            )
         )
         _validate(config, require_discord=require_discord, require_acedata=require_acedata)
     except ConfigError as error:
         raise _naming_the_environment(error, from_env) from None
     return _with_absolute_paths(config, from_env={name for name in _PATH_KEYS if name in env})
+
+
+def _blank_store_url_is_none(config: Config) -> Config:
+    """An empty ``[store] url`` (``url = ""``, or ``MJBOT_STORE_URL=`` left blank) keeps SQLite, as if it were unset."""
+    url = config.store.url
+    if url is None or url.strip():
+        return config
+    return dataclasses.replace(config, store=dataclasses.replace(config.store, url=None))
 
 
 def _naming_the_environment(error: ConfigError, from_env: Mapping[str, str]) -> ConfigError:

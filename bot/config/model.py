@@ -20,12 +20,16 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DiscordSettings:
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
     sync_commands: bool = False
     guild_ids: tuple[int, ...] = ()
     allow_dms: bool = True
+    #: How many shards the bot is split into, over every process; None: as many as Discord recommends.
+    shard_count: int | None = None
+    #: The shards this process connects (each from 0 to ``shard_count`` - 1); None: all of them.
+    shard_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,7 @@ class DmsSettings:
 
 @dataclass(frozen=True, slots=True)
 class AceDataSettings:
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     base_url: str = "https://api.acedata.cloud"
     request_timeout_s: float = 30.0
 
@@ -71,6 +75,8 @@ class JobsSettings:
     poll_interval_s: float = 5.0
     job_timeout_s: float = 900.0
     callback_poll_interval_s: float = 60.0
+    #: How long a process's claim on a job lasts without being renewed; another process may take the job after.
+    lease_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +85,66 @@ class CallbackSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     public_url: str | None = None
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
+    """Where the jobs are kept: the SQLite file at ``path``, unless ``url`` names a PostgreSQL database."""
+
     path: str = "data/mjbot.sqlite3"
+    #: ``postgresql://user:password@host:port/db``; None keeps SQLite. Show it only as ``shown_url``.
+    url: str | None = None
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.url is not None
+
+    @property
+    def shown_url(self) -> str | None:
+        """``url`` fit for a log or a terminal: its password replaced by ``***``."""
+        return None if self.url is None else without_password(self.url)
+
+    def __repr__(self) -> str:
+        return f"StoreSettings(path={self.path!r}, url={self.shown_url!r})"
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part, and any ``password=`` query parameter, replaced by ``***``.
+
+    Works on any text, well formed or not, so an error about a bad URL can show it: the user part is what comes
+    before the last ``@`` of the address (a password with an ``@`` left unescaped is still masked whole).
+    """
+    scheme, found, rest = url.partition("://")
+    if not found:
+        scheme, rest = "", url
+    address, slash, tail = _split_address(rest)
+    user_part, at, host_part = address.rpartition("@")
+    if at:
+        user, colon, _ = user_part.partition(":")
+        address = f"{user}:***@{host_part}" if colon else address
+    head = f"{scheme}://" if found else ""
+    return head + address + slash + _mask_query_password(tail)
+
+
+def _split_address(rest: str) -> tuple[str, str, str]:
+    """``rest`` (what follows ``scheme://``) as the address, the character that ends it, and what follows."""
+    ends = [i for i in (rest.find(c, rest.rfind("@") + 1) for c in "/?#") if i >= 0]
+    if not ends:
+        return rest, "", ""
+    end = min(ends)
+    return rest[:end], rest[end], rest[end + 1 :]
+
+
+def _mask_query_password(tail: str) -> str:
+    path, question, query = tail.partition("?")
+    if not question:
+        return tail
+    pairs = [
+        f"{name}=***" if name.lower() == "password" and sep else f"{name}{sep}{value}"
+        for name, sep, value in (pair.partition("=") for pair in query.split("&"))
+    ]
+    return f"{path}?{'&'.join(pairs)}"
 
 
 @dataclass(frozen=True, slots=True)

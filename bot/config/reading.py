@@ -151,8 +151,13 @@ def _build_section(name: str, cls: type[Any], values: Mapping[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+#: What a list of whole numbers looks like for a key, when it is not a list of Discord ids.
+_LIST_EXAMPLES = {("discord", "shard_ids"): "[0, 1]"}
+
+
 def _coerce(section: str, key: str, value: Any, kind: str) -> Any:
     where = f"[{section}] {key}"
+    kind = kind.removesuffix(" | None")  # TOML has no null: a key that is there has a value of the type
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -168,7 +173,8 @@ def _coerce(section: str, key: str, value: Any, kind: str) -> Any:
     if kind.startswith("tuple[int"):
         ids = _int_list(value)
         if ids is None:
-            raise ConfigError(f"{where} must be a list of ids, e.g. [123456789012345678], got {value!r}")
+            example = _LIST_EXAMPLES.get((section, key), "[123456789012345678]")
+            raise ConfigError(f"{where} must be a list of ids, e.g. {example}, got {value!r}")
         return tuple(ids)
     if kind.startswith("tuple[str"):
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
