@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import _SECTIONS, Config, ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = """
 [discord]
 token = "discord-token-123456"

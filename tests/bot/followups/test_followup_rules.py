@@ -36,7 +36,7 @@ from bot.store import EMPTY_META, Job, JobKind, JobMeta, JobStatus, VideoOptions
 
 GRID_ACTIONS = ("upscale1", "upscale2", "upscale3", "upscale4", "variation1", "reroll")
 UPSCALE_ACTIONS = ("variation_subtle", "variation_strong", "zoom_out_2x", "pan_left", "upscale_2x")
-LOCALES = Path(__file__).resolve().parent.parent / "cogs" / "i18n" / "locales"
+LOCALES = Path(__file__).resolve().parents[3] / "cogs" / "i18n" / "locales"
 
 
 def job(kind: JobKind = JobKind.IMAGINE, **fields: Any) -> Job:
