@@ -256,6 +256,20 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"no PostgreSQL for the postgres tests: {reason}")
 
 
+def start_local_cluster() -> LocalCluster | str:
+    """A started throwaway cluster, or why none could start."""
+    try:
+        cluster = LocalCluster(find_bin_dir())
+    except PostgresUnavailableError as error:
+        return str(error)
+    try:
+        cluster.start()
+    except PostgresUnavailableError as error:
+        cluster.stop()
+        return str(error)
+    return cluster
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The base URL of a live PostgreSQL server for the whole session (see the module's docstring)."""
@@ -263,15 +277,9 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    try:
-        cluster = LocalCluster(find_bin_dir())
-    except PostgresUnavailableError as error:
-        _unavailable(str(error))
-    try:
-        cluster.start()
-    except PostgresUnavailableError as error:
-        cluster.stop()
-        _unavailable(str(error))
+    cluster = start_local_cluster()
+    if isinstance(cluster, str):
+        _unavailable(cluster)
     try:
         yield cluster.url
     finally:
