@@ -1,4 +1,9 @@
-"""The gateway websocket: HELLO, heartbeats, IDENTIFY -> READY + GUILD_CREATE, RESUME with replay, dispatch."""
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY -> READY + GUILD_CREATE, RESUME with replay, dispatch.
+
+Sharded as Discord is: an IDENTIFY with ``shard: [id, count]`` opens a session of that shard, which hears only of
+the guilds it owns (``(guild_id >> 22) % count == id``) and, on shard 0, of DMs. A session without ``shard`` is shard
+0 of 1 and owns everything.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from aiohttp import WSMsgType, web
 from .payloads import client_user_payload, guild_create_payload, member_payload
 
 if TYPE_CHECKING:
+    from .model import FakeGuild
     from .server import FakeDiscord
 
 log = logging.getLogger(__name__)
@@ -94,11 +100,36 @@ class GatewaySession:
     def token(self) -> str:
         return str(self.identify.get("token"))
 
+    @property
+    def shard(self) -> tuple[int, int]:
+        """``(shard id, shard count)`` as the client identified; ``(0, 1)`` without sharding."""
+        given = self.identify.get("shard") or [0, 1]
+        return int(given[0]), int(given[1])
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session's shard carries ``guild_id``'s events (None: a DM, which shard 0 carries)."""
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else shard_of(guild_id, count) == shard_id
+
     def next_frame(self, event: str, data: Any) -> dict[str, Any]:
         self.seq += 1
         frame = {"op": OP_DISPATCH, "t": event, "s": self.seq, "d": data}
         self.events.append(frame)
         return frame
+
+
+def shard_of(guild_id: int, count: int) -> int:
+    """The shard that carries a guild's events, as Discord assigns it."""
+    return (guild_id >> 22) % count
+
+
+def guild_of(event: str, data: Any) -> int | None:
+    """The guild an event is about (None: a DM, or not about a guild)."""
+    if not isinstance(data, dict):
+        return None
+    key = "id" if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else "guild_id"
+    value = data.get(key)
+    return int(value) if value is not None else None
 
 
 class Gateway:
@@ -108,7 +139,10 @@ class Gateway:
         #: Query and compression of every websocket opened, in order.
         self.opened: list[dict[str, Any]] = []
         self.sessions: dict[str, GatewaySession] = {}
+        #: The session identified last, whatever its shard.
         self.current: GatewaySession | None = None
+        #: The latest session of each shard id, in the order they were identified.
+        self.shards: dict[int, GatewaySession] = {}
         #: Every payload the client sent, in order (heartbeats included).
         self.received: list[dict[str, Any]] = []
         self.identifies: list[dict[str, Any]] = []
@@ -175,28 +209,28 @@ class Gateway:
             connection.server_close_code = 4004
             await connection.ws.close(code=4004, message=b"Authentication failed.")
             return
-        if self.current is not None and self.current.connection is None:
-            self.current.ended = True
         session = GatewaySession(session_id=secrets.token_hex(16), identify=data)
+        previous = self.shards.pop(session.shard[0], None)
+        if previous is not None and previous.connection is None:
+            previous.ended = True
         self.sessions[session.session_id] = session
-        self.current = session
+        self.current = self.shards[session.shard[0]] = session
         connection.session = session
         session.connection = connection
         async with session.lock:
             await connection.send(session.next_frame("READY", self._ready_payload(session)))
-            for guild in self.fake.guilds.values():
-                if self.fake.bot_user.id in guild.members:
-                    await connection.send(session.next_frame("GUILD_CREATE", guild_create_payload(guild)))
+            for guild in self._guilds_of(session):
+                await connection.send(session.next_frame("GUILD_CREATE", guild_create_payload(guild)))
+
+    def _guilds_of(self, session: GatewaySession) -> list[FakeGuild]:
+        """The guilds the bot is in that ``session``'s shard carries."""
+        return [g for g in self.fake.guilds.values() if self.fake.bot_user.id in g.members and session.owns(g.id)]
 
     def _ready_payload(self, session: GatewaySession) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "v": 10,
             "user": client_user_payload(self.fake.bot_user),
-            "guilds": [
-                {"id": str(g.id), "unavailable": True}
-                for g in self.fake.guilds.values()
-                if self.fake.bot_user.id in g.members
-            ],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._guilds_of(session)],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.fake.gateway_url,
@@ -233,6 +267,9 @@ class Gateway:
                     await connection.send(frame)
             await connection.send(session.next_frame("RESUMED", {"_trace": ["fakediscord"]}))
         self.current = session
+        if self.shards.get(session.shard[0]) is not session:  # a resumed session is its shard's latest again
+            self.shards.pop(session.shard[0], None)
+            self.shards[session.shard[0]] = session
 
     async def _send_member_chunk(self, connection: GatewayConnection, data: dict[str, Any]) -> None:
         session = connection.session
@@ -254,17 +291,34 @@ class Gateway:
 
     # -- controls used by FakeDiscord ----------------------------------------------------------------------
 
-    def live_session(self) -> GatewaySession:
-        session = self.current
+    def session_for(self, guild_id: int | None) -> GatewaySession | None:
+        """The latest session of the shard that carries ``guild_id`` (None: DMs, on shard 0), if any."""
+        owners = [session for session in self.shards.values() if session.owns(guild_id)]
+        return owners[-1] if owners else None
+
+    def live_session(self, guild_id: int | None = None, *, any_shard: bool = True) -> GatewaySession:
+        """The session that carries ``guild_id``'s events; with ``any_shard`` and no guild, the one identified last."""
+        session = self.current if any_shard and guild_id is None else self.session_for(guild_id)
         if session is None:
-            raise RuntimeError("no bot has identified with the fake gateway yet (is the bot running?)")
+            if self.current is None:
+                raise RuntimeError("no bot has identified with the fake gateway yet (is the bot running?)")
+            where = "direct messages" if guild_id is None else f"guild {guild_id}"
+            shards = sorted(s.shard for s in self.shards.values())
+            raise RuntimeError(f"no connected shard carries {where} (the shards connected: {shards})")
         if session.ended:
             raise RuntimeError("the bot's gateway session has ended (did the bot stop or get invalidated?)")
         return session
 
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """``(shard id, count)`` of every session with an open connection, sorted."""
+        return sorted(
+            s.shard for s in self.shards.values() if not s.ended and s.connection is not None and s.connection.open
+        )
+
     async def dispatch(self, event: str, data: Any) -> int:
-        """Send a DISPATCH event; it is queued for replay if the connection is down. Returns its sequence."""
-        session = self.live_session()
+        """Send a DISPATCH event to the shard that carries its guild (DMs: shard 0); it is queued for replay if the
+        connection is down. Returns its sequence."""
+        session = self.live_session(guild_of(event, data), any_shard=False)
         async with session.lock:
             frame = session.next_frame(event, data)
             if session.connection is not None:

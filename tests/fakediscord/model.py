@@ -52,6 +52,13 @@ class SnowflakeFactory:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def next_on_shard(self, shard_id: int, count: int) -> int:
+        """The next snowflake whose guild would be on shard ``shard_id`` of ``count`` (a millisecond or so later)."""
+        stamp = self.next() >> 22
+        stamp += (shard_id - stamp) % count
+        self._last = max(stamp << 22, self._last + 1)
+        return self._last
+
 
 def snowflake_time(snowflake: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=dt.UTC)

@@ -276,7 +276,7 @@ class RestApi:
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         self._require_bot_auth(request)
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.fake.gateway_url, "shards": self.fake.shards, "session_start_limit": limit})
 
     # -- application commands -------------------------------------------------------------------------------
 

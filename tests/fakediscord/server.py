@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 from aiohttp import web
 
 from .builders import InteractionBuilder, OptionValue
-from .gateway import OP_RECONNECT, Gateway
+from .gateway import OP_RECONNECT, Gateway, guild_of
 from .interactions import InteractionHandle
 from .links import LinkSigner, attachment_of
 from .model import (
@@ -84,7 +84,8 @@ class FakeDiscord:
 
     Options: ``compress`` sends zlib-stream binary frames when the client asks for them; ``enforce_3s_ack``
     refuses acknowledgements later than 3 s (404/10062); ``required_token`` rejects other bot tokens;
-    ``clock`` replaces ``time.monotonic`` (``advance_clock`` moves it forward too).
+    ``clock`` replaces ``time.monotonic`` (``advance_clock`` moves it forward too); ``shards`` is the shard count
+    ``GET /gateway/bot`` recommends (a sharded bot identifies each shard; see ``gateway`` for who hears what).
 
     Attachment links are signed and expire as Discord's CDN links do (see ``links``): ``advance_clock`` past a
     day, and the links handed out before stop working, while a fetched message carries freshly signed ones.
@@ -99,8 +100,10 @@ class FakeDiscord:
         attachment_size_limit: int = DEFAULT_ATTACHMENT_SIZE_LIMIT,
         clock: Callable[[], float] | None = None,
         bot_name: str = "mjbot",
+        shards: int = 1,
     ) -> None:
         self.compress = compress
+        self.shards = shards
         self.enforce_3s_ack = enforce_3s_ack
         self.required_token = required_token
         self.attachment_size_limit = attachment_size_limit
@@ -268,8 +271,11 @@ class FakeDiscord:
         everyone_permissions: int = DEFAULT_EVERYONE,
         channels: Sequence[str] = ("general",),
         with_bot: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        guild = FakeGuild(id=self.ids.next(), name=name, owner_id=owner.id, preferred_locale=preferred_locale)
+        """A new guild; with ``shard=(id, count)``, one whose id puts it on that shard."""
+        guild_id = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
+        guild = FakeGuild(id=guild_id, name=name, owner_id=owner.id, preferred_locale=preferred_locale)
         self.guilds[guild.id] = guild
         everyone = FakeRole(id=guild.id, guild_id=guild.id, name="@everyone", permissions=everyone_permissions)
         guild.roles[guild.id] = everyone
@@ -528,12 +534,13 @@ class FakeDiscord:
         """Every IDENTIFY payload received (token, intents, properties ...)."""
         return self.gateway.identifies
 
-    def _wants(self, intent: int) -> bool:
-        session = self.gateway.current
+    def _wants(self, intent: int, guild_id: int | None) -> bool:
+        """Whether the session that carries ``guild_id`` (None: DMs) is there and asked for ``intent``."""
+        session = self.gateway.session_for(guild_id)
         return session is not None and not session.ended and bool(session.intents & intent)
 
     async def _dispatch_if_connected(self, event: str, data: Any, intent: int) -> None:
-        if self._wants(intent):
+        if self._wants(intent, guild_of(event, data)):
             await self.gateway.dispatch(event, data)
 
     # -- interactions ---------------------------------------------------------------------------------------
@@ -741,7 +748,7 @@ class FakeDiscord:
             self._set_reaction(message, emoji, who.id, add=add)
         event = self._reaction_event(channel, as_id(message_ref), emoji, who, add=add, burst=burst, message=message)
         intent = INTENT_DIRECT_MESSAGE_REACTIONS if channel.is_dm else INTENT_GUILD_MESSAGE_REACTIONS
-        if not self._wants(intent):
+        if not self._wants(intent, channel.guild_id):
             log.warning("the bot did not ask for reaction events (intents); %s was not sent", event)
         await self._dispatch_if_connected("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", event, intent)
         self.notify()
@@ -1046,7 +1053,7 @@ class FakeDiscord:
         return INTENT_DIRECT_MESSAGES if channel.is_dm else INTENT_GUILD_MESSAGES
 
     async def _message_event(self, event: str, channel: FakeChannel, message: FakeMessage) -> None:
-        if not self._wants(self._message_intent(channel)):
+        if not self._wants(self._message_intent(channel), channel.guild_id):
             return
         data = message.wire()
         if not self._can_read(channel, message):
@@ -1062,7 +1069,9 @@ class FakeDiscord:
 
     def _can_read(self, channel: FakeChannel, message: FakeMessage) -> bool:
         """Without the message content intent, bots see content only in DMs, their own messages and mentions."""
-        if self._wants(INTENT_MESSAGE_CONTENT) or channel.is_dm or message.author_id == self.bot_user.id:
+        if channel.is_dm or message.author_id == self.bot_user.id:
+            return True
+        if self._wants(INTENT_MESSAGE_CONTENT, channel.guild_id):
             return True
         return any(int(u["id"]) == self.bot_user.id for u in message.get("mentions") or [])
 
