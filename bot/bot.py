@@ -1,4 +1,4 @@
-"""The Discord bot: a ``commands.Bot`` that owns the core services and has the cogs built by name."""
+"""The Discord bot: a ``commands.AutoShardedBot`` that owns the core services and has the cogs built by name."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import gc
 import importlib
 import logging
 import signal
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -21,6 +20,8 @@ from discord.ext import commands
 from bot import __version__
 from bot.config import Config
 from bot.runtime import Services
+from bot.shards import GatewayWatch as GatewayWatch
+from bot.shards import ShardWatch, milliseconds
 from bot.startup import StartupError, wait_for_discord, wait_for_gateway
 
 log = logging.getLogger(__name__)
@@ -96,40 +97,11 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-class GatewayWatch:
-    """When the Discord gateway connected and dropped, in the terms ``/healthz`` reports."""
-
-    #: A gateway that stays away longer than this makes the bot unhealthy (discord.py reconnects by itself before).
-    GRACE_S = 60.0
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._ever_connected = False
-        self._down_since: float | None = clock()
-
-    @property
-    def is_connected(self) -> bool:
-        return self._down_since is None
-
-    def connected(self) -> None:
-        self._ever_connected, self._down_since = True, None
-
-    def disconnected(self) -> None:
-        if self._down_since is None:
-            self._down_since = self._clock()
-
-    def problem(self) -> str | None:
-        """Why Discord counts as unhealthy: never connected yet, or away for longer than ``GRACE_S``."""
-        if not self._ever_connected:
-            return "not connected to Discord yet"
-        if self._down_since is None:
-            return None
-        away = self._clock() - self._down_since
-        return f"disconnected from Discord for {away:.0f} s" if away > self.GRACE_S else None
-
-
-class MJBot(commands.Bot):
+class MJBot(commands.AutoShardedBot):
     """Builds the services in ``setup_hook`` and closes them in ``close``.
+
+    Sharded as ``[discord] shard_count`` and ``shard_ids`` say: this process connects those shards only, and without
+    them all the shards Discord recommends (one, for a bot in fewer than 2,500 servers).
 
     ``freeze_heap`` (what ``mjbot run`` uses) calls ``freeze_startup_heap`` once the services and the cogs are
     loaded; tests that start many bots in one process leave it off.
@@ -146,6 +118,10 @@ class MJBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("tree_cls", load_tree_class())
+        if config.discord.shard_count is not None:
+            options.setdefault("shard_count", config.discord.shard_count)
+        if config.discord.shard_ids is not None:
+            options.setdefault("shard_ids", list(config.discord.shard_ids))
         # The bot never joins voice: discord.py's warnings about its missing voice libraries would only alarm.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -162,7 +138,7 @@ class MJBot(commands.Bot):
         self._freeze_heap = freeze_heap
         self._close_task: asyncio.Task[None] | None = None
         self._services: Services | None = None
-        self.gateway = GatewayWatch()
+        self.shard_watch = ShardWatch()
 
     async def setup_hook(self) -> None:
         # Before any sync: the command payloads carry the translations.
@@ -187,21 +163,40 @@ class MJBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d application commands to guild %s", len(synced), guild_id)
 
-    async def on_ready(self) -> None:
-        self.gateway.connected()
+    async def launch_shards(self) -> None:
+        """Ask Discord how many shards to run when the config does not say, then connect them at the configured
+        ``[discord] gateway_url`` (discord.py would take the address Discord's answer names), the one the start-up
+        check has just reached."""
+        count: int | None = getattr(self, "shard_count", None)  # discord.py types it as known (int) already
+        if count is None and not self.is_closed():
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+            log.info("Discord recommends %d shard(s); connecting all of them", self.shard_count)
+        await super().launch_shards()
 
-    async def on_resumed(self) -> None:
-        self.gateway.connected()
+    def own_shard_ids(self) -> list[int]:
+        """The shards this process connects; none while the number of shards is not known yet."""
+        if self.shard_ids is not None:
+            return list(self.shard_ids)
+        return list(range(self.shard_count or 0))
 
-    async def on_disconnect(self) -> None:
-        self.gateway.disconnected()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.shard_watch.connected(shard_id)  # its guilds have arrived, on the first connection or a new session
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self.shard_watch.connected(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self.shard_watch.disconnected(shard_id)
 
     async def _health(self) -> Mapping[str, Any]:
-        connected = not self.is_closed() and self.is_ready() and self.gateway.is_connected
+        shard_ids = self.own_shard_ids()
+        connected = not self.is_closed() and self.is_ready() and self.shard_watch.is_connected(shard_ids)
         return {
             "discord_connected": connected,
-            "problems": {"discord": self.gateway.problem()},
-            "latency_ms": None if self.latency != self.latency else round(self.latency * 1000, 1),
+            "problems": {"discord": self.shard_watch.problem(shard_ids)},
+            "latency_ms": milliseconds(self.latency),
+            "shard_count": self.shard_count,
+            "shards": self.shard_watch.report(shard_ids, dict(self.latencies)),
             "guilds": len(self.guilds),
             "sandbox": self.config.sandbox,
         }
@@ -218,13 +213,21 @@ class MJBot(commands.Bot):
         await asyncio.shield(self._close_task)
 
     async def _close_all(self) -> None:
-        # discord.py waits a moment for the guilds after connecting before it dispatches ``ready``; a close within
-        # that moment would leave the wait to dispatch on a closed client (an AttributeError at exit).
-        ready: asyncio.Task[None] | None = getattr(self._connection, "_ready_task", None)
-        if ready is not None:
-            ready.cancel()
+        # discord.py waits a moment for the guilds after connecting before it dispatches ``ready`` (and, per shard,
+        # ``shard_ready``); a close within that moment would leave the wait to dispatch on a closed client (an
+        # AttributeError at exit).
+        state = self._connection
+        waits: list[asyncio.Task[None] | None] = [getattr(state, "_ready_task", None)]
+        waits.extend(getattr(state, "_ready_tasks", {}).values())
+        for ready in waits:
+            if ready is not None:
+                ready.cancel()
         try:
-            await super().close()
+            # discord.py sets a client up (its loop; a sharded client's event queue) on ``async with`` or ``login``.
+            # A bot stopped before that (a start-up check failed) has no connection to close, and the sharded
+            # client's close would fail on the missing queue.
+            if isinstance(getattr(self, "loop", None), asyncio.AbstractEventLoop):
+                await super().close()
         finally:
             if self._services is not None:
                 services, self._services = self._services, None

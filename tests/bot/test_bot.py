@@ -218,7 +218,7 @@ async def test_sigterm_during_discords_reconnect_wait_stops_at_once(fake_discord
     async with mjbot_run(config, fake_discord, stop_within_s=STOP_BOUND_S):
         await fake_discord.stop()  # Discord goes away: discord.py waits longer and longer between reconnects
         for _ in range(300):
-            if "Attempting a reconnect in" in log_path.read_text(errors="replace"):
+            if "Attempting a reconnect for shard ID 0 in" in log_path.read_text(errors="replace"):
                 break
             await asyncio.sleep(0.05)
         else:
