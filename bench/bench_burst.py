@@ -95,7 +95,7 @@ async def emulator_image(bot: MJBot) -> str:
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         if job is not None and job.status is JobStatus.SUCCEEDED and job.image_url:
             return job.image_url
         await asyncio.sleep(0.05)
@@ -150,7 +150,7 @@ async def one_burst(size: int, source: str, *, wait_results: bool, freeze: bool 
         else:
             frame = {"image": fake.upload("frame.png", PNG)}
         store = bot.services.store
-        jobs_before = len(await store.recent_jobs(limit=10_000))
+        jobs_before = len(await store.jobs.recent_jobs(limit=10_000))
         emulator = bot.services.emulator
         assert emulator is not None
         tasks_before = emulator.task_count
@@ -172,7 +172,7 @@ async def one_burst(size: int, source: str, *, wait_results: bool, freeze: bool 
             ids = []
             for handle in handles:
                 original = handle.original
-                job = await store.job_for_message(original.id) if original is not None else None
+                job = await store.links.job_for_message(original.id) if original is not None else None
                 if job is None:
                     return None
                 ids.append(job.id)
@@ -184,7 +184,7 @@ async def one_burst(size: int, source: str, *, wait_results: bool, freeze: bool 
             await asyncio.sleep(0.05)
             job_ids = await linked()
         shown_s = time.monotonic() - started
-        jobs = await store.recent_jobs(limit=10_000)
+        jobs = await store.jobs.recent_jobs(limit=10_000)
         created = len(jobs) - jobs_before
         results = 0
         if wait_results and job_ids is not None:

@@ -184,7 +184,7 @@ class Edits:
 
 async def task_id_of(bot: BenchBot, handle: InteractionHandle) -> str:
     while True:  # the message is linked just after its first edit
-        job = await bot.services.store.job_for_message(handle.original_message_id or 0)
+        job = await bot.services.store.links.job_for_message(handle.original_message_id or 0)
         if job is not None and job.task_id is not None:
             return job.task_id
         await asyncio.sleep(0.01)

@@ -85,7 +85,7 @@ async def tick_costs(jobs: int, ticks: int, duration_s: float, spacing_s: float)
 
             engine.subscribe(count)
             job_ids = await submit_many(engine, jobs)
-            task_ids = [job.task_id or "" for job in (await store.jobs_by_ids(job_ids)).values()]
+            task_ids = [job.task_id or "" for job in (await store.jobs.jobs_by_ids(job_ids)).values()]
             await engine.poll_once()  # warm-up: first answers, first progress writes
             await engine.flush_events()
             cpu_ms: list[float] = []
@@ -157,7 +157,7 @@ async def completion_latency(jobs: int, interval: float, *, callbacks: bool) -> 
             engine.subscribe(note)
             await engine.start()
             job_ids = await submit_many(engine, jobs)
-            tasks = {job_id: (await store.get_job(job_id)).task_id for job_id in job_ids}  # type: ignore[union-attr]
+            tasks = {job_id: (await store.jobs.get_job(job_id)).task_id for job_id in job_ids}  # type: ignore[union-attr]
             finished_at: dict[str, float] = {}
             spread = max(interval, 1.0) * 3
             order = list(job_ids)

@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.store import FinishItem, JobResult, JobStatus, Store
-from bot.store.rows import JOB_ID_LENGTH
+from bot.store.codec import JOB_ID_LENGTH
 
 MESSAGE_ID_BASE = 1_150_000_000_000_000_000  # Discord-sized snowflakes
 MESSAGE_ID_STEP = 4_194_304
@@ -161,7 +161,7 @@ async def measure(path: Path, total: int, lookups: int, seed: int, figures: dict
     began = time.perf_counter()
     store = await Store.open(path)
     opened = time.perf_counter()
-    resumed = await store.unfinished_jobs()
+    resumed = await store.jobs.unfinished_jobs()
     done = time.perf_counter()
     figures.update(
         resume_open_s=opened - began,
@@ -174,7 +174,7 @@ async def measure(path: Path, total: int, lookups: int, seed: int, figures: dict
 
         async def lookup() -> None:
             wanted = message_id(rng.randrange(total))
-            if await store.job_for_message(wanted) is None:
+            if await store.links.job_for_message(wanted) is None:
                 missing.append(wanted)
 
         await latencies(lookup, 500)  # warm up the connection thread and the page cache a little
@@ -191,25 +191,25 @@ async def measure(path: Path, total: int, lookups: int, seed: int, figures: dict
         )
 
         async def link() -> None:  # the same kind of point lookup, through the aiosqlite connection thread
-            await store.link_for_message(message_id(rng.randrange(total)))
+            await store.links.link_for_message(message_id(rng.randrange(total)))
 
         samples = await latencies(link, lookups)
         figures.update(link_p50_ms=percentile(samples, 0.50), link_p99_ms=percentile(samples, 0.99))
 
         async def recent() -> None:
-            await store.recent_jobs(user_id=100_000 + rng.randrange(5_000), limit=10)
+            await store.jobs.recent_jobs(user_id=100_000 + rng.randrange(5_000), limit=10)
 
         samples = await latencies(recent, 1_000)
         figures.update(recent_jobs_p50_ms=percentile(samples, 0.50), recent_jobs_p99_ms=percentile(samples, 0.99))
 
         started = time.perf_counter()
-        await store.update_progress_many([(job.id, 95) for job in resumed])
+        await store.jobs.update_progress_many([(job.id, 95) for job in resumed])
         figures.update(update_progress_many_s=time.perf_counter() - started, update_progress_many_jobs=len(resumed))
 
         result = JobResult(video_id="v", video_urls=("a", "b", "c", "d"), image_url="cover")
         items = [FinishItem(job.id, JobStatus.SUCCEEDED, result=result) for job in resumed[:1_000]]
         started = time.perf_counter()
-        changed = await store.finish_many(items)
+        changed = await store.jobs.finish_many(items)
         figures.update(finish_many_s=time.perf_counter() - started, finish_many_jobs=len(changed))
     finally:
         await store.close()

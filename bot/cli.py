@@ -16,7 +16,7 @@ from bot import __version__, cli_followups, cli_jobs, cli_users
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.startup import StartupError, listen_error
-from bot.store.database import StoreError
+from bot.store import StoreError
 from bot.store.owner import StoreOwner
 from bot.text import duration, shorten
 
@@ -324,7 +324,7 @@ async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
 
     store = await Store.open(config.store.path)
     try:
-        jobs = await store.recent_jobs(limit=limit)
+        jobs = await store.jobs.recent_jobs(limit=limit)
     finally:
         await store.close()
     if not jobs:

@@ -88,10 +88,10 @@ async def plan_command(args: argparse.Namespace, config: Config) -> tuple[ApiReq
     path = config.store.path
     store = await Store.open(path) if await asyncio.to_thread(Path(path).is_file) else None  # reads make no store
     try:
-        parent = await store.get_job(args.job) if store is not None else None
+        parent = await store.jobs.get_job(args.job) if store is not None else None
         if parent is None or store is None:
             raise InputError(f"There is no job {args.job!r} in {path}; `mjbot jobs` lists the jobs.")
-        outcome = await plan_for(store, parent, action_of(args))
+        outcome = await plan_for(store.jobs, parent, action_of(args))
     finally:
         if store is not None:
             await store.close()
@@ -180,7 +180,7 @@ async def chained_video(store: Store, job: Job, out: TextIO, *, wait_s: float = 
     print(f"Job {job.id} upscaled the image; its video follows.", file=out)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        for child in await store.children(job.id):
+        for child in await store.jobs.children(job.id):
             if child.meta.chained_from == job.id:
                 print(f"Job {child.id} submitted.", file=out)
                 return child.id

@@ -143,7 +143,7 @@ async def wait_command(
         return 1
     store = await Store.open(path)
     try:
-        job = await store.get_job(args.job)
+        job = await store.jobs.get_job(args.job)
     finally:
         await store.close()
     if job is None:
@@ -228,7 +228,7 @@ async def unfinished_twin(store: Store, request: ApiRequest, meta: JobMeta) -> J
     body = request.to_body()
     twins = [
         job
-        for job in await store.unfinished_jobs()
+        for job in await store.jobs.unfinished_jobs()
         if job.user_id is None
         and job.guild_id is None
         and job.kind is kind
@@ -323,7 +323,7 @@ async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreO
     try:
         next_try = time.monotonic() + TAKE_OVER_EVERY_S
         while True:
-            job = await store.get_job(job_id)
+            job = await store.jobs.get_job(job_id)
             if job is None:
                 progress.done()
                 return None, None

@@ -181,7 +181,7 @@ class FrameRefresher:
 
     async def _result_link(self, job_id: str) -> str | None:
         """The result image of job ``job_id`` as the API hands it out now (None when it cannot be looked up)."""
-        job = await self._store.get_job(job_id)
+        job = await self._store.jobs.get_job(job_id)
         renewed = await _renewed(self._client, self._store, job) if job is not None else None
         return (renewed.raw_image_url or renewed.image_url) if renewed is not None else None
 
@@ -218,4 +218,4 @@ async def _renewed(client: AceDataClient, store: Store, job: Job) -> Job | None:
         raw_image_url=result.raw_image_url,
         sub_image_urls=result.sub_image_urls,
     )
-    return await store.renew_result_links(job.id, fresh)
+    return await store.jobs.renew_result_links(job.id, fresh)

@@ -255,23 +255,23 @@ async def check(
         return ALLOWED
     start = day_start(now)
     reset = start + DAY_S
-    unsent = await store.unsent_jobs(guild_id)
+    unsent = await store.queue.unsent_jobs(guild_id)
     mine = [job for job in unsent if job.user_id == user_id]
     price = cost(request)
 
     if limits.max_jobs_per_user_per_day is not None:
-        used = await store.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
+        used = await store.usage.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
         if used + 1 > limits.max_jobs_per_user_per_day:
             maximum = limits.max_jobs_per_user_per_day
             return QuotaDecision(Verdict.REFUSE, Limit.DAILY_JOBS, used, maximum, reset, price, in_dms=in_dms)
     if limits.daily_budget is not None:
-        spent = await store.usage_total(start, guild_id=guild_id, in_dms=in_dms)
+        spent = await store.usage.usage_total(start, guild_id=guild_id, in_dms=in_dms)
         spent += sum(costs.cost_of(job.kind.value, job.params) for job in unsent)
         if spent + price > limits.daily_budget + _EPSILON:
             maximum_units = limits.daily_budget
             return QuotaDecision(Verdict.REFUSE, Limit.DAILY_BUDGET, spent, maximum_units, reset, price, in_dms=in_dms)
     if limits.max_running_per_user is not None:
-        running = await store.running_count(user_id, guild_id)
+        running = await store.queue.running_count(user_id, guild_id)
         waiting = sum(1 for job in mine if job.status is JobStatus.QUEUED)
         # A member with jobs in line queues behind them even if a slot is free this instant.
         if running >= limits.max_running_per_user or waiting:
@@ -289,19 +289,19 @@ async def allowance(
     in_dms = guild_id is None
     limits = settings.limits
     start = day_start(now)
-    unsent = await store.unsent_jobs(guild_id)
+    unsent = await store.queue.unsent_jobs(guild_id)
     mine = [job for job in unsent if job.user_id == user_id]
-    jobs_used = await store.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
+    jobs_used = await store.usage.usage_count(start, guild_id=guild_id, user_id=user_id, in_dms=in_dms) + len(mine)
     units_used = 0.0
     if limits.daily_budget is not None:
-        units_used = await store.usage_total(start, guild_id=guild_id, in_dms=in_dms)
+        units_used = await store.usage.usage_total(start, guild_id=guild_id, in_dms=in_dms)
         units_used += sum(costs.cost_of(job.kind.value, job.params) for job in unsent)
     return Allowance(
         jobs_used=jobs_used,
         jobs_limit=limits.max_jobs_per_user_per_day,
         units_used=units_used,
         budget=limits.daily_budget,
-        running=await store.running_count(user_id, guild_id),
+        running=await store.queue.running_count(user_id, guild_id),
         running_limit=limits.max_running_per_user,
         queued=sum(1 for job in mine if job.status is JobStatus.QUEUED),
         resets_at=reset,

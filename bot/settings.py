@@ -221,12 +221,12 @@ class UserSettings:
 
 async def load_guild_settings(store: Store, guild_id: int) -> GuildSettings:
     """The server's settings (the defaults when none were saved)."""
-    return GuildSettings.from_dict(await store.guild_settings(guild_id))
+    return GuildSettings.from_dict(await store.settings.guild_settings(guild_id))
 
 
 async def save_guild_settings(store: Store, guild_id: int, settings: GuildSettings) -> None:
     """Replace the server's settings. Prefer ``update_guild_settings`` for a change based on the current value."""
-    await store.save_guild_settings(guild_id, settings.to_dict())
+    await store.settings.save_guild_settings(guild_id, settings.to_dict())
 
 
 async def update_guild_settings(
@@ -237,25 +237,29 @@ async def update_guild_settings(
     ``change`` runs inside the transaction: keep it a quick, pure function. An exception it raises
     (``ValueError`` for a bad limit, say) leaves the settings as they were.
     """
-    saved = await store.update_guild_settings(guild_id, lambda data: change(GuildSettings.from_dict(data)).to_dict())
+    saved = await store.settings.update_guild_settings(
+        guild_id, lambda data: change(GuildSettings.from_dict(data)).to_dict()
+    )
     return GuildSettings.from_dict(saved)
 
 
 async def load_user_settings(store: Store, user_id: int) -> UserSettings:
     """The member's settings (the defaults when none were saved)."""
-    return UserSettings.from_dict(await store.user_settings(user_id))
+    return UserSettings.from_dict(await store.settings.user_settings(user_id))
 
 
 async def save_user_settings(store: Store, user_id: int, settings: UserSettings) -> None:
     """Replace the member's settings."""
-    await store.save_user_settings(user_id, settings.to_dict())
+    await store.settings.save_user_settings(user_id, settings.to_dict())
 
 
 async def update_user_settings(
     store: Store, user_id: int, change: Callable[[UserSettings], UserSettings]
 ) -> UserSettings:
     """Like ``update_guild_settings``, for a member's own settings."""
-    saved = await store.update_user_settings(user_id, lambda data: change(UserSettings.from_dict(data)).to_dict())
+    saved = await store.settings.update_user_settings(
+        user_id, lambda data: change(UserSettings.from_dict(data)).to_dict()
+    )
     return UserSettings.from_dict(saved)
 
 

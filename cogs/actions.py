@@ -137,7 +137,7 @@ class FollowUps(commands.Cog):
         await acks.acknowledge(context, follow_up.kind)
         interaction = context.interaction
         services = self.bot.services
-        job = await services.store.get_job(follow_up.job_id)
+        job = await services.store.jobs.get_job(follow_up.job_id)
         if job is None:
             raise UserFacingError(GONE)
         actor = Actor(
@@ -209,7 +209,7 @@ class FollowUps(commands.Cog):
 
     async def _run_reaction(self, payload: discord.RawReactionActionEvent, follow_up: FollowUp) -> None:
         services = self.bot.services
-        job = await services.store.get_job(follow_up.job_id)
+        job = await services.store.jobs.get_job(follow_up.job_id)
         if job is None:
             return
         actor = Actor(
@@ -329,7 +329,7 @@ class FollowUps(commands.Cog):
     async def _check_extendable(self, job: Job) -> None:
         """UserFacingError unless the video is finished and may be extended again (the core's rule)."""
         store = self.bot.services.store
-        refusal = extendable(job, await extends_of(store, job))
+        refusal = extendable(job, await extends_of(store.jobs, job))
         if refusal is not None:
             raise refused(refusal)
 

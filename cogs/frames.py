@@ -47,7 +47,7 @@ class DiscordFrames:
 
     async def copy_link(self, job_id: str, filename: str) -> str | None:
         """The copy's link from the newest of the job's messages that still carries it (a fetch signs it afresh)."""
-        for link in reversed(await self.bot.services.store.messages_for_job(job_id)):
+        for link in reversed(await self.bot.services.store.links.messages_for_job(job_id)):
             if link.purpose in _UNREADABLE or link.channel_id is None:
                 continue
             channel = self.bot.get_partial_messageable(link.channel_id, guild_id=link.guild_id)

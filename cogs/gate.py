@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -32,6 +31,7 @@ from discord import app_commands
 
 from bot import quota
 from bot.acedata.models import ApiRequest
+from bot.locks import KeyedLocks
 from bot.quota import Limit, QuotaDecision, Verdict
 from bot.scopes import dm_settings, global_block
 from bot.settings import (
@@ -261,26 +261,15 @@ def _options_refusal(settings: GuildSettings, options: VideoOptions | None, scop
 
 # -- one submit at a time per member ------------------------------------------------------------------------
 
-_turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+_turns: KeyedLocks[int] = KeyedLocks()
 
 
 @contextlib.asynccontextmanager
 async def _turn(user_id: int) -> AsyncIterator[None]:
-    lock = _turns.get(user_id)
-    if lock is None:
-        lock = asyncio.Lock()
-        _turns[user_id] = lock
-    try:
-        async with asyncio.timeout(TURN_WAIT_S):
-            await lock.acquire()
-    except TimeoutError:
-        log.info("gate: user %s has a submit under way for %.1f s; going ahead beside it", user_id, TURN_WAIT_S)
+    async with _turns.hold(user_id, wait_s=TURN_WAIT_S) as turn:
+        if not turn.acquired:
+            log.info("gate: user %s has a submit under way for %.1f s; going ahead beside it", user_id, TURN_WAIT_S)
         yield
-        return
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 @contextlib.asynccontextmanager

@@ -101,7 +101,7 @@ class JobsCog(commands.Cog):
     async def jobs(self, interaction: discord.Interaction[MJBot]) -> None:
         locale = interaction_locale(interaction)
         store = self.bot.services.store
-        jobs = await store.recent_jobs(user_id=interaction.user.id, limit=RECENT_JOBS)
+        jobs = await store.jobs.recent_jobs(user_id=interaction.user.id, limit=RECENT_JOBS)
         if not jobs:
             await interaction.response.send_message(
                 t(locale, "jobs.none"),
@@ -109,7 +109,7 @@ class JobsCog(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
-        lines = [job_line(job, await store.messages_for_job(job.id), locale) for job in jobs]
+        lines = [job_line(job, await store.links.messages_for_job(job.id), locale) for job in jobs]
         embed = discord.Embed(
             title=tn(locale, "jobs.title", len(jobs)),
             description=shorten("\n\n".join(lines), 4096),
@@ -127,7 +127,7 @@ class JobsCog(commands.Cog):
         """Whether /show answers the asker alone: the job's own messages were private, or the asker wants private
         results and this server allows them (as their new jobs would be)."""
         store = self.bot.services.store
-        if any(link.purpose == PRIVATE for link in await store.messages_for_job(job.id)):
+        if any(link.purpose == PRIVATE for link in await store.links.messages_for_job(job.id)):
             return True
         if interaction.guild_id is None:
             return False  # a DM is seen by the asker alone anyway
@@ -140,7 +140,7 @@ class JobsCog(commands.Cog):
         wanted = job_id.strip().strip("`").lower()
         if not wanted or len(wanted) > JOB_ID_CHARS or not wanted.isalnum():
             raise UserFacingError(msg("jobs.bad_id"))
-        job = await self.bot.services.store.get_job(wanted)
+        job = await self.bot.services.store.jobs.get_job(wanted)
         if job is None:
             raise UserFacingError(msg("jobs.no_such_job", job=wanted))
         in_server = interaction.guild_id is not None

@@ -37,7 +37,7 @@ def refused(refusal: Refusal) -> UserFacingError:
 
 async def planned(store: Store, job: Job, follow_up: FollowUp) -> Plan:
     """What a submitting follow-up on ``job`` makes; UserFacingError when it does not fit the job."""
-    outcome = await plan_for(store, job, action_for(follow_up))
+    outcome = await plan_for(store.jobs, job, action_for(follow_up))
     if isinstance(outcome, Refusal):
         raise refused(outcome)
     return outcome

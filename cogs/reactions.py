@@ -65,7 +65,7 @@ class ReactionsCog(commands.Cog):
             return
         if emoji.name.replace(_VARIATION_SELECTOR, "") not in REACTIONS:
             return
-        job = await self.bot.services.store.job_for_message(payload.message_id)
+        job = await self.bot.services.store.links.job_for_message(payload.message_id)
         if job is None:
             return
         follow_up = follow_up_for(emoji, job)
@@ -79,7 +79,7 @@ class ReactionsCog(commands.Cog):
     async def _drop_dm_copy(self, payload: discord.RawReactionActionEvent) -> bool:
         """❌ on a copy the bot sent to someone's DMs removes that copy only, never the job's public message."""
         store = self.bot.services.store
-        link = await store.link_for_message(payload.message_id)
+        link = await store.links.link_for_message(payload.message_id)
         if link is None or link.purpose != "dm":
             return False
         channel = self.bot.get_partial_messageable(payload.channel_id)
@@ -90,5 +90,5 @@ class ReactionsCog(commands.Cog):
         except discord.HTTPException as exc:
             log.info("job %s: could not delete a DM copy (%s)", link.job_id, exc.text or exc.status)
             return True
-        await store.unlink_message(payload.message_id)
+        await store.links.unlink_message(payload.message_id)
         return True

@@ -3,11 +3,10 @@ the same follow-up made moments ago."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-import weakref
 from typing import TYPE_CHECKING, Final
 
+from bot.locks import Held, KeyedLocks
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs.common import FollowUp
 from cogs.i18n import t
@@ -37,24 +36,21 @@ class Repeats:
 
     def __init__(self) -> None:
         #: (job, follow-up kind, argument, member) -> the lock of that member's click on that button.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str, str, int], asyncio.Lock]
-        self._locks = weakref.WeakValueDictionary()
+        self._locks: KeyedLocks[tuple[str, str, str, int]] = KeyedLocks()
 
-    def claim(self, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True) -> Claim:
-        """The member's claim on one follow-up of one job: their double click waits for it; another member's
-        click on the same button is a job of its own and does not."""
+    def claim(
+        self, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True
+    ) -> Held[tuple[str, str, str, int]]:
+        """The member's claim on one follow-up of one job: their double click waits for it (``acquired`` is
+        False if it stayed busy too long); another member's click on the same button is a job of its own."""
         key = (job.id, follow_up.kind.value, follow_up.arg or "", user_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return Claim(lock, DUPLICATE_WAIT_S if wait else 0.0)
+        return self._locks.hold(key, wait_s=DUPLICATE_WAIT_S if wait else 0.0)
 
     async def recent_duplicate(self, store: Store, job: Job, follow_up: FollowUp, user_id: int) -> Job | None:
         """The job the same member made from the same follow-up on this job moments ago, if it is alive."""
         tag = follow_up_tag(follow_up)
         since = time.time() - DUPLICATE_WINDOW_S
-        for child in reversed(await store.children(job.id)):
+        for child in reversed(await store.jobs.children(job.id)):
             if child.created_at < since:
                 break
             if (
@@ -66,34 +62,7 @@ class Repeats:
         return None
 
     async def already_on_it(self, store: Store, child: Job, locale: str) -> str:
-        links = await store.messages_for_job(child.id)
+        links = await store.links.messages_for_job(child.id)
         if links:
             return t(locale, "actions.already_linked", job=child.id, url=message_url(links[0]))
         return t(locale, "actions.already_starting", job=child.id)
-
-
-class Claim:
-    """Holds a follow-up's lock for one submit; ``acquired`` is False if it stayed busy for ``wait_s``."""
-
-    def __init__(self, lock: asyncio.Lock, wait_s: float) -> None:
-        self._lock = lock
-        self._wait_s = wait_s
-        self.acquired = False
-
-    async def __aenter__(self) -> Claim:
-        if self._wait_s <= 0:
-            if not self._lock.locked():
-                await self._lock.acquire()
-                self.acquired = True
-            return self
-        try:
-            async with asyncio.timeout(self._wait_s):
-                await self._lock.acquire()
-            self.acquired = True
-        except TimeoutError:
-            self.acquired = False
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.acquired:
-            self._lock.release()

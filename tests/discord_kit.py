@@ -231,7 +231,7 @@ class Kit:
             original = handle.original
             if original is None or original.ephemeral or original.loading:
                 return None
-            return original if await self.store.job_for_message(original.id) is not None else None
+            return original if await self.store.links.job_for_message(original.id) is not None else None
 
         found: FakeMessage = await self.until(linked, timeout=timeout, what=f"a job message from {handle}")
         return found
@@ -240,7 +240,9 @@ class Kit:
         """The job a message shows (waiting for the bot to link it, as it does right after posting it)."""
         message_id = message if isinstance(message, int) else message.id
         job: Job = await self.until(
-            lambda: self.store.job_for_message(message_id), timeout=timeout, what=f"message {message_id} to show a job"
+            lambda: self.store.links.job_for_message(message_id),
+            timeout=timeout,
+            what=f"message {message_id} to show a job",
         )
         return job
 
@@ -251,7 +253,7 @@ class Kit:
         job_id = job.id if isinstance(job, Job) else job if isinstance(job, str) else (await self.job_of(job)).id
 
         async def reached() -> Job | None:
-            current = await self.store.get_job(job_id)
+            current = await self.store.jobs.get_job(job_id)
             return current if current is not None and current.status is status else None
 
         found: Job = await self.until(reached, timeout=timeout, what=f"job {job_id} to be {status}")
@@ -274,10 +276,10 @@ class Kit:
         return job, message
 
     async def links(self, job_id: str) -> list[MessageLink]:
-        return await self.store.messages_for_job(job_id)
+        return await self.store.links.messages_for_job(job_id)
 
     async def children(self, job: Job) -> list[Job]:
-        return await self.store.children(job.id)
+        return await self.store.jobs.children(job.id)
 
     async def reply_text(self, handle: InteractionHandle, *, timeout: float = 5.0) -> str:
         """The text of the ephemeral answer to an interaction (response or follow-up)."""

@@ -25,6 +25,7 @@ When no server can be had, the tests that need one are skipped with the reason; 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -34,13 +35,15 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+
+T = TypeVar("T")
 
 URL_ENV = "MJBOT_TEST_POSTGRES_URL"
 BIN_ENV = "MJBOT_TEST_PG_BIN"
@@ -240,14 +243,21 @@ async def drop_database(base_url: str, url: str) -> None:
     await _admin(base_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _run_apart(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on an event loop of its own, in another thread: the caller may be inside a
+    running loop (an async fixture asking for ``postgres_url`` through ``request.getfixturevalue``)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
 @contextlib.contextmanager
 def fresh_database(base_url: str) -> Iterator[str]:
     """A new empty database's URL, dropped on the way out (for code outside an event loop, such as a fixture)."""
-    url = asyncio.run(create_database(base_url))
+    url = _run_apart(create_database(base_url))
     try:
         yield url
     finally:
-        asyncio.run(drop_database(base_url, url))
+        _run_apart(drop_database(base_url, url))
 
 
 def _unavailable(reason: str) -> NoReturn:

@@ -100,7 +100,7 @@ def engine(make_engine: EngineFactory, store: Store) -> JobEngine:
 
 async def finish(engine: JobEngine, emu: Emulator, store: Store, job_id: str, *, success: bool = True) -> None:
     """End a job's task at the emulator and let the engine see it."""
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id is not None
     emu.finish(job.task_id, success=success)
     await engine.poll_once()

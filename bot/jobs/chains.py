@@ -68,7 +68,7 @@ class ChainRunner(EventFollower):
         if self._unsubscribe is not None:
             return
         self._unsubscribe = self._engine.subscribe(self.handle_event)
-        pending = await self._store.pending_chains(self._clock() - self._catch_up_s, limit=CATCH_UP_LIMIT)
+        pending = await self._store.jobs.pending_chains(self._clock() - self._catch_up_s, limit=CATCH_UP_LIMIT)
         if pending:
             log.info("catching up on %d upscales whose video was not submitted yet", len(pending))
         for job in pending:
@@ -117,7 +117,7 @@ class ChainRunner(EventFollower):
         return None
 
     async def _submit(self, job: Job) -> str | None:
-        for child in await self._store.children(job.id):
+        for child in await self._store.jobs.children(job.id):
             if child.meta.chained_from == job.id:
                 log.debug("job %s (task %s): its video is job %s already", job.id, job.task_id, child.id)
                 return None

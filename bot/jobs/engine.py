@@ -15,13 +15,15 @@ from collections.abc import Callable
 from bot import costs
 from bot.acedata.client import AceDataClient
 from bot.acedata.models import ApiRequest, TaskResult
-from bot.store import EMPTY_META, FinishItem, JobMeta, JobNotFoundError, Store
+from bot.store import EMPTY_META, FinishItem, JobMeta, JobNotFoundError, Lease, Store
+from bot.store.leases import new_owner_id
 from bot.store.models import Job, JobStatus
 
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
 from .health import EngineHealth
 from .intake import JobIntake
+from .leases import LeaseKeeper
 from .lookups import TaskLookups
 from .outcomes import JobOutcomes
 from .polling import Poller, Sleep
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: How long ``stop`` waits for event handlers.
 STOP_TIMEOUT_S = 30.0
+#: How long a lease lasts without renewal, unless the engine is given one (``[jobs] lease_s``).
+DEFAULT_LEASE_S = 30.0
 CANCELLED_MESSAGE = "Cancelled. The API cannot stop a task, so any result that still arrives is ignored."
 
 
@@ -56,8 +60,15 @@ class JobEngine:
         sleep: Sleep = asyncio.sleep,
         reconcile_grace_s: float = 60.0,
         cost: Callable[[ApiRequest], float] = costs.cost,
+        lease: Lease | None = None,
+        shared: bool = False,
     ) -> None:
-        """``cost`` prices a request in units for the usage ledger (see :mod:`bot.costs`)."""
+        """``cost`` prices a request in units for the usage ledger (see :mod:`bot.costs`).
+
+        ``shared``: other processes use the same store, each following the jobs it holds a ``lease`` on (a new
+        owner id and 30 s when not given); the tick then comes at least every third of the lease, so that it is
+        renewed in time. Not shared, the engine takes every unfinished job at start and needs no renewals.
+        """
         if min(poll_interval_s, callback_poll_interval_s, job_timeout_s) <= 0:
             raise ValueError("poll intervals and the job timeout must be positive")
         self._store = store
@@ -82,13 +93,19 @@ class JobEngine:
             units=self.units_of,
         )
         self._unconfirmed = self._submissions.unconfirmed
-        self._intake = JobIntake(store, self._submissions)
+        lease = lease or Lease(new_owner_id(), DEFAULT_LEASE_S)
+        self._leases = LeaseKeeper(store, self._tracked, self._submissions, self._outcomes, lease=lease, shared=shared)
+        self._intake = JobIntake(store, self._submissions, lease)
+        interval_s = callback_poll_interval_s if callback_url else poll_interval_s
+        if shared:
+            interval_s = min(interval_s, lease.seconds / 3)
         self._poller = Poller(
             client,
             self._tracked,
             self._submissions,
             self._outcomes,
-            interval_s=callback_poll_interval_s if callback_url else poll_interval_s,
+            self._leases,
+            interval_s=interval_s,
             job_timeout_s=job_timeout_s,
             batch_size=max(1, batch_size),
             clock=clock,
@@ -117,19 +134,12 @@ class JobEngine:
         if self._poller.running:
             return
         self._poller.stopping = False
-        queued = 0
-        for job in await self._store.unfinished_jobs():
-            if job.status is JobStatus.RUNNING and job.task_id:
-                self._tracked.add(job)
-            elif job.status is JobStatus.QUEUED:
-                queued += 1  # waits for its owner's slot; whoever queued it will submit it
-            else:
-                self._unconfirmed[job.id] = max(job.created_at, job.updated_at)
+        adopted = await self._leases.start()
         log.info(
-            "job engine resuming %d running and %d unconfirmed jobs (%d queued left waiting); polling every %g s",
-            len(self._tracked),
-            len(self._unconfirmed),
-            queued,
+            "job engine resuming %d running and %d unconfirmed jobs%s; polling every %g s",
+            adopted.running,
+            adopted.unconfirmed,
+            f" beside other processes (owner {self._leases.lease.owner})" if self._leases.shared else "",
             self._poller.interval_s,
         )
         for job_id in list(self._unconfirmed):
@@ -143,6 +153,7 @@ class JobEngine:
         hold up a shutdown, and a cut tick loses nothing (every job it followed is still unfinished in the store).
         """
         await self._poller.stop(self._intake.senders)
+        await self._leases.stop()
         await self._lookups.close()
         await self._events.drain(STOP_TIMEOUT_S)
 
@@ -253,7 +264,7 @@ class JobEngine:
         Returns False if the job is not queued (any more): released already, cancelled, unknown.
         Errors are those of ``submit``: a refusal fails the job and is raised.
         """
-        job = await self._store.claim_queued(job_id)
+        job = await self._store.queue.claim_queued(job_id, lease=self._leases.lease)
         if job is None:
             return False
         request = reconcile.request_from_params(job.kind, job.params)
@@ -270,7 +281,7 @@ class JobEngine:
     async def refuse_queued(self, job_id: str, *, code: str, message: str) -> bool:
         """Fail a queued job with ``message`` instead of sending it (its owner may no longer start it); False if
         it is not queued (any more)."""
-        job = await self._store.claim_queued(job_id)
+        job = await self._store.queue.claim_queued(job_id, lease=self._leases.lease)
         if job is None:
             return False
         await self._outcomes.finish([FinishItem(job.id, JobStatus.FAILED, None, code, message)])
@@ -294,7 +305,7 @@ class JobEngine:
         if not task_id:
             return False
         if self._tracked.by_task(task_id) is None:
-            job = await self._store.get_job_by_task(task_id)
+            job = await self._store.jobs.get_job_by_task(task_id)
             in_flight = self._submissions.in_flight
             if job is None or job.id in in_flight:
                 if in_flight:  # the submit that created it may not have saved its task id yet
@@ -315,14 +326,14 @@ class JobEngine:
 
     async def cancel(self, job_id: str, *, reason: str | None = None) -> Job:
         """Stop following a job and mark it cancelled; the API cannot cancel, so a late result is ignored."""
-        job = await self._store.get_job(job_id)
+        job = await self._store.jobs.get_job(job_id)
         if job is None:
             raise JobNotFoundError(f"no job with id {job_id!r}")
         if job.finished:
             return job
         self._tracked.remove_job(job_id)
         self._unconfirmed.pop(job_id, None)
-        job, changed = await self._store.finish_job(
+        job, changed = await self._store.jobs.finish_job(
             job_id, JobStatus.CANCELLED, error_code="cancelled", error_message=reason or CANCELLED_MESSAGE
         )
         if changed:
@@ -331,7 +342,7 @@ class JobEngine:
         return job
 
     async def get(self, job_id: str) -> Job | None:
-        return await self._store.get_job(job_id)
+        return await self._store.jobs.get_job(job_id)
 
     async def wait(self, job_id: str, *, timeout: float | None = None) -> Job:  # noqa: ASYNC109 (public API, like asyncio.wait_for)
         """Wait until the job is finished and return it; ``TimeoutError`` after ``timeout`` seconds."""

@@ -6,7 +6,7 @@ import asyncio
 
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, Endpoint
-from bot.store import JobMeta, Store
+from bot.store import JobMeta, Lease, Store
 from bot.store.models import Job, JobKind, JobStatus, NewJob
 
 from . import reconcile
@@ -16,8 +16,9 @@ from .submission import Submissions
 class JobIntake:
     """Owns writing new jobs and sending them, and which tasks are in the middle of a submit (for ``stop``)."""
 
-    def __init__(self, store: Store, submissions: Submissions) -> None:
+    def __init__(self, store: Store, submissions: Submissions, lease: Lease) -> None:
         self._store = store
+        self._lease = lease
         self._submissions = submissions
         #: Tasks in the middle of a submit (see ``send``).
         self._senders: set[asyncio.Task[object]] = set()
@@ -41,9 +42,9 @@ class JobIntake:
         """Write the job's row (a follow-up without a prompt of its own takes its parent's)."""
         text = request.prompt or prompt
         if not text and parent_id is not None:
-            parent = await self._store.get_job(parent_id)
+            parent = await self._store.jobs.get_job(parent_id)
             text = parent.prompt if parent is not None else None
-        return await self._store.create_job(
+        return await self._store.jobs.create_job(
             NewJob(
                 kind=JobKind.VIDEO if request.endpoint is Endpoint.VIDEOS else JobKind.IMAGINE,
                 action=request.action,
@@ -55,7 +56,8 @@ class JobIntake:
                 user_id=user_id,
                 status=status,
                 meta=meta,
-            )
+            ),
+            lease=self._lease,
         )
 
     async def send(self, job: Job, request: ApiRequest) -> None:

@@ -60,7 +60,7 @@ class JobOutcomes:
 
     async def save_progress(self, updates: list[tuple[str, int]]) -> None:
         """Write progress figures, and announce the jobs whose stored progress they raised."""
-        saved = await self._store.update_progress_many(updates)
+        saved = await self._store.jobs.update_progress_many(updates)
         if not saved or not self._events.has_subscribers:
             return
         untracked: list[str] = []
@@ -71,7 +71,7 @@ class JobOutcomes:
                 continue
             self.emit(JobEventType.PROGRESS, entry.progressed(change))
         if untracked:
-            for job in (await self._store.jobs_by_ids(untracked)).values():
+            for job in (await self._store.jobs.jobs_by_ids(untracked)).values():
                 if not job.finished:
                     self.emit(JobEventType.PROGRESS, job)
 
@@ -93,7 +93,7 @@ class JobOutcomes:
         """Finish jobs in the store, stop tracking them, and announce the ones this call actually finished."""
         for item in items:
             self._tracked.remove_job(item.job_id)
-        for job in await self._store.finish_many(items):
+        for job in await self._store.jobs.finish_many(items):
             log.info("job %s (task %s): %s %s", job.id, job.task_id, job.status, job.error_message or "")
             self.emit(_EVENT_OF_STATUS[job.status], job)
 
@@ -104,13 +104,19 @@ class JobOutcomes:
                 if not future.done():
                     future.set_result(job)
 
+    def settled_elsewhere(self, job: Job) -> None:
+        """Another process finished a job this one followed (and announced it): wake whoever waits for it here."""
+        for future in self._waiters.pop(job.id, ()):
+            if not future.done():
+                future.set_result(job)
+
     async def wait(self, job_id: str, limit_s: float | None) -> Job | None:
         """The job once it is finished; ``None`` if there is no such job."""
         future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(job_id, [])
         waiters.append(future)
         try:
-            job = await self._store.get_job(job_id)
+            job = await self._store.jobs.get_job(job_id)
             if job is None or job.finished:
                 return job
             async with asyncio.timeout(limit_s):

@@ -1,5 +1,6 @@
-"""The engine's poll loop: one tick reconciles a few unconfirmed jobs, polls the running ones in batches, and
-times out the overdue; a stop lets a tick under way finish for a moment, then cuts it."""
+"""The engine's poll loop: one tick renews the engine's leases, reconciles a few unconfirmed jobs, polls the
+running ones in batches, and times out the overdue; a stop lets a tick under way finish for a moment, then cuts
+it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.acedata.errors import AceDataError
 from bot.acedata.models import TaskRecord
 
 from .health import PollRecord, count_api_call, counting_api_calls
+from .leases import LeaseKeeper
 from .outcomes import JobOutcomes
 from .submission import Submissions
 from .tracking import TrackedJobs
@@ -40,6 +42,7 @@ class Poller:
         tracked: TrackedJobs,
         submissions: Submissions,
         outcomes: JobOutcomes,
+        leases: LeaseKeeper,
         *,
         interval_s: float,
         job_timeout_s: float,
@@ -51,6 +54,7 @@ class Poller:
         self._tracked = tracked
         self._submissions = submissions
         self._outcomes = outcomes
+        self._leases = leases
         self.interval_s = interval_s
         self._job_timeout_s = job_timeout_s
         self._batch_size = batch_size
@@ -106,6 +110,7 @@ class Poller:
             return calls[0]
 
     async def _tick(self) -> None:
+        await self._leases.step()
         for job_id in self._submissions.due(MAX_RECONCILES_PER_TICK):
             await self._submissions.reconcile(job_id)
         task_ids = self._tracked.task_ids()

@@ -12,11 +12,11 @@ Each member's releases run under a lock of their own, and the store moves a job 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from bot.acedata.errors import AceDataError
+from bot.locks import KeyedLocks
 from bot.scopes import QueuedRefusal
 from bot.store import Store
 
@@ -44,7 +44,7 @@ class QueueRunner(EventFollower):
         self._store = store
         self._limit_for = limit_for
         self._refusal = refusal
-        self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
+        self._locks: KeyedLocks[int | None] = KeyedLocks()
         # Members with queued jobs: a final event of anyone else's job costs no query.
         self._waiting: set[int | None] = set()
 
@@ -53,7 +53,7 @@ class QueueRunner(EventFollower):
         if self._unsubscribe is not None:
             return
         self._unsubscribe = self._engine.subscribe(self.handle_event)
-        owners = await self._store.queued_owners()
+        owners = await self._store.queue.queued_owners()
         self._waiting.update(user_id for user_id, _ in owners)
         if owners:
             log.info("queue: %d members have queued jobs; releasing what their limits allow", len(owners))
@@ -78,8 +78,8 @@ class QueueRunner(EventFollower):
         Never raises for one job: a job the API refuses is failed by the engine, and the next one is tried.
         """
         released: list[str] = []
-        async with self._lock(user_id):
-            for guild_id in await self._store.queued_guilds(user_id):
+        async with self._locks.hold(user_id):
+            for guild_id in await self._store.queue.queued_guilds(user_id):
                 try:
                     # A job without an owner (made outside Discord) has no limit to wait for.
                     limit = None if user_id is None else await self._limit_for(guild_id, user_id)
@@ -88,7 +88,7 @@ class QueueRunner(EventFollower):
                     continue
                 released += await self._release_in(user_id, guild_id, limit)
             # Decided under the lock: a QUEUED event meanwhile has its own release waiting behind this one.
-            if await self._store.queued_guilds(user_id):
+            if await self._store.queue.queued_guilds(user_id):
                 self._waiting.add(user_id)
             else:
                 self._waiting.discard(user_id)
@@ -96,8 +96,8 @@ class QueueRunner(EventFollower):
 
     async def _release_in(self, user_id: int | None, guild_id: int | None, limit: int | None) -> list[str]:
         released: list[str] = []
-        while limit is None or await self._store.running_count(user_id, guild_id) < limit:
-            job = await self._store.next_queued(user_id, guild_id)
+        while limit is None or await self._store.queue.running_count(user_id, guild_id) < limit:
+            job = await self._store.queue.next_queued(user_id, guild_id)
             if job is None:
                 break
             refused = None if self._refusal is None else await self._refusal(guild_id, user_id)
@@ -115,35 +115,3 @@ class QueueRunner(EventFollower):
                 log.exception("job %s (guild %s): sending it from the queue failed", job.id, guild_id)
                 break
         return released
-
-    def _lock(self, user_id: int | None) -> _UserLock:
-        return _UserLock(self._locks, user_id)
-
-
-class _UserLock:
-    """One member's lock, dropped from the table when nobody holds or waits for it."""
-
-    def __init__(self, table: dict[int | None, tuple[asyncio.Lock, int]], user_id: int | None) -> None:
-        self._table = table
-        self._user_id = user_id
-
-    async def __aenter__(self) -> None:
-        lock, users = self._table.get(self._user_id) or (asyncio.Lock(), 0)
-        self._table[self._user_id] = (lock, users + 1)
-        try:
-            await lock.acquire()
-        except BaseException:
-            self._leave(lock)
-            raise
-
-    async def __aexit__(self, *_: object) -> None:
-        lock, _users = self._table[self._user_id]
-        lock.release()
-        self._leave(lock)
-
-    def _leave(self, lock: asyncio.Lock) -> None:
-        _, users = self._table[self._user_id]
-        if users <= 1:
-            del self._table[self._user_id]
-        else:
-            self._table[self._user_id] = (lock, users - 1)

@@ -165,7 +165,7 @@ class Submissions:
         try:
             self.unconfirmed.pop(job.id, None)
             self._searches.pop(job.id, None)
-            job = await self._store.mark_submitted(job.id, task_id)
+            job = await self._store.jobs.mark_submitted(job.id, task_id)
             if job.finished:
                 log.info(
                     "job %s (task %s): accepted after it was %s; its result is ignored", job.id, task_id, job.status
@@ -175,7 +175,7 @@ class Submissions:
             self._tracked.add(job)
             log.info("job %s (task %s): accepted by the API", job.id, task_id)
             self._outcomes.emit(JobEventType.SUBMITTED, job)
-            await self._store.record_usage(
+            await self._store.usage.record_usage(
                 job_id=job.id,
                 guild_id=job.guild_id,
                 user_id=job.user_id,
@@ -205,7 +205,7 @@ class Submissions:
                     del self._searches[gone]
 
     async def _settle(self, job_id: str) -> bool:
-        job = await self._store.get_job(job_id)
+        job = await self._store.jobs.get_job(job_id)
         if job is None or job.task_id is not None or job.status is not JobStatus.SUBMITTING:
             self.unconfirmed.pop(job_id, None)
             self._searches.pop(job_id, None)
@@ -247,7 +247,7 @@ class Submissions:
         self._searches.pop(job.id, None)
         found: TaskRecord | None = None
         for record in rules.candidates(job, records):
-            owner = await self._store.get_job_by_task(record.task_id)
+            owner = await self._store.jobs.get_job_by_task(record.task_id)
             if owner is None or owner.id == job.id:
                 found = record
                 break

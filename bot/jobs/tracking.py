@@ -86,6 +86,9 @@ class TrackedJobs:
             self._by_task.pop(entry.task_id, None)
         return entry
 
+    def job_ids(self) -> list[str]:
+        return list(self._by_job)
+
     def task_ids(self) -> list[str]:
         return list(self._by_task)
 

@@ -1,25 +1,27 @@
-"""The SQLite job store: every SQL statement of the bot lives in this package."""
+"""The job store: every SQL statement of the bot lives in this package."""
 
-from .database import JobNotFoundError, StoreError
-from .db import Store
-from .lifecycle import FinishItem
+from .errors import ConstraintError, JobNotFoundError, StoreError
 from .meta import EMPTY_META, DeliveryState, FrameSource, JobMeta, QueueState, VideoOptions
 from .models import (
     UNFINISHED_STATUSES,
+    FinishItem,
     Job,
     JobKind,
     JobResult,
     JobStatus,
+    Lease,
     MessageLink,
     NewJob,
     SavedProgress,
     UsageEntry,
 )
 from .stats import DayCount, FailureReason, GuildStats, JobTally, UserStats
+from .store import Store
 
 __all__ = [
     "EMPTY_META",
     "UNFINISHED_STATUSES",
+    "ConstraintError",
     "DayCount",
     "DeliveryState",
     "FailureReason",
@@ -33,6 +35,7 @@ __all__ = [
     "JobResult",
     "JobStatus",
     "JobTally",
+    "Lease",
     "MessageLink",
     "NewJob",
     "QueueState",

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Final
 
-from .database import Database, JobNotFoundError
+from .codec import JOB_COLUMNS, LINK_COLUMNS, job_from_row, link_from_row
+from .connection import Database
+from .errors import ConstraintError, JobNotFoundError
 from .models import Job, MessageLink
-from .rows import JOB_COLUMNS, LINK_COLUMNS, job_from_row, link_from_row
 
 _J_COLUMNS: Final = ", ".join(f"j.{name.strip()}" for name in JOB_COLUMNS.split(","))
 
@@ -26,7 +26,7 @@ _UPSERT_LINK: Final = (
     "INSERT INTO message_links (message_id, job_id, channel_id, guild_id, purpose, interaction_token, "
     "application_id, attachment_limit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (message_id) DO UPDATE SET "
-    "delivered = CASE WHEN job_id = excluded.job_id THEN delivered END, "
+    "delivered = CASE WHEN message_links.job_id = excluded.job_id THEN message_links.delivered END, "
     "job_id = excluded.job_id, channel_id = excluded.channel_id, guild_id = excluded.guild_id, "
     "purpose = excluded.purpose, interaction_token = excluded.interaction_token, "
     "application_id = excluded.application_id, attachment_limit = excluded.attachment_limit, "
@@ -42,8 +42,11 @@ _UNDELIVERED_LINKS: Final = (
 )
 
 
-class MessageLinks(Database):
+class LinkRepository:
     """The Discord messages that show jobs (replies, follow-ups, DMs), one row per message."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def link_message(
         self,
@@ -70,35 +73,35 @@ class MessageLinks(Database):
             interaction_token,
             application_id,
             attachment_limit,
-            self._clock(),
+            self._db.clock(),
         )
         try:
-            rows = await self._fetch(_UPSERT_LINK, params)
-        except sqlite3.IntegrityError as exc:
+            rows = await self._db.fetch(_UPSERT_LINK, params)
+        except ConstraintError as exc:
             raise JobNotFoundError(f"cannot link message {message_id}: no job with id {job_id!r}") from exc
         return link_from_row(rows[0])
 
     async def job_for_message(self, message_id: int) -> Job | None:
         """The job a message shows: one lookup by primary keys, the path every button click takes."""
         params = (message_id,)
-        rows = self._quick_fetch(_JOB_FOR_MESSAGE, params)
+        rows = self._db.quick_fetch(_JOB_FOR_MESSAGE, params)
         if rows is None:
-            rows = await self._fetch(_JOB_FOR_MESSAGE, params)
+            rows = await self._db.fetch(_JOB_FOR_MESSAGE, params)
         return job_from_row(rows[0]) if rows else None
 
     async def link_for_message(self, message_id: int) -> MessageLink | None:
         """How a message is linked to its job (purpose, interaction token...), or None."""
-        rows = await self._fetch(f"SELECT {LINK_COLUMNS} FROM message_links WHERE message_id = ?", (message_id,))
+        rows = await self._db.fetch(f"SELECT {LINK_COLUMNS} FROM message_links WHERE message_id = ?", (message_id,))
         return link_from_row(rows[0]) if rows else None
 
     async def messages_for_job(self, job_id: str) -> list[MessageLink]:
         """Every message that shows the job, oldest first."""
         sql = f"SELECT {LINK_COLUMNS} FROM message_links WHERE job_id = ? ORDER BY created_at, message_id"
-        return [link_from_row(row) for row in await self._fetch(sql, (job_id,))]
+        return [link_from_row(row) for row in await self._db.fetch(sql, (job_id,))]
 
     async def mark_delivered(self, message_id: int, status: str) -> None:
         """Note that the message now fully shows its job in ``status`` (an unknown message is ignored)."""
-        await self._write("UPDATE message_links SET delivered = ? WHERE message_id = ?", (status, message_id))
+        await self._db.write("UPDATE message_links SET delivered = ? WHERE message_id = ?", (status, message_id))
 
     async def undelivered_links(self, limit: int = 500) -> list[tuple[MessageLink, Job]]:
         """Messages of finished jobs that do not show the job's final status yet, by when the job finished.
@@ -108,9 +111,9 @@ class MessageLinks(Database):
         """
         if limit <= 0:
             return []
-        rows = await self._fetch(_UNDELIVERED_LINKS, (limit,))
+        rows = await self._db.fetch(_UNDELIVERED_LINKS, (limit,))
         return [(link_from_row(row[:_LINK_WIDTH]), job_from_row(row[_LINK_WIDTH:])) for row in rows]
 
     async def unlink_message(self, message_id: int) -> None:
         """Forget a message (deleted on Discord, say); the job stays."""
-        await self._write("DELETE FROM message_links WHERE message_id = ?", (message_id,))
+        await self._db.write("DELETE FROM message_links WHERE message_id = ?", (message_id,))

@@ -148,7 +148,17 @@ SET meta = json_set(json_remove(meta, '$.queued_for', '$.released_at', '$.dm_sen
 WHERE meta != '{}' AND json_valid(meta) AND json_type(meta) = 'object';
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: several processes may share the store. Each unfinished job that was sent to the API is followed by
+# one process at a time: the one named in lease_owner, for as long as lease_until (unix seconds) lies ahead and
+# it keeps renewing; an expired lease is anyone's to take. Jobs of older versions have no lease: the first
+# process to start takes them over.
+_V6: Final = """
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until REAL;
+CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status IN ('submitting', 'running');
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

@@ -158,3 +158,26 @@ class UsageEntry:
     action: str
     units: float
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FinishItem:
+    """One job to finish in ``JobRepository.finish_many``: a finished status and what is known about the outcome."""
+
+    job_id: str
+    status: JobStatus
+    result: JobResult | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.finished:
+            raise ValueError(f"{self.status} is not a finished status")
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A process's claim on the jobs it follows: its owner id, and how long each renewal lasts (seconds)."""
+
+    owner: str
+    seconds: float

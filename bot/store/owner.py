@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from .database import StoreError
+from .errors import StoreError
 
 #: How long a refused caller re-reads a lock file that its holder may still be writing.
 _READ_RETRY_S = 0.5

@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at     DOUBLE PRECISION,
     meta            TEXT NOT NULL DEFAULT '{}',
     lease_owner     TEXT,
-    lease_until     DOUBLE PRECISION
+    lease_until     DOUBLE PRECISION,
+    -- SQLite's implicit rowid: the order jobs were written in, which breaks ties between equal times.
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY
 )""",
     # Partial indexes: they stay small however many finished jobs pile up.
     f"CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (created_at) WHERE status IN {_UNFINISHED}",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .database import Database
+from .codec import JOB_COLUMNS, job_from_row
+from .connection import Database
 from .jobs import UNFINISHED
 from .meta import META_VERSION
-from .models import Job
-from .rows import JOB_COLUMNS, job_from_row
+from .models import Job, Lease
 
 # Each statement names the partial index it reads (whose WHERE it repeats word for word): the few
 # unfinished jobs, not the many finished ones. Without INDEXED BY, SQLite may prefer jobs_guild_stats, which
@@ -38,18 +38,29 @@ _UNFINISHED_JOBS: Final = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_unfin
 # submit answer was lost looks around that moment (the job may have waited in the queue for hours).
 # The JSON paths are those of JobMeta's stored form (bot/store/meta.py): QueueState.released_at.
 _CLAIM_QUEUED: Final = (
-    "UPDATE jobs SET status = 'submitting', updated_at = ?1, meta = json_set(meta, '$.v', ?3, '$.queue', "
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, lease_until = ?5, "
+    "meta = json_set(meta, '$.v', ?3, '$.queue', "
     "json_set(coalesce(json_extract(meta, '$.queue'), '{}'), '$.released_at', ?1)) "
+    f"WHERE id = ?2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
+)
+_CLAIM_QUEUED_PG: Final = (
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, lease_until = ?5, "
+    "meta = (meta::jsonb || jsonb_build_object("
+    "'v', ?3::integer, 'queue', "
+    "coalesce(meta::jsonb -> 'queue', '{}'::jsonb) || jsonb_build_object('released_at', ?1::float8)))::text "
     f"WHERE id = ?2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
 )
 
 
-class QueueQueries(Database):
+class QueueRepository:
     """Queued jobs and the ones submitting or running, by member and server."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def running_count(self, user_id: int | None, guild_id: int | None) -> int:
         """The member's jobs in this server (``None``: direct messages) that are submitting or running."""
-        return int((await self._fetch(_RUNNING_COUNT, (user_id, guild_id)))[0][0])
+        return int((await self._db.fetch(_RUNNING_COUNT, (user_id, guild_id)))[0][0])
 
     async def queued_jobs(
         self, user_id: int | None = None, guild_id: int | None = None, *, limit: int = 500
@@ -64,35 +75,38 @@ class QueueQueries(Database):
             conditions.append("guild_id = ?")
             params.append(guild_id)
         sql = f"{_UNFINISHED_JOBS} AND {' AND '.join(conditions)} ORDER BY created_at, rowid LIMIT ?"
-        return [job_from_row(row) for row in await self._fetch(sql, (*params, limit))]
+        return [job_from_row(row) for row in await self._db.fetch(sql, (*params, limit))]
 
     async def next_queued(self, user_id: int | None, guild_id: int | None) -> Job | None:
         """The member's oldest queued job in this server (``guild_id`` None: in direct messages)."""
-        rows = await self._fetch(_NEXT_QUEUED, (user_id, guild_id))
+        rows = await self._db.fetch(_NEXT_QUEUED, (user_id, guild_id))
         return job_from_row(rows[0]) if rows else None
 
     async def queued_owners(self) -> list[tuple[int | None, int | None]]:
         """Every (user id, guild id) with queued jobs, the longest waiting first."""
-        return [(user_id, guild_id) for user_id, guild_id, *_ in await self._fetch(_QUEUED_OWNERS)]
+        return [(user_id, guild_id) for user_id, guild_id, *_ in await self._db.fetch(_QUEUED_OWNERS)]
 
     async def queued_guilds(self, user_id: int | None) -> list[int | None]:
         """The servers (None: direct messages) where the member has queued jobs, the longest waiting first."""
-        return [guild_id for guild_id, *_ in await self._fetch(_QUEUED_GUILDS, (user_id,))]
+        return [guild_id for guild_id, *_ in await self._db.fetch(_QUEUED_GUILDS, (user_id,))]
 
     async def queue_position(self, job_id: str) -> int | None:
         """Where a queued job stands among its owner's queued jobs in the same server (1: next); None if not queued."""
-        rows = await self._fetch(_QUEUE_POSITION, (job_id,))
+        rows = await self._db.fetch(_QUEUE_POSITION, (job_id,))
         return int(rows[0][0]) if rows else None
 
-    async def claim_queued(self, job_id: str) -> Job | None:
+    async def claim_queued(self, job_id: str, *, lease: Lease | None = None) -> Job | None:
         """Move a queued job to SUBMITTING (noting ``meta.queue.released_at``); None if it is not queued (any more)."""
-        rows = await self._fetch(_CLAIM_QUEUED, (self._clock(), job_id, META_VERSION))
+        sql = _CLAIM_QUEUED_PG if self._db.dialect == "postgres" else _CLAIM_QUEUED
+        now = self._db.clock()
+        owner, until = (lease.owner, now + lease.seconds) if lease is not None else (None, None)
+        rows = await self._db.fetch(sql, (now, job_id, META_VERSION, owner, until))
         return job_from_row(rows[0]) if rows else None
 
     async def running_jobs(self, guild_id: int, *, limit: int = 500) -> list[Job]:
         """The server's queued, submitting and running jobs, oldest first."""
         sql = f"{_UNFINISHED_JOBS} AND guild_id = ? ORDER BY created_at, rowid LIMIT ?"
-        return [job_from_row(row) for row in await self._fetch(sql, (guild_id, limit))]
+        return [job_from_row(row) for row in await self._db.fetch(sql, (guild_id, limit))]
 
     async def unsent_jobs(self, guild_id: int | None, user_id: int | None = None) -> list[Job]:
         """Queued and submitting jobs of a server (and member): taken on, but not in the usage ledger yet."""
@@ -102,4 +116,4 @@ class QueueQueries(Database):
             conditions.append("user_id = ?")
             params.append(user_id)
         sql = f"{_UNFINISHED_JOBS} AND {' AND '.join(conditions)} ORDER BY created_at, rowid"
-        return [job_from_row(row) for row in await self._fetch(sql, params)]
+        return [job_from_row(row) for row in await self._db.fetch(sql, params)]

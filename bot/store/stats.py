@@ -1,24 +1,21 @@
 """Server statistics for ``/admin stats``: counts per member and per UTC day, failure reasons, median waits.
 
-The figures come from the ``jobs_guild_stats`` index alone (it holds every column they read), on a
-read-only connection of their own in a worker thread: a busy server's statistics take a few hundred
-milliseconds, and in that time neither the event loop nor the engine's writes wait for them (WAL lets
-the reader work beside the writer). Medians are taken in Python over the waits of the window.
+The figures come from the ``jobs_guild_stats`` index alone (it holds every column they read), read on
+one snapshot beside the store's writes (``Database.snapshot``): a busy server's statistics take a few
+hundred milliseconds, and in that time neither the event loop nor the engine's writes wait for them.
+Medians are taken in Python over the waits of the window.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, Final
 
-from .database import BUSY_TIMEOUT_MS, Database, StoreError
+from .codec import Row
+from .connection import Database
 
 DAY_S: Final = 86_400
 #: Most days ``GuildStats.days`` lists (the last ones of a longer window).
@@ -27,12 +24,13 @@ MAX_DAYS: Final = 366
 TOP_REASONS: Final = 10
 
 _EPOCH: Final = date(1970, 1, 1)
-_FROM: Final = (
-    "FROM jobs INDEXED BY jobs_guild_stats WHERE guild_id = :guild AND created_at >= :since AND created_at < :until"
-)
+_FROM: Final = "FROM jobs INDEXED BY jobs_guild_stats WHERE guild_id = ?1 AND created_at >= ?2 AND created_at < ?3"
 _PER_USER: Final = f"""
-SELECT user_id, COUNT(*), TOTAL(status = 'succeeded'), TOTAL(status = 'failed'), TOTAL(status = 'cancelled'),
-       TOTAL(status = 'timed_out')
+SELECT user_id, COUNT(*),
+       SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status = 'timed_out' THEN 1 ELSE 0 END)
 {_FROM} GROUP BY user_id
 """
 _WAITS: Final = f"SELECT user_id, finished_at - created_at {_FROM} AND status = 'succeeded' AND finished_at IS NOT NULL"
@@ -41,8 +39,9 @@ SELECT error_code, error_message, COUNT(*) AS times {_FROM} AND status IN ('fail
 GROUP BY error_code, error_message ORDER BY times DESC, error_code, error_message LIMIT {TOP_REASONS:d}
 """
 _PER_DAY: Final = f"""
-SELECT CAST(created_at / {DAY_S:d} AS INTEGER) AS day, COUNT(*), TOTAL(status = 'succeeded'),
-       TOTAL(status IN ('failed', 'timed_out'))
+SELECT CAST(created_at / {DAY_S:d} AS INTEGER) AS day, COUNT(*),
+       SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN status IN ('failed', 'timed_out') THEN 1 ELSE 0 END)
 {_FROM} GROUP BY day
 """
 
@@ -114,31 +113,29 @@ class GuildStats:
         return [(day.day, day.succeeded, day.failed) for day in self.days]
 
 
-class StatsQueries(Database):
-    """The statistics half of the store."""
+class StatsRepository:
+    """The statistics of a server's jobs over a window."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def guild_stats(self, guild_id: int, since: float, until: float | None = None) -> GuildStats:
         """The server's jobs created at or after ``since`` and before ``until`` (default: now)."""
-        self._live()  # a closed store says so here, not in the worker thread
-        end = self._clock() if until is None else until
-        return await asyncio.to_thread(_compute, self.path, guild_id, since, end)
+        self._db.ensure_open()
+        end = self._db.clock() if until is None else until
+        results = await self._db.snapshot((_PER_USER, _WAITS, _REASONS, _PER_DAY), (guild_id, since, end))
+        return _assemble(guild_id, since, end, *results)
 
 
-def _compute(path: Path, guild_id: int, since: float, until: float) -> GuildStats:
-    window = {"guild": guild_id, "since": since, "until": until}
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    try:
-        with contextlib.closing(
-            sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        ) as conn:
-            conn.execute("BEGIN")  # one snapshot for every figure
-            per_user = conn.execute(_PER_USER, window).fetchall()
-            waits = conn.execute(_WAITS, window).fetchall()
-            reasons = conn.execute(_REASONS, window).fetchall()
-            per_day = conn.execute(_PER_DAY, window).fetchall()
-            conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot read statistics from {path}: {exc}") from exc
+def _assemble(
+    guild_id: int,
+    since: float,
+    until: float,
+    per_user: list[Row],
+    waits: list[Row],
+    reasons: list[Row],
+    per_day: list[Row],
+) -> GuildStats:
     by_user: defaultdict[Any, list[float]] = defaultdict(list)
     for user_id, wait in waits:
         by_user[user_id].append(wait)

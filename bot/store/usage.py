@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .database import Database
+from .codec import USAGE_COLUMNS, usage_from_row
+from .connection import Database
 from .models import UsageEntry
-from .rows import USAGE_COLUMNS, usage_from_row
 
 
-class UsageLedger(Database):
+class UsageRepository:
     """Append to the ledger and read it back over a window."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def record_usage(
         self,
@@ -26,10 +29,10 @@ class UsageLedger(Database):
         units: float = 1.0,
     ) -> UsageEntry:
         """Append one line to the usage ledger, stamped with the clock."""
-        rows = await self._fetch(
+        rows = await self._db.fetch(
             "INSERT INTO usage_ledger (job_id, guild_id, user_id, kind, action, units, created_at) "
             f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {USAGE_COLUMNS}",
-            (job_id, guild_id, user_id, kind, action, float(units), self._clock()),
+            (job_id, guild_id, user_id, kind, action, float(units), self._db.clock()),
         )
         return usage_from_row(rows[0])
 
@@ -39,14 +42,14 @@ class UsageLedger(Database):
         """Ledger lines at or after ``since``, oldest first, for a guild and/or a user when given."""
         where, params = _usage_filter(since, guild_id, user_id, in_dms=False)
         sql = f"SELECT {USAGE_COLUMNS} FROM usage_ledger WHERE {where} ORDER BY created_at, id"
-        return [usage_from_row(row) for row in await self._fetch(sql, params)]
+        return [usage_from_row(row) for row in await self._db.fetch(sql, params)]
 
     async def usage_count(
         self, since: float, *, guild_id: int | None = None, user_id: int | None = None, in_dms: bool = False
     ) -> int:
         """How many ledger lines (submitted jobs) at or after ``since`` (``in_dms``: of jobs in direct messages)."""
         where, params = _usage_filter(since, guild_id, user_id, in_dms=in_dms)
-        rows = await self._fetch(f"SELECT COUNT(*) FROM usage_ledger WHERE {where}", params)
+        rows = await self._db.fetch(f"SELECT COUNT(*) FROM usage_ledger WHERE {where}", params)
         return int(rows[0][0])
 
     async def usage_total(
@@ -54,7 +57,7 @@ class UsageLedger(Database):
     ) -> float:
         """The units used at or after ``since`` (0.0 when none; ``in_dms``: by jobs in direct messages)."""
         where, params = _usage_filter(since, guild_id, user_id, in_dms=in_dms)
-        rows = await self._fetch(f"SELECT TOTAL(units) FROM usage_ledger WHERE {where}", params)
+        rows = await self._db.fetch(f"SELECT COALESCE(SUM(units), 0.0) FROM usage_ledger WHERE {where}", params)
         return float(rows[0][0])
 
 

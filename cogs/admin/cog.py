@@ -165,7 +165,7 @@ class AdminCog(commands.Cog):
         guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         now = time.time()
-        figures = await self.bot.services.store.guild_stats(guild_id, stats.window_start(now, days), now)
+        figures = await self.bot.services.store.stats.guild_stats(guild_id, stats.window_start(now, days), now)
         chart = await stats.chart_file(figures)
         await interaction.followup.send(
             embed=stats.stats_embed(figures, days, chart=True, locale=interaction_locale(interaction)),
@@ -185,7 +185,7 @@ class AdminCog(commands.Cog):
 
     async def _usage_today(self, guild_id: int, settings: GuildSettings, locale: LocaleLike) -> str:
         since = day_start(time.time())
-        used = await self.bot.services.store.usage_total(since, guild_id=guild_id)
+        used = await self.bot.services.store.usage.usage_total(since, guild_id=guild_id)
         budget = settings.limits.daily_budget
         if budget is None:
             return t(locale, "admin.usage_today_unlimited", used=f"{used:g}")

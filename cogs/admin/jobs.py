@@ -83,8 +83,8 @@ async def show_jobs(interaction: discord.Interaction[MJBot], guild_id: int) -> N
     """Answer with the server's unfinished jobs, oldest first, and a Cancel button for each."""
     locale = interaction_locale(interaction)
     store = interaction.client.services.store
-    jobs = await store.running_jobs(guild_id)
-    links = {job.id: await store.messages_for_job(job.id) for job in jobs[:MAX_LISTED]}
+    jobs = await store.queue.running_jobs(guild_id)
+    links = {job.id: await store.links.messages_for_job(job.id) for job in jobs[:MAX_LISTED]}
     embed, shown = jobs_embed(jobs, links, locale)
     await interaction.response.send_message(
         embed=embed,
@@ -151,7 +151,7 @@ async def cancel_as_moderator(
         text = msg("admin.jobs.refused_audit", job=job_id, user=user.id)
         audit.post_soon(guild_id, "refusal", actor_id=user.id, job_id=job_id, text=text)
         raise UserFacingError(NOT_A_MODERATOR)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     if job is None or job.guild_id != guild_id:
         raise UserFacingError(msg("admin.jobs.unknown", job=job_id))
     if job.finished:

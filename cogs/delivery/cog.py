@@ -30,7 +30,7 @@ from . import messages
 from .compose import PRIVATE_DM, composer, extras_for
 from .dms import DirectMessages
 from .editing import MessageEditor
-from .events import JOB, PRIVATE, DeliveryEvents, Where
+from .events import JOB, PRIVATE, DeliveryEvents
 from .media import NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
 from .owners import OwnerNames
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Delivery(DeliveryEvents, commands.Cog):
+class Delivery(commands.Cog):
     """Shows jobs in Discord: edits each job message as the job runs and delivers its result, whatever happens.
 
     Progress edits are paced to one per ``min_edit_interval_s`` per message, while the edit that shows a
@@ -80,11 +80,11 @@ class Delivery(DeliveryEvents, commands.Cog):
             results=self._results,
             dms=self._dms,
             post_reply=lambda job_id, channel_id, reply_to: self.show_in_channel(job_id, channel_id, reply_to=reply_to),
-            links_changed=self._links_changed,
+            links_changed=lambda *job_ids: self._events.links_changed(*job_ids),
         )
-        #: The message ids of running jobs, so that progress events need no store query.
-        self._running: dict[str, tuple[Where, ...]] = {}
-        self._link_epoch = 0
+        self._events = DeliveryEvents(
+            bot, pacer=self._pacer, tokens=self._tokens, editor=self._editor, dms=self._dms, refresh=self.refresh
+        )
         self._unsubscribe: Callable[[], None] | None = None
         self._startup: asyncio.Task[int] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -120,7 +120,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         return self._results.downloads
 
     async def cog_load(self) -> None:
-        self._unsubscribe = self.bot.services.engine.subscribe(self._on_job_event)
+        self._unsubscribe = self.bot.services.engine.subscribe(self._events.on_job_event)
         loop = asyncio.get_running_loop()
         self._startup = loop.create_task(self.sweep(startup=True), name="delivery-startup")
         self._sweeper = loop.create_task(self._sweep_forever(), name="delivery-sweeper")
@@ -149,7 +149,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         At start-up that is whatever the process missed while it was down; later sweeps catch a result
         whose delivery failed on the way (a network error, a channel closed to the bot for a while).
         """
-        pending = await self._store.undelivered_links()
+        pending = await self._store.links.undelivered_links()
         now = self.clock()
         waiting = {link.message_id for link, _ in pending}
         failed = self._editor.failures(waiting)
@@ -234,10 +234,10 @@ class Delivery(DeliveryEvents, commands.Cog):
             elif job.finished:
                 await self._dms.once(job.id, note=PRIVATE_DM)
             else:
-                await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_result=True))
+                await self._store.jobs.update_meta(job.id, lambda meta: meta.with_delivery(dm_result=True))
             return
         self._tokens.born(message.id, interaction.created_at.timestamp())
-        link = await self._store.link_message(
+        link = await self._store.links.link_message(
             message.id,
             job.id,
             channel_id=interaction.channel_id,
@@ -266,7 +266,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         except discord.HTTPException:
             log.warning("job %s: not even a plain message could be shown; /show %s brings it back", job_id, job_id)
             return
-        await self._store.link_message(
+        await self._store.links.link_message(
             message.id,
             job_id,
             channel_id=interaction.channel_id,
@@ -306,7 +306,9 @@ class Delivery(DeliveryEvents, commands.Cog):
                 error.code,
             )
             return None
-        link = await self._store.link_message(message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose=JOB)
+        link = await self._store.links.link_message(
+            message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose=JOB
+        )
         await self._shown_now(link, job, sent)
         return message.id
 
@@ -319,20 +321,20 @@ class Delivery(DeliveryEvents, commands.Cog):
 
     async def refresh(self, job_id: str) -> None:
         """Re-render every message of the job (as soon as each message's edit window allows)."""
-        job = await self._store.get_job(job_id)
+        job = await self._store.jobs.get_job(job_id)
         if job is None:
             return
-        for link in await self._store.messages_for_job(job_id):
+        for link in await self._store.links.messages_for_job(job_id):
             self._pacer.submit(link.message_id, job, channel_id=link.channel_id, force=True)
 
     async def delete_result(self, job_id: str) -> None:
         """Delete every message that shows the job and forget them; a message that cannot be deleted stays linked."""
-        for link in await self._store.messages_for_job(job_id):
+        for link in await self._store.links.messages_for_job(job_id):
             self._pacer.forget(link.message_id)
             self._editor.shown.forget(link.message_id)
             if await messages.delete(self.bot, link, self._tokens):
-                await self._store.unlink_message(link.message_id)
-        self._links_changed(job_id)
+                await self._store.links.unlink_message(link.message_id)
+        self._events.links_changed(job_id)
 
     # -- rendering ----------------------------------------------------------------------------------------
 
@@ -340,7 +342,7 @@ class Delivery(DeliveryEvents, commands.Cog):
         """The pacer's render: bring one message up to ``job`` and record a final state once it shows."""
         if self.bot.is_closed():
             return False  # what is still undelivered is re-rendered at the next start
-        link = await self._store.link_for_message(message_id)
+        link = await self._store.links.link_for_message(message_id)
         if link is None or link.job_id != job.id:
             return False  # deleted, or taken over by another job meanwhile
         if link.delivered is not None and not job.finished:
@@ -351,20 +353,20 @@ class Delivery(DeliveryEvents, commands.Cog):
         finally:
             self._editor.release(job, besides=message_id)
         if job.finished:
-            await self._store.mark_delivered(message_id, job.status)
+            await self._store.links.mark_delivered(message_id, job.status)
             self._editor.settled(message_id)
         return True
 
     async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
         """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
         self._pacer.edited(link.message_id, job, channel_id=link.channel_id)
-        self._links_changed(job.id)
+        self._events.links_changed(job.id)
         self._editor.release(job)
         if job.finished:
             self._editor.shown.remember(link.message_id, job, sent)
-            await self._store.mark_delivered(link.message_id, job.status)
+            await self._store.links.mark_delivered(link.message_id, job.status)
         # The job may have moved on while the message was sent, before the link existed for events to find.
         # (Compared by what the message shows: a needless edit would hold the result back by a window.)
-        latest = await self._store.get_job(job.id)
+        latest = await self._store.jobs.get_job(job.id)
         if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
             self._pacer.submit(link.message_id, latest, channel_id=link.channel_id)

@@ -79,7 +79,7 @@ async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase 
     """The note, allowance and queue position a message of ``job`` shows now."""
     spot: QueueSpot | None = None
     if job.status is JobStatus.QUEUED:
-        position = await bot.services.store.queue_position(job.id)
+        position = await bot.services.store.queue.queue_position(job.id)
         limit = job.meta.queue.limit if job.meta.queue is not None else None
         spot = QueueSpot(position or 1, limit if limit is not None and limit > 0 else None)
     if note is None and private and not job.finished:

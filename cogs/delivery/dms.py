@@ -68,7 +68,7 @@ class DirectMessages:
         except discord.Forbidden as error:
             log.info("job %s (guild %s): user %s accepts no DMs (%s)", job.id, job.guild_id, user.id, error.code)
             return False
-        link = await self._store.link_message(
+        link = await self._store.links.link_message(
             message.id,
             job.id,
             channel_id=message.channel.id,
@@ -84,11 +84,11 @@ class DirectMessages:
 
         Closed DMs are logged (INFO) and otherwise ignored: there is no other way left to reach the member.
         """
-        job = await self._store.get_job(job_id)
+        job = await self._store.jobs.get_job(job_id)
         if job is None or job.user_id is None or job.id in self._claimed or job.meta.delivery.dm_sent:
             return False
         self._claimed.add(job.id)
-        await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=True))
+        await self._store.jobs.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=True))
         user = self.bot.get_user(job.user_id)
         if user is None:
             try:
@@ -101,7 +101,7 @@ class DirectMessages:
         except Exception:
             # Not a closed DM but a failure on the way: leave the job to be tried again (the sweep does).
             self._claimed.discard(job.id)
-            await self._store.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=False))
+            await self._store.jobs.update_meta(job.id, lambda meta: meta.with_delivery(dm_sent=False))
             raise
         if not sent:
             return False
@@ -130,7 +130,7 @@ class DirectMessages:
             return  # a job made in DMs is already there
         if job.task_id is None:
             return  # refused before it ran: the member was told when they asked
-        links = await self._store.messages_for_job(job.id)
+        links = await self._store.links.messages_for_job(job.id)
         if any(link.guild_id is None and link.purpose != "dm" for link in links):
             return  # a server's job clicked from a DM: its own message is in the DMs already
         if job.status is JobStatus.SUCCEEDED and job.meta.then_animate is not None:

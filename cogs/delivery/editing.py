@@ -148,7 +148,7 @@ class MessageEditor:
                 link.channel_id,
             )
             return
-        await self.bot.services.store.unlink_message(link.message_id)
+        await self.bot.services.store.links.unlink_message(link.message_id)
         self._links_changed(job.id)
         log.info("job %s (guild %s): result posted as message %s instead", job.id, link.guild_id, new_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from bot.jobs import JobEvent, JobEventType
@@ -34,24 +35,38 @@ DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.T
 
 
 class DeliveryEvents:
-    """Delivery's handling of job events (a mixin of the ``Delivery`` cog, which provides what is declared here)."""
+    """Delivery's handling of job events: which messages to render, chained jobs taking over, DMs when done.
 
-    bot: MJBot
-    _pacer: EditPacer
-    _tokens: TokenBook
-    _editor: MessageEditor
-    _dms: DirectMessages
-    _running: dict[str, tuple[Where, ...]]
-    _link_epoch: int
+    It remembers the messages of running jobs, so that progress events need no store query; whoever
+    links or unlinks a message says so through ``links_changed``.
+    """
 
-    if TYPE_CHECKING:
+    def __init__(
+        self,
+        bot: MJBot,
+        *,
+        pacer: EditPacer,
+        tokens: TokenBook,
+        editor: MessageEditor,
+        dms: DirectMessages,
+        refresh: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.bot = bot
+        self._pacer = pacer
+        self._tokens = tokens
+        self._editor = editor
+        self._dms = dms
+        self._refresh = refresh
+        #: The message ids of running jobs, so that progress events need no store query.
+        self._running: dict[str, tuple[Where, ...]] = {}
+        self._link_epoch = 0
 
-        @property
-        def _store(self) -> Store: ...
+    @property
+    def _store(self) -> Store:
+        return self.bot.services.store
 
-        async def refresh(self, job_id: str) -> None: ...
-
-    async def _on_job_event(self, event: JobEvent) -> None:
+    async def on_job_event(self, event: JobEvent) -> None:
+        """Render the job's messages (paced), move a chained job into its parent's, and DM a finished one."""
         if self.bot.is_closed():
             return
         job = event.job
@@ -74,9 +89,9 @@ class DeliveryEvents:
         """A job left its owner's queue: the jobs behind it move up, so their messages show the new position."""
         if job.user_id is None:
             return
-        for waiting in await self._store.queued_jobs(job.user_id, job.guild_id):
+        for waiting in await self._store.queue.queued_jobs(job.user_id, job.guild_id):
             if waiting.guild_id == job.guild_id:
-                await self.refresh(waiting.id)
+                await self._refresh(waiting.id)
 
     async def _messages_of(self, job: Job, *, cached: bool) -> tuple[Where, ...]:
         """The job's messages and their channels. Progress events, the bulk of all events, read them from memory.
@@ -88,7 +103,7 @@ class DeliveryEvents:
         if known is not None:
             return known
         epoch = self._link_epoch
-        found = tuple((link.message_id, link.channel_id) for link in await self._store.messages_for_job(job.id))
+        found = tuple((link.message_id, link.channel_id) for link in await self._store.links.messages_for_job(job.id))
         if job.finished:
             self._running.pop(job.id, None)
         elif epoch == self._link_epoch:  # no link changed while the store was read
@@ -97,18 +112,19 @@ class DeliveryEvents:
             self._running[job.id] = found
         return found
 
-    def _links_changed(self, *job_ids: str) -> None:
+    def links_changed(self, *job_ids: str) -> None:
+        """Messages of these jobs were linked or unlinked: forget what is remembered of them."""
         self._link_epoch += 1
         for job_id in job_ids:
             self._running.pop(job_id, None)
 
     async def _take_over(self, parent_id: str, job: Job) -> None:
         """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
-        for link in await self._store.messages_for_job(parent_id):
+        for link in await self._store.links.messages_for_job(parent_id):
             if link.purpose not in (JOB, PRIVATE):
                 continue
             self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
-            await self._store.link_message(
+            await self._store.links.link_message(
                 link.message_id,
                 job.id,
                 channel_id=link.channel_id,
@@ -123,4 +139,4 @@ class DeliveryEvents:
             log.info(
                 "job %s (guild %s): takes over message %s from job %s", job.id, job.guild_id, link.message_id, parent_id
             )
-        self._links_changed(parent_id, job.id)
+        self.links_changed(parent_id, job.id)

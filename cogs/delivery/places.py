@@ -39,7 +39,7 @@ def guild_of_channel(bot: MJBot, channel_id: int, job: Job) -> int | None:
 
 async def job_of(store: Store, job_id: str) -> Job:
     """The job, as saved now; raises JobNotFoundError if there is none."""
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id!r}")
     return job

@@ -380,7 +380,7 @@ async def test_an_upscale_to_animate_is_no_twin_of_a_plain_upscale_of_the_same_i
     animate = JobMeta(then_animate=VideoOptions(motion="high"))
     store = await Store.open(tmp_path / "jobs.sqlite3")
     try:
-        plain = await store.create_job(NewJob(JobKind.IMAGINE, "upscale2", "", params=upscale.to_body()))
+        plain = await store.jobs.create_job(NewJob(JobKind.IMAGINE, "upscale2", "", params=upscale.to_body()))
         assert await unfinished_twin(store, upscale, animate) is None  # mjbot animate --index 2 must still run
         twin = await unfinished_twin(store, upscale, EMPTY_META)
         assert twin is not None and twin.id == plain.id  # the same plain upscale again is a twin

@@ -101,7 +101,7 @@ async def test_the_servers_word_filter_turbo_rule_and_daily_limit_apply_in_dms(m
 
 async def test_a_follow_up_clicked_in_dms_is_charged_to_the_jobs_server(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"dm_on_done": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"dm_on_done": True})
     grid, _ = await member.make_grid(user=fake.bob)
     copy = await fake.wait_for_dm(fake.bob, lambda m: bool(m.embeds))  # "DM me when done"
     await member.job_of(copy)
@@ -110,9 +110,9 @@ async def test_a_follow_up_clicked_in_dms_is_charged_to_the_jobs_server(member: 
     assert reroll.parent_id == grid.id
     assert reroll.guild_id == fake.guild.id  # the server's job, though its message is in the DM
     assert reply.channel_id == fake.dm_channel(fake.bob).id
-    usage = await member.store.usage_since(0, guild_id=fake.guild.id, user_id=fake.bob.id)
+    usage = await member.store.usage.usage_since(0, guild_id=fake.guild.id, user_id=fake.bob.id)
     assert [entry.job_id for entry in usage] == [grid.id, reroll.id]
-    assert await member.store.usage_count(0, user_id=fake.bob.id, in_dms=True) == 0
+    assert await member.store.usage.usage_count(0, user_id=fake.bob.id, in_dms=True) == 0
     await member.settle()
     shown = [m for m in fake.dm_messages(fake.bob) if reroll.id in str(m.embeds)]
     assert shown == [reply]  # the job's own message is in the DM: no second copy for "DM me when done"
@@ -163,7 +163,7 @@ async def test_show_is_for_the_owner_and_the_servers_moderators(member: MemberKi
 
 async def test_show_of_a_private_job_stays_private_for_a_moderator(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"private_results": True})
     handle = await fake.slash("imagine", {"prompt": "my private harbour"}, user=fake.bob)
     job, message = await member.wait_done(await handle.wait_for_original(lambda m: bool(m.embeds)))
     assert message.ephemeral

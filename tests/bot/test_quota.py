@@ -86,11 +86,11 @@ async def test_the_usage_ledger_records_each_accepted_job_in_units(
     await engine.submit(IMAGE, user_id=ALICE, guild_id=GUILD)
     with pytest.raises(ForbiddenError):
         await engine.submit(ImagineGenerate("a forbidden thing"), user_id=ALICE, guild_id=GUILD)
-    assert [entry.units for entry in await store.usage_since(0.0)] == [16.0, 1.0]  # the refused one costs nothing
+    assert [entry.units for entry in await store.usage.usage_since(0.0)] == [16.0, 1.0]  # the refused one costs nothing
 
     priced = make_engine(store, cost=lambda request: 0.5)
     await priced.submit(IMAGE, user_id=BOB, guild_id=GUILD)
-    assert await store.usage_total(0.0, user_id=BOB) == 0.5
+    assert await store.usage.usage_total(0.0, user_id=BOB) == 0.5
 
 
 # -- options --------------------------------------------------------------------------------------------

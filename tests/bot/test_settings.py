@@ -81,7 +81,7 @@ async def test_user_settings_round_trip_and_defaults(store: Store) -> None:
     chosen = UserSettings(mode="turbo", resolution="480p", loop=True, dm_on_done=True, private_results=True)
     await save_user_settings(store, 9, chosen)
     assert await load_user_settings(store, 9) == chosen
-    assert await store.user_settings(9) == {
+    assert await store.settings.user_settings(9) == {
         "mode": "turbo",
         "resolution": "480p",
         "loop": True,

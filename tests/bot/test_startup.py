@@ -20,8 +20,8 @@ from fakediscord import FakeDiscord
 
 from bot.startup import StartupError, wait_for_discord
 from bot.store import Store
-from bot.store.database import explain
 from bot.store.models import JobKind, JobStatus, NewJob
+from bot.store.sqlite import explain
 
 #: The issue's bound: every start-up failure is told within this many seconds.
 LIMIT_S = 30
@@ -213,7 +213,7 @@ async def test_a_closed_pipe_ends_mjbot_jobs_quietly(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "mjbot.sqlite3")
     try:
         for number in range(1500):  # far more than a pipe buffer holds
-            await store.create_job(NewJob(JobKind.VIDEO, "generate", f"job {number}", status=JobStatus.FAILED))
+            await store.jobs.create_job(NewJob(JobKind.VIDEO, "generate", f"job {number}", status=JobStatus.FAILED))
     finally:
         await store.close()
     read, write = os.pipe()

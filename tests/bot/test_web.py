@@ -25,6 +25,7 @@ from bot.acedata.models import VideoGenerate
 from bot.acedata.retry import RetryPolicy
 from bot.jobs import JobEngine, JobEventType
 from bot.store import Job, JobKind, JobStatus, NewJob, Store
+from bot.store.jobs import JobRepository
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
 SECRET = "cb-secret-9d2e41f0a7"
@@ -159,7 +160,7 @@ async def post(http: aiohttp.ClientSession, url: str, body: Any) -> tuple[int, A
 
 async def test_a_callback_makes_the_bot_look_the_task_up_at_once(stack: Stack, emu: Emulator, store: Store) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     assert emu.requests[-1].body["callback_url"] == f"{stack.base_url}/acedata/callback/{SECRET}"
 
@@ -181,7 +182,7 @@ async def test_a_wrong_secret_gets_404_and_changes_nothing(
     stack: Stack, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     forged = {"success": True, "task_id": job.task_id, "video_id": "forged", "progress": 100}
 
@@ -189,7 +190,7 @@ async def test_a_wrong_secret_gets_404_and_changes_nothing(
         status, _ = await post(http, stack.base_url + path, forged)
         assert status == 404
 
-    after = await store.get_job(job_id)
+    after = await store.jobs.get_job(job_id)
     assert after == job and after.status is JobStatus.RUNNING
     assert stack.engine.tracked_count == 1
 
@@ -209,7 +210,7 @@ async def test_a_duplicate_callback_and_a_poll_announce_the_result_once(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     emu.finish(job.task_id)
     await stack.engine.wait(job_id, timeout=5)
@@ -228,13 +229,13 @@ async def test_a_lost_callback_is_caught_by_the_safety_net_poll(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     await stack.web.stop()  # the callback cannot be delivered
     emu.finish(job.task_id)
     assert await stack.engine.poll_once() == 1
     await stack.events.wait_for(job_id, JobEventType.SUCCEEDED)
-    assert (await store.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_bad_callback_bodies_are_refused_and_unknown_tasks_acknowledged(
@@ -246,7 +247,7 @@ async def test_bad_callback_bodies_are_refused_and_unknown_tasks_acknowledged(
     assert (await post(http, url, {"success": True}))[0] == 400
     assert (await post(http, url, b"x" * (2 << 20)))[0] == 413
     assert await post(http, url, {"task_id": "no-such-task", "success": True}) == (200, {"ok": False})
-    assert await store.recent_jobs() == []
+    assert await store.jobs.recent_jobs() == []
 
 
 async def test_callbacks_arrive_under_the_public_url_path(
@@ -261,7 +262,7 @@ async def test_callbacks_arrive_under_the_public_url_path(
             .body["callback_url"]
             .endswith(f":{stack.base_url.rsplit(':', 1)[1]}/mjbot/acedata/callback/{SECRET}")
         )
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         assert job is not None and job.task_id
         emu.finish(job.task_id)
         assert (await stack.engine.wait(job_id, timeout=5)).status is JobStatus.SUCCEEDED
@@ -396,7 +397,7 @@ async def test_healthz_is_503_when_a_tick_is_stuck_outside_the_api(
     """The API answers at once, but finishing the job waits on the store, which another program holds locked."""
     stack = await open_stack(client, store, clock)
     url = f"{stack.base_url}/healthz"
-    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder = sqlite3.connect(store.location, isolation_level=None)
     poll: asyncio.Task[int] | None = None
     try:
         await stack.engine.start()
@@ -440,8 +441,8 @@ async def test_a_callback_that_beats_the_submit_answer_is_not_lost(stack: Stack,
         assert (await stack.engine.wait(job_id, timeout=5)).status is JobStatus.SUCCEEDED
 
 
-class SlowToSave(Store):
-    """A store on which the API's callback overtakes the saving of the task id."""
+class SlowToSave(JobRepository):
+    """Job rows on which the API's callback overtakes the saving of the task id."""
 
     emulator: Emulator
 
@@ -454,8 +455,9 @@ class SlowToSave(Store):
 async def test_a_callback_before_the_task_id_is_saved_is_applied_after_it(
     client: AceDataClient, tmp_path: Path, clock: FakeClock, emu: Emulator
 ) -> None:
-    slow = await SlowToSave.open(tmp_path / "slow.sqlite3", clock=clock)
-    slow.emulator = emu
+    slow = await Store.open(tmp_path / "slow.sqlite3", clock=clock)
+    slow.jobs = SlowToSave(slow._db)
+    slow.jobs.emulator = emu
     stack = await open_stack(client, slow, clock)
     try:
         job_id = await stack.engine.submit(VIDEO)
@@ -477,7 +479,7 @@ async def test_a_forged_success_callback_does_not_finish_a_running_job(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     forged = {
         "success": True,
@@ -490,7 +492,7 @@ async def test_a_forged_success_callback_does_not_finish_a_running_job(
     assert await post(http, f"{stack.base_url}/acedata/callback/{SECRET}", forged) == (200, {"ok": True})
     await eventually(lambda: len(lookups(emu)) == 1)  # the bot asked the API ...
     await asyncio.sleep(0.1)
-    running = await store.get_job(job_id)  # ... which says the task is still running
+    running = await store.jobs.get_job(job_id)  # ... which says the task is still running
     assert running is not None and running.status is JobStatus.RUNNING and running.video_id is None
     assert stack.engine.tracked_count == 1
 
@@ -506,7 +508,7 @@ async def test_a_forged_failure_callback_does_not_fail_a_running_job(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_id = await stack.engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     forged = {"success": False, "task_id": job.task_id, "error": {"code": "failed", "message": "forged failure"}}
 
@@ -514,7 +516,7 @@ async def test_a_forged_failure_callback_does_not_fail_a_running_job(
     await eventually(lambda: len(lookups(emu)) == 1)
     await asyncio.sleep(0.1)
 
-    after = await store.get_job(job_id)
+    after = await store.jobs.get_job(job_id)
     assert after is not None and after.status is JobStatus.RUNNING and after.error_message is None
     assert JobEventType.FAILED not in stack.events.types(job_id)
 
@@ -534,7 +536,7 @@ async def test_callbacks_arriving_together_share_one_lookup(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_ids = [await stack.engine.submit(VIDEO) for _ in range(40)]
-    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    task_ids = [job.task_id for job in (await store.jobs.jobs_by_ids(job_ids)).values()]
     url = f"{stack.base_url}/acedata/callback/{SECRET}"
 
     answers = await asyncio.gather(*(post(http, url, {"task_id": task_id}) for task_id in task_ids))
@@ -551,7 +553,7 @@ async def test_a_steady_stream_of_callbacks_shares_lookups(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_ids = [await stack.engine.submit(VIDEO) for _ in range(100)]
-    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    task_ids = [job.task_id for job in (await store.jobs.jobs_by_ids(job_ids)).values()]
     url = f"{stack.base_url}/acedata/callback/{SECRET}"
 
     for task_id in task_ids:  # 100 callbacks in about a second, one every 10 ms
@@ -568,7 +570,7 @@ async def test_a_flood_of_callbacks_costs_about_one_lookup_per_task_per_second(
     stack: Stack, emu: Emulator, store: Store, http: aiohttp.ClientSession
 ) -> None:
     job_ids = [await stack.engine.submit(VIDEO) for _ in range(3)]
-    task_ids = [job.task_id for job in (await store.jobs_by_ids(job_ids)).values()]
+    task_ids = [job.task_id for job in (await store.jobs.jobs_by_ids(job_ids)).values()]
     url = f"{stack.base_url}/acedata/callback/{SECRET}"
 
     began = time.monotonic()
@@ -584,7 +586,7 @@ async def test_a_flood_of_callbacks_costs_about_one_lookup_per_task_per_second(
         asked = sum(request.body["ids"].count(task_id) for request in lookups(emu))
         assert 1 <= asked <= seconds + 1, (asked, flood_s)
     assert len(lookups(emu)) <= seconds + 1  # the three tasks share each request
-    assert all(job.status is JobStatus.RUNNING for job in (await store.jobs_by_ids(job_ids)).values())
+    assert all(job.status is JobStatus.RUNNING for job in (await store.jobs.jobs_by_ids(job_ids)).values())
 
 
 async def test_ndjson_progress_callbacks_are_hints_too(
@@ -598,12 +600,12 @@ async def test_ndjson_progress_callbacks_are_hints_too(
     client = AceDataClient(http, token=TOKEN, base_url=emulator.url, retry=RetryPolicy(attempts=2), sleep=no_sleep)
     stack = await open_stack(client, store, clock)
     try:
-        job = await store.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
+        job = await store.jobs.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
         body = {**VIDEO.to_body(), "callback_url": f"{stack.base_url}/acedata/callback/{SECRET}"}
         headers = {"authorization": f"Bearer {TOKEN}", "accept": "application/x-ndjson"}
         async with http.post(f"{emulator.url}/midjourney/videos", json=body, headers=headers) as answer:
             task_id = (await answer.json())["task_id"]
-        await store.mark_submitted(job.id, task_id)
+        await store.jobs.mark_submitted(job.id, task_id)
         await stack.engine.start()  # follows the job; its safety-net poll is a minute away
 
         done = await stack.engine.wait(job.id, timeout=6)

@@ -72,7 +72,7 @@ async def test_an_error_after_the_job_was_shown_leaves_the_jobs_message(
     assert "Something went wrong" in error.content and "reference" in error.content
     message = handle.original
     assert message is not None and not message.ephemeral, "the job's message was deleted"
-    job = await bot.services.store.job_for_message(message.id)
+    job = await bot.services.store.links.job_for_message(message.id)
     assert job is not None and job.id in str(message.embeds)
 
 

@@ -136,7 +136,7 @@ async def test_cancel_a_finished_job_deletes_its_result(kit: Kit) -> None:
     assert "Deleted the result" in await kit.reply_text(click)
     assert kit.fake.message(message.id).deleted
     assert await kit.links(grid.id) == []
-    assert (await kit.store.get_job(grid.id)) is not None  # the job stays in the records (and in /jobs)
+    assert (await kit.store.jobs.get_job(grid.id)) is not None  # the job stays in the records (and in /jobs)
 
 
 # -- image actions ---------------------------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ async def test_animate_an_image_of_a_video_grid_upscales_then_animates_on_the_sa
     assert upscale.action == "upscale3" and upscale.meta.then_animate.resolution == "480p"
 
     async def video_on_message() -> bool:
-        job = await kit.store.job_for_message(chain_message.id)
+        job = await kit.store.links.job_for_message(chain_message.id)
         return job is not None and job.kind.value == "video" and job.status is JobStatus.SUCCEEDED
 
     await kit.until(video_on_message, what="the video to take over the upscale's message")
@@ -263,7 +263,7 @@ async def test_someone_else_cannot_extend_through_the_modal(kit: Kit) -> None:
     moderator = await fake.click(message, kit.button(message, "extm"), user=fake.moderator)
     assert (await moderator.wait_for_modal())["custom_id"] == f"mj:extm:{video.id}:{fake.moderator.id}"
 
-    await kit.store.delete_job(video.id)
+    await kit.store.jobs.delete_job(video.id)
     gone = await fake.click(message, kit.button(message, "extm"), user=fake.bob)
     assert "no longer in the bot's records" in await kit.reply_text(gone)
     assert gone.modal is None and kit.task_count() == 1
@@ -272,7 +272,7 @@ async def test_someone_else_cannot_extend_through_the_modal(kit: Kit) -> None:
 @pytest.mark.parametrize("policy", ["owner", "owner_and_mods", "an unknown value"])
 async def test_server_policies_that_keep_buttons_to_the_owner(kit: Kit, policy: str) -> None:
     fake = kit.fake
-    await kit.store.save_guild_settings(fake.guild.id, {"button_policy": policy})
+    await kit.store.settings.save_guild_settings(fake.guild.id, {"button_policy": policy})
     grid, _ = await kit.make_grid(user=fake.bob)
     decision = await may_act(kit.store, grid, user_id=fake.alice.id, guild_id=fake.guild.id, can_manage_messages=False)
     assert not decision.allowed and decision.reason and f"<@{fake.bob.id}>" in decision.reason
@@ -284,7 +284,7 @@ async def test_server_policies_that_keep_buttons_to_the_owner(kit: Kit, policy: 
 
 async def test_a_server_may_let_everyone_press_the_buttons(kit: Kit) -> None:
     fake = kit.fake
-    await kit.store.save_guild_settings(fake.guild.id, {"button_policy": "everyone"})
+    await kit.store.settings.save_guild_settings(fake.guild.id, {"button_policy": "everyone"})
     _, message = await kit.make_grid(user=fake.bob)
     _, new_message = await kit.follow(message, kit.button(message, "img", "upscale4"), user=fake.alice)
     upscale, _ = await kit.wait_done(new_message)
@@ -317,7 +317,7 @@ async def test_a_double_click_submits_once(kit: Kit) -> None:
 
 async def test_a_button_of_a_forgotten_job(kit: Kit) -> None:
     grid, message = await kit.make_grid(user=kit.fake.bob)
-    await kit.store.delete_job(grid.id)
+    await kit.store.jobs.delete_job(grid.id)
     click = await kit.fake.click(message, kit.button(message, "img", "upscale1"), user=kit.fake.bob)
     assert "no longer in the bot's records" in await kit.reply_text(click)
     assert kit.task_count() == 1

@@ -112,7 +112,7 @@ async def test_reroll_the_video_of_an_animate_n_chain_a_day_later(fetching: Kit,
     _, chain_message = await kit.follow(message, kit.button(message, "animq", "2"), user=kit.fake.bob)
 
     async def chained() -> bool:
-        job = await kit.store.job_for_message(chain_message.id)
+        job = await kit.store.links.job_for_message(chain_message.id)
         return job is not None and job.kind.value == "video" and job.status is JobStatus.SUCCEEDED
 
     await kit.until(chained, what="the video to take over the upscale's message")
@@ -152,7 +152,7 @@ async def test_show_a_day_later_reposts_media_that_plays(kit: Kit, http: aiohttp
     clips = [a for a in repost.attachments if a["filename"].endswith(".mp4")]
     assert [clip["filename"] for clip in clips] == [f"clip{n}.mp4" for n in range(1, 5)]
     assert [await status_of(http, clip["url"]) for clip in clips] == [200] * 4
-    renewed = await kit.store.get_job(video.id)
+    renewed = await kit.store.jobs.get_job(video.id)
     assert renewed is not None and await status_of(http, renewed.video_urls[0]) == 200
 
 

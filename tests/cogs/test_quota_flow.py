@@ -126,15 +126,15 @@ async def test_yesterdays_jobs_do_not_count_today(member: MemberKit) -> None:
     fake = member.fake
     await member.configure(limits={"max_jobs_per_user_per_day": 1})
     store = member.store
-    today = store._clock
-    store._clock = lambda: today() - DAY_S  # ledger entries written "yesterday"
+    today = store.clock
+    store.clock = lambda: today() - DAY_S  # ledger entries written "yesterday"
     try:
         for _ in range(3):
-            await store.record_usage(
+            await store.usage.record_usage(
                 job_id=None, guild_id=fake.guild.id, user_id=fake.bob.id, kind="imagine", action="generate"
             )
     finally:
-        store._clock = today
+        store.clock = today
     handle = await fake.slash("imagine", {"prompt": "today"}, user=fake.bob)
     await member.wait_done(await member.job_message(handle))
     again = await fake.slash("imagine", {"prompt": "again"}, user=fake.bob)

@@ -126,7 +126,7 @@ async def test_private_results_only_where_the_server_allows_them(member: MemberK
     button = panel.component("mjset:private:on") or {}
     assert button.get("disabled") is True
 
-    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"private_results": True})
     handle = await fake.slash("imagine", {"prompt": "public anyway"}, user=fake.bob)
     message = await member.job_message(handle)
     assert not message.ephemeral

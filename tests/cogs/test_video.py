@@ -251,7 +251,7 @@ async def test_bad_input_is_refused_at_once_and_costs_nothing(
     assert expected in await kit.reply_text(handle)
     assert kit.public_messages(handle) == []
     assert kit.task_count() == 0
-    assert await kit.store.recent_jobs() == []
+    assert await kit.store.jobs.recent_jobs() == []
 
 
 @pytest.mark.parametrize(

@@ -77,13 +77,13 @@ class Bot:
         owner = {"user_id": 11, "guild_id": 22, "channel_id": 33}
         grid_id = await self.engine.submit(ImagineGenerate(prompt=prompt), **owner)
         await self.run_to_end()
-        grid = await self.store.get_job(grid_id)
+        grid = await self.store.jobs.get_job(grid_id)
         assert grid is not None and grid.image_id
         meta = JobMeta(then_animate=VideoOptions.from_json(ANIMATE if then_animate is None else then_animate))
         return await self.engine.submit(ImagineAction("upscale2", grid.image_id), parent_id=grid_id, meta=meta, **owner)
 
     async def videos_of(self, job_id: str) -> list[Job]:
-        return [child for child in await self.store.children(job_id) if child.kind is JobKind.VIDEO]
+        return [child for child in await self.store.jobs.children(job_id) if child.kind is JobKind.VIDEO]
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ async def test_a_succeeded_upscale_gets_its_video(bot: Bot, emu: Emulator) -> No
     upscale_id = await bot.upscale()
     await bot.run_to_end()
 
-    upscale = await bot.store.get_job(upscale_id)
+    upscale = await bot.store.jobs.get_job(upscale_id)
     assert upscale is not None and upscale.status is JobStatus.SUCCEEDED and upscale.raw_image_url
     [video] = await bot.videos_of(upscale_id)
     assert video.meta == JobMeta(chained_from=upscale_id, motion="high")
@@ -140,12 +140,12 @@ async def test_the_motion_flag_is_added_only_when_chosen_and_then_replaces_the_p
 
 async def test_only_an_upscale_that_asked_and_succeeded_is_chained(bot: Bot, emu: Emulator) -> None:
     upscale_id = await bot.upscale()
-    upscale = await bot.store.get_job(upscale_id)
+    upscale = await bot.store.jobs.get_job(upscale_id)
     assert upscale is not None and upscale.task_id
     emu.finish(upscale.task_id, success=False, error_code="failed", error_message="The upscale failed")
     await bot.engine.poll_once()
     await bot.settle()
-    assert (await bot.store.get_job(upscale_id)).status is JobStatus.FAILED  # type: ignore[union-attr]
+    assert (await bot.store.jobs.get_job(upscale_id)).status is JobStatus.FAILED  # type: ignore[union-attr]
 
     grid = await bot.engine.submit(ImagineGenerate(prompt="a plain grid"))
     await bot.run_to_end()
@@ -199,7 +199,7 @@ async def test_a_restart_between_the_upscale_and_its_video_catches_up(
     first = await Bot(client, db_path, clock).open(chains=False)
     upscale_id = await first.upscale()
     await first.run_to_end()
-    assert (await first.store.get_job(upscale_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await first.store.jobs.get_job(upscale_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
     await first.close()
     assert video_submits(emu) == []
 
@@ -210,7 +210,7 @@ async def test_a_restart_between_the_upscale_and_its_video_catches_up(
         assert video.meta == JobMeta(chained_from=upscale_id, motion="high")
         assert video.status is JobStatus.RUNNING and len(video_submits(emu)) == 1
         await second.run_to_end()
-        assert (await second.store.get_job(video.id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+        assert (await second.store.jobs.get_job(video.id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
     finally:
         await second.close()
 
@@ -244,7 +244,7 @@ async def test_a_refused_video_is_recorded_as_a_failed_child(
     with caplog.at_level(logging.WARNING, logger="bot.jobs.chains"):
         await bot.run_to_end()
 
-    assert (await bot.store.get_job(upscale_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await bot.store.jobs.get_job(upscale_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
     [video] = await bot.videos_of(upscale_id)
     assert video.status is JobStatus.FAILED and video.task_id is None
     assert video.meta == JobMeta(chained_from=upscale_id, motion="high") and video.parent_id == upscale_id
@@ -254,7 +254,7 @@ async def test_a_refused_video_is_recorded_as_a_failed_child(
     assert f"job {upscale_id}" in caplog.text and "refused the video" in caplog.text
 
     # A refusal is final: asking again sends nothing.
-    upscale = await bot.store.get_job(upscale_id)
+    upscale = await bot.store.jobs.get_job(upscale_id)
     assert upscale is not None and await bot.chains.chain(upscale) is None
     assert len(video_submits(emu)) == 1 and len(await bot.videos_of(upscale_id)) == 1
 
@@ -279,7 +279,7 @@ async def test_the_video_of_an_animate_waits_in_the_queue_at_the_running_limit(b
     await bot.engine.submit(ImagineGenerate(prompt="another grid, still running"), **owner)
     await update_guild_settings(bot.store, 22, lambda settings: settings.with_limits(max_running_per_user=1))
     # Only the upscale finishes; the other grid keeps the member's single slot.
-    upscale = await bot.store.get_job(upscale_id)
+    upscale = await bot.store.jobs.get_job(upscale_id)
     assert upscale is not None and upscale.task_id
     emu.finish(upscale.task_id)
     await bot.engine.poll_once()

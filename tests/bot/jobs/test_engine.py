@@ -85,7 +85,7 @@ async def test_video_job_runs_to_success_with_progress(
     progress = [event.job.progress for event in log_events.of(job_id, JobEventType.PROGRESS)]
     assert progress == sorted(progress) and 0 < progress[0] < 100
 
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.SUCCEEDED
     assert job.kind is JobKind.VIDEO and job.action == "generate" and job.prompt == VIDEO.prompt
     assert job.params == VIDEO.to_body()
@@ -94,7 +94,7 @@ async def test_video_job_runs_to_success_with_progress(
     assert job.image_url and urlsplit(job.image_url).path.endswith("cover.png")
     assert (job.user_id, job.guild_id, job.channel_id) == (7, 8, 9)
     assert engine.tracked_count == 0
-    usage = await store.usage_since(0)
+    usage = await store.usage.usage_since(0)
     assert [(entry.job_id, entry.kind, entry.action) for entry in usage] == [(job_id, "video", "generate")]
 
 
@@ -110,16 +110,16 @@ async def test_imagine_job_stores_every_result_field(
     assert job.image_width and job.image_height
     assert job.actions == GRID_ACTIONS
     assert len(job.sub_image_urls) == 4
-    assert await store.get_job(job_id) == job
+    assert await store.jobs.get_job(job_id) == job
 
 
 async def test_follow_up_takes_the_prompt_of_its_parent(engine: JobEngine, store: Store, clock: FakeClock) -> None:
     parent_id = await engine.submit(IMAGINE)
     await run_to_end(engine, clock)
-    parent = await store.get_job(parent_id)
+    parent = await store.jobs.get_job(parent_id)
     assert parent is not None and parent.image_id
     child_id = await engine.submit(ImagineAction("upscale2", parent.image_id), parent_id=parent_id)
-    child = await store.get_job(child_id)
+    child = await store.jobs.get_job(child_id)
     assert child is not None and child.prompt == IMAGINE.prompt and child.action == "upscale2"
     assert child.parent_id == parent_id and child.status is JobStatus.RUNNING
 
@@ -134,21 +134,21 @@ async def test_metadata_given_at_submit_is_stored_and_carried_by_every_event(
 
     carried = [event.job.meta for event in log_events.events if event.job.id == job_id]
     assert len(carried) >= 3 and all(seen == meta for seen in carried)  # SUBMITTED, PROGRESS..., SUCCEEDED
-    assert (await store.get_job(job_id)).meta == meta  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).meta == meta  # type: ignore[union-attr]
     assert all("video_grid" not in request.body for request in emu.requests)  # never sent to the API
     plain = await engine.submit(VIDEO)
-    assert (await store.get_job(plain)).meta == EMPTY_META  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(plain)).meta == EMPTY_META  # type: ignore[union-attr]
 
 
 async def test_a_progress_event_shows_the_job_as_stored_with_metadata_changed_meanwhile(
     engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO, user_id=5, meta=JobMeta(clip=1))
-    await store.update_meta(job_id, lambda meta: dataclasses.replace(meta, follow_up="changed while it runs"))
+    await store.jobs.update_meta(job_id, lambda meta: dataclasses.replace(meta, follow_up="changed while it runs"))
     clock.advance(DURATION / 2)
     await engine.poll_once()
     progressed = await log_events.wait_for(job_id, JobEventType.PROGRESS)
-    assert progressed.job == await store.get_job(job_id)
+    assert progressed.job == await store.jobs.get_job(job_id)
     assert progressed.job.meta == JobMeta(clip=1, follow_up="changed while it runs")
     assert 0 < progressed.job.progress < 100 and progressed.job.updated_at == clock.now
 
@@ -162,7 +162,7 @@ async def test_a_refused_follow_up_keeps_its_parent_and_metadata(
     with pytest.raises(ForbiddenError):
         await engine.submit(refused, user_id=3, parent_id=parent_id, meta=JobMeta(chained_from=parent_id))
 
-    [child] = await store.children(parent_id)
+    [child] = await store.jobs.children(parent_id)
     assert child.status is JobStatus.FAILED and child.meta == JobMeta(chained_from=parent_id)
     failed = await log_events.wait_for(child.id, JobEventType.FAILED)
     assert failed.job == child
@@ -186,7 +186,7 @@ async def test_a_failure_after_acceptance_fails_the_job_with_the_api_message(
     engine: JobEngine, emu: Emulator, store: Store, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     emu.finish(job.task_id, success=False, error_code="failed", error_message="The video failed to render")
 
@@ -205,19 +205,19 @@ async def test_a_moderation_refusal_fails_the_job_and_raises(
         await engine.submit(ImagineGenerate(prompt="something forbidden"), user_id=3)
 
     assert emu.task_count == 0
-    [job] = await store.recent_jobs(user_id=3)
+    [job] = await store.jobs.recent_jobs(user_id=3)
     assert job.status is JobStatus.FAILED and job.task_id is None
     assert job.error_code == raised.value.code and job.error_message == raised.value.message
     assert "forbidden" in (job.error_message or "").lower()
     await log_events.wait_for(job.id, JobEventType.FAILED)
     assert log_events.types(job.id) == [JobEventType.FAILED]
-    assert await store.usage_since(0) == []
+    assert await store.usage.usage_since(0) == []
 
 
 async def test_a_bad_request_fails_the_job_and_raises(engine: JobEngine, emu: Emulator, store: Store) -> None:
     with pytest.raises(BadRequestError):
         await engine.submit(VideoGenerate(prompt="x", image_url="not a url"), user_id=4)
-    [job] = await store.recent_jobs(user_id=4)
+    [job] = await store.jobs.recent_jobs(user_id=4)
     assert job.status is JobStatus.FAILED and job.error_code == "bad_request" and job.error_message
     assert emu.task_count == 0 and engine.tracked_count == 0
 
@@ -225,7 +225,7 @@ async def test_a_bad_request_fails_the_job_and_raises(engine: JobEngine, emu: Em
 async def test_a_rate_limit_is_retried_and_the_job_runs(engine: JobEngine, emu: Emulator, store: Store) -> None:
     emu.inject_fault(429, path="/midjourney/videos", count=1, retry_after=0)
     job_id = await engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.RUNNING and job.task_id
     assert emu.task_count == 1 and submits(emu) == 2
 
@@ -240,7 +240,7 @@ async def test_a_job_with_no_result_times_out(
     job_id = await engine.submit(VIDEO)
     clock.advance(899)
     await engine.poll_once()
-    assert (await store.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
     clock.advance(2)
     await engine.poll_once()
@@ -263,18 +263,18 @@ async def test_a_poll_error_is_survived(
         assert await engine.poll_once() == 1
     assert "poll of 1 running jobs failed" in caplog.text
     assert engine.health().last_poll_ok is False
-    assert (await store.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
     await engine.poll_once()
     assert engine.health().last_poll_ok is True
-    assert (await store.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_a_cancelled_job_ignores_its_late_result(
     engine: JobEngine, emu: Emulator, store: Store, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
 
     cancelled = await engine.cancel(job_id, reason="cancelled by the user")
@@ -287,7 +287,7 @@ async def test_a_cancelled_job_ignores_its_late_result(
     assert await engine.handle_callback(late) is True
     await log_events.settle()
 
-    after = await store.get_job(job_id)
+    after = await store.jobs.get_job(job_id)
     assert after is not None and after.status is JobStatus.CANCELLED and after.video_id is None
     assert log_events.types(job_id) == [JobEventType.SUBMITTED, JobEventType.CANCELLED]
     assert (await engine.cancel(job_id)).status is JobStatus.CANCELLED
@@ -365,7 +365,7 @@ async def test_restart_adopts_a_task_whose_id_was_never_saved(
     make_engine: EngineFactory, store: Store, client: AceDataClient, clock: FakeClock, emu: Emulator
 ) -> None:
     # The process died after the API accepted the submit but before the task id reached the store.
-    job = await store.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
+    job = await store.jobs.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
     receipt = await client.submit(VIDEO)
     assert emu.task_count == 1
     clock.advance(DURATION + 1)
@@ -375,7 +375,7 @@ async def test_restart_adopts_a_task_whose_id_was_never_saved(
     engine.subscribe(events)
     await engine.start()
 
-    adopted = await store.get_job(job.id)
+    adopted = await store.jobs.get_job(job.id)
     assert adopted is not None and adopted.task_id == receipt.task_id
     await events.wait_for(job.id, JobEventType.SUCCEEDED)
     assert emu.task_count == 1 and submits(emu) == 1
@@ -389,22 +389,22 @@ def log_types_in_order(events: EventLog, job_id: str) -> list[JobEventType]:
 async def test_restart_resends_a_job_the_api_never_received_exactly_once(
     make_engine: EngineFactory, store: Store, clock: FakeClock, emu: Emulator
 ) -> None:
-    job = await store.create_job(NewJob(JobKind.IMAGINE, "generate", IMAGINE.prompt, params=IMAGINE.to_body()))
+    job = await store.jobs.create_job(NewJob(JobKind.IMAGINE, "generate", IMAGINE.prompt, params=IMAGINE.to_body()))
     engine = make_engine(store, reconcile_grace_s=60)
     await engine.start()
     assert submits(emu) == 0  # too young to be sure the API has not got it
-    assert (await store.get_job(job.id)).status is JobStatus.SUBMITTING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job.id)).status is JobStatus.SUBMITTING  # type: ignore[union-attr]
 
     clock.advance(61)
     await engine.poll_once()
     await engine.poll_once()
-    resent = await store.get_job(job.id)
+    resent = await store.jobs.get_job(job.id)
     assert resent is not None and resent.status is JobStatus.RUNNING and resent.task_id
     assert emu.task_count == 1 and submits(emu) == 1
     assert emu.requests[-1].body["ids"] == [resent.task_id]
 
     await run_to_end(engine, clock)
-    assert (await store.get_job(job.id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job.id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
     assert submits(emu) == 1
 
 
@@ -414,7 +414,7 @@ async def test_an_ambiguous_submit_is_reconciled_not_paid_twice(
     emu.inject_fault(500, path="/midjourney/videos", count=1)  # refused with 500: no task exists
     with pytest.raises(ServerError):
         await engine.submit(VIDEO, user_id=5)
-    [job] = await store.recent_jobs(user_id=5)
+    [job] = await store.jobs.recent_jobs(user_id=5)
     assert job.status is JobStatus.SUBMITTING and emu.task_count == 0
     assert engine.health().unconfirmed_jobs == 1
 
@@ -423,7 +423,7 @@ async def test_an_ambiguous_submit_is_reconciled_not_paid_twice(
     clock.advance(61)
     await engine.poll_once()
     assert emu.task_count == 1 and submits(emu) == 2
-    assert (await store.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
 
 async def test_a_lost_submit_answer_is_reconciled_not_paid_twice(store: Store, clock: FakeClock, emu: Emulator) -> None:
@@ -434,7 +434,7 @@ async def test_a_lost_submit_answer_is_reconciled_not_paid_twice(store: Store, c
         engine = JobEngine(hasty, store, poll_interval_s=3600, clock=clock)
         with pytest.raises(RequestTimeoutError):
             await engine.submit(VIDEO, user_id=6)
-        [job] = await store.recent_jobs(user_id=6)
+        [job] = await store.jobs.recent_jobs(user_id=6)
         assert job.status is JobStatus.SUBMITTING
         for _ in range(100):  # the API gets round to the request after its delay
             if emu.task_count:
@@ -443,7 +443,7 @@ async def test_a_lost_submit_answer_is_reconciled_not_paid_twice(store: Store, c
 
         await engine.poll_once()
 
-        adopted = await store.get_job(job.id)
+        adopted = await store.jobs.get_job(job.id)
         assert adopted is not None and adopted.status is JobStatus.RUNNING
         assert adopted.task_id is not None and emu.task(adopted.task_id) is not None
         assert emu.task_count == 1 and submits(emu) == 1
@@ -453,7 +453,7 @@ async def test_a_lost_submit_answer_is_reconciled_not_paid_twice(store: Store, c
 async def test_an_old_job_the_api_never_received_fails_clearly(
     make_engine: EngineFactory, store: Store, clock: FakeClock, emu: Emulator
 ) -> None:
-    job = await store.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
+    job = await store.jobs.create_job(NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body()))
     clock.advance(1000)
     engine = make_engine(store, job_timeout_s=900)
     events = EventLog()
@@ -465,13 +465,13 @@ async def test_an_old_job_the_api_never_received_fails_clearly(
 
 
 async def test_queued_jobs_survive_a_restart_untouched(make_engine: EngineFactory, store: Store, emu: Emulator) -> None:
-    job = await store.create_job(
+    job = await store.jobs.create_job(
         NewJob(JobKind.VIDEO, "generate", VIDEO.prompt, params=VIDEO.to_body(), status=JobStatus.QUEUED)
     )
     engine = make_engine(store)
     await engine.start()
     await engine.poll_once()
-    assert (await store.get_job(job.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
     assert engine.tracked_count == 0 and emu.task_count == 0
 
 
@@ -479,7 +479,7 @@ async def test_a_callback_racing_the_poll_announces_the_result_once(
     engine: JobEngine, emu: Emulator, store: Store, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     emu.finish(job.task_id)
     result = TaskResult.parse({"success": True, "task_id": job.task_id, "video_id": "v1", "progress": 100})
@@ -489,14 +489,14 @@ async def test_a_callback_racing_the_poll_announces_the_result_once(
     assert matched[1:] == [True, True]
     await log_events.settle()
     assert log_events.types(job_id).count(JobEventType.SUCCEEDED) == 1
-    assert (await store.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_a_callback_snapshot_shows_the_progress_the_api_reports(
     engine: JobEngine, emu: Emulator, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:
     job_id = await engine.submit(VIDEO)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.task_id
     clock.advance(DURATION * 0.45)
     claimed = TaskResult.parse({"success": True, "task_id": job.task_id, "progress": 90, "video_urls": []})
@@ -513,12 +513,12 @@ async def test_a_callback_snapshot_shows_the_progress_the_api_reports(
 async def test_a_task_the_api_does_not_know_times_out(
     engine: JobEngine, store: Store, clock: FakeClock, log_events: EventLog
 ) -> None:
-    job = await store.create_job(NewJob(JobKind.IMAGINE, "generate", IMAGINE.prompt, params=IMAGINE.to_body()))
-    await store.mark_submitted(job.id, "task-the-api-never-heard-of")
+    job = await store.jobs.create_job(NewJob(JobKind.IMAGINE, "generate", IMAGINE.prompt, params=IMAGINE.to_body()))
+    await store.jobs.mark_submitted(job.id, "task-the-api-never-heard-of")
     await engine.start()
     assert engine.tracked_count == 1
     await engine.poll_once()  # the API answers without it
-    assert (await store.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
     clock.advance(901)
     await engine.poll_once()
@@ -539,7 +539,7 @@ async def test_a_slow_subscriber_does_not_hold_up_polling(engine: JobEngine, clo
     clock.advance(DURATION + 1)
     async with asyncio.timeout(2):
         await engine.poll_once()
-    jobs = await store.jobs_by_ids(job_ids)
+    jobs = await store.jobs.jobs_by_ids(job_ids)
     assert all(job.status is JobStatus.SUCCEEDED for job in jobs.values()) and len(jobs) == 3
     release.set()
     for job_id in job_ids:

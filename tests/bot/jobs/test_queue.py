@@ -48,7 +48,7 @@ def submits(emu: Emulator) -> int:
 
 
 async def statuses(store: Store, job_ids: list[str]) -> list[JobStatus]:
-    found = await store.jobs_by_ids(job_ids)
+    found = await store.jobs.jobs_by_ids(job_ids)
     return [found[job_id].status for job_id in job_ids]
 
 
@@ -66,14 +66,14 @@ async def test_enqueue_stores_the_job_without_calling_the_api_and_announces_it(
     engine: JobEngine, store: Store, emu: Emulator, events: EventLog
 ) -> None:
     job_id = await engine.enqueue(VIDEO, user_id=ALICE, guild_id=GUILD, channel_id=5, meta=JobMeta(clip=2))
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.QUEUED
     assert (job.params, job.meta, job.prompt, job.channel_id) == (VIDEO.to_body(), JobMeta(clip=2), "waves", 5)
     assert submits(emu) == 0
     await engine.flush_events()
     assert events.types(job_id) == [JobEventType.QUEUED]
     assert not JobEventType.QUEUED.final
-    assert await store.usage_since(0.0) == []
+    assert await store.usage.usage_since(0.0) == []
 
 
 async def test_positions_count_the_members_own_queue_on_one_server(
@@ -87,20 +87,20 @@ async def test_positions_count_the_members_own_queue_on_one_server(
     bobs = await engine.enqueue(IMAGE, user_id=BOB, guild_id=GUILD)
     running = await engine.submit(IMAGE, user_id=ALICE, guild_id=GUILD)
 
-    assert [await store.queue_position(job_id) for job_id in mine] == [1, 2, 3]
-    assert await store.queue_position(elsewhere) == 1
-    assert await store.queue_position(bobs) == 1
-    assert await store.queue_position(running) is None
-    assert await store.queue_position("nosuchjob1") is None
-    assert [job.id for job in await store.queued_jobs(user_id=ALICE)] == [*mine, elsewhere]
-    assert [job.id for job in await store.queued_jobs(guild_id=GUILD)] == [*mine, bobs]
-    assert [job.id for job in await store.queued_jobs(user_id=ALICE, guild_id=GUILD)] == mine
-    assert await store.queued_guilds(ALICE) == [GUILD, OTHER_GUILD]
-    assert await store.running_count(ALICE, GUILD) == 1
-    assert [job.id for job in await store.running_jobs(GUILD)] == [*mine, bobs, running]
+    assert [await store.queue.queue_position(job_id) for job_id in mine] == [1, 2, 3]
+    assert await store.queue.queue_position(elsewhere) == 1
+    assert await store.queue.queue_position(bobs) == 1
+    assert await store.queue.queue_position(running) is None
+    assert await store.queue.queue_position("nosuchjob1") is None
+    assert [job.id for job in await store.queue.queued_jobs(user_id=ALICE)] == [*mine, elsewhere]
+    assert [job.id for job in await store.queue.queued_jobs(guild_id=GUILD)] == [*mine, bobs]
+    assert [job.id for job in await store.queue.queued_jobs(user_id=ALICE, guild_id=GUILD)] == mine
+    assert await store.queue.queued_guilds(ALICE) == [GUILD, OTHER_GUILD]
+    assert await store.queue.running_count(ALICE, GUILD) == 1
+    assert [job.id for job in await store.queue.running_jobs(GUILD)] == [*mine, bobs, running]
 
     await engine.cancel(mine[0])
-    assert [await store.queue_position(job_id) for job_id in mine] == [None, 1, 2]
+    assert [await store.queue.queue_position(job_id) for job_id in mine] == [None, 1, 2]
 
 
 async def test_release_sends_the_same_row_and_charges_it_once(
@@ -109,11 +109,11 @@ async def test_release_sends_the_same_row_and_charges_it_once(
     job_id = await engine.enqueue(VIDEO, user_id=ALICE, guild_id=GUILD)
     clock.advance(600)
     assert await engine.release(job_id)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.RUNNING and job.task_id
     assert job.meta.queue == QueueState(released_at=clock())
     assert emu.task(job.task_id) is not None
-    assert [(entry.job_id, entry.units) for entry in await store.usage_since(0.0)] == [(job_id, 8.0)]
+    assert [(entry.job_id, entry.units) for entry in await store.usage.usage_since(0.0)] == [(job_id, 8.0)]
     await engine.flush_events()
     assert events.types(job_id) == [JobEventType.QUEUED, JobEventType.SUBMITTED]
 
@@ -121,7 +121,7 @@ async def test_release_sends_the_same_row_and_charges_it_once(
     assert not await engine.release("nosuchjob1")
     assert submits(emu) == 1
     await finish(engine, emu, store, job_id)
-    assert (await store.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
 
 
 async def test_a_cancelled_queued_job_is_never_sent(
@@ -142,7 +142,7 @@ async def test_a_released_job_the_api_refuses_fails_with_the_reason(
     job_id = await engine.enqueue(ImagineGenerate("something forbidden"), user_id=ALICE, guild_id=GUILD)
     with pytest.raises(ForbiddenError):
         await engine.release(job_id)
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.FAILED and job.error_code == "forbidden"
     await engine.flush_events()
     assert events.types(job_id) == [JobEventType.QUEUED, JobEventType.FAILED]
@@ -156,11 +156,11 @@ async def test_a_lost_submit_answer_after_a_long_wait_in_the_queue_is_sent_again
     emu.inject_fault(500, path="/midjourney/imagine")
     with pytest.raises(ServerError):
         await engine.release(job_id)
-    assert (await store.get_job(job_id)).status is JobStatus.SUBMITTING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.SUBMITTING  # type: ignore[union-attr]
 
     clock.advance(120)  # past the grace period: the search finds no task, so the job is sent again
     await engine.poll_once()
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.RUNNING and job.task_id
 
 
@@ -205,7 +205,7 @@ async def test_the_runner_releases_the_oldest_queued_job_when_a_running_one_ends
     await engine.cancel(waiting[1])
     await engine.flush_events()
     await runner.idle()
-    assert (await store.get_job(waiting[2])).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(waiting[2])).status is JobStatus.RUNNING  # type: ignore[union-attr]
     await runner.stop()
 
 
@@ -231,7 +231,7 @@ async def test_concurrent_final_events_release_each_job_once_and_respect_the_lim
     assert await statuses(store, waiting) == [JobStatus.QUEUED] * 5
 
     for job_id in (first, second):
-        job = await store.get_job(job_id)
+        job = await store.jobs.get_job(job_id)
         assert job is not None and job.task_id
         emu.finish(job.task_id)
     await engine.poll_once()  # both end in one tick: two final events at once
@@ -241,7 +241,7 @@ async def test_concurrent_final_events_release_each_job_once_and_respect_the_lim
 
     assert await statuses(store, waiting) == [JobStatus.RUNNING] * 2 + [JobStatus.QUEUED] * 3
     assert submits(emu) == 4  # the two that ended and the two released: no job was sent twice
-    assert await store.running_count(ALICE, GUILD) == 2
+    assert await store.queue.running_count(ALICE, GUILD) == 2
     await runner.stop()
 
 
@@ -284,7 +284,7 @@ async def test_a_restart_releases_what_waited_in_the_queue(
         await runner.start()
         assert await statuses(after, alice) == [JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.QUEUED]
         assert await statuses(after, bob) == [JobStatus.RUNNING, JobStatus.RUNNING]
-        assert [await after.queue_position(job_id) for job_id in alice[1:]] == [1, 2]
+        assert [await after.queue.queue_position(job_id) for job_id in alice[1:]] == [1, 2]
         await runner.stop()
         await engine.stop()
     finally:
@@ -298,7 +298,7 @@ async def test_a_stopped_runner_releases_nothing(engine: JobEngine, store: Store
     job_id = await engine.enqueue(IMAGE, user_id=ALICE, guild_id=GUILD)
     await engine.flush_events()
     await runner.idle()
-    assert (await store.get_job(job_id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
+    assert (await store.jobs.get_job(job_id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
 
 
 # -- the services wire it up ---------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ async def ambiguous_submit(engine: JobEngine, client: AceDataClient, emu: Emulat
     emu.inject_fault(500, path=VIDEOS, count=1)
     with pytest.raises(ServerError):
         await engine.submit(VIDEO, user_id=ALICE, guild_id=GUILD)
-    [job] = await store.recent_jobs(user_id=ALICE)
+    [job] = await store.jobs.recent_jobs(user_id=ALICE)
     assert job.status is JobStatus.SUBMITTING and job.task_id is None
     return job
 
@@ -77,7 +77,7 @@ async def tick_until(engine: JobEngine, clock: FakeClock, seconds: float, step_s
 
 
 async def status_of(store: Store, job_id: str) -> JobStatus:
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job is not None
     return job.status
 
@@ -105,7 +105,7 @@ async def test_a_refused_search_fails_the_job_at_its_timeout_and_the_owners_queu
         assert searches(emu) == 1  # refused once: not asked again
 
         await tick_until(engine, clock, 15)
-        failed = await store.get_job(job.id)
+        failed = await store.jobs.get_job(job.id)
         assert failed is not None and failed.status is JobStatus.FAILED
         assert failed.error_code == "unconfirmed"
         message = failed.error_message or ""
@@ -147,7 +147,7 @@ async def test_transient_search_failures_are_retried_with_growing_pauses_until_t
     await tick_until(engine, clock, TIMEOUT_S + 5)  # 180 ticks
     # Each search is three requests (the client's own retries); pauses of up to 10, 20, 40 ... 300 s between them.
     assert 3 * 3 <= searches(emu) <= 3 * 40
-    failed = await store.get_job(job.id)
+    failed = await store.jobs.get_job(job.id)
     assert failed is not None and failed.status is JobStatus.FAILED
     assert "kept failing" in (failed.error_message or "") and "HTTP 503" in (failed.error_message or "")
     assert emu.task_count == 1  # never sent again: nobody knew whether the first one was made
@@ -159,7 +159,7 @@ async def test_a_search_that_recovers_adopts_the_task_the_500_hid(
     emu.inject_fault(503, path=TASKS, count=6)  # two searches, each tried three times
     job = await ambiguous_submit(engine, client, emu, store)
     await tick_until(engine, clock, 400)
-    adopted = await store.get_job(job.id)
+    adopted = await store.jobs.get_job(job.id)
     assert adopted is not None and adopted.status is JobStatus.RUNNING and adopted.task_id
     assert emu.task(adopted.task_id) is not None
     assert emu.task_count == 1

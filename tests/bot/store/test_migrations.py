@@ -96,12 +96,21 @@ def seed_v5(conn: sqlite3.Connection) -> None:
     )
 
 
+def seed_v6(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, kind, action, prompt, params, status, task_id, user_id, guild_id, created_at, "
+        "updated_at, lease_owner, lease_until) VALUES ('leasejob07', 'imagine', 'generate', 'a leased fox', '{}', "
+        "'running', 'task-leased', 9, 7, 420.0, 420.0, 'elsewhere:1:abc', 450.0)"
+    )
+
+
 SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: seed_v1,
     2: seed_v2,
     3: seed_v3,
     4: seed_v4,
     5: seed_v5,
+    6: seed_v6,
 }
 
 
@@ -158,7 +167,7 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
     try:
         assert await store.schema_version() == LATEST_VERSION
         if version >= 1:
-            job = await store.job_for_message(4242)
+            job = await store.links.job_for_message(4242)
             assert job is not None
             assert (job.id, job.status, job.task_id, job.video_id) == (
                 OLD_JOB,
@@ -168,66 +177,68 @@ async def test_upgrade_from_each_older_version_keeps_the_data(tmp_path: Path, ve
             )
             assert job.params == {"mode": "fast"}
             assert job.video_urls == ("https://cdn.example/0.mp4", "https://cdn.example/1.mp4")
-            link = await store.link_for_message(4242)
+            link = await store.links.link_for_message(4242)
             assert link is not None
             assert (link.interaction_token, link.application_id) == ("tok-old", 55)
             later = ["oldjob0003"] if version >= 3 else []  # the upscale seeded at version 3
-            assert [child.id for child in await store.children(OLD_JOB)] == [OLD_CHILD, *later]
+            assert [child.id for child in await store.jobs.children(OLD_JOB)] == [OLD_CHILD, *later]
             queued = ["oldjob0004", "oldjob0005"] if version >= 4 else []  # seeded at version 4
-            assert [resumed.id for resumed in await store.unfinished_jobs()] == [OLD_CHILD, *later, *queued]
+            assert [resumed.id for resumed in await store.jobs.unfinished_jobs()] == [OLD_CHILD, *later, *queued]
         if 1 <= version < 3:
             # Older jobs get empty metadata; the message of an old finished job counts as showing its result,
             # and the message of a job still running will be rendered once it finishes.
             assert job is not None and job.meta == EMPTY_META
             assert (link.attachment_limit, link.delivered) == (None, "succeeded")
-            running = await store.link_for_message(4343)
+            running = await store.links.link_for_message(4343)
             assert running is not None and running.delivered is None
-            assert await store.undelivered_links() == []
-            finished, _ = await store.finish_job(OLD_CHILD, JobStatus.FAILED, error_message="gone")
-            assert await store.undelivered_links() == [(running, finished)]
+            assert await store.links.undelivered_links() == []
+            finished, _ = await store.jobs.finish_job(OLD_CHILD, JobStatus.FAILED, error_message="gone")
+            assert await store.links.undelivered_links() == [(running, finished)]
         if version >= 2:
-            assert await store.guild_settings(7) == {"mode": "relax"}
-            assert await store.user_settings(9) == {"dm": True}
-            assert await store.usage_total(0.0, guild_id=7) == 2.0
+            assert await store.settings.guild_settings(7) == {"mode": "relax"}
+            assert await store.settings.user_settings(9) == {"dm": True}
+            assert await store.usage.usage_total(0.0, guild_id=7) == 2.0
 
         # Everything of the latest version works on the upgraded file.
-        new = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="new", user_id=9))
-        await store.link_message(5151, new.id, channel_id=1, guild_id=2)
-        await store.save_guild_settings(3, {"x": 1})
-        await store.record_usage(job_id=new.id, guild_id=3, user_id=9, kind="imagine", action="generate")
-        assert await store.job_for_message(5151) == new
-        assert await store.usage_total(999.0, user_id=9) == 1.0
-        patched = await store.update_meta(new.id, lambda meta: dataclasses.replace(meta, then_animate=VideoOptions()))
+        new = await store.jobs.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="new", user_id=9))
+        await store.links.link_message(5151, new.id, channel_id=1, guild_id=2)
+        await store.settings.save_guild_settings(3, {"x": 1})
+        await store.usage.record_usage(job_id=new.id, guild_id=3, user_id=9, kind="imagine", action="generate")
+        assert await store.links.job_for_message(5151) == new
+        assert await store.usage.usage_total(999.0, user_id=9) == 1.0
+        patched = await store.jobs.update_meta(
+            new.id, lambda meta: dataclasses.replace(meta, then_animate=VideoOptions())
+        )
         assert patched.meta == JobMeta(then_animate=VideoOptions())
-        finished, _ = await store.finish_job(new.id, JobStatus.SUCCEEDED)
-        assert await store.pending_chains(0.0) == [finished]
-        link = await store.link_message(5252, new.id, channel_id=1, guild_id=2, attachment_limit=10_485_760)
+        finished, _ = await store.jobs.finish_job(new.id, JobStatus.SUCCEEDED)
+        assert await store.jobs.pending_chains(0.0) == [finished]
+        link = await store.links.link_message(5252, new.id, channel_id=1, guild_id=2, attachment_limit=10_485_760)
         assert link.attachment_limit == 10_485_760
         old = [4343] if 1 <= version < 3 else []  # finished above, so its message is due to be rendered
-        assert [(shown.message_id, job.id) for shown, job in await store.undelivered_links()] == [
+        assert [(shown.message_id, job.id) for shown, job in await store.links.undelivered_links()] == [
             *((message_id, OLD_CHILD) for message_id in old),
             (5151, new.id),
             (5252, new.id),
         ]
-        await store.mark_delivered(5151, "succeeded")
-        await store.mark_delivered(5252, "succeeded")
-        assert [shown.message_id for shown, _ in await store.undelivered_links()] == old
+        await store.links.mark_delivered(5151, "succeeded")
+        await store.links.mark_delivered(5252, "succeeded")
+        assert [shown.message_id for shown, _ in await store.links.undelivered_links()] == old
 
         # The queue (version 4): positions, the owner's oldest job, running counts and claiming.
-        first = await store.create_job(
+        first = await store.jobs.create_job(
             NewJob(kind=JobKind.IMAGINE, action="generate", prompt="q1", user_id=9, guild_id=3, status=JobStatus.QUEUED)
         )
-        second = await store.create_job(
+        second = await store.jobs.create_job(
             NewJob(kind=JobKind.IMAGINE, action="generate", prompt="q2", user_id=9, guild_id=3, status=JobStatus.QUEUED)
         )
-        assert [await store.queue_position(job.id) for job in (first, second)] == [1, 2]
-        assert await store.queued_owners() == [*([(9, 7)] if version >= 4 else []), (9, 3)]
-        claimed = await store.claim_queued(first.id)
+        assert [await store.queue.queue_position(job.id) for job in (first, second)] == [1, 2]
+        assert await store.queue.queued_owners() == [*([(9, 7)] if version >= 4 else []), (9, 3)]
+        claimed = await store.queue.claim_queued(first.id)
         assert claimed is not None and claimed.status is JobStatus.SUBMITTING
-        assert await store.claim_queued(first.id) is None
-        assert await store.running_count(9, 3) == 1
-        assert await store.queue_position(second.id) == 1
-        assert (await store.next_queued(9, 3)) == second
+        assert await store.queue.claim_queued(first.id) is None
+        assert await store.queue.running_count(9, 3) == 1
+        assert await store.queue.queue_position(second.id) == 1
+        assert (await store.queue.next_queued(9, 3)) == second
     finally:
         await store.close()
 
@@ -242,17 +253,17 @@ async def test_a_file_at_the_latest_version_opens_as_it_is(tmp_path: Path) -> No
     schema = schema_of(path)
     store = await Store.open(path)
     try:
-        upscale = await store.job_for_message(4444)
+        upscale = await store.links.job_for_message(4444)
         assert upscale is not None and upscale.parent_id == OLD_JOB
         assert upscale.meta == JobMeta(then_animate=VideoOptions(motion="low"))
-        link = await store.link_for_message(4444)
+        link = await store.links.link_for_message(4444)
         assert link is not None and (link.attachment_limit, link.delivered) == (26_214_400, "running")
-        assert (await store.link_for_message(4242)).delivered == "succeeded"  # type: ignore[union-attr]
+        assert (await store.links.link_for_message(4242)).delivered == "succeeded"  # type: ignore[union-attr]
         # Queued jobs seeded at the latest version wait in the order they were made.
-        assert [job.id for job in await store.queued_jobs(user_id=9)] == ["oldjob0004", "oldjob0005"]
-        assert await store.queue_position("oldjob0005") == 2
-        assert await store.queued_owners() == [(9, 7)]
-        typed = await store.get_job("newjob0006")
+        assert [job.id for job in await store.queue.queued_jobs(user_id=9)] == ["oldjob0004", "oldjob0005"]
+        assert await store.queue.queue_position("oldjob0005") == 2
+        assert await store.queue.queued_owners() == [(9, 7)]
+        typed = await store.jobs.get_job("newjob0006")
         assert typed is not None and typed.meta == JobMeta(locale="de", queue=QueueState(limit=2, released_at=411.0))
     finally:
         await store.close()
@@ -280,7 +291,7 @@ async def test_a_newer_database_is_refused_and_left_alone(tmp_path: Path) -> Non
 async def test_reopening_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "again.sqlite3"
     store = await Store.open(path)
-    job = await store.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="kept"))
+    job = await store.jobs.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="kept"))
     await store.close()
     schema = schema_of(path)
 
@@ -288,7 +299,7 @@ async def test_reopening_changes_nothing(tmp_path: Path) -> None:
         store = await Store.open(path)
         try:
             assert await store.schema_version() == LATEST_VERSION
-            assert await store.get_job(job.id) == job
+            assert await store.jobs.get_job(job.id) == job
         finally:
             await store.close()
     assert schema_of(path) == schema
@@ -312,7 +323,7 @@ async def test_a_failed_upgrade_leaves_the_file_at_its_version(tmp_path: Path) -
     store = await Store.open(path)
     try:
         assert await store.schema_version() == LATEST_VERSION
-        assert (await store.get_job(OLD_JOB)) is not None
+        assert (await store.jobs.get_job(OLD_JOB)) is not None
     finally:
         await store.close()
 
@@ -393,7 +404,7 @@ async def test_old_job_meta_is_carried_into_the_typed_form(tmp_path: Path) -> No
 
     store = await Store.open(path)
     try:
-        grid, upscale, video = (await store.jobs_by_ids(list(OLD_FORM_META))).values()
+        grid, upscale, video = (await store.jobs.jobs_by_ids(list(OLD_FORM_META))).values()
         assert grid.meta == JobMeta(
             locale="zh-CN",
             video_grid=True,
@@ -408,9 +419,9 @@ async def test_old_job_meta_is_carried_into_the_typed_form(tmp_path: Path) -> No
             chained_from="oldmeta002", motion="high", clip=3, queue=QueueState(limit=2, released_at=505.5)
         )
         # The store's own queries read the new form: the upscale's chain is done (its video names it).
-        assert await store.pending_chains(0.0) == []
-        await store.delete_job(video.id)
-        assert [job.id for job in await store.pending_chains(0.0)] == [upscale.id]
+        assert await store.jobs.pending_chains(0.0) == []
+        await store.jobs.delete_job(video.id)
+        assert [job.id for job in await store.jobs.pending_chains(0.0)] == [upscale.id]
     finally:
         await store.close()
     with sqlite3.connect(path) as conn:

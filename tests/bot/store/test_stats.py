@@ -33,9 +33,11 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "stats.sqlite3", clock=clock)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    """The store on each backend: an SQLite file, and a fresh PostgreSQL database."""
+    where = str(tmp_path / "stats.sqlite3") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    opened = await Store.open(where, clock=clock)
     yield opened
     await opened.close()
 
@@ -54,12 +56,12 @@ async def add(
 ) -> None:
     """A job created at ``at`` that ended ``wait`` seconds later with ``status`` (or is still running)."""
     clock.now = at
-    job = await store.create_job(
+    job = await store.jobs.create_job(
         NewJob(JobKind.IMAGINE, "generate", "p", guild_id=guild_id, user_id=user_id, status=JobStatus.RUNNING)
     )
     if status.finished:
         clock.now = at + wait
-        await store.finish_job(job.id, status, error_code=code, error_message=message)
+        await store.jobs.finish_job(job.id, status, error_code=code, error_message=message)
 
 
 async def seed(store: Store, clock: Clock) -> None:
@@ -103,7 +105,7 @@ async def seed(store: Store, clock: Clock) -> None:
 
 async def test_stats_of_a_seeded_server(store: Store, clock: Clock) -> None:
     await seed(store, clock)
-    stats = await store.guild_stats(GUILD, D0, D0 + 3 * DAY)
+    stats = await store.stats.guild_stats(GUILD, D0, D0 + 3 * DAY)
 
     assert (stats.guild_id, stats.since, stats.until) == (GUILD, D0, D0 + 3 * DAY)
     assert stats.total == JobTally(jobs=11, succeeded=5, failed=2, cancelled=1, timed_out=2, median_wait_s=30.0)
@@ -130,19 +132,19 @@ async def test_stats_of_a_seeded_server(store: Store, clock: Clock) -> None:
 async def test_the_window_ends_now_by_default_and_empty_days_are_listed(store: Store, clock: Clock) -> None:
     await seed(store, clock)
     clock.now = D0 + 4 * DAY + 60
-    stats = await store.guild_stats(GUILD, D0 + DAY)
+    stats = await store.stats.guild_stats(GUILD, D0 + DAY)
     assert stats.until == clock.now
     assert stats.total.jobs == 10  # the second and third days, and the job on the fourth
     assert [(day.day.day, day.jobs) for day in stats.days] == [(2, 3), (3, 6), (4, 1), (5, 0)]
 
 
 async def test_a_server_without_jobs(store: Store, clock: Clock) -> None:
-    stats = await store.guild_stats(GUILD, D0, D0 + 2 * DAY)
+    stats = await store.stats.guild_stats(GUILD, D0, D0 + 2 * DAY)
     assert stats.total == JobTally() and stats.total.success_rate is None
     assert stats.users == () and stats.failures == ()
     assert [day.jobs for day in stats.days] == [0, 0]
     clock.now = D0 + 5
-    forever = await store.guild_stats(GUILD, 0.0)
+    forever = await store.stats.guild_stats(GUILD, 0.0)
     assert len(forever.days) == MAX_DAYS and forever.days[-1].day == date(2024, 5, 1)
 
 
@@ -150,7 +152,7 @@ async def test_only_the_ten_most_frequent_failure_reasons_are_listed(store: Stor
     for number in range(12):
         for _ in range(number + 1):
             await add(store, clock, at=D0 + 10, user_id=ALICE, status=JobStatus.FAILED, code=f"e{number:02d}")
-    stats = await store.guild_stats(GUILD, D0, D0 + DAY)
+    stats = await store.stats.guild_stats(GUILD, D0, D0 + DAY)
     assert [(reason.code, reason.count) for reason in stats.failures] == [
         (f"e{n:02d}", n + 1) for n in range(11, 1, -1)
     ]
@@ -159,7 +161,7 @@ async def test_only_the_ten_most_frequent_failure_reasons_are_listed(store: Stor
 async def test_a_closed_store_says_so(store: Store) -> None:
     await store.close()
     with pytest.raises(Exception, match="closed"):
-        await store.guild_stats(GUILD, D0)
+        await store.stats.guild_stats(GUILD, D0)
 
 
 # A hundred thousand jobs over 90 days, three in four on the server: statuses, times, members and waits
@@ -193,7 +195,7 @@ async def test_a_busy_server_of_a_hundred_thousand_jobs_is_summed_up_quickly(tmp
     store = await Store.open(path)
     try:
         began = time.perf_counter()
-        stats = await store.guild_stats(GUILD, D0, D0 + 90 * DAY)
+        stats = await store.stats.guild_stats(GUILD, D0, D0 + 90 * DAY)
         spent = time.perf_counter() - began
     finally:
         await store.close()

@@ -66,8 +66,18 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "mjbot.sqlite3"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    """The store on each backend: an SQLite file, and a fresh PostgreSQL database."""
+    where = str(db_path) if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    opened = await Store.open(where, clock=clock)
+    yield opened
+    await opened.close()
+
+
 @pytest.fixture
-async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+async def sqlite_store(db_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
+    """The store on an SQLite file, for what only SQLite has (the file, its query plans, the quick reader)."""
     opened = await Store.open(db_path, clock=clock)
     yield opened
     await opened.close()
@@ -140,14 +150,14 @@ async def test_a_closed_store_says_so(db_path: Path) -> None:
     await store.close()
     await store.close()  # twice is fine
     with pytest.raises(StoreError, match="closed"):
-        await store.get_job("abcdefghij")
+        await store.jobs.get_job("abcdefghij")
 
 
 async def test_async_with_closes_the_store(db_path: Path) -> None:
     async with await Store.open(db_path) as store:
-        await store.create_job(video())
+        await store.jobs.create_job(video())
     with pytest.raises(StoreError, match="closed"):
-        await store.unfinished_jobs()
+        await store.jobs.unfinished_jobs()
 
 
 READ_ONLY_ADVICE = "give the user that runs mjbot write access to the file and its folder"
@@ -186,8 +196,8 @@ def bound_by_file_modes() -> list[str]:
 async def make_store(path: Path) -> None:
     store = await Store.open(path)
     try:
-        job = await store.create_job(video())
-        await store.mark_submitted(job.id, "task-1")
+        job = await store.jobs.create_job(video())
+        await store.jobs.mark_submitted(job.id, "task-1")
     finally:
         await store.close()
 
@@ -271,7 +281,7 @@ async def test_damage_met_at_run_time_names_the_file_and_the_advice_and_is_logge
     try:
         for _ in range(2):
             with pytest.raises(StoreError) as caught:
-                await store.get_job_by_task("task-1")
+                await store.jobs.get_job_by_task("task-1")
             assert str(caught.value) == (
                 f"the database {db_path} is damaged (database disk image is malformed); restore it from a backup, "
                 "or move it aside and mjbot starts with a new, empty store"
@@ -287,113 +297,113 @@ async def test_damage_met_at_run_time_names_the_file_and_the_advice_and_is_logge
 
 async def test_create_job_assigns_short_ids_and_clock_times(store: Store, clock: FakeClock) -> None:
     params = {"prompt": "a red fox", "mode": "fast", "nested": {"list": [1, 2, 3]}, "flag": True}
-    job = await store.create_job(video(params=params, guild_id=10, channel_id=11, user_id=12))
+    job = await store.jobs.create_job(video(params=params, guild_id=10, channel_id=11, user_id=12))
     assert re.fullmatch(r"[a-z0-9]{10}", job.id)
     assert job.status is JobStatus.SUBMITTING
     assert job.progress == 0
     assert job.created_at == job.updated_at == START
     assert job.params == params
-    assert await store.get_job(job.id) == job
+    assert await store.jobs.get_job(job.id) == job
 
-    ids = {(await store.create_job(video())).id for _ in range(200)}
+    ids = {(await store.jobs.create_job(video())).id for _ in range(200)}
     assert len(ids) == 200
     assert all(re.fullmatch(r"[a-z0-9]{10}", job_id) for job_id in ids)
 
 
 async def test_create_job_keeps_the_requested_status(store: Store) -> None:
-    job = await store.create_job(video(status=JobStatus.QUEUED))
+    job = await store.jobs.create_job(video(status=JobStatus.QUEUED))
     assert job.status is JobStatus.QUEUED
-    assert (await store.get_job(job.id)) == job
+    assert (await store.jobs.get_job(job.id)) == job
 
 
 async def test_create_job_draws_a_new_id_when_one_is_taken(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = await store.create_job(video())
+    first = await store.jobs.create_job(video())
     drawn = iter([first.id, "fresh00001"])
     monkeypatch.setattr(store_db, "new_job_id", lambda: next(drawn))
-    second = await store.create_job(video("another"))
+    second = await store.jobs.create_job(video("another"))
     assert second.id == "fresh00001"
-    assert (await store.get_job(first.id)) == first
+    assert (await store.jobs.get_job(first.id)) == first
 
 
 async def test_create_job_with_an_unknown_parent_is_refused(store: Store) -> None:
     with pytest.raises(JobNotFoundError, match="parent job 'nosuchjob1'"):
-        await store.create_job(video(parent_id="nosuchjob1"))
+        await store.jobs.create_job(video(parent_id="nosuchjob1"))
 
 
 async def test_get_job_and_get_job_by_task(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video())
-    assert await store.get_job("missing123") is None
-    assert await store.get_job_by_task("task-1") is None
+    job = await store.jobs.create_job(video())
+    assert await store.jobs.get_job("missing123") is None
+    assert await store.jobs.get_job_by_task("task-1") is None
     clock.advance(5)
-    running = await store.mark_submitted(job.id, "task-1")
+    running = await store.jobs.mark_submitted(job.id, "task-1")
     assert running.status is JobStatus.RUNNING
     assert running.task_id == "task-1"
     assert running.submitted_at == running.updated_at == START + 5
-    assert await store.get_job_by_task("task-1") == running
-    assert await store.mark_submitted(job.id, "task-1") == running  # told twice: same outcome
+    assert await store.jobs.get_job_by_task("task-1") == running
+    assert await store.jobs.mark_submitted(job.id, "task-1") == running  # told twice: same outcome
 
 
 async def test_a_task_id_belongs_to_one_job(store: Store) -> None:
-    first = await store.create_job(video())
-    second = await store.create_job(video())
-    await store.mark_submitted(first.id, "task-1")
+    first = await store.jobs.create_job(video())
+    second = await store.jobs.create_job(video())
+    await store.jobs.mark_submitted(first.id, "task-1")
     with pytest.raises(StoreError, match="already belongs to another job"):
-        await store.mark_submitted(second.id, "task-1")
-    assert (await store.get_job(second.id)).task_id is None  # type: ignore[union-attr]
+        await store.jobs.mark_submitted(second.id, "task-1")
+    assert (await store.jobs.get_job(second.id)).task_id is None  # type: ignore[union-attr]
 
 
 async def test_mark_submitted_on_a_cancelled_job_records_the_task_but_keeps_it_cancelled(store: Store) -> None:
-    job = await store.create_job(video())
-    await store.finish_job(job.id, JobStatus.CANCELLED)
-    after = await store.mark_submitted(job.id, "late-task")
+    job = await store.jobs.create_job(video())
+    await store.jobs.finish_job(job.id, JobStatus.CANCELLED)
+    after = await store.jobs.mark_submitted(job.id, "late-task")
     assert after.status is JobStatus.CANCELLED
     assert after.task_id == "late-task"
 
 
 async def test_changing_an_unknown_job_raises(store: Store) -> None:
     with pytest.raises(JobNotFoundError):
-        await store.mark_submitted("missing123", "task")
+        await store.jobs.mark_submitted("missing123", "task")
     with pytest.raises(JobNotFoundError):
-        await store.set_status("missing123", JobStatus.SUBMITTING)
+        await store.jobs.set_status("missing123", JobStatus.SUBMITTING)
     with pytest.raises(JobNotFoundError):
-        await store.finish_job("missing123", JobStatus.FAILED)
+        await store.jobs.finish_job("missing123", JobStatus.FAILED)
 
 
 async def test_jobs_by_ids_returns_only_known_jobs(store: Store) -> None:
-    jobs = [await store.create_job(video(f"prompt {i}")) for i in range(3)]
-    found = await store.jobs_by_ids([jobs[0].id, "missing123", jobs[2].id, jobs[0].id])
+    jobs = [await store.jobs.create_job(video(f"prompt {i}")) for i in range(3)]
+    found = await store.jobs.jobs_by_ids([jobs[0].id, "missing123", jobs[2].id, jobs[0].id])
     assert found == {jobs[0].id: jobs[0], jobs[2].id: jobs[2]}
-    assert await store.jobs_by_ids([]) == {}
+    assert await store.jobs.jobs_by_ids([]) == {}
 
 
 async def test_jobs_by_ids_takes_thousands_of_ids(store: Store) -> None:
-    jobs = [await store.create_job(video()) for _ in range(50)]
+    jobs = [await store.jobs.create_job(video()) for _ in range(50)]
     wanted = [job.id for job in jobs] + [f"absent{i:04d}" for i in range(2000)]
-    assert set(await store.jobs_by_ids(wanted)) == {job.id for job in jobs}
+    assert set(await store.jobs.jobs_by_ids(wanted)) == {job.id for job in jobs}
 
 
 async def test_set_status_moves_unfinished_jobs_only(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video(status=JobStatus.QUEUED))
+    job = await store.jobs.create_job(video(status=JobStatus.QUEUED))
     clock.advance(2)
-    moved = await store.set_status(job.id, JobStatus.SUBMITTING)
+    moved = await store.jobs.set_status(job.id, JobStatus.SUBMITTING)
     assert moved.status is JobStatus.SUBMITTING
     assert moved.updated_at == START + 2
     with pytest.raises(ValueError, match="finish_job"):
-        await store.set_status(job.id, JobStatus.SUCCEEDED)
-    finished, _ = await store.finish_job(job.id, JobStatus.CANCELLED)
-    assert await store.set_status(job.id, JobStatus.RUNNING) == finished
+        await store.jobs.set_status(job.id, JobStatus.SUCCEEDED)
+    finished, _ = await store.jobs.finish_job(job.id, JobStatus.CANCELLED)
+    assert await store.jobs.set_status(job.id, JobStatus.RUNNING) == finished
 
 
 async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_back(
     store: Store, clock: FakeClock
 ) -> None:
-    running = await store.create_job(video())
-    other = await store.create_job(video())
-    done = await store.create_job(video())
-    await store.finish_job(done.id, JobStatus.FAILED, error_code="boom", error_message="broke")
-    await store.update_meta(other.id, lambda meta: dataclasses.replace(meta, clip=2))
+    running = await store.jobs.create_job(video())
+    other = await store.jobs.create_job(video())
+    done = await store.jobs.create_job(video())
+    await store.jobs.finish_job(done.id, JobStatus.FAILED, error_code="boom", error_message="broke")
+    await store.jobs.update_meta(other.id, lambda meta: dataclasses.replace(meta, clip=2))
     clock.advance(3)
-    saved = await store.update_progress_many(
+    saved = await store.jobs.update_progress_many(
         [(running.id, 30), (running.id, 40), (other.id, 10), (done.id, 70), ("missing123", 50)]
     )
     assert sorted(saved) == sorted(
@@ -402,47 +412,47 @@ async def test_update_progress_many_touches_only_unfinished_jobs_and_never_goes_
             SavedProgress(other.id, 10, START + 3, None, JobMeta(clip=2)),
         ]
     )
-    after = await store.jobs_by_ids([running.id, other.id, done.id])
+    after = await store.jobs.jobs_by_ids([running.id, other.id, done.id])
     assert after[running.id].progress == 40
     assert after[running.id].updated_at == START + 3
     assert after[other.id].progress == 10
     assert after[done.id].progress == 0
 
     clock.advance(3)
-    saved = await store.update_progress_many([(running.id, 20), (other.id, 55)])
+    saved = await store.jobs.update_progress_many([(running.id, 20), (other.id, 55)])
     assert [(change.job_id, change.progress) for change in saved] == [(other.id, 55)]
-    after = await store.jobs_by_ids([running.id, other.id])
+    after = await store.jobs.jobs_by_ids([running.id, other.id])
     assert after[running.id].progress == 40  # a late, smaller figure does not undo progress
     assert after[running.id].updated_at == START + 3
     assert after[other.id].progress == 55
-    assert await store.update_progress_many([]) == []
+    assert await store.jobs.update_progress_many([]) == []
 
 
 async def test_finish_job_stores_an_image_result(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="a castle"))
-    await store.link_message(600, job.id, channel_id=1, guild_id=2)
-    await store.mark_submitted(job.id, "task-9")
+    job = await store.jobs.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="a castle"))
+    await store.links.link_message(600, job.id, channel_id=1, guild_id=2)
+    await store.jobs.mark_submitted(job.id, "task-9")
     clock.advance(30)
-    finished, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=IMAGE_RESULT)
+    finished, changed = await store.jobs.finish_job(job.id, JobStatus.SUCCEEDED, result=IMAGE_RESULT)
     assert changed
     assert finished.status is JobStatus.SUCCEEDED
     assert finished.progress == 100
     assert finished.finished_at == finished.updated_at == START + 30
     for name in (field.name for field in dataclasses.fields(JobResult)):
         assert getattr(finished, name) == getattr(IMAGE_RESULT, name), name
-    assert await store.get_job(job.id) == finished
-    assert await store.job_for_message(600) == finished  # a button clicked right after sees the result
+    assert await store.jobs.get_job(job.id) == finished
+    assert await store.links.job_for_message(600) == finished  # a button clicked right after sees the result
 
 
 async def test_finish_job_is_idempotent(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video())
-    await store.update_progress_many([(job.id, 60)])
-    first, changed = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)
+    job = await store.jobs.create_job(video())
+    await store.jobs.update_progress_many([(job.id, 60)])
+    first, changed = await store.jobs.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)
     assert changed
     for name in (field.name for field in dataclasses.fields(JobResult)):
         assert getattr(first, name) == getattr(VIDEO_RESULT, name), name
     clock.advance(10)
-    again, changed_again = await store.finish_job(
+    again, changed_again = await store.jobs.finish_job(
         job.id, JobStatus.FAILED, result=JobResult(video_id="other"), error_code="late", error_message="late"
     )
     assert not changed_again
@@ -450,32 +460,32 @@ async def test_finish_job_is_idempotent(store: Store, clock: FakeClock) -> None:
 
 
 async def test_a_failed_job_keeps_its_error_and_progress(store: Store) -> None:
-    job = await store.create_job(video())
-    await store.update_progress_many([(job.id, 35)])
-    failed, changed = await store.finish_job(
+    job = await store.jobs.create_job(video())
+    await store.jobs.update_progress_many([(job.id, 35)])
+    failed, changed = await store.jobs.finish_job(
         job.id, JobStatus.FAILED, error_code="forbidden", error_message="prompt was moderated"
     )
     assert changed
     assert (failed.error_code, failed.error_message, failed.progress) == ("forbidden", "prompt was moderated", 35)
     with pytest.raises(ValueError, match="not a finished status"):
-        await store.finish_job(job.id, JobStatus.RUNNING)
+        await store.jobs.finish_job(job.id, JobStatus.RUNNING)
 
 
 async def test_a_callback_and_a_poll_finishing_at_once_change_the_job_once(store: Store) -> None:
-    job = await store.create_job(video())
+    job = await store.jobs.create_job(video())
     outcomes = await asyncio.gather(
-        *(store.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT) for _ in range(10))
+        *(store.jobs.finish_job(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT) for _ in range(10))
     )
     assert sum(changed for _, changed in outcomes) == 1
-    stored = await store.get_job(job.id)
+    stored = await store.jobs.get_job(job.id)
     assert all(finished == stored for finished, _ in outcomes)
 
 
 async def test_finish_many_returns_only_the_jobs_it_changed(store: Store, clock: FakeClock) -> None:
-    a, b, c = [await store.create_job(video(f"job {i}")) for i in range(3)]
-    await store.finish_job(b.id, JobStatus.CANCELLED)
+    a, b, c = [await store.jobs.create_job(video(f"job {i}")) for i in range(3)]
+    await store.jobs.finish_job(b.id, JobStatus.CANCELLED)
     clock.advance(7)
-    changed = await store.finish_many(
+    changed = await store.jobs.finish_many(
         [
             FinishItem(a.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT),
             FinishItem(b.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT),
@@ -489,9 +499,9 @@ async def test_finish_many_returns_only_the_jobs_it_changed(store: Store, clock:
     assert changed[0].video_id == "vid-1"
     assert changed[1].status is JobStatus.TIMED_OUT
     assert changed[1].finished_at == START + 7
-    assert (await store.get_job(b.id)).status is JobStatus.CANCELLED  # type: ignore[union-attr]
-    assert await store.finish_many([]) == []
-    assert await store.finish_many([FinishItem(a.id, JobStatus.FAILED)]) == []
+    assert (await store.jobs.get_job(b.id)).status is JobStatus.CANCELLED  # type: ignore[union-attr]
+    assert await store.jobs.finish_many([]) == []
+    assert await store.jobs.finish_many([FinishItem(a.id, JobStatus.FAILED)]) == []
 
 
 def test_finish_item_requires_a_finished_status() -> None:
@@ -505,13 +515,13 @@ async def test_unfinished_jobs_are_the_queued_submitting_and_running_ones_oldest
     by_status: dict[JobStatus, Job] = {}
     for status in reversed(JobStatus):
         clock.advance()
-        job = await store.create_job(video(status=JobStatus.QUEUED))
+        job = await store.jobs.create_job(video(status=JobStatus.QUEUED))
         if status.finished:
-            await store.finish_job(job.id, status)
+            await store.jobs.finish_job(job.id, status)
         elif status is not JobStatus.QUEUED:
-            await store.set_status(job.id, status)
+            await store.jobs.set_status(job.id, status)
         by_status[status] = job
-    unfinished = await store.unfinished_jobs()
+    unfinished = await store.jobs.unfinished_jobs()
     assert {job.status for job in unfinished} == set(UNFINISHED_STATUSES)
     assert [job.id for job in unfinished] == [
         by_status[status].id for status in reversed(JobStatus) if status in UNFINISHED_STATUSES
@@ -522,51 +532,51 @@ async def test_recent_jobs_newest_first_with_filters(store: Store, clock: FakeCl
     made: list[Job] = []
     for i in range(6):
         clock.advance()
-        made.append(await store.create_job(video(f"job {i}", user_id=1 + i % 2, guild_id=100 + i % 3)))
-    await store.finish_job(made[4].id, JobStatus.SUCCEEDED)
+        made.append(await store.jobs.create_job(video(f"job {i}", user_id=1 + i % 2, guild_id=100 + i % 3)))
+    await store.jobs.finish_job(made[4].id, JobStatus.SUCCEEDED)
 
     def ids(jobs: list[Job]) -> list[str]:
         return [job.id for job in jobs]
 
-    assert ids(await store.recent_jobs()) == ids(made[::-1])
-    assert ids(await store.recent_jobs(limit=2)) == ids([made[5], made[4]])
-    assert ids(await store.recent_jobs(user_id=1)) == ids([made[4], made[2], made[0]])
-    assert ids(await store.recent_jobs(guild_id=100)) == ids([made[3], made[0]])
-    assert ids(await store.recent_jobs(user_id=2, guild_id=100)) == ids([made[3]])
-    assert ids(await store.recent_jobs(statuses=[JobStatus.SUCCEEDED])) == ids([made[4]])
-    assert ids(await store.recent_jobs(user_id=1, statuses=UNFINISHED_STATUSES)) == ids([made[2], made[0]])
-    assert await store.recent_jobs(statuses=[]) == []
-    assert await store.recent_jobs(limit=0) == []
+    assert ids(await store.jobs.recent_jobs()) == ids(made[::-1])
+    assert ids(await store.jobs.recent_jobs(limit=2)) == ids([made[5], made[4]])
+    assert ids(await store.jobs.recent_jobs(user_id=1)) == ids([made[4], made[2], made[0]])
+    assert ids(await store.jobs.recent_jobs(guild_id=100)) == ids([made[3], made[0]])
+    assert ids(await store.jobs.recent_jobs(user_id=2, guild_id=100)) == ids([made[3]])
+    assert ids(await store.jobs.recent_jobs(statuses=[JobStatus.SUCCEEDED])) == ids([made[4]])
+    assert ids(await store.jobs.recent_jobs(user_id=1, statuses=UNFINISHED_STATUSES)) == ids([made[2], made[0]])
+    assert await store.jobs.recent_jobs(statuses=[]) == []
+    assert await store.jobs.recent_jobs(limit=0) == []
 
 
 async def test_recent_jobs_with_equal_times_list_the_last_created_first(store: Store) -> None:
-    made = [await store.create_job(video(f"job {i}", user_id=5)) for i in range(4)]
-    assert [job.id for job in await store.recent_jobs(user_id=5)] == [job.id for job in reversed(made)]
+    made = [await store.jobs.create_job(video(f"job {i}", user_id=5)) for i in range(4)]
+    assert [job.id for job in await store.jobs.recent_jobs(user_id=5)] == [job.id for job in reversed(made)]
 
 
 async def test_children_and_deleting_a_parent(store: Store, clock: FakeClock) -> None:
-    parent = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="grid"))
+    parent = await store.jobs.create_job(NewJob(kind=JobKind.IMAGINE, action="generate", prompt="grid"))
     clock.advance()
-    first = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="upscale1", prompt="", parent_id=parent.id))
+    first = await store.jobs.create_job(NewJob(kind=JobKind.IMAGINE, action="upscale1", prompt="", parent_id=parent.id))
     clock.advance()
-    second = await store.create_job(NewJob(kind=JobKind.IMAGINE, action="reroll", prompt="", parent_id=parent.id))
-    assert [job.id for job in await store.children(parent.id)] == [first.id, second.id]
-    assert await store.children(first.id) == []
+    second = await store.jobs.create_job(NewJob(kind=JobKind.IMAGINE, action="reroll", prompt="", parent_id=parent.id))
+    assert [job.id for job in await store.jobs.children(parent.id)] == [first.id, second.id]
+    assert await store.jobs.children(first.id) == []
 
-    await store.link_message(501, parent.id, channel_id=9, guild_id=8)
-    await store.link_message(502, parent.id, channel_id=None, guild_id=None, purpose="dm")
-    await store.link_message(503, first.id, channel_id=9, guild_id=8)
+    await store.links.link_message(501, parent.id, channel_id=9, guild_id=8)
+    await store.links.link_message(502, parent.id, channel_id=None, guild_id=None, purpose="dm")
+    await store.links.link_message(503, first.id, channel_id=9, guild_id=8)
 
-    assert await store.delete_job(parent.id)
-    assert not await store.delete_job(parent.id)
-    assert await store.get_job(parent.id) is None
-    assert await store.job_for_message(501) is None
-    assert await store.link_for_message(502) is None
-    assert await store.messages_for_job(parent.id) == []
-    orphans = await store.jobs_by_ids([first.id, second.id])
+    assert await store.jobs.delete_job(parent.id)
+    assert not await store.jobs.delete_job(parent.id)
+    assert await store.jobs.get_job(parent.id) is None
+    assert await store.links.job_for_message(501) is None
+    assert await store.links.link_for_message(502) is None
+    assert await store.links.messages_for_job(parent.id) == []
+    orphans = await store.jobs.jobs_by_ids([first.id, second.id])
     assert orphans[first.id].parent_id is None
     assert orphans[second.id].parent_id is None
-    assert (await store.job_for_message(503)) == orphans[first.id]
+    assert (await store.links.job_for_message(503)) == orphans[first.id]
 
 
 # -- job metadata ---------------------------------------------------------------------------------
@@ -574,51 +584,51 @@ async def test_children_and_deleting_a_parent(store: Store, clock: FakeClock) ->
 
 async def test_create_job_stores_its_metadata(store: Store) -> None:
     meta = JobMeta(video_options=VideoOptions(mode="turbo", resolution="480p", loop=True), video_grid=True)
-    job = await store.create_job(video(meta=meta))
+    job = await store.jobs.create_job(video(meta=meta))
     assert job.meta == meta
-    assert await store.get_job(job.id) == job
-    plain = await store.create_job(video())
-    assert plain.meta == EMPTY_META and (await store.get_job(plain.id)).meta == EMPTY_META  # type: ignore[union-attr]
+    assert await store.jobs.get_job(job.id) == job
+    plain = await store.jobs.create_job(video())
+    assert plain.meta == EMPTY_META and (await store.jobs.get_job(plain.id)).meta == EMPTY_META  # type: ignore[union-attr]
 
 
 async def test_update_meta_replaces_the_parts_a_change_makes(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video(meta=JobMeta(video_grid=True, clip=2, locale="de")))
+    job = await store.jobs.create_job(video(meta=JobMeta(video_grid=True, clip=2, locale="de")))
     clock.advance(5)
     animate = VideoOptions()
-    patched = await store.update_meta(
+    patched = await store.jobs.update_meta(
         job.id, lambda meta: dataclasses.replace(meta, then_animate=animate, clip=None, video_grid=False)
     )
     assert patched.meta == JobMeta(locale="de", then_animate=animate)
     assert patched.updated_at == START  # metadata is not progress of the job
-    assert await store.get_job(job.id) == patched
+    assert await store.jobs.get_job(job.id) == patched
 
     # A part is replaced whole, not merged.
-    again = await store.update_meta(
+    again = await store.jobs.update_meta(
         job.id, lambda meta: dataclasses.replace(meta, then_animate=VideoOptions(motion="high"), locale=None)
     )
     assert again.meta == JobMeta(then_animate=VideoOptions(motion="high"))
-    assert await store.update_meta(job.id, lambda meta: meta) == again
-    emptied = await store.update_meta(job.id, lambda meta: EMPTY_META)
-    assert emptied.meta == EMPTY_META and await store.get_job(job.id) == emptied
+    assert await store.jobs.update_meta(job.id, lambda meta: meta) == again
+    emptied = await store.jobs.update_meta(job.id, lambda meta: EMPTY_META)
+    assert emptied.meta == EMPTY_META and await store.jobs.get_job(job.id) == emptied
 
 
 async def test_update_meta_refuses_unknown_jobs_and_what_json_cannot_hold(store: Store) -> None:
     with pytest.raises(JobNotFoundError, match="missing123"):
-        await store.update_meta("missing123", lambda meta: dataclasses.replace(meta, clip=1))
-    job = await store.create_job(video(meta=JobMeta(clip=1)))
+        await store.jobs.update_meta("missing123", lambda meta: dataclasses.replace(meta, clip=1))
+    job = await store.jobs.create_job(video(meta=JobMeta(clip=1)))
     with pytest.raises(ValueError):
-        await store.update_meta(job.id, lambda meta: dataclasses.replace(meta, queue=QueueState(released_at=NAN)))
+        await store.jobs.update_meta(job.id, lambda meta: dataclasses.replace(meta, queue=QueueState(released_at=NAN)))
 
     def broken(meta: JobMeta) -> JobMeta:
         raise RuntimeError("a change that fails")
 
     with pytest.raises(RuntimeError):
-        await store.update_meta(job.id, broken)
-    assert (await store.get_job(job.id)).meta == JobMeta(clip=1)  # type: ignore[union-attr]
+        await store.jobs.update_meta(job.id, broken)
+    assert (await store.jobs.get_job(job.id)).meta == JobMeta(clip=1)  # type: ignore[union-attr]
 
 
 async def test_concurrent_changes_of_different_parts_are_all_kept(store: Store) -> None:
-    job = await store.create_job(video())
+    job = await store.jobs.create_job(video())
     changes: list[Callable[[JobMeta], JobMeta]] = [
         lambda meta: dataclasses.replace(meta, clip=2),
         lambda meta: dataclasses.replace(meta, motion="low"),
@@ -629,8 +639,8 @@ async def test_concurrent_changes_of_different_parts_are_all_kept(store: Store) 
         lambda meta: meta.with_delivery(dm_sent=True),
         lambda meta: meta.with_delivery(dm_result=True),
     ]
-    await asyncio.gather(*(store.update_meta(job.id, change) for change in changes))
-    assert (await store.get_job(job.id)).meta == JobMeta(  # type: ignore[union-attr]
+    await asyncio.gather(*(store.jobs.update_meta(job.id, change) for change in changes))
+    assert (await store.jobs.get_job(job.id)).meta == JobMeta(  # type: ignore[union-attr]
         clip=2,
         motion="low",
         locale="de",
@@ -643,8 +653,8 @@ async def test_concurrent_changes_of_different_parts_are_all_kept(store: Store) 
 
 async def test_fields_of_a_newer_meta_version_are_kept_through_a_change(store: Store) -> None:
     newer = JobMeta.from_json({"v": META_VERSION + 1, "clip": 3, "sparkle": {"level": [1, 2]}})
-    job = await store.create_job(video(meta=newer))
-    changed = await store.update_meta(job.id, lambda meta: dataclasses.replace(meta, motion="high"))
+    job = await store.jobs.create_job(video(meta=newer))
+    changed = await store.jobs.update_meta(job.id, lambda meta: dataclasses.replace(meta, motion="high"))
     assert changed.meta == JobMeta(clip=3, motion="high", extra={"sparkle": {"level": [1, 2]}})
     assert changed.meta.to_json()["sparkle"] == {"level": [1, 2]}
 
@@ -653,36 +663,36 @@ async def test_pending_chains_are_recent_successes_asking_to_animate_without_a_c
     store: Store, clock: FakeClock
 ) -> None:
     animate = JobMeta(then_animate=VideoOptions(motion="low"))
-    old = await store.create_job(video(meta=animate))
-    await store.finish_job(old.id, JobStatus.SUCCEEDED)
+    old = await store.jobs.create_job(video(meta=animate))
+    await store.jobs.finish_job(old.id, JobStatus.SUCCEEDED)
     clock.advance(100)
     since = clock.now
-    chained = await store.create_job(video(meta=animate))
-    failed = await store.create_job(video(meta=animate))
-    plain = await store.create_job(video())
-    waiting = [await store.create_job(video(f"upscale {i}", meta=animate)) for i in range(3)]
-    running = await store.create_job(video(meta=animate))
+    chained = await store.jobs.create_job(video(meta=animate))
+    failed = await store.jobs.create_job(video(meta=animate))
+    plain = await store.jobs.create_job(video())
+    waiting = [await store.jobs.create_job(video(f"upscale {i}", meta=animate)) for i in range(3)]
+    running = await store.jobs.create_job(video(meta=animate))
     for job in (chained, failed, plain, *reversed(waiting)):
         clock.advance()
-        await store.finish_job(job.id, JobStatus.FAILED if job is failed else JobStatus.SUCCEEDED)
-    await store.create_job(video(parent_id=waiting[0].id, meta=JobMeta(motion="low")))  # not the chain's child
-    await store.create_job(video(parent_id=chained.id, meta=JobMeta(chained_from=chained.id)))
+        await store.jobs.finish_job(job.id, JobStatus.FAILED if job is failed else JobStatus.SUCCEEDED)
+    await store.jobs.create_job(video(parent_id=waiting[0].id, meta=JobMeta(motion="low")))  # not the chain's child
+    await store.jobs.create_job(video(parent_id=chained.id, meta=JobMeta(chained_from=chained.id)))
 
-    pending = await store.pending_chains(since)
+    pending = await store.jobs.pending_chains(since)
     assert [job.id for job in pending] == [job.id for job in reversed(waiting)]
-    assert pending[0] == await store.get_job(waiting[2].id)
-    assert [job.id for job in await store.pending_chains(since, limit=1)] == [waiting[2].id]
-    assert [job.id for job in await store.pending_chains(0.0)] == [old.id] + [job.id for job in reversed(waiting)]
-    assert running.id not in {job.id for job in await store.pending_chains(0.0)}
+    assert pending[0] == await store.jobs.get_job(waiting[2].id)
+    assert [job.id for job in await store.jobs.pending_chains(since, limit=1)] == [waiting[2].id]
+    assert [job.id for job in await store.jobs.pending_chains(0.0)] == [old.id] + [job.id for job in reversed(waiting)]
+    assert running.id not in {job.id for job in await store.jobs.pending_chains(0.0)}
 
 
 # -- message links --------------------------------------------------------------------------------
 
 
 async def test_link_message_and_look_it_up(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video(guild_id=8, channel_id=9))
+    job = await store.jobs.create_job(video(guild_id=8, channel_id=9))
     clock.advance()
-    link = await store.link_message(
+    link = await store.links.link_message(
         1_200_000_000_000_000_001,
         job.id,
         channel_id=9,
@@ -697,69 +707,69 @@ async def test_link_message_and_look_it_up(store: Store, clock: FakeClock) -> No
         START + 1,
     )
     assert (link.interaction_token, link.application_id) == ("tok-abc", 77)
-    assert await store.link_for_message(link.message_id) == link
-    assert await store.job_for_message(link.message_id) == job
-    assert await store.job_for_message(42) is None
-    assert await store.link_for_message(42) is None
+    assert await store.links.link_for_message(link.message_id) == link
+    assert await store.links.job_for_message(link.message_id) == job
+    assert await store.links.job_for_message(42) is None
+    assert await store.links.link_for_message(42) is None
 
 
 async def test_one_job_many_messages_and_relinking(store: Store, clock: FakeClock) -> None:
-    first = await store.create_job(video("first"))
-    second = await store.create_job(video("second"))
-    await store.link_message(10, first.id, channel_id=1, guild_id=2)
+    first = await store.jobs.create_job(video("first"))
+    second = await store.jobs.create_job(video("second"))
+    await store.links.link_message(10, first.id, channel_id=1, guild_id=2)
     clock.advance()
-    await store.link_message(11, first.id, channel_id=None, guild_id=None, purpose="dm")
-    assert [(link.message_id, link.purpose) for link in await store.messages_for_job(first.id)] == [
+    await store.links.link_message(11, first.id, channel_id=None, guild_id=None, purpose="dm")
+    assert [(link.message_id, link.purpose) for link in await store.links.messages_for_job(first.id)] == [
         (10, "job"),
         (11, "dm"),
     ]
 
-    relinked = await store.link_message(10, second.id, channel_id=3, guild_id=2, purpose="show")
+    relinked = await store.links.link_message(10, second.id, channel_id=3, guild_id=2, purpose="show")
     assert (relinked.job_id, relinked.channel_id, relinked.purpose) == (second.id, 3, "show")
-    assert await store.job_for_message(10) == second
-    assert [link.message_id for link in await store.messages_for_job(first.id)] == [11]
+    assert await store.links.job_for_message(10) == second
+    assert [link.message_id for link in await store.links.messages_for_job(first.id)] == [11]
 
-    await store.unlink_message(11)
-    await store.unlink_message(999)  # unknown: nothing happens
-    assert await store.messages_for_job(first.id) == []
-    assert await store.get_job(first.id) == first
+    await store.links.unlink_message(11)
+    await store.links.unlink_message(999)  # unknown: nothing happens
+    assert await store.links.messages_for_job(first.id) == []
+    assert await store.jobs.get_job(first.id) == first
 
 
 async def test_a_link_keeps_what_it_showed_while_it_shows_the_same_job(store: Store) -> None:
-    first = await store.create_job(video("first"))
-    second = await store.create_job(video("second"))
-    link = await store.link_message(10, first.id, channel_id=1, guild_id=2, attachment_limit=8_388_608)
+    first = await store.jobs.create_job(video("first"))
+    second = await store.jobs.create_job(video("second"))
+    link = await store.links.link_message(10, first.id, channel_id=1, guild_id=2, attachment_limit=8_388_608)
     assert (link.attachment_limit, link.delivered) == (8_388_608, None)
 
-    await store.mark_delivered(10, "running")
-    await store.mark_delivered(999, "running")  # unknown: nothing happens
-    assert (await store.link_for_message(10)).delivered == "running"  # type: ignore[union-attr]
-    same = await store.link_message(10, first.id, channel_id=1, guild_id=2, interaction_token="tok")
+    await store.links.mark_delivered(10, "running")
+    await store.links.mark_delivered(999, "running")  # unknown: nothing happens
+    assert (await store.links.link_for_message(10)).delivered == "running"  # type: ignore[union-attr]
+    same = await store.links.link_message(10, first.id, channel_id=1, guild_id=2, interaction_token="tok")
     assert (same.delivered, same.interaction_token, same.attachment_limit) == ("running", "tok", None)
 
-    moved = await store.link_message(10, second.id, channel_id=1, guild_id=2, attachment_limit=26_214_400)
+    moved = await store.links.link_message(10, second.id, channel_id=1, guild_id=2, attachment_limit=26_214_400)
     assert (moved.job_id, moved.delivered, moved.attachment_limit) == (second.id, None, 26_214_400)
-    assert await store.link_for_message(10) == moved
+    assert await store.links.link_for_message(10) == moved
 
 
 async def test_undelivered_links_are_messages_of_finished_jobs_not_showing_the_end_yet(
     store: Store, clock: FakeClock
 ) -> None:
-    jobs = [await store.create_job(video(f"job {i}")) for i in range(5)]
+    jobs = [await store.jobs.create_job(video(f"job {i}")) for i in range(5)]
     for i, job in enumerate(jobs):
-        await store.link_message(100 + i, job.id, channel_id=1, guild_id=2, attachment_limit=1000 + i)
-    await store.link_message(200, jobs[1].id, channel_id=None, guild_id=None, purpose="dm")
-    await store.mark_delivered(101, "running")
-    assert await store.undelivered_links() == []  # nothing has finished
+        await store.links.link_message(100 + i, job.id, channel_id=1, guild_id=2, attachment_limit=1000 + i)
+    await store.links.link_message(200, jobs[1].id, channel_id=None, guild_id=None, purpose="dm")
+    await store.links.mark_delivered(101, "running")
+    assert await store.links.undelivered_links() == []  # nothing has finished
 
     ends = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.CANCELLED]
     for job, status in zip(jobs[:4], ends, strict=True):
         clock.advance()
-        await store.finish_job(job.id, status)
-    await store.mark_delivered(100, "succeeded")  # fully shown
-    await store.mark_delivered(102, "running")  # shown, but not its end
+        await store.jobs.finish_job(job.id, status)
+    await store.links.mark_delivered(100, "succeeded")  # fully shown
+    await store.links.mark_delivered(102, "running")  # shown, but not its end
 
-    undelivered = await store.undelivered_links()
+    undelivered = await store.links.undelivered_links()
     assert [(link.message_id, job.id) for link, job in undelivered] == [
         (101, jobs[1].id),
         (200, jobs[1].id),
@@ -767,18 +777,20 @@ async def test_undelivered_links_are_messages_of_finished_jobs_not_showing_the_e
         (103, jobs[3].id),
     ]
     link, job = undelivered[0]
-    assert link == await store.link_for_message(101)
+    assert link == await store.links.link_for_message(101)
     assert (link.delivered, link.attachment_limit) == ("running", 1001)
-    assert job == await store.get_job(jobs[1].id) and job.status is JobStatus.FAILED
-    assert [link.message_id for link, _ in await store.undelivered_links(limit=2)] == [101, 200]
-    assert await store.undelivered_links(limit=0) == []
+    assert job == await store.jobs.get_job(jobs[1].id) and job.status is JobStatus.FAILED
+    assert [link.message_id for link, _ in await store.links.undelivered_links(limit=2)] == [101, 200]
+    assert await store.links.undelivered_links(limit=0) == []
 
     for link, job in undelivered:
-        await store.mark_delivered(link.message_id, job.status.value)
-    assert await store.undelivered_links() == []
+        await store.links.mark_delivered(link.message_id, job.status.value)
+    assert await store.links.undelivered_links() == []
 
 
-async def test_undelivered_links_and_pending_chains_read_only_their_small_indexes(store: Store, db_path: Path) -> None:
+async def test_undelivered_links_and_pending_chains_read_only_their_small_indexes(
+    sqlite_store: Store, db_path: Path
+) -> None:
     with sqlite3.connect(db_path) as conn:
         plans = {
             "links": conn.execute(f"EXPLAIN QUERY PLAN {store_links._UNDELIVERED_LINKS}", (500,)).fetchall(),
@@ -790,20 +802,20 @@ async def test_undelivered_links_and_pending_chains_read_only_their_small_indexe
 
 async def test_linking_to_an_unknown_job_is_refused(store: Store) -> None:
     with pytest.raises(JobNotFoundError, match="no job with id 'missing123'"):
-        await store.link_message(1, "missing123", channel_id=None, guild_id=None)
+        await store.links.link_message(1, "missing123", channel_id=None, guild_id=None)
 
 
 async def test_links_survive_a_reopen(db_path: Path, clock: FakeClock) -> None:
     store = await Store.open(db_path, clock=clock)
-    job = await store.create_job(video())
-    link = await store.link_message(77, job.id, channel_id=5, guild_id=6, interaction_token="tok")
+    job = await store.jobs.create_job(video())
+    link = await store.links.link_message(77, job.id, channel_id=5, guild_id=6, interaction_token="tok")
     await store.close()
 
     reopened = await Store.open(db_path, clock=clock)
     try:
-        assert await reopened.job_for_message(77) == job
-        assert await reopened.link_for_message(77) == link
-        assert await reopened.messages_for_job(job.id) == [link]
+        assert await reopened.links.job_for_message(77) == job
+        assert await reopened.links.link_for_message(77) == link
+        assert await reopened.links.messages_for_job(job.id) == [link]
     finally:
         await reopened.close()
 
@@ -811,10 +823,10 @@ async def test_links_survive_a_reopen(db_path: Path, clock: FakeClock) -> None:
 # -- durability -----------------------------------------------------------------------------------
 
 
-async def test_writes_are_visible_to_another_connection_at_once(store: Store, db_path: Path) -> None:
-    job = await store.create_job(video())
-    await store.link_message(5, job.id, channel_id=None, guild_id=None)
-    await store.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)])
+async def test_writes_are_visible_to_another_connection_at_once(sqlite_store: Store, db_path: Path) -> None:
+    job = await sqlite_store.jobs.create_job(video())
+    await sqlite_store.links.link_message(5, job.id, channel_id=None, guild_id=None)
+    await sqlite_store.jobs.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED, result=VIDEO_RESULT)])
     with sqlite3.connect(db_path) as other:
         assert other.execute("SELECT status FROM jobs WHERE id = ?", (job.id,)).fetchone() == ("succeeded",)
         assert other.execute("SELECT job_id FROM message_links WHERE message_id = 5").fetchone() == (job.id,)
@@ -828,9 +840,9 @@ def test_a_crash_after_a_write_keeps_the_write(db_path: Path) -> None:
 
         async def main():
             store = await Store.open({str(db_path)!r})
-            job = await store.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="crash"))
-            await store.link_message(31337, job.id, channel_id=1, guild_id=2)
-            await store.save_user_settings(4, {{"mode": "fast"}})
+            job = await store.jobs.create_job(NewJob(kind=JobKind.VIDEO, action="generate", prompt="crash"))
+            await store.links.link_message(31337, job.id, channel_id=1, guild_id=2)
+            await store.settings.save_user_settings(4, {{"mode": "fast"}})
             print(job.id, flush=True)
             os._exit(0)  # no close, no checkpoint: as if the process died here
 
@@ -843,10 +855,10 @@ def test_a_crash_after_a_write_keeps_the_write(db_path: Path) -> None:
     async def check() -> None:
         store = await Store.open(db_path)
         try:
-            job = await store.job_for_message(31337)
+            job = await store.links.job_for_message(31337)
             assert job is not None
             assert job.id == job_id
-            assert await store.user_settings(4) == {"mode": "fast"}
+            assert await store.settings.user_settings(4) == {"mode": "fast"}
         finally:
             await store.close()
 
@@ -858,26 +870,26 @@ def test_a_crash_after_a_write_keeps_the_write(db_path: Path) -> None:
 
 async def test_settings_round_trip(db_path: Path, clock: FakeClock) -> None:
     store = await Store.open(db_path, clock=clock)
-    assert await store.guild_settings(1) == {}
-    assert await store.user_settings(1) == {}
+    assert await store.settings.guild_settings(1) == {}
+    assert await store.settings.user_settings(1) == {}
     guild = {"default_mode": "fast", "allowed_roles": [1, 2], "limits": {"daily": 20, "enabled": True}}
-    await store.save_guild_settings(1, guild)
-    await store.save_user_settings(1, {"dm_results": True})
-    assert await store.guild_settings(1) == guild
-    assert await store.user_settings(1) == {"dm_results": True}  # same number, separate namespace
-    assert await store.guild_settings(2) == {}
+    await store.settings.save_guild_settings(1, guild)
+    await store.settings.save_user_settings(1, {"dm_results": True})
+    assert await store.settings.guild_settings(1) == guild
+    assert await store.settings.user_settings(1) == {"dm_results": True}  # same number, separate namespace
+    assert await store.settings.guild_settings(2) == {}
 
-    await store.save_guild_settings(1, {"default_mode": "relax"})  # replaces, callers merge
-    assert await store.guild_settings(1) == {"default_mode": "relax"}
+    await store.settings.save_guild_settings(1, {"default_mode": "relax"})  # replaces, callers merge
+    assert await store.settings.guild_settings(1) == {"default_mode": "relax"}
     with pytest.raises(TypeError):
-        await store.save_user_settings(1, {"bad": object()})
-    assert await store.user_settings(1) == {"dm_results": True}
+        await store.settings.save_user_settings(1, {"bad": object()})
+    assert await store.settings.user_settings(1) == {"dm_results": True}
     await store.close()
 
     reopened = await Store.open(db_path, clock=clock)
     try:
-        assert await reopened.guild_settings(1) == {"default_mode": "relax"}
-        assert await reopened.user_settings(1) == {"dm_results": True}
+        assert await reopened.settings.guild_settings(1) == {"default_mode": "relax"}
+        assert await reopened.settings.user_settings(1) == {"dm_results": True}
     finally:
         await reopened.close()
 
@@ -886,12 +898,12 @@ async def test_settings_round_trip(db_path: Path, clock: FakeClock) -> None:
 
 
 async def test_usage_windows_and_totals(store: Store, clock: FakeClock) -> None:
-    job = await store.create_job(video())
+    job = await store.jobs.create_job(video())
     entries = []
     for guild_id, user_id, units in [(1, 10, 1.0), (1, 11, 2.5), (2, 10, 1.0), (None, 10, 0.5)]:
         clock.advance(100)
         entries.append(
-            await store.record_usage(
+            await store.usage.record_usage(
                 job_id=job.id, guild_id=guild_id, user_id=user_id, kind="video", action="generate", units=units
             )
         )
@@ -899,24 +911,24 @@ async def test_usage_windows_and_totals(store: Store, clock: FakeClock) -> None:
     assert entries[0].id < entries[1].id < entries[2].id < entries[3].id
     assert (entries[1].guild_id, entries[1].user_id, entries[1].units, entries[1].kind) == (1, 11, 2.5, "video")
 
-    assert await store.usage_since(START) == entries
-    assert await store.usage_since(START + 200) == entries[1:]
-    assert await store.usage_since(START + 201) == entries[2:]
-    assert await store.usage_since(START, guild_id=1) == entries[:2]
-    assert await store.usage_since(START, user_id=10) == [entries[0], entries[2], entries[3]]
-    assert await store.usage_since(START, guild_id=1, user_id=10) == [entries[0]]
-    assert await store.usage_total(START) == 5.0
-    assert await store.usage_total(START + 150, user_id=10) == 1.5
-    assert await store.usage_total(START + 150, guild_id=1) == 2.5
-    assert await store.usage_total(START + 1000) == 0.0
-    assert await store.usage_since(START + 1000) == []
+    assert await store.usage.usage_since(START) == entries
+    assert await store.usage.usage_since(START + 200) == entries[1:]
+    assert await store.usage.usage_since(START + 201) == entries[2:]
+    assert await store.usage.usage_since(START, guild_id=1) == entries[:2]
+    assert await store.usage.usage_since(START, user_id=10) == [entries[0], entries[2], entries[3]]
+    assert await store.usage.usage_since(START, guild_id=1, user_id=10) == [entries[0]]
+    assert await store.usage.usage_total(START) == 5.0
+    assert await store.usage.usage_total(START + 150, user_id=10) == 1.5
+    assert await store.usage.usage_total(START + 150, guild_id=1) == 2.5
+    assert await store.usage.usage_total(START + 1000) == 0.0
+    assert await store.usage.usage_since(START + 1000) == []
 
 
 async def test_usage_outlives_a_deleted_job(store: Store) -> None:
-    job = await store.create_job(video())
-    entry = await store.record_usage(job_id=job.id, guild_id=None, user_id=3, kind="video", action="extend")
-    await store.delete_job(job.id)
-    assert await store.usage_since(0.0, user_id=3) == [entry]
+    job = await store.jobs.create_job(video())
+    entry = await store.usage.record_usage(job_id=job.id, guild_id=None, user_id=3, kind="video", action="extend")
+    await store.jobs.delete_job(job.id)
+    assert await store.usage.usage_since(0.0, user_id=3) == [entry]
     assert entry.job_id == job.id
 
 
@@ -924,23 +936,23 @@ async def test_usage_outlives_a_deleted_job(store: Store) -> None:
 
 
 async def test_concurrent_callers_do_not_trip_over_each_other(store: Store) -> None:
-    jobs = await asyncio.gather(*(store.create_job(video(f"job {i}", user_id=i % 3)) for i in range(30)))
+    jobs = await asyncio.gather(*(store.jobs.create_job(video(f"job {i}", user_id=i % 3)) for i in range(30)))
     await asyncio.gather(
-        store.update_progress_many([(job.id, 50) for job in jobs]),
-        store.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED) for job in jobs[:10]]),
-        *(store.link_message(1000 + i, job.id, channel_id=None, guild_id=None) for i, job in enumerate(jobs)),
-        store.jobs_by_ids([job.id for job in jobs]),
+        store.jobs.update_progress_many([(job.id, 50) for job in jobs]),
+        store.jobs.finish_many([FinishItem(job.id, JobStatus.SUCCEEDED) for job in jobs[:10]]),
+        *(store.links.link_message(1000 + i, job.id, channel_id=None, guild_id=None) for i, job in enumerate(jobs)),
+        store.jobs.jobs_by_ids([job.id for job in jobs]),
     )
-    assert len(await store.unfinished_jobs()) == 20
+    assert len(await store.jobs.unfinished_jobs()) == 20
     for i, job in enumerate(jobs):
-        found = await store.job_for_message(1000 + i)
+        found = await store.links.job_for_message(1000 + i)
         assert found is not None
         assert found.id == job.id
 
 
-async def test_a_busy_quick_reader_falls_back_to_the_main_connection(store: Store, tmp_path: Path) -> None:
-    job = await store.create_job(video())
-    await store.link_message(88, job.id, channel_id=None, guild_id=None)
+async def test_a_busy_quick_reader_falls_back_to_the_main_connection(sqlite_store: Store, tmp_path: Path) -> None:
+    job = await sqlite_store.jobs.create_job(video())
+    await sqlite_store.links.link_message(88, job.id, channel_id=None, guild_id=None)
     # Point the quick reader at a file another connection holds exclusively: every read there is "locked".
     elsewhere = tmp_path / "held.sqlite3"
     holder = sqlite3.connect(elsewhere, isolation_level=None)
@@ -949,11 +961,11 @@ async def test_a_busy_quick_reader_falls_back_to_the_main_connection(store: Stor
     busy_reader = sqlite3.connect(elsewhere, timeout=0, isolation_level=None)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         busy_reader.execute("SELECT 1 FROM sqlite_master").fetchall()
-    real_reader, store._reader = store._reader, busy_reader
+    real_reader, sqlite_store._db._reader = sqlite_store._db._reader, busy_reader
     try:
-        assert await store.job_for_message(88) == job
-        assert await store.job_for_message(89) is None
+        assert await sqlite_store.links.job_for_message(88) == job
+        assert await sqlite_store.links.job_for_message(89) is None
     finally:
-        store._reader = real_reader
+        sqlite_store._db._reader = real_reader
         busy_reader.close()
         holder.close()

@@ -153,7 +153,7 @@ async def test_every_subcommand_is_refused_to_members_without_manage_server(kit:
     fake = kit.fake
     audit = await set_audit_channel(kit)
     role = await new_role(kit, "Helpers")
-    before = await kit.store.guild_settings(fake.guild.id)
+    before = await kit.store.settings.guild_settings(fake.guild.id)
     calls = every_subcommand(kit, role)
     assert set(calls) == leaves(fake.command("admin"))  # a new subcommand must be added here
 
@@ -166,7 +166,7 @@ async def test_every_subcommand_is_refused_to_members_without_manage_server(kit:
             assert kit.public_messages(handle) == []
             await audit_post(kit, audit, f"Refused `/admin {subcommand}` to <@{user.id}>")
 
-    assert await kit.store.guild_settings(fake.guild.id) == before
+    assert await kit.store.settings.guild_settings(fake.guild.id) == before
     assert kit.task_count() == 0
 
 
@@ -426,7 +426,7 @@ async def test_jobs_lists_the_servers_jobs_and_moderators_cancel_any(kit: Kit) -
     refused = await fake.click(listing, f"mjadmin:cancel:{job.id}", user=fake.alice)
     assert REFUSAL in await kit.reply_text(refused)
     await audit_post(kit, audit, f"Refused the moderators' Cancel on job `{job.id}` to <@{fake.alice.id}>")
-    assert (await kit.store.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert (await kit.store.jobs.get_job(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
 
     click = await fake.click(listing, f"mjadmin:cancel:{job.id}", user=fake.owner)
     assert f"Cancelled job `{job.id}` of <@{fake.bob.id}>" in await kit.reply_text(click)
@@ -443,7 +443,7 @@ async def test_jobs_shows_queued_jobs_and_its_buttons_work_after_a_restart(kit: 
     kit.emulator.settings.job_duration_s = 30.0
     first = await kit.job_of(await kit.job_message(await fake.slash("imagine", {"prompt": "first"}, user=fake.bob)))
     await fake.slash("imagine", {"prompt": "second"}, user=fake.bob)
-    [queued] = await kit.until(lambda: kit.store.queued_jobs(guild_id=fake.guild.id), what="a queued job")
+    [queued] = await kit.until(lambda: kit.store.queue.queued_jobs(guild_id=fake.guild.id), what="a queued job")
 
     listing = await reply(await admin(kit, "jobs", user=fake.owner))
     said = text_of(listing)
@@ -455,8 +455,8 @@ async def test_jobs_shows_queued_jobs_and_its_buttons_work_after_a_restart(kit: 
     click = await fake.click(listing, f"mjadmin:cancel:{queued.id}", user=fake.owner)
     assert f"Cancelled job `{queued.id}`" in await kit.reply_text(click)
     await kit.wait_job(queued, JobStatus.CANCELLED)
-    assert (await kit.store.get_job(first.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
-    assert [job.id for job in await kit.store.running_jobs(fake.guild.id)] == [first.id]
+    assert (await kit.store.jobs.get_job(first.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert [job.id for job in await kit.store.queue.running_jobs(fake.guild.id)] == [first.id]
 
 
 async def seed_jobs(kit: Kit) -> None:
@@ -477,14 +477,14 @@ async def seed_jobs(kit: Kit) -> None:
         (alice, 9 * day, JobStatus.SUCCEEDED, 1.0, None, None),  # before a 3-day window
     ]
     clock = [now]
-    async with await Store.open(kit.store.path, clock=lambda: clock[0]) as store:
+    async with await Store.open(kit.store.location, clock=lambda: clock[0]) as store:
         for user, ago, status, wait, code, message in rows:
             clock[0] = now - ago
-            job = await store.create_job(
+            job = await store.jobs.create_job(
                 NewJob(kind=JobKind.IMAGINE, action="generate", prompt="seeded", guild_id=guild, user_id=user)
             )
             clock[0] += wait
-            await store.finish_job(job.id, status, error_code=code, error_message=message)
+            await store.jobs.finish_job(job.id, status, error_code=code, error_message=message)
 
 
 async def test_stats_embed_numbers_and_chart(kit: Kit) -> None:

@@ -109,7 +109,7 @@ class TestBot(MJBot):
             while not self.job_ids:
                 self._new_job.clear()
                 await self._new_job.wait()
-        job = await self.services.store.get_job(self.job_ids[-1])
+        job = await self.services.store.jobs.get_job(self.job_ids[-1])
         assert job is not None
         return job
 
@@ -168,7 +168,7 @@ async def test_progress_is_paced_and_the_clips_arrive_attached_with_buttons(
         message = await handle.wait_for_original(has_clips, timeout=8)
         job = await bot.job()
         await bot.delivery.idle()
-        link = await bot.services.store.link_for_message(message.id)
+        link = await bot.services.store.links.link_for_message(message.id)
         assert link is not None and link.delivered == "succeeded"
 
     assert job.status is JobStatus.SUCCEEDED
@@ -310,8 +310,8 @@ async def test_when_the_message_cannot_be_edited_the_result_is_posted_as_a_reply
     assert reply.id != original.id
     await bot.delivery.idle()
     store = bot.services.store
-    assert await store.link_for_message(original.id) is None
-    link = await store.link_for_message(reply.id)
+    assert await store.links.link_for_message(original.id) is None
+    link = await store.links.link_for_message(reply.id)
     assert link is not None and link.job_id == job.id and link.delivered == "succeeded"
     assert_no_pings(fake)
 
@@ -339,7 +339,7 @@ async def test_when_nothing_can_be_sent_a_warning_names_the_job_and_a_later_swee
     assert job.id in warning.getMessage() and str(fake.guild.id) in warning.getMessage()
     assert handle.token not in caplog.text
     store = bot.services.store
-    link = await store.link_for_message(handle.original_message_id or 0)
+    link = await store.links.link_for_message(handle.original_message_id or 0)
     assert link is not None and link.delivered is None, "left for a later sweep or the next start"
 
     assert await bot.delivery.sweep() == 0, "a message that just failed is not retried at once"
@@ -371,8 +371,8 @@ async def test_a_chained_video_takes_over_its_parents_message(bot: TestBot, fake
     message = await handle.wait_for_original(has_clips)
     assert f"mj:ext:{child_id}:1" in message.custom_ids
     store = bot.services.store
-    assert [link.message_id for link in await store.messages_for_job(child_id)] == [message.id]
-    assert await store.messages_for_job(parent.id) == []
+    assert [link.message_id for link in await store.links.messages_for_job(child_id)] == [message.id]
+    assert await store.links.messages_for_job(parent.id) == []
 
 
 async def test_a_result_missed_while_the_bot_was_down_is_shown_after_the_restart(
@@ -390,7 +390,7 @@ async def test_a_result_missed_while_the_bot_was_down_is_shown_after_the_restart
 
     async with running_bot(TestBot(config), fake) as second:
         message = await handle.wait_for_original(has_clips)
-        link = await second.services.store.link_for_message(message.id)
+        link = await second.services.store.links.link_for_message(message.id)
         assert link is not None
         assert link.delivered == "succeeded"
 
@@ -438,7 +438,7 @@ async def test_delete_result_deletes_every_message_and_each_job_downloads_once(
     await bot.delivery.delete_result(job.id)
 
     assert fake.message(original.id).deleted and fake.message(posted_id).deleted
-    assert await bot.services.store.messages_for_job(job.id) == []
+    assert await bot.services.store.links.messages_for_job(job.id) == []
 
 
 # -- a finished job shows at once ------------------------------------------------------------------------
@@ -452,7 +452,7 @@ async def job_of(store: Store, handle: InteractionHandle) -> Job:
     """The job whose message the interaction's response became (linked just after it showed)."""
     async with asyncio.timeout(5):
         while True:
-            job = await store.job_for_message(handle.original_message_id or 0)
+            job = await store.links.job_for_message(handle.original_message_id or 0)
             if job is not None:
                 return job
             await asyncio.sleep(0.01)
@@ -526,8 +526,10 @@ async def test_a_progress_snapshot_that_comes_after_the_result_never_replaces_it
     mark = len(fake.recorder)
 
     stale = dataclasses.replace(running, progress=55)
-    await bot.delivery._on_job_event(JobEvent(JobEventType.PROGRESS, stale, at=0.0))
-    await bot.delivery._on_job_event(JobEvent(JobEventType.PROGRESS, dataclasses.replace(stale, progress=60), at=0.0))
+    await bot.delivery._events.on_job_event(JobEvent(JobEventType.PROGRESS, stale, at=0.0))
+    await bot.delivery._events.on_job_event(
+        JobEvent(JobEventType.PROGRESS, dataclasses.replace(stale, progress=60), at=0.0)
+    )
     await bot.delivery.idle()
     await asyncio.sleep(INTERVAL * 1.5)
 

@@ -75,7 +75,7 @@ async def test_dms_can_be_turned_off(member_factory: MemberFactory) -> None:
 
 async def test_a_finished_job_comes_to_the_dms_of_a_member_who_asked_once(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"dm_on_done": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"dm_on_done": True})
     grid, _ = await member.make_grid(user=fake.bob)
     copy = await fake.wait_for_dm(fake.bob, lambda m: bool(m.embeds))
     assert [a["filename"] for a in copy.attachments] == ["grid.png"]
@@ -94,7 +94,7 @@ async def test_a_finished_job_comes_to_the_dms_of_a_member_who_asked_once(member
 
 async def test_a_failed_job_is_reported_but_a_job_in_dms_is_not_copied(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"dm_on_done": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"dm_on_done": True})
     handle = await fake.slash("imagine", {"prompt": f"a {member.FORBIDDEN_WORD} thing"}, user=fake.bob)
     await member.reply_text(handle)  # the API refused it; the refusal is the answer
     made_in_dms = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=fake.bob, dm=True)
@@ -112,7 +112,7 @@ async def test_closed_dms_are_logged_and_break_nothing(
         fake = member.fake
         carol = fake.add_user("carol", dms_open=False)
         fake.add_member(fake.guild, carol)
-        await member.store.save_user_settings(carol.id, {"dm_on_done": True})
+        await member.store.settings.save_user_settings(carol.id, {"dm_on_done": True})
         handle = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=fake.bob)
         await member.wait_done(await member.job_message(handle))
         carols = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=carol)
@@ -127,7 +127,7 @@ async def test_closed_dms_are_logged_and_break_nothing(
 
 async def test_private_results_are_ephemeral_and_their_buttons_work(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"private_results": True})
     handle = await fake.slash("imagine", {"prompt": "a secret garden"}, user=fake.bob)
     assert await handle.wait_for_response() == 5
     assert handle.ephemeral
@@ -148,7 +148,7 @@ async def test_private_results_are_ephemeral_and_their_buttons_work(member: Memb
 
 async def test_a_private_result_goes_to_dms_once_its_message_can_no_longer_be_edited(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"private_results": True})
     member.slow_jobs()
     start = fake.upload("start.png", member.PNG)
     handle = await fake.slash("video", {"prompt": "a kite", "image_url": start.url}, user=fake.bob)
@@ -169,7 +169,7 @@ async def test_a_private_result_goes_to_dms_once_its_message_can_no_longer_be_ed
 
 async def test_private_results_in_dms_need_no_ephemeral_message(member: MemberKit) -> None:
     fake = member.fake
-    await member.store.save_user_settings(fake.bob.id, {"private_results": True})
+    await member.store.settings.save_user_settings(fake.bob.id, {"private_results": True})
     handle = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=fake.bob, dm=True)
     message = await member.job_message(handle)
     assert not message.ephemeral

@@ -53,9 +53,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def finished(store: Store, kind: JobKind, result: JobResult) -> Job:
-    job = await store.create_job(NewJob(kind, "generate", "waves", params={}))
-    await store.mark_submitted(job.id, f"task-{job.id}")
-    done, _ = await store.finish_job(job.id, JobStatus.SUCCEEDED, result=result)
+    job = await store.jobs.create_job(NewJob(kind, "generate", "waves", params={}))
+    await store.jobs.mark_submitted(job.id, f"task-{job.id}")
+    done, _ = await store.jobs.finish_job(job.id, JobStatus.SUCCEEDED, result=result)
     return done
 
 

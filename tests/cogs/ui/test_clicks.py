@@ -90,7 +90,7 @@ async def test_extend_with_a_new_prompt_still_opens_its_modal_first(kit: Kit) ->
 
 async def test_two_members_on_the_same_button_get_a_job_each(kit: Kit) -> None:
     fake = kit.fake
-    await kit.store.save_guild_settings(fake.guild.id, {"button_policy": "everyone"})
+    await kit.store.settings.save_guild_settings(fake.guild.id, {"button_policy": "everyone"})
     _, grid = await kit.make_grid(user=fake.bob)
     upscale = kit.button(grid, "img", "upscale1")
     kit.emulator.inject_fault(path="/midjourney/imagine", delay_s=HOLD_S)  # bob's click is still being sent...

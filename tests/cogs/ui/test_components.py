@@ -104,7 +104,7 @@ class FollowUpRecorder:
 
     async def run(self, interaction: discord.Interaction[Any], follow_up: FollowUp) -> None:
         self.calls.append((interaction.user.id, follow_up))
-        job = await self.store.get_job(follow_up.job_id)
+        job = await self.store.jobs.get_job(follow_up.job_id)
         if follow_up.kind is FollowUpKind.EXTEND_MANUAL and job is not None:
             await interaction.response.send_modal(ExtendModal(job, user_id=interaction.user.id))
             return
@@ -151,14 +151,14 @@ async def stored_video(path: Path, *, owner: int, guild: int) -> str:
             user_id=owner,
             guild_id=guild,
         )
-        job = await store.create_job(new)
-        await store.mark_submitted(job.id, "task-1")
+        job = await store.jobs.create_job(new)
+        await store.jobs.mark_submitted(job.id, "task-1")
         result = JobResult(
             video_id="vid-1",
             video_urls=tuple(f"https://cdn.example/{n}.mp4" for n in range(1, 5)),
             image_url="https://cdn.example/cover.png",
         )
-        await store.finish_job(job.id, JobStatus.SUCCEEDED, result=result)
+        await store.jobs.finish_job(job.id, JobStatus.SUCCEEDED, result=result)
         return job.id
     finally:
         await store.close()
@@ -192,7 +192,7 @@ async def test_buttons_and_the_extend_modal_reach_the_follow_ups_and_survive_a_r
     try:
         bot = UiBot(store)
         async with running_bot(bot, fake):
-            job = await store.get_job(job_id)
+            job = await store.jobs.get_job(job_id)
             assert job is not None and job.status is JobStatus.SUCCEEDED
             message = await post_job(bot, fake, job, stop_view=True)
             assert "@everyone" not in str(message.wire())

@@ -1,4 +1,8 @@
-"""The SQLite file under the store: opening, upgrading, the connections, locking and error translation."""
+"""The SQLite file under the store: opening, upgrading, the connections, locking and error translation.
+
+The repositories (``jobs``, ``links``, ``queue``...) talk to it through ``fetch``, ``write`` and
+``transaction``, and never touch sqlite3 or aiosqlite themselves.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self, cast
@@ -17,16 +21,13 @@ from typing import Any, Final, Self, cast
 import aiosqlite
 
 from . import migrations
-from .rows import Row
+from .codec import Row
+from .errors import Constraint, ConstraintError, StoreError
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS: Final = 5_000
 _MIN_SQLITE: Final = (3, 35, 0)  # RETURNING
-
-
-class StoreError(Exception):
-    """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, SQLite error."""
 
 
 def read_only(path: Path, detail: object) -> str:
@@ -69,11 +70,7 @@ def explain(path: Path, error: sqlite3.Error) -> StoreError:
     return StoreError(f"cannot open the database {path}: {error}")
 
 
-class JobNotFoundError(StoreError, LookupError):
-    """A method that changes a job (or links to one) was given an id that is not in the store."""
-
-
-class Database:
+class SqliteDatabase:
     """The connection under the store, opened in autocommit mode with WAL, foreign keys and a busy timeout.
 
     Every call holds one asyncio lock while it talks to the connection, so a multi-statement
@@ -82,8 +79,11 @@ class Database:
     power cut may lose the last moments, the usual WAL trade-off).
 
     Beside it sits a read-only plain sqlite3 connection for the one lookup on every button click
-    (``_quick_fetch``): it sees only committed data, which is all there is once a method has returned.
+    (``quick_fetch``): it sees only committed data, which is all there is once a method has returned.
     """
+
+    dialect: Final = "sqlite"
+    row_lock: Final = ""
 
     def __init__(
         self, conn: aiosqlite.Connection, reader: sqlite3.Connection, path: Path, clock: Callable[[], float]
@@ -91,7 +91,7 @@ class Database:
         self._conn: aiosqlite.Connection | None = conn
         self._reader: sqlite3.Connection | None = reader
         self._path = path
-        self._clock = clock
+        self.clock = clock
         self._lock = asyncio.Lock()
         self._told: set[str] = set()  # the kinds of damage already logged
 
@@ -222,11 +222,20 @@ class Database:
         """The database file."""
         return self._path
 
+    @property
+    def location(self) -> str:
+        """The database file, for messages."""
+        return str(self._path)
+
     async def schema_version(self) -> int:
         """The schema version of the file (``PRAGMA user_version``)."""
-        return int((await self._fetch("PRAGMA user_version"))[0][0])
+        return int((await self.fetch("PRAGMA user_version"))[0][0])
 
-    # -- plumbing ---------------------------------------------------------------------------------
+    # -- what the repositories use ---------------------------------------------------------------
+
+    def ensure_open(self) -> None:
+        """Raise StoreError if the store was closed."""
+        self._live()
 
     def _live(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -235,11 +244,10 @@ class Database:
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        # Constraint failures pass through: the calling method knows what they mean for the user.
         try:
             yield
-        except sqlite3.IntegrityError:
-            raise
+        except sqlite3.IntegrityError as exc:
+            raise _constraint(exc) from exc
         except sqlite3.Error as exc:
             raise self._failure(exc) from exc
 
@@ -254,12 +262,12 @@ class Database:
             log.error("%s", known)
         return StoreError(known)
 
-    def _quick_fetch(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
+    def quick_fetch(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
         """Run a short read right here on the event loop thread, through the read-only connection.
 
         For point lookups by primary key this takes tens of microseconds, less than the two thread
         switches a call through the aiosqlite connection costs. The reader never waits (busy_timeout 0):
-        None means SQLite was busy, and the caller goes through the main connection instead.
+        None means SQLite was busy, and the caller goes through ``fetch`` instead.
         """
         reader = self._reader
         if reader is None:
@@ -272,12 +280,13 @@ class Database:
         except sqlite3.Error as exc:
             raise self._failure(exc) from exc
 
-    async def _fetch(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and return its rows."""
         async with self._lock:
             with self._errors():
                 return cast(list[Row], await self._live().execute_fetchall(sql, params))
 
-    async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (its own transaction, in autocommit mode); return how many rows it changed."""
         async with self._lock:
             with self._errors():
@@ -285,17 +294,67 @@ class Database:
                 return cursor.rowcount
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """Statements run through the yielded object commit together, or not at all if the block raises."""
         async with self._lock:
             conn = self._live()
             with self._errors():
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
-                    yield conn
+                    yield SqliteTransaction(conn)
                     await conn.execute("COMMIT")
                 except BaseException:
                     await migrations.rollback_quietly(conn)
                     raise
+
+    async def snapshot(self, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
+        """Run read-only statements on one snapshot, beside the main connection, in a worker thread.
+
+        For long reads (statistics): in that time neither the event loop nor the engine's writes wait
+        for them (WAL lets a reader work beside the writer).
+        """
+        self._live()  # a closed store says so here, not in the worker thread
+        return await asyncio.to_thread(_read_snapshot, self._path, statements, params)
+
+
+class SqliteTransaction:
+    """One open transaction of the SQLite store (see ``SqliteDatabase.transaction``)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement in the transaction and return its rows."""
+        return cast(list[Row], await self._conn.execute_fetchall(sql, params))
+
+    async def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per parameter tuple in the transaction."""
+        await self._conn.executemany(sql, params)
+
+
+_CONSTRAINTS: Final[dict[str, Constraint]] = {
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "primary key",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign key",
+    "SQLITE_CONSTRAINT_UNIQUE": "unique",
+}
+
+
+def _constraint(error: sqlite3.IntegrityError) -> ConstraintError:
+    return ConstraintError(_CONSTRAINTS.get(getattr(error, "sqlite_errorname", ""), "other"), str(error))
+
+
+def _read_snapshot(path: Path, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(
+            sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        ) as conn:
+            conn.execute("BEGIN")  # one snapshot for every statement
+            results = [conn.execute(sql, params).fetchall() for sql in statements]
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read from {path}: {exc}") from exc
+    return results
 
 
 def _refuse_unwritable(file: Path) -> None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .database import Database
-from .rows import dump_object, load_object
+from .codec import dump_object, load_object
+from .connection import Database
 
 _SETTINGS_TABLES: Final = {"guild": ("guild_settings", "guild_id"), "user": ("user_settings", "user_id")}
 
 
-class SettingsQueries(Database):
+class SettingsRepository:
     """Read, replace and update the settings objects (the typed model over them is ``bot.settings``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def guild_settings(self, guild_id: int) -> dict[str, Any]:
         """The guild's settings object ({} when none were saved)."""
@@ -53,20 +56,24 @@ class SettingsQueries(Database):
         self, scope: str, key: int, change: Callable[[dict[str, Any]], Mapping[str, Any]]
     ) -> dict[str, Any]:
         table, column = _SETTINGS_TABLES[scope]
-        async with self._transaction() as conn:
-            rows = list(await conn.execute_fetchall(f"SELECT settings FROM {table} WHERE {column} = ?", (key,)))
-            current = load_object(rows[0][0]) if rows else {}
-            text = dump_object(change(current))
-            await conn.execute(
-                f"INSERT INTO {table} ({column}, settings, updated_at) VALUES (?, ?, ?) ON CONFLICT ({column}) "
-                "DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-                (key, text, self._clock()),
+        async with self._db.transaction() as tx:
+            # The row exists before it is read, so that the read can lock it: two processes changing the same
+            # settings at once take turns, and neither change is lost.
+            await tx.fetch(
+                f"INSERT INTO {table} ({column}, settings, updated_at) VALUES (?, '{{}}', ?) "
+                f"ON CONFLICT ({column}) DO NOTHING",
+                (key, self._db.clock()),
+            )
+            rows = await tx.fetch(f"SELECT settings FROM {table} WHERE {column} = ?{self._db.row_lock}", (key,))
+            text = dump_object(change(load_object(rows[0][0])))
+            await tx.fetch(
+                f"UPDATE {table} SET settings = ?, updated_at = ? WHERE {column} = ?", (text, self._db.clock(), key)
             )
         return load_object(text)
 
     async def _settings(self, scope: str, key: int) -> dict[str, Any]:
         table, column = _SETTINGS_TABLES[scope]
-        rows = await self._fetch(f"SELECT settings FROM {table} WHERE {column} = ?", (key,))
+        rows = await self._db.fetch(f"SELECT settings FROM {table} WHERE {column} = ?", (key,))
         return load_object(rows[0][0]) if rows else {}
 
     async def _save_settings(self, scope: str, key: int, settings: Mapping[str, Any]) -> None:
@@ -75,4 +82,4 @@ class SettingsQueries(Database):
             f"INSERT INTO {table} ({column}, settings, updated_at) VALUES (?, ?, ?) "
             f"ON CONFLICT ({column}) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at"
         )
-        await self._write(sql, (key, dump_object(settings), self._clock()))
+        await self._db.write(sql, (key, dump_object(settings), self._db.clock()))

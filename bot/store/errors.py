@@ -1,0 +1,26 @@
+"""What the store raises, the same whichever database is under it."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Constraint = Literal["primary key", "foreign key", "unique", "other"]
+
+CONSTRAINTS: Final[tuple[Constraint, ...]] = ("primary key", "foreign key", "unique", "other")
+
+
+class StoreError(Exception):
+    """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, database error."""
+
+
+class JobNotFoundError(StoreError, LookupError):
+    """A method that changes a job (or links to one) was given an id that is not in the store."""
+
+
+class ConstraintError(StoreError):
+    """A write broke one of the schema's rules; ``constraint`` says which kind, for the repository to explain."""
+
+    def __init__(self, constraint: Constraint, detail: str) -> None:
+        super().__init__(f"{constraint} constraint failed: {detail}")
+        self.constraint: Constraint = constraint
+        self.detail = detail
