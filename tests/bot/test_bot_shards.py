@@ -73,13 +73,15 @@ async def running(*kits: Kit) -> AsyncIterator[None]:
 async def handled_by(kit: Kit, others: list[Kit], guild: FakeGuild | None) -> None:
     """/imagine in ``guild`` (None: in DMs) becomes a job of ``kit``'s process, and of no other."""
     fake = kit.fake
-    handle = await fake.slash("imagine", {"prompt": PROMPT}, guild=guild, dm=guild is None)
+    prompt = f"{PROMPT} in {'DMs' if guild is None else guild.name}"
+    handle = await fake.slash("imagine", {"prompt": prompt}, guild=guild, dm=guild is None)
     message = await kit.job_message(handle)
     job = await kit.job_of(message)
-    assert job.prompt.startswith(PROMPT) and job.guild_id == (None if guild is None else guild.id)
+    assert job.prompt.startswith(prompt) and job.guild_id == (None if guild is None else guild.id)
     await kit.wait_done(message)
+    assert any(str(body.get("prompt", "")).startswith(prompt) for body in kit.submits())
     for other in others:
-        assert await other.store.links.job_for_message(message.id) is None
+        assert not any(str(body.get("prompt", "")).startswith(prompt) for body in other.submits())
 
 
 async def health(config: Config) -> dict[str, Any]:
