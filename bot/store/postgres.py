@@ -92,6 +92,7 @@ class PostgresDatabase:
 
     def __init__(self, pool: asyncpg.Pool, url: str, clock: Callable[[], float]) -> None:
         self._pool: asyncpg.Pool | None = pool
+        self._dsn = url  # for connections outside the pool (``connect``); only ``url`` is ever shown
         self.url = redact(url)
         self.clock = clock
 
@@ -236,6 +237,18 @@ class PostgresDatabase:
         with self._errors():
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 return [[tuple(record) for record in await conn.fetch(translate(sql), *params)] for sql in statements]
+
+    async def connect(self) -> Any:
+        """A connection of its own, outside the pool, for state that lasts as long as a session (the store's advisory
+        locks, ``bot.store.locks``); the caller closes it."""
+        self._live()
+        with self._errors():
+            return await asyncpg.connect(
+                self._dsn,
+                timeout=CONNECT_TIMEOUT_S,
+                command_timeout=STATEMENT_TIMEOUT_S,
+                server_settings={"application_name": "mjbot"},
+            )
 
     async def execute_script(self, statements: Sequence[str]) -> None:
         """Run DDL statements in one transaction (the schema)."""

@@ -1,10 +1,10 @@
 """The job store: jobs, the Discord messages that show them, settings and the usage ledger.
 
 ``Store`` puts the repositories together over one database: ``jobs`` (rows and how they move on),
-``leases`` (which process follows which job), ``links`` (the Discord messages that show them),
-``queue`` (queued and running jobs per member), ``settings`` (server and member settings), ``usage``
-(the ledger for quotas) and ``stats`` (figures for ``/admin stats``). Each repository holds every SQL
-statement of its part of the schema.
+``leases`` (which process follows which job), ``links`` (the Discord messages that show them), ``locks`` (named
+locks that hold across the processes on the store), ``queue`` (queued and running jobs per member), ``settings``
+(server and member settings), ``usage`` (the ledger for quotas) and ``stats`` (figures for ``/admin stats``). Each
+repository holds every SQL statement of its part of the schema.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .connection import Database
 from .jobs import JobRepository
 from .leases import LeaseRepository
 from .links import LinkRepository
+from .locks import StoreLocks
 from .postgres import PostgresDatabase
 from .queue import QueueRepository
 from .saved_settings import SettingsRepository
@@ -46,6 +47,7 @@ class Store:
         self.jobs = JobRepository(db)
         self.leases = LeaseRepository(db)
         self.links = LinkRepository(db)
+        self.locks = StoreLocks(db)
         self.queue = QueueRepository(db)
         self.settings = SettingsRepository(db)
         self.usage = UsageRepository(db)
@@ -84,6 +86,7 @@ class Store:
 
     async def close(self) -> None:
         """Close the store; later calls raise StoreError. Safe to call twice."""
+        await self.locks.close()
         await self._db.close()
 
     async def __aenter__(self) -> Self:
