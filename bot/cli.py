@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import signal
@@ -12,15 +13,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from bot import __version__, cli_followups, cli_jobs, cli_users
+from bot import __version__, cli_followups, cli_jobs, cli_store, cli_users
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.startup import StartupError, listen_error
 from bot.store import StoreError
-from bot.store.owner import StoreOwner
 from bot.text import duration, shorten
 
-COMMANDS = ("run", "emulator", "video", "imagine", "extend", *cli_followups.COMMANDS, "wait", "jobs", "health", "users")
+COMMANDS = (
+    "run", "emulator", "video", "imagine", "extend", *cli_followups.COMMANDS, "wait", "jobs", "health", "users", "store"
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("health", parents=[common], help="ask a running bot's /healthz (exit 0 when healthy)")
     cli_users.add_parser(sub, common)
+    cli_store.add_parser(sub)
     return parser
 
 
@@ -191,6 +194,8 @@ def _interrupted(args: argparse.Namespace) -> str:
     """What an interrupted command leaves behind, and how to go on."""
     if args.command == "emulator":
         return "emulator stopped"
+    if args.command == "store":
+        return "interrupted; a copy is rolled back, so its target stays empty"
     job_id = getattr(args, "following", None)
     if job_id:
         return (
@@ -219,8 +224,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         config = load_config(args.config, require_discord=True, require_acedata=True)
         _setup_logging(config)
         from bot.bot import run_bot  # imported here so the job commands never load discord.py
+        from bot.runtime import take_store
 
-        with StoreOwner.acquire(config.store.path, "mjbot run"):  # before Discord hears of us
+        with take_store(config, "mjbot run") or contextlib.nullcontext():  # before Discord hears of us
             await run_bot(config)
         return 0
     _stop_on_sigterm(args)
@@ -228,6 +234,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await _run_emulator(args)
     if command == "users":
         return await cli_users.run(args)
+    if command == "store":
+        return await cli_store.run(args)
     if command == "health":
         config = load_config(args.config, missing_ok=args.config is None)
         return await asyncio.to_thread(_check_health, config, sys.stdout, sys.stderr)
@@ -322,14 +330,16 @@ def _check_health(config: Config, out: TextIO, err: TextIO) -> int:
 async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
     from bot.store import Store
 
-    store = await Store.open(config.store.path)
+    store = await Store.open(config.store.location)
     try:
         jobs = await store.jobs.recent_jobs(limit=limit)
     finally:
         await store.close()
     if not jobs:
         print(
-            f"No jobs yet in {config.store.path}. Try: mjbot video 'waves crash' --image URL --api emulator", file=out
+            f"No jobs yet in {config.store.shown_url or config.store.path}. "
+            "Try: mjbot video 'waves crash' --image URL --api emulator",
+            file=out,
         )
         return 0
     now = time.time()

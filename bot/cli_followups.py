@@ -30,6 +30,7 @@ from bot.followups import (
 from bot.options import InputError
 from bot.store import JobMeta, Store
 from bot.store.models import Job, JobStatus
+from bot.store.store import is_url
 
 #: The follow-up commands besides ``extend`` (which ``bot.cli`` registers with the job commands).
 COMMANDS: Final = ("reroll", "animate", "upscale", "vary", "zoom", "pan")
@@ -85,12 +86,14 @@ def action_of(args: argparse.Namespace) -> Action:
 
 async def plan_command(args: argparse.Namespace, config: Config) -> tuple[ApiRequest, str, JobMeta]:
     """The request a follow-up command sends, its parent job and the new job's meta; InputError if it can't."""
-    path = config.store.path
-    store = await Store.open(path) if await asyncio.to_thread(Path(path).is_file) else None  # reads make no store
+    path = config.store.location
+    found = is_url(path) or await asyncio.to_thread(Path(path).is_file)
+    store = await Store.open(path) if found else None  # reads make no store
     try:
         parent = await store.jobs.get_job(args.job) if store is not None else None
         if parent is None or store is None:
-            raise InputError(f"There is no job {args.job!r} in {path}; `mjbot jobs` lists the jobs.")
+            shown = config.store.shown_url or path
+            raise InputError(f"There is no job {args.job!r} in {shown}; `mjbot jobs` lists the jobs.")
         outcome = await plan_for(store.jobs, parent, action_of(args))
     finally:
         if store is not None:

@@ -29,6 +29,7 @@ from bot.options import InputError, imagine_request, video_request
 from bot.store import EMPTY_META, JobMeta, Store
 from bot.store.models import Job, JobKind, JobStatus
 from bot.store.owner import StoreOwner, holder_of
+from bot.store.store import is_url
 from bot.text import duration, progress_bar
 
 if TYPE_CHECKING:
@@ -46,10 +47,12 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
     except InputError as exc:
         print(f"mjbot: {flag_text(exc)}", file=err)
         return 2
+    from bot.runtime import take_store
+
     command = f"mjbot {args.command}"
-    with StoreOwner.acquire(config.store.path, command):
+    with take_store(config, command) or contextlib.nullcontext():
         # The twin is looked for before the engine starts: starting it may finish that very job.
-        twin = None if args.new else await stored_twin(config.store.path, request, meta)
+        twin = None if args.new else await stored_twin(config.store.location, request, meta)
         return await _send(args, config, (request, parent_id, meta), twin, out, err)
 
 
@@ -136,9 +139,8 @@ async def wait_command(
 
     ``api_config`` is the config with the API checked: only needed when this process must follow the job itself.
     """
-    from bot.runtime import Services
 
-    path = config.store.path
+    path = config.store.location
     if not store_exists(config, args, err):
         return 1
     store = await Store.open(path)
@@ -147,11 +149,16 @@ async def wait_command(
     finally:
         await store.close()
     if job is None:
-        print(f"mjbot: there is no job {args.job!r} in {path}; `mjbot jobs` lists the jobs", file=err)
+        shown = config.store.shown_url or path
+        print(f"mjbot: there is no job {args.job!r} in {shown}; `mjbot jobs` lists the jobs", file=err)
         return 2
     if job.finished:
         return print_result(job, out, again(args))
     args.following = job.id
+    if config.store.uses_postgres:
+        # Shared store: this engine follows the job only if its lease runs out (its process stopped); until then
+        # the store shows what the process that holds it learns.
+        return await _follow_here(args, api_config, job, out, err)
     owner = StoreOwner.try_acquire(path, "mjbot wait")
     if owner is None:
         watched, owner = await watch(path, job.id, out)
@@ -161,20 +168,28 @@ async def wait_command(
         if owner is None:
             return print_result(watched, out, again(args))
     with owner:
-        services = await Services.open(api_config(), listen=False, command="mjbot wait")
-        try:
-            followed = await follow(services.engine, job.id, out)
-            if followed is None:
-                print(f"mjbot: job {job.id} vanished from the store", file=err)
-                return 1
-            return await _result(services, followed, args, out)
-        finally:
-            await services.close()
+        return await _follow_here(args, api_config, job, out, err)
+
+
+async def _follow_here(
+    args: argparse.Namespace, api_config: Callable[[], Config], job: Job, out: TextIO, err: TextIO
+) -> int:
+    from bot.runtime import Services
+
+    services = await Services.open(api_config(), listen=False, command="mjbot wait")
+    try:
+        followed = await follow(services.engine, job.id, out)
+        if followed is None:
+            print(f"mjbot: job {job.id} vanished from the store", file=err)
+            return 1
+        return await _result(services, followed, args, out)
+    finally:
+        await services.close()
 
 
 def store_exists(config: Config, args: argparse.Namespace, err: TextIO) -> bool:
     """Whether the store is there to read; if not, says where it was looked for (a read never creates one)."""
-    path = config.store.path
+    path = config.store.location
     if has_store(path):
         return True
     source = f"the [store] path of {args.config}" if args.config else "the [store] path of config.toml, or the default"
@@ -188,8 +203,9 @@ def store_exists(config: Config, args: argparse.Namespace, err: TextIO) -> bool:
 
 def has_store(path: str) -> bool:
     """Whether something is at the store's path (reading must not create a store; whatever is there, the store
-    itself says what is wrong with it, a folder or a file that is no database)."""
-    return Path(path).exists()
+    itself says what is wrong with it, a folder or a file that is no database). A PostgreSQL store is always
+    there to ask."""
+    return is_url(path) or Path(path).exists()
 
 
 async def stored_twin(path: str, request: ApiRequest, meta: JobMeta) -> Job | None:

@@ -24,7 +24,8 @@ from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
 from bot.scopes import SettingsFor, dm_settings, queued_refusal, settings_reader
 from bot.startup import listen_error
-from bot.store import Store
+from bot.store import Lease, Store
+from bot.store.leases import new_owner_id
 from bot.store.owner import StoreOwner
 from bot.web import WebServer, callback_path_prefix, callback_url_for
 
@@ -65,9 +66,10 @@ class Services:
         session: aiohttp.ClientSession | None = None
         store: Store | None = None
         started: JobEngine | None = None
-        owner = StoreOwner.acquire(config.store.path, command)
+        owner = take_store(config, command)
         try:
-            Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
+            if not config.store.uses_postgres:
+                Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
             token = config.acedata.token or ""
             base_url = config.acedata.base_url
             if config.sandbox:
@@ -79,7 +81,7 @@ class Services:
             client = AceDataClient(
                 session, token=token, base_url=base_url, request_timeout_s=config.acedata.request_timeout_s
             )
-            store = await Store.open(config.store.path)
+            store = await Store.open(config.store.location)
             callbacks = config.callback
             callback_url = (
                 callback_url_for(callbacks.public_url, callbacks.secret)
@@ -93,6 +95,8 @@ class Services:
                 job_timeout_s=config.jobs.job_timeout_s,
                 callback_url=callback_url,
                 callback_poll_interval_s=config.jobs.callback_poll_interval_s,
+                lease=Lease(new_owner_id(), config.jobs.lease_s),
+                shared=config.store.uses_postgres,
             )
             rules = settings_reader(store, dm_settings(config.dms))
             chains = ChainRunner(engine, store, settings_for=rules)
@@ -129,7 +133,8 @@ class Services:
                 await session.close()
             if emulator is not None:
                 await emulator.stop()
-            owner.release()
+            if owner is not None:
+                owner.release()
             raise
 
     @property
@@ -196,6 +201,14 @@ async def _start_emulator(emulator: Emulator, port: int) -> str:
         emulator.settings.public_url = f"http://127.0.0.1:{port}"
         emulator.settings.save_before_answer = True
         return await emulator.start("127.0.0.1", 0)
+
+
+def take_store(config: Config, command: str) -> StoreOwner | None:
+    """Take an SQLite store for this process (``command`` names it to others; raises StoreInUseError if another
+    holds it). A PostgreSQL store is shared: its processes divide the jobs between them by leases."""
+    if config.store.uses_postgres:
+        return None
+    return StoreOwner.acquire(config.store.path, command)
 
 
 def emulator_state_path(config: Config) -> Path:

@@ -6,6 +6,8 @@ variables (for example ``MJBOT_CALLBACK_LISTEN_HOST=0.0.0.0``), and the two secr
 environment into raw values, ``checks`` judges them together, and ``loading`` does it all in order.
 """
 
+from bot.redact import without_password
+
 from .loading import load_config
 from .model import (
     _SECTIONS,
@@ -21,7 +23,6 @@ from .model import (
     JobsSettings,
     LoggingSettings,
     StoreSettings,
-    without_password,
 )
 
 __all__ = [

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .model import _LOG_LEVELS, Config, ConfigError, DiscordSettings, JobsSettings, without_password
+from bot.redact import without_password
+
+from .model import _LOG_LEVELS, Config, ConfigError, DiscordSettings, JobsSettings
 
 
 def _validate(config: Config, *, require_discord: bool, require_acedata: bool) -> None:

@@ -16,9 +16,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import urlsplit
 
 import asyncpg
+
+from bot.redact import without_password
 
 from . import pg_schema
 from .codec import Row
@@ -38,13 +39,7 @@ _SCHEMA_LOCK: Final = 0x6D6A6274
 
 def redact(url: str) -> str:
     """The URL with its password replaced by ``***``: the only form of it that may be logged or shown."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return parts._replace(netloc=f"{user}:***@{host}{port}").geturl()
+    return without_password(url)
 
 
 _INDEXED_BY: Final = re.compile(r"\bINDEXED BY \w+\s*")
