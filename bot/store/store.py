@@ -67,6 +67,11 @@ class Store:
         return self._db.location
 
     @property
+    def database(self) -> Database:
+        """The database under the repositories, for work on the whole store (copying it to another database)."""
+        return self._db
+
+    @property
     def dialect(self) -> str:
         """ "sqlite" or "postgres"."""
         return self._db.dialect
