@@ -8,7 +8,8 @@ Animate.
 
 Each upscale is chained exactly once: the child is written to the store before the API hears of
 it, so a child with ``chained_from`` is the proof that the chain ran (even when the API refused
-it: the engine then records it as a failed job). A set of upscales being chained right now keeps
+it: the engine then records it as a failed job). The store allows one such child per upscale, so
+processes catching up on the same upscale at once cannot both write one. A set of upscales being chained right now keeps
 duplicate events from racing each other to the store, and ``start`` catches up on upscales that
 succeeded while no runner was listening (a crash between the upscale and the video submit).
 """
@@ -27,7 +28,7 @@ from bot.acedata.models import ApiRequest
 from bot.followups import chained_video
 from bot.scopes import SettingsFor, owner_refusal, settings_reader
 from bot.settings import GuildSettings
-from bot.store import QueueState, Store
+from bot.store import AlreadyChainedError, QueueState, Store
 from bot.store.models import Job
 
 from .engine import JobEngine
@@ -88,6 +89,8 @@ class ChainRunner(EventFollower):
         """``chain`` once the job is in ``_active``; takes it out when done."""
         try:
             return await self._submit(job)
+        except AlreadyChainedError:
+            log.info("job %s (guild %s): another process submitted the video it asked for", job.id, job.guild_id)
         except AceDataError as error:
             if is_ambiguous(error):
                 log.warning(

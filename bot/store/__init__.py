@@ -1,6 +1,6 @@
 """The job store: every SQL statement of the bot lives in this package."""
 
-from .errors import ConstraintError, JobNotFoundError, StoreError
+from .errors import AlreadyChainedError, ConstraintError, JobNotFoundError, StoreError
 from .meta import EMPTY_META, DeliveryState, FrameSource, JobMeta, QueueState, VideoOptions
 from .models import (
     UNFINISHED_STATUSES,
@@ -21,6 +21,7 @@ from .store import Store
 __all__ = [
     "EMPTY_META",
     "UNFINISHED_STATUSES",
+    "AlreadyChainedError",
     "ConstraintError",
     "DayCount",
     "DeliveryState",

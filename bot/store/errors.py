@@ -24,3 +24,7 @@ class ConstraintError(StoreError):
         super().__init__(f"{constraint} constraint failed: {detail}")
         self.constraint: Constraint = constraint
         self.detail = detail
+
+
+class AlreadyChainedError(StoreError):
+    """A job would carry out a chain (``meta.chained_from``) that another job carries out already."""

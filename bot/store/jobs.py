@@ -22,7 +22,7 @@ from .codec import (
     new_job_id,
 )
 from .connection import Database
-from .errors import ConstraintError, JobNotFoundError, StoreError
+from .errors import AlreadyChainedError, ConstraintError, JobNotFoundError, StoreError
 from .meta import JobMeta
 from .models import FinishItem, Job, JobResult, JobStatus, Lease, NewJob, SavedProgress
 
@@ -121,6 +121,8 @@ class JobRepository:
                     continue
                 if exc.constraint == "foreign key":
                     raise JobNotFoundError(f"parent job {new.parent_id!r} does not exist") from exc
+                if exc.constraint == "unique" and new.meta.chained_from is not None:
+                    raise AlreadyChainedError(f"job {new.meta.chained_from!r} has its chained job already") from exc
                 raise StoreError(f"cannot store the job: {exc}") from exc
             return Job(
                 id=job_id,

@@ -158,7 +158,19 @@ ALTER TABLE jobs ADD COLUMN lease_until REAL;
 CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status IN ('submitting', 'running');
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Version 7: an upscale that asked to be animated gets one video, however many processes catch up on it at once:
+# the child that carries out the chain (meta.chained_from) is unique per upscale. Older stores could not have two,
+# short of a bug; if one did, only its first keeps the mark.
+_V7: Final = """
+UPDATE jobs SET meta = json_remove(meta, '$.chained_from')
+WHERE json_extract(meta, '$.chained_from') IS NOT NULL AND rowid NOT IN (
+    SELECT MIN(rowid) FROM jobs WHERE json_extract(meta, '$.chained_from') IS NOT NULL
+    GROUP BY json_extract(meta, '$.chained_from'));
+CREATE UNIQUE INDEX jobs_chained_once ON jobs (json_extract(meta, '$.chained_from'))
+    WHERE json_extract(meta, '$.chained_from') IS NOT NULL;
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

@@ -14,11 +14,27 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 
 #: The statuses of a job that is not finished, as the partial indexes name them.
 _UNFINISHED: Final = "('queued', 'submitting', 'running')"
 _FINISHED: Final = "('succeeded', 'failed', 'cancelled', 'timed_out')"
+
+# One video per upscale that asked to be animated, however many processes catch up on it (version 7).
+_CHAINED_ONCE: Final = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_chained_once ON jobs ((meta::jsonb ->> 'chained_from')) "
+    "WHERE (meta::jsonb ->> 'chained_from') IS NOT NULL",
+)
+
+#: What brings a database of an older version up to the next: ``UPGRADES[n]`` turns version n - 1 into n.
+UPGRADES: Final[dict[int, tuple[str, ...]]] = {
+    7: (
+        "UPDATE jobs SET meta = (meta::jsonb - 'chained_from')::text WHERE (meta::jsonb ->> 'chained_from') IS NOT "
+        "NULL AND seq NOT IN (SELECT MIN(seq) FROM jobs WHERE (meta::jsonb ->> 'chained_from') IS NOT NULL "
+        "GROUP BY meta::jsonb ->> 'chained_from')",
+        *_CHAINED_ONCE,
+    ),
+}
 
 SCHEMA: Final[tuple[str, ...]] = (
     """
@@ -27,7 +43,7 @@ CREATE TABLE IF NOT EXISTS mjbot_meta (
     value   TEXT
 )""",
     # The version here is SCHEMA_VERSION's (a test checks it).
-    "INSERT INTO mjbot_meta (key, value) VALUES ('application', 'mjbot'), ('schema_version', '6') "
+    "INSERT INTO mjbot_meta (key, value) VALUES ('application', 'mjbot'), ('schema_version', '7') "
     "ON CONFLICT (key) DO NOTHING",
     """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -77,6 +93,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     "CREATE INDEX IF NOT EXISTS jobs_guild_stats ON jobs (guild_id, created_at, user_id, status, finished_at)",
     # The leases that run out first, among the jobs that a process follows at the API (version 6).
     "CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (lease_until) WHERE status IN ('submitting', 'running')",
+    *_CHAINED_ONCE,
     # attachment_limit is a size in bytes: BIGINT, where SQLite's INTEGER is 64 bits anyway.
     """
 CREATE TABLE IF NOT EXISTS message_links (

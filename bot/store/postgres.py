@@ -168,6 +168,24 @@ class PostgresDatabase:
                 f"the database at {self.url} has schema version {version}, but this version of mjbot knows versions "
                 f"up to {pg_schema.SCHEMA_VERSION}; upgrade mjbot (the database was left unchanged)"
             )
+        if version < pg_schema.SCHEMA_VERSION:
+            await self._upgrade(version)
+
+    async def _upgrade(self, version: int) -> None:
+        """Bring the schema up to date in one transaction, under the schema lock (a failed step changes nothing)."""
+        pool = self._live()
+        with self._errors():
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+                found = await conn.fetchval("SELECT value FROM mjbot_meta WHERE key = 'schema_version'")
+                current = int(found or version)  # another process may have upgraded meanwhile
+                for target in range(current + 1, pg_schema.SCHEMA_VERSION + 1):
+                    for statement in pg_schema.UPGRADES[target]:
+                        await conn.execute(statement)
+                    log.info("upgraded %s to schema version %d", self.url, target)
+                await conn.execute(
+                    "UPDATE mjbot_meta SET value = $1 WHERE key = 'schema_version'", str(pg_schema.SCHEMA_VERSION)
+                )
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database."""

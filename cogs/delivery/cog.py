@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 import discord
 from discord.ext import commands
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from cogs.context import InteractionContext
 
 log = logging.getLogger(__name__)
+
+#: On a shared store, a sweep leaves alone the messages of jobs finished this recently: the process that finished
+#: the job delivers it (results go out within seconds; this is far more than a slow upload takes).
+SHARED_SWEEP_GRACE_S: Final = 120.0
 
 
 class Delivery(commands.Cog):
@@ -151,6 +155,10 @@ class Delivery(commands.Cog):
         """
         pending = await self._store.links.undelivered_links()
         now = self.clock()
+        if self._store.dialect == "postgres":
+            # Other processes share the store, and the one that finished a job is showing it right now: leave it
+            # the moment it needs, so that two processes do not race to post the same result.
+            pending = [(link, job) for link, job in pending if (job.finished_at or 0.0) <= now - SHARED_SWEEP_GRACE_S]
         waiting = {link.message_id for link, _ in pending}
         failed = self._editor.failures(waiting)
         due = [

@@ -41,13 +41,16 @@ async def emu(clock: FakeClock) -> AsyncIterator[Emulator]:
 class Bot:
     """One process's worth of core: a store, an engine and a chain runner on the same file."""
 
-    def __init__(self, client: AceDataClient, db_path: Path, clock: FakeClock) -> None:
+    def __init__(self, client: AceDataClient, db_path: Path | str, clock: FakeClock, *, shared: bool = False) -> None:
         self._client, self._db_path, self._clock = client, db_path, clock
+        self._shared = shared
         self.events = EventLog()
 
     async def open(self, *, chains: bool = True) -> Bot:
         self.store = await Store.open(self._db_path, clock=self._clock)
-        self.engine = JobEngine(self._client, self.store, clock=self._clock, poll_interval_s=3600.0)
+        self.engine = JobEngine(
+            self._client, self.store, clock=self._clock, poll_interval_s=3600.0, shared=self._shared
+        )
         self.engine.subscribe(self.events)
         self.chains = ChainRunner(self.engine, self.store, clock=self._clock)
         await self.engine.start()
@@ -288,3 +291,26 @@ async def test_the_video_of_an_animate_waits_in_the_queue_at_the_running_limit(b
     [video] = await bot.videos_of(upscale_id)
     assert video.status is JobStatus.QUEUED and video.meta.queue == QueueState(limit=1)
     assert video_submits(emu) == []
+
+
+@pytest.mark.postgres
+async def test_processes_catching_up_at_once_chain_an_upscale_once(
+    client: AceDataClient, postgres_url: str, clock: FakeClock, emu: Emulator
+) -> None:
+    first = await Bot(client, postgres_url, clock, shared=True).open(chains=False)
+    upscale_id = await first.upscale()
+    await first.run_to_end()
+    await first.close()
+    assert video_submits(emu) == []
+
+    # Three processes start together, and each catches up on the upscale that is still to be animated.
+    fleet = await asyncio.gather(*(Bot(client, postgres_url, clock, shared=True).open() for _ in range(3)))
+    try:
+        for bot in fleet:
+            await bot.settle()
+        assert len(video_submits(emu)) == 1
+        [video] = await fleet[0].videos_of(upscale_id)
+        assert video.meta.chained_from == upscale_id
+    finally:
+        for bot in fleet:
+            await bot.close()

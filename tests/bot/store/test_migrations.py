@@ -13,6 +13,7 @@ import pytest
 
 from bot.store import (
     EMPTY_META,
+    AlreadyChainedError,
     DeliveryState,
     FrameSource,
     JobKind,
@@ -100,7 +101,15 @@ def seed_v6(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT INTO jobs (id, kind, action, prompt, params, status, task_id, user_id, guild_id, created_at, "
         "updated_at, lease_owner, lease_until) VALUES ('leasejob07', 'imagine', 'generate', 'a leased fox', '{}', "
-        "'running', 'task-leased', 9, 7, 420.0, 420.0, 'elsewhere:1:abc', 450.0)"
+        "'succeeded', 'task-leased', 9, 7, 420.0, 420.0, 'elsewhere:1:abc', 450.0)"
+    )
+
+
+def seed_v7(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, kind, action, prompt, params, status, user_id, guild_id, created_at, updated_at, meta) "
+        "VALUES ('chainjob08', 'video', 'generate', 'a chained fox', '{}', 'failed', 9, 7, 430.0, 430.0, ?)",
+        ('{"v":2,"chained_from":"leasejob07"}',),
     )
 
 
@@ -111,6 +120,7 @@ SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: seed_v4,
     5: seed_v5,
     6: seed_v6,
+    7: seed_v7,
 }
 
 
@@ -427,3 +437,27 @@ async def test_old_job_meta_is_carried_into_the_typed_form(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         stored = dict(conn.execute("SELECT id, meta FROM jobs WHERE id LIKE 'oldmeta%'").fetchall())
     assert json.loads(stored["oldmeta001"]) == grid.meta.to_json() and '"v":2' in stored["oldmeta001"]
+
+
+async def test_an_upscale_keeps_one_chained_video_through_the_upgrade_and_after(tmp_path: Path) -> None:
+    path = tmp_path / "chains.sqlite3"
+    build_at_version(path, 6)
+    with sqlite3.connect(path) as conn:  # two videos claiming one upscale, as no release could have made
+        for job_id, at in (("twinvideo1", 500.0), ("twinvideo2", 501.0)):
+            conn.execute(
+                "INSERT INTO jobs (id, kind, action, prompt, params, status, created_at, updated_at, meta) "
+                "VALUES (?, 'video', 'generate', 'twin', '{}', 'succeeded', ?, ?, ?)",
+                (job_id, at, at, '{"v":2,"chained_from":"leasejob07"}'),
+            )
+    store = await Store.open(path)
+    try:
+        first = await store.jobs.get_job("twinvideo1")
+        second = await store.jobs.get_job("twinvideo2")
+        assert first is not None and first.meta.chained_from == "leasejob07"
+        assert second is not None and second.meta.chained_from is None
+        with pytest.raises(AlreadyChainedError):
+            await store.jobs.create_job(
+                NewJob(kind=JobKind.VIDEO, action="generate", prompt="again", meta=JobMeta(chained_from="leasejob07"))
+            )
+    finally:
+        await store.close()

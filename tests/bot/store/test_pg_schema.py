@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.store import Store, migrations, pg_schema
+from bot.store import AlreadyChainedError, JobKind, JobMeta, NewJob, Store, migrations, pg_schema
 
 #: The columns of version 6, last in jobs (SQLite adds them to the end; they must be last in PostgreSQL too).
 LEASE_COLUMNS = ("lease_owner", "lease_until")
@@ -161,3 +161,37 @@ async def test_keys_and_partial_indexes_behave_as_in_sqlite(postgres_url: str) -
         assert await conn.fetchval("SELECT job_id FROM usage_ledger") == "parent"
     finally:
         await conn.close()
+
+
+def test_every_version_after_the_first_has_its_upgrade() -> None:
+    assert set(pg_schema.UPGRADES) == set(range(7, pg_schema.SCHEMA_VERSION + 1))
+
+
+async def test_a_version_6_database_is_upgraded_and_keeps_one_chained_video_per_upscale(postgres_url: str) -> None:
+    await (await Store.open(postgres_url)).close()
+    conn = await asyncpg.connect(postgres_url)
+    try:  # back to version 6, with two videos claiming one upscale, as no release could have made
+        await conn.execute("DROP INDEX jobs_chained_once")
+        await conn.execute("UPDATE mjbot_meta SET value = '6' WHERE key = 'schema_version'")
+        for job_id in ("twinvideo1", "twinvideo2"):
+            await conn.execute(
+                "INSERT INTO jobs (id, kind, action, prompt, status, created_at, updated_at, meta) "
+                "VALUES ($1, 'video', 'generate', 'twin', 'succeeded', 1.0, 1.0, $2)",
+                job_id,
+                '{"v":2,"chained_from":"someupscale"}',
+            )
+    finally:
+        await conn.close()
+
+    store = await Store.open(postgres_url)
+    try:
+        assert await store.schema_version() == pg_schema.SCHEMA_VERSION
+        first, second = await store.jobs.get_job("twinvideo1"), await store.jobs.get_job("twinvideo2")
+        assert first is not None and first.meta.chained_from == "someupscale"
+        assert second is not None and second.meta.chained_from is None
+        with pytest.raises(AlreadyChainedError):
+            await store.jobs.create_job(
+                NewJob(kind=JobKind.VIDEO, action="generate", prompt="again", meta=JobMeta(chained_from="someupscale"))
+            )
+    finally:
+        await store.close()

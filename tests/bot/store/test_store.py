@@ -22,6 +22,7 @@ import pytest
 from bot.store import (
     EMPTY_META,
     UNFINISHED_STATUSES,
+    AlreadyChainedError,
     DeliveryState,
     FinishItem,
     Job,
@@ -969,3 +970,12 @@ async def test_a_busy_quick_reader_falls_back_to_the_main_connection(sqlite_stor
         sqlite_store._db._reader = real_reader
         busy_reader.close()
         holder.close()
+
+
+async def test_an_upscale_has_at_most_one_job_that_carries_out_its_chain(store: Store) -> None:
+    upscale = await store.jobs.create_job(video("an upscale", meta=JobMeta(then_animate=VideoOptions())))
+    chained = await store.jobs.create_job(video("its video", meta=JobMeta(chained_from=upscale.id)))
+    with pytest.raises(AlreadyChainedError):
+        await store.jobs.create_job(video("a second video", meta=JobMeta(chained_from=upscale.id)))
+    other = await store.jobs.create_job(video("another upscale's video", meta=JobMeta(chained_from="elsewhere")))
+    assert {job.id for job in await store.jobs.recent_jobs(limit=10)} == {upscale.id, chained.id, other.id}
