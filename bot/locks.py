@@ -1,8 +1,8 @@
 """One asyncio lock per key, for "one at a time per member" (or per job, per button...) within a process.
 
 These locks order the coroutines of one process. What must hold across processes sharing a store (the
-queue, quotas, a double click reaching two processes) is decided by the store's transactions; a lock
-here only spares the store a race it would settle anyway.
+queue, quotas, a double click reaching two processes) takes the store's locks (``bot.store.locks``), which
+put these in front of the database's.
 """
 
 from __future__ import annotations

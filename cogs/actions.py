@@ -165,7 +165,7 @@ class FollowUps(commands.Cog):
             await answer(context, await self._send_dm(job, interaction.user, actor.locale))
             return
         plan = await self._plan(job, follow_up)
-        async with self._repeats.claim(job, follow_up, actor.user_id) as claim:
+        async with self._repeats.claim(services.store, job, follow_up, actor.user_id) as claim:
             if not claim.acquired:
                 await answer(context, t(actor.locale, "actions.already_clicked"))
                 return
@@ -239,7 +239,7 @@ class FollowUps(commands.Cog):
         if kind not in _SUBMITTING:
             return
         plan = await self._plan(job, follow_up)
-        async with self._repeats.claim(job, follow_up, actor.user_id, wait=False) as claim:
+        async with self._repeats.claim(services.store, job, follow_up, actor.user_id, wait=False) as claim:
             recent = self._repeats.recent_duplicate
             if not claim.acquired or await recent(services.store, job, follow_up, actor.user_id) is not None:
                 log.info("job %s: repeated %s reaction by user %s ignored", job.id, follow_up.kind, actor.user_id)

@@ -11,8 +11,9 @@ The scope is the server a new job is charged to (``bot.scopes``): where a comman
 click on a DM copy of a server's job is that server's business. Jobs made in direct messages follow the
 operator's ``[dms]`` limits.
 
-``admitted`` runs the checks under a per-member lock that is held until the job is written to the store,
-so two commands sent at once cannot both slip under a limit.
+``admitted`` runs the checks under the store's lock on the member (and on the server, when it has a daily budget
+that its members share), held until the job is written to the store: two commands sent at once cannot both slip
+under a limit, even when they reach two processes of the bot.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from discord import app_commands
 
 from bot import quota
 from bot.acedata.models import ApiRequest
-from bot.locks import KeyedLocks
 from bot.quota import Limit, QuotaDecision, Verdict
 from bot.scopes import dm_settings, global_block
 from bot.settings import (
@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 #: Wall-clock time for the daily limits (UTC days); tests move it past midnight.
 clock: Callable[[], float] = time.time
 
-#: How long a command waits for the same member's previous submit before it goes ahead unlocked
+#: How long a command waits for the same member's previous submit (or, where a budget is shared, the server's)
+#: before it goes ahead unlocked
 #: (Discord wants an acknowledgement within 3 s, and a slow API must not cost the member an answer).
 TURN_WAIT_S: Final = 1.5
 
@@ -161,6 +162,7 @@ async def check_submit(
     user: UserSettings | None = None,
     video_options: VideoOptions | None = None,
     origin: Job | None = None,
+    settings: GuildSettings | None = None,
 ) -> GateResult:
     """May this member submit ``request`` here, now or through the queue? Refusals are posted in ``audit``.
 
@@ -168,13 +170,15 @@ async def check_submit(
     the word filter reads (the prompt of the job a follow-up continues); ``user`` spares a read of the member's
     settings when the caller has them; ``video_options`` are the mode and resolution of a video the job leads
     to by itself (a /video grid's, an Animate upscale's), checked against turbo and 720p now rather than later;
-    ``origin`` is the job a follow-up continues: its server's rules apply, wherever the member clicked.
+    ``origin`` is the job a follow-up continues: its server's rules apply, wherever the member clicked; ``settings``
+    spares a read of that scope's rules when the caller has them.
     """
     where = where_of(bot, who)
     scope = origin.guild_id if origin is not None else where.guild_id
     store = bot.services.store
     member = user if user is not None else await load_user_settings(store, where.user_id)
-    settings = await scope_settings(bot, scope)
+    if settings is None:
+        settings = await scope_settings(bot, scope)
     decision = quota.ALLOWED
     refusal = await place_refusal(bot, where, scope, settings)
     if refusal is None:
@@ -261,15 +265,13 @@ def _options_refusal(settings: GuildSettings, options: VideoOptions | None, scop
 
 # -- one submit at a time per member ------------------------------------------------------------------------
 
-_turns: KeyedLocks[int] = KeyedLocks()
 
-
-@contextlib.asynccontextmanager
-async def _turn(user_id: int) -> AsyncIterator[None]:
-    async with _turns.hold(user_id, wait_s=TURN_WAIT_S) as turn:
-        if not turn.acquired:
-            log.info("gate: user %s has a submit under way for %.1f s; going ahead beside it", user_id, TURN_WAIT_S)
-        yield
+def turn_keys(user_id: int, scope: int | None, settings: GuildSettings) -> tuple[str, ...]:
+    """The store's locks a submit holds from its quota check until its job is written: the member's, and the scope's
+    when it has a daily budget, which all its members draw on (direct messages share one)."""
+    if settings.limits.daily_budget is None:
+        return (f"member:{user_id}",)
+    return (f"member:{user_id}", f"guild:{scope}" if scope is not None else "dms")
 
 
 @contextlib.asynccontextmanager
@@ -285,11 +287,17 @@ async def admitted(
     video_options: VideoOptions | None = None,
     origin: Job | None = None,
 ) -> AsyncIterator[GateResult]:
-    """``check_submit`` under the member's lock, held until the body (which submits) is done.
+    """``check_submit`` under the store's locks (``turn_keys``), held until the body (which submits) is done.
 
     Raises GateRefusal (a UserFacingError, shown ephemerally) when the gate refuses.
     """
-    async with _turn(where_of(bot, who).user_id):
+    where = where_of(bot, who)
+    scope = origin.guild_id if origin is not None else where.guild_id
+    settings = await scope_settings(bot, scope)
+    keys = turn_keys(where.user_id, scope, settings)
+    async with bot.services.store.locks.hold(*keys, wait_s=TURN_WAIT_S) as turn:
+        if not turn.acquired:
+            log.info("gate: user %s went ahead after waiting %.1f s on %s", where.user_id, TURN_WAIT_S, keys)
         result = await check_submit(
             bot,
             who,
@@ -300,6 +308,7 @@ async def admitted(
             user=user,
             video_options=video_options,
             origin=origin,
+            settings=settings,
         )
         result.raise_for_refusal()
         yield result

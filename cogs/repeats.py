@@ -1,18 +1,18 @@
-"""A double click or a repeated reaction submits once: the member's lock on one follow-up of one job, and the job
-the same follow-up made moments ago."""
+"""A double click or a repeated reaction submits once: the member's lock on one follow-up of one job (the store's,
+so it holds when the two clicks reach two processes), and the job the same follow-up made moments ago."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Final
 
-from bot.locks import Held, KeyedLocks
 from bot.store.models import Job, JobStatus, MessageLink
 from cogs.common import FollowUp
 from cogs.i18n import t
 
 if TYPE_CHECKING:
     from bot.store import Store
+    from bot.store.locks import HeldKeys
 
 #: A second identical follow-up by the same member within this many seconds is a double click.
 DUPLICATE_WINDOW_S: Final = 15.0
@@ -32,19 +32,13 @@ def follow_up_tag(follow_up: FollowUp) -> str:
 
 
 class Repeats:
-    """Owns the locks of the follow-ups under way, by job, kind, argument and member."""
+    """Tells a member's repeated follow-up (a double click, a second reaction) from a new one."""
 
-    def __init__(self) -> None:
-        #: (job, follow-up kind, argument, member) -> the lock of that member's click on that button.
-        self._locks: KeyedLocks[tuple[str, str, str, int]] = KeyedLocks()
-
-    def claim(
-        self, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True
-    ) -> Held[tuple[str, str, str, int]]:
+    def claim(self, store: Store, job: Job, follow_up: FollowUp, user_id: int, *, wait: bool = True) -> HeldKeys:
         """The member's claim on one follow-up of one job: their double click waits for it (``acquired`` is
         False if it stayed busy too long); another member's click on the same button is a job of its own."""
-        key = (job.id, follow_up.kind.value, follow_up.arg or "", user_id)
-        return self._locks.hold(key, wait_s=DUPLICATE_WAIT_S if wait else 0.0)
+        key = f"repeat:{job.id}:{follow_up.kind.value}:{user_id}:{follow_up.arg or ''}"  # the argument last: any text
+        return store.locks.hold(key, wait_s=DUPLICATE_WAIT_S if wait else 0.0)
 
     async def recent_duplicate(self, store: Store, job: Job, follow_up: FollowUp, user_id: int) -> Job | None:
         """The job the same member made from the same follow-up on this job moments ago, if it is alive."""

@@ -6,8 +6,9 @@ in that server drop below the limit: after each final event of one of their jobs
 event (the last running job may have ended between the quota check and the enqueue), and at start
 for every member with queued jobs (so a restart loses nobody's place). Oldest first.
 
-Each member's releases run under a lock of their own, and the store moves a job out of QUEUED once
-(``claim_queued``), so concurrent events never send a job twice or let a member past their limit.
+Each member's releases run under a lock of the store's (``store.locks``: it holds across the processes on the
+store), and the store moves a job out of QUEUED once (``claim_queued``), so concurrent events, in one process or
+several, never send a job twice or let a member past their limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.acedata.errors import AceDataError
-from bot.locks import KeyedLocks
 from bot.scopes import QueuedRefusal
 from bot.store import Store
 
@@ -44,7 +44,6 @@ class QueueRunner(EventFollower):
         self._store = store
         self._limit_for = limit_for
         self._refusal = refusal
-        self._locks: KeyedLocks[int | None] = KeyedLocks()
         # Members with queued jobs: a final event of anyone else's job costs no query.
         self._waiting: set[int | None] = set()
 
@@ -78,7 +77,7 @@ class QueueRunner(EventFollower):
         Never raises for one job: a job the API refuses is failed by the engine, and the next one is tried.
         """
         released: list[str] = []
-        async with self._locks.hold(user_id):
+        async with self._store.locks.hold(f"queue:member:{user_id}"):
             for guild_id in await self._store.queue.queued_guilds(user_id):
                 try:
                     # A job without an owner (made outside Discord) has no limit to wait for.
