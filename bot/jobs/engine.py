@@ -22,6 +22,7 @@ from bot.store.models import Job, JobStatus
 from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
 from .health import EngineHealth
+from .hints import CallbackHints
 from .intake import JobIntake
 from .leases import LeaseKeeper
 from .lookups import TaskLookups
@@ -96,6 +97,9 @@ class JobEngine:
         lease = lease or Lease(new_owner_id(), DEFAULT_LEASE_S)
         self._leases = LeaseKeeper(store, self._tracked, self._submissions, self._outcomes, lease=lease, shared=shared)
         self._intake = JobIntake(store, self._submissions, lease)
+        self._hints = CallbackHints(
+            store, lambda hint: self.handle_callback(hint, forwarded=True), lambda: self._poller.stopping
+        )
         interval_s = callback_poll_interval_s if callback_url else poll_interval_s
         if shared:
             interval_s = min(interval_s, lease.seconds / 3)
@@ -135,6 +139,8 @@ class JobEngine:
             return
         self._poller.stopping = False
         adopted = await self._leases.start()
+        if self._leases.shared:
+            await self._hints.start()
         log.info(
             "job engine resuming %d running and %d unconfirmed jobs%s; polling every %g s",
             adopted.running,
@@ -153,6 +159,7 @@ class JobEngine:
         hold up a shutdown, and a cut tick loses nothing (every job it followed is still unfinished in the store).
         """
         await self._poller.stop(self._intake.senders)
+        await self._hints.stop()
         await self._leases.stop()
         await self._lookups.close()
         await self._events.drain(STOP_TIMEOUT_S)
@@ -294,12 +301,17 @@ class JobEngine:
 
     # -- callbacks, cancelling, waiting --------------------------------------------------------
 
-    async def handle_callback(self, result: TaskResult) -> bool:
+    async def handle_callback(self, result: TaskResult, *, forwarded: bool = False) -> bool:
         """Take a callback as a hint; True if its task belongs to a job. Safe to race with the poll loop.
 
         Only the task id is read: anyone who learns the callback URL can POST anything, so the job is
         finished by what the API itself says when asked (a batched lookup, at most about once a second per
         task). A task no job knows costs no API call.
+
+        On a shared store, a callback for a job another process holds is passed on to that process (a
+        signal), which looks the task up and shows the result: one process renders a job's message. A job
+        nobody holds any more (its process died) is taken over here. ``forwarded``: the hint came from
+        another process, and is not passed on again.
         """
         task_id = result.task_id
         if not task_id:
@@ -311,11 +323,17 @@ class JobEngine:
                 if in_flight:  # the submit that created it may not have saved its task id yet
                     self._submissions.hold(task_id, result)
                     log.info("callback for task %s held until its submit is saved", task_id)
+                elif self._leases.shared and not forwarded:
+                    await self._hints.pass_on(task_id)  # another process's submit may not have saved it yet
                 else:
                     log.info("callback for unknown task %s ignored", task_id)
                 return job is not None
             if job.finished:
                 log.info("job %s (task %s): late callback ignored; the job is %s", job.id, task_id, job.status)
+                return True
+            if self._leases.shared and not await self._store.leases.take_if_free(job.id, self._leases.lease):
+                if not forwarded:
+                    await self._hints.pass_on(task_id)
                 return True
             if job.status is not JobStatus.RUNNING:
                 return True

@@ -91,6 +91,17 @@ class LeaseRepository:
         )
         return changed > 0
 
+    async def take_if_free(self, job_id: str, lease: Lease) -> bool:
+        """Take one sent, unfinished job's lease if nobody holds it (it ran out, or never was); True if taken or
+        already this owner's."""
+        now = self._db.clock()
+        changed = await self._db.write(
+            f"UPDATE jobs SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3 AND {_HELD} "
+            "AND (lease_until IS NULL OR lease_until < ?4 OR lease_owner = ?1)",
+            (lease.owner, now + lease.seconds, job_id, now),
+        )
+        return changed > 0
+
     async def give_back(self, lease: Lease) -> int:
         """End every lease this owner holds at once (a clean stop), so that another process takes the jobs over
         on its next tick; returns how many."""

@@ -23,6 +23,7 @@ from .locks import StoreLocks
 from .postgres import PostgresDatabase
 from .queue import QueueRepository
 from .saved_settings import SettingsRepository
+from .signals import SignalRepository
 from .sqlite import SqliteDatabase
 from .stats import StatsRepository
 from .usage import UsageRepository
@@ -48,6 +49,7 @@ class Store:
         self.leases = LeaseRepository(db)
         self.links = LinkRepository(db)
         self.locks = StoreLocks(db)
+        self.signals = SignalRepository(db)
         self.queue = QueueRepository(db)
         self.settings = SettingsRepository(db)
         self.usage = UsageRepository(db)

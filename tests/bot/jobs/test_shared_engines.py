@@ -183,7 +183,7 @@ async def test_an_engine_that_lost_its_jobs_stops_polling_them(fleet: Fleet, emu
     assert quick.tracked_count == len(job_ids)
 
 
-async def test_a_callback_reaching_another_engine_settles_the_job_and_it_is_announced_once(
+async def test_a_callback_reaching_another_engine_is_passed_to_the_holder_which_announces_it(
     fleet: Fleet, emu: Emulator, clock: FakeClock
 ) -> None:
     owner = await fleet.add("owner")
@@ -193,15 +193,37 @@ async def test_a_callback_reaching_another_engine_settles_the_job_and_it_is_anno
     job = await owner.get(job_id)
     assert job is not None and job.task_id is not None
 
-    clock.advance(DURATION + 1)
+    emu.finish(job.task_id)  # done at the API, well within the owner's lease
     assert await other.handle_callback(TaskResult(task_id=job.task_id, success=True))
-    done = await other.wait(job_id, timeout=5)
-    await fleet.tick()
-    await asyncio.sleep(0)
+    done = await owner.wait(job_id, timeout=5)  # no tick: the hint alone brings the result
+    for engine in fleet.engines:
+        await engine.flush_events()
+
+    assert done.status is JobStatus.SUCCEEDED
+    assert len(fleet.logs[0].of(job_id, JobEventType.SUCCEEDED)) == 1, "the holder shows the result"
+    assert fleet.logs[1].of(job_id, JobEventType.SUCCEEDED) == [], "the other process shows nothing"
+    assert other.tracked_count == 0
+
+
+async def test_a_callback_for_a_job_whose_holder_died_is_taken_over_where_it_lands(
+    fleet: Fleet, emu: Emulator, clock: FakeClock
+) -> None:
+    dead = await fleet.add("dead")
+    alive = await fleet.add("alive")
+    await fleet.start()
+    job_id = await dead.submit(VIDEO)
+    job = await dead.get(job_id)
+    assert job is not None and job.task_id is not None
+
+    clock.advance(max(LEASE_S, DURATION) + 1)  # the holder stopped ticking long ago
+    assert await alive.handle_callback(TaskResult(task_id=job.task_id, success=True))
+    done = await alive.wait(job_id, timeout=5)
+    for engine in fleet.engines:
+        await engine.flush_events()
 
     assert done.status is JobStatus.SUCCEEDED
     assert fleet.announced(job_id, JobEventType.SUCCEEDED) == 1
-    assert owner.tracked_count == 0 and other.tracked_count == 0
+    assert len(fleet.logs[1].of(job_id, JobEventType.SUCCEEDED)) == 1
 
 
 async def test_a_queued_job_is_released_by_one_engine_only(fleet: Fleet, emu: Emulator) -> None:
