@@ -31,6 +31,7 @@ from bot.store import (
     JobNotFoundError,
     JobResult,
     JobStatus,
+    Lease,
     NewJob,
     QueueState,
     SavedProgress,
@@ -979,3 +980,49 @@ async def test_an_upscale_has_at_most_one_job_that_carries_out_its_chain(store: 
         await store.jobs.create_job(video("a second video", meta=JobMeta(chained_from=upscale.id)))
     other = await store.jobs.create_job(video("another upscale's video", meta=JobMeta(chained_from="elsewhere")))
     assert {job.id for job in await store.jobs.recent_jobs(limit=10)} == {upscale.id, chained.id, other.id}
+
+
+async def test_leases_are_taken_renewed_lost_and_given_back(store: Store, clock: FakeClock) -> None:
+    mine, theirs = Lease("mine", 30.0), Lease("theirs", 30.0)
+    held = await store.jobs.create_job(video("held from the start"), lease=mine)
+    orphan = await store.jobs.create_job(video("never leased"))
+    queued = await store.jobs.create_job(video("waiting", status=JobStatus.QUEUED))
+    finished = await store.jobs.create_job(video("done", status=JobStatus.SUCCEEDED), lease=mine)
+
+    taken = await store.leases.take_over(theirs)
+    assert [job.id for job in taken] == [orphan.id], "only a sent, unfinished job nobody holds is taken"
+    assert await store.leases.renew(mine) == {held.id}
+
+    clock.advance(31)  # "mine" stopped renewing; "theirs" renewed in time
+    assert await store.leases.renew(theirs) == {orphan.id}
+    assert [job.id for job in await store.leases.take_over(theirs)] == [held.id]
+    assert await store.leases.renew(mine) == set(), "a lost lease is not renewed"
+    assert await store.leases.take_if_free(held.id, mine) is False
+
+    assert await store.leases.give_back(theirs) == 2
+    assert await store.leases.take_if_free(held.id, mine) is True
+    assert {job.id for job in await store.leases.take_over(mine)} == {orphan.id}
+    holders = await store.leases.holders([held.id, orphan.id, queued.id, finished.id])
+    assert holders[queued.id] == (None, None) and holders[held.id][0] == holders[orphan.id][0] == "mine"
+
+
+async def test_a_finished_job_leaves_every_lease_and_taking_everything_ignores_leases(
+    store: Store, clock: FakeClock
+) -> None:
+    first = await store.jobs.create_job(video("one"), lease=Lease("gone", 30.0))
+    await store.jobs.mark_submitted(first.id, "task-one")
+    second = await store.jobs.create_job(video("two"), lease=Lease("gone", 30.0))
+    await store.jobs.finish_job(second.id, JobStatus.FAILED, error_code="x", error_message="y")
+
+    assert await store.leases.take_over(Lease("new", 30.0)) == [], "live leases are left alone"
+    alone = await store.leases.take_over(Lease("new", 30.0), everything=True)
+    assert [job.id for job in alone] == [first.id]
+    assert await store.leases.renew(Lease("gone", 30.0)) == set()
+
+
+async def test_a_queued_job_claimed_for_sending_is_leased_to_its_sender(store: Store) -> None:
+    queued = await store.jobs.create_job(video("waiting", status=JobStatus.QUEUED))
+    claimed = await store.queue.claim_queued(queued.id, lease=Lease("sender", 30.0))
+    assert claimed is not None and claimed.status is JobStatus.SUBMITTING
+    assert await store.queue.claim_queued(queued.id, lease=Lease("late", 30.0)) is None
+    assert (await store.leases.holders([queued.id]))[queued.id][0] == "sender"
