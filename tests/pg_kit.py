@@ -11,14 +11,14 @@ first time a selected test asks for it, once per session (a couple of seconds), 
 
 Where the server comes from:
 
-- ``MJBOT_TEST_POSTGRES_URL`` set: that server (a URL of a database its user may run ``CREATE DATABASE`` from,
+- ``PG_TESTS_URL`` set: that server (a URL of a database its user may run ``CREATE DATABASE`` from,
   e.g. ``postgresql://postgres:secret@127.0.0.1:5432/postgres``); nothing is started.
-- Otherwise a new cluster in a temporary folder, made with the server programs in ``MJBOT_TEST_PG_BIN`` if set, else
+- Otherwise a new cluster in a temporary folder, made with the server programs in ``PG_TESTS_BIN`` if set, else
   the newest ``/usr/lib/postgresql/*/bin`` (Debian's packages), else ``initdb`` and ``pg_ctl`` on the PATH. It
   listens on a free loopback port with trust authentication, runs without fsync, and is stopped and deleted at the
   end. PostgreSQL refuses to run as root, so under root the programs run as the ``postgres`` system user.
 
-When no server can be had, the tests that need one are skipped with the reason; with ``MJBOT_REQUIRE_POSTGRES=1``
+When no server can be had, the tests that need one are skipped with the reason; with ``PG_TESTS_REQUIRED=1``
 (as CI sets) they fail instead, and so does any ``postgres`` test that is skipped for another reason.
 """
 
@@ -45,9 +45,9 @@ import pytest
 
 T = TypeVar("T")
 
-URL_ENV = "MJBOT_TEST_POSTGRES_URL"
-BIN_ENV = "MJBOT_TEST_PG_BIN"
-REQUIRE_ENV = "MJBOT_REQUIRE_POSTGRES"
+URL_ENV = "PG_TESTS_URL"
+BIN_ENV = "PG_TESTS_BIN"
+REQUIRE_ENV = "PG_TESTS_REQUIRED"
 MARKER = "postgres"
 #: The fixtures that make a test a postgres test.
 FIXTURES = frozenset({"postgres_server", "postgres_url"})
@@ -67,7 +67,7 @@ def required() -> bool:
 
 
 def find_bin_dir() -> Path:
-    """The folder with ``initdb`` and ``pg_ctl``: ``MJBOT_TEST_PG_BIN``, the newest Debian one, or the PATH's."""
+    """The folder with ``initdb`` and ``pg_ctl``: ``PG_TESTS_BIN``, the newest Debian one, or the PATH's."""
     override = os.environ.get(BIN_ENV)
     if override:
         folder = Path(override)

@@ -120,8 +120,8 @@ def test_when_required_a_missing_server_fails_the_run_and_says_why(tmp_path: Pat
     done = _run_without_server(tmp_path, require=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 failed, 1 passed, 1 error" in done.stdout
-    assert "PostgreSQL is required (MJBOT_REQUIRE_POSTGRES=1) but could not start" in done.stdout
+    assert "PostgreSQL is required (PG_TESTS_REQUIRED=1) but could not start" in done.stdout
     assert "has no initdb or pg_ctl" in done.stdout
     # A postgres test skipped for any other reason fails too, naming that reason.
-    assert "a postgres test was skipped although MJBOT_REQUIRE_POSTGRES=1 requires PostgreSQL" in done.stdout
+    assert "a postgres test was skipped although PG_TESTS_REQUIRED=1 requires PostgreSQL" in done.stdout
     assert "the feature under test is switched off" in done.stdout
