@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class Services:
     emulator: Emulator | None = None
     web: WebServer | None = None
     owner: StoreOwner | None = None
+    #: When the services were opened (Unix seconds): the bot's uptime.
+    started_at: float = field(default_factory=time.time)
 
     @classmethod
     async def open(

@@ -20,10 +20,11 @@ from discord.ext import commands
 
 from bot.costs import cost_of
 from bot.jobs import JobEvent, JobEventType
+from bot.jobs.incidents import Incident
 from bot.settings import load_guild_settings
 from bot.store.models import Job
 from bot.text import shorten
-from cogs.i18n import LocaleLike, Phrase, audit_locale, catalog, t
+from cogs.i18n import LocaleLike, Msg, Phrase, audit_locale, catalog, t
 from cogs.ui import job_title
 from cogs.ui.render import fit_escaped
 
@@ -50,6 +51,8 @@ MESSAGE_CHARS: Final = 500
 STOP_WAIT_S: Final = 5.0
 
 COLOURS: Final[dict[str, discord.Colour]] = {
+    "incident": discord.Colour.orange(),
+    "incident_end": discord.Colour.green(),
     "submit": discord.Colour.blurple(),
     "cancel": discord.Colour.light_grey(),
     "refusal": discord.Colour.red(),
@@ -89,15 +92,21 @@ class AuditLog(commands.Cog):
         #: (server, channel) whose failure was logged; cleared when a post there gets through.
         self._warned: set[tuple[int, int]] = set()
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_health: Callable[[], None] | None = None
         self._pending: set[asyncio.Task[bool]] = set()
 
     async def cog_load(self) -> None:
-        self._unsubscribe = self.bot.services.engine.subscribe(self._on_job_event)
+        engine = self.bot.services.engine
+        self._unsubscribe = engine.subscribe(self._on_job_event)
+        self._unsubscribe_health = engine.api_health.subscribe(self._on_incident)
 
     async def cog_unload(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unsubscribe_health is not None:
+            self._unsubscribe_health()
+            self._unsubscribe_health = None
         if self._pending:
             await asyncio.wait(set(self._pending), timeout=STOP_WAIT_S)
 
@@ -178,6 +187,14 @@ class AuditLog(commands.Cog):
             problem,
         )
 
+    # -- provider incidents -----------------------------------------------------------------------------
+
+    def _on_incident(self, incident: Incident) -> None:
+        """One post in every server of this process when an incident starts, and one when it ends."""
+        kind = "incident_end" if incident.ended_at is not None else "incident"
+        for guild in self.bot.guilds:
+            self.post_soon(guild.id, kind, actor_id=None, text=incident_text(incident))
+
     # -- job events -------------------------------------------------------------------------------------
 
     async def _on_job_event(self, event: JobEvent) -> None:
@@ -194,6 +211,14 @@ class AuditLog(commands.Cog):
         elif event.type is JobEventType.FAILED and is_refusal(job):
             text = refusal_text(job, locale=locale)
             await self.post(job.guild_id, "refusal", actor_id=job.user_id, job_id=job.id, text=text)
+
+
+def incident_text(incident: Incident) -> Phrase:
+    """What an incident post says: new jobs paused (and why), or resumed after how long."""
+    if incident.ended_at is not None:
+        minutes = max(1, round((incident.ended_at - incident.started_at) / 60))
+        return Msg("audit.incident_end", {"minutes": minutes})
+    return Msg("audit.incident", {"reason": shorten(incident.reason, MESSAGE_CHARS)})
 
 
 def is_refusal(job: Job) -> bool:

@@ -23,6 +23,7 @@ from bot.acedata.errors import (
     InvalidTokenError,
     RateLimitError,
 )
+from bot.jobs.incidents import ProviderUnavailableError
 from bot.options import InputError
 from bot.store import JobNotFoundError
 from cogs.common import UserFacingError
@@ -96,6 +97,8 @@ def describe(error: BaseException, *, context: str = "", now: float | None = Non
         wait_s = error.retry_after if error.retry_after and error.retry_after > 0 else DEFAULT_RETRY_S
         at = int((now if now is not None else time.time()) + wait_s + 0.999)
         return t(locale, "errors.rate_limited", at=at)
+    if isinstance(error, ProviderUnavailableError):
+        return t(locale, "errors.provider_incident")
     if isinstance(error, InvalidTokenError):
         log.error("the API rejected the bot's token (%s): %s; set a valid [acedata] token", context, error)
         return t(locale, "errors.bad_token")

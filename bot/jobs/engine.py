@@ -23,6 +23,7 @@ from . import reconcile
 from .events import EventDispatcher, EventHandler, JobEventType
 from .health import EngineHealth
 from .hints import CallbackHints
+from .incidents import ApiHealth, ProviderUnavailableError
 from .intake import JobIntake
 from .leases import LeaseKeeper
 from .lookups import TaskLookups
@@ -76,6 +77,8 @@ class JobEngine:
         self._job_timeout_s = job_timeout_s
         self._cost = cost
         self._tracked = TrackedJobs()
+        #: The API's health as this engine sees it; an incident stops new jobs (``ProviderUnavailableError``).
+        self.api_health = ApiHealth(clock)
         self._events = EventDispatcher()
         self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
         self._lookups = TaskLookups(
@@ -92,6 +95,7 @@ class JobEngine:
             job_timeout_s=job_timeout_s,
             grace_s=reconcile_grace_s,
             units=self.units_of,
+            health=self.api_health,
         )
         self._unconfirmed = self._submissions.unconfirmed
         lease = lease or Lease(new_owner_id(), DEFAULT_LEASE_S)
@@ -109,6 +113,7 @@ class JobEngine:
             self._submissions,
             self._outcomes,
             self._leases,
+            self.api_health,
             interval_s=interval_s,
             job_timeout_s=job_timeout_s,
             batch_size=max(1, batch_size),
@@ -207,7 +212,10 @@ class JobEngine:
         A refusal (400, 401, 403, 429 after retries, no connection) fails the job and is raised. A
         failure after which a task may exist (5xx, a timeout, a connection lost mid-request) leaves
         the job unconfirmed and is raised, unless reconciling finds the task at once.
+
+        While the API is in an incident (``api_health``), nothing is written or sent: ``ProviderUnavailableError``.
         """
+        self._refuse_during_incident()
         job = await self._intake.create(
             request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta
         )
@@ -216,6 +224,13 @@ class JobEngine:
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
         await self._intake.send(job, request)
         return job.id
+
+    def _refuse_during_incident(self) -> None:
+        if self.api_health.incident is not None:
+            raise ProviderUnavailableError(
+                "Ace Data Cloud has been failing for a few minutes; new jobs are not sent until it answers again, "
+                "and nothing was charged"
+            )
 
     async def enqueue(
         self,
@@ -268,9 +283,12 @@ class JobEngine:
     async def release(self, job_id: str) -> bool:
         """Send a queued job, on its own row (QUEUED -> SUBMITTING -> RUNNING, announced by SUBMITTED).
 
-        Returns False if the job is not queued (any more): released already, cancelled, unknown.
+        Returns False if the job is not queued (any more): released already, cancelled, unknown; and while
+        the API is in an incident (the job stays queued, and is released once it answers again).
         Errors are those of ``submit``: a refusal fails the job and is raised.
         """
+        if self.api_health.incident is not None:
+            return False
         job = await self._store.queue.claim_queued(job_id, lease=self._leases.lease)
         if job is None:
             return False

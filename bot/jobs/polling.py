@@ -15,6 +15,7 @@ from bot.acedata.errors import AceDataError
 from bot.acedata.models import TaskRecord
 
 from .health import PollRecord, count_api_call, counting_api_calls
+from .incidents import PROBE_TASK_ID, ApiHealth, Call
 from .leases import LeaseKeeper
 from .outcomes import JobOutcomes
 from .submission import Submissions
@@ -43,6 +44,7 @@ class Poller:
         submissions: Submissions,
         outcomes: JobOutcomes,
         leases: LeaseKeeper,
+        health: ApiHealth,
         *,
         interval_s: float,
         job_timeout_s: float,
@@ -55,6 +57,7 @@ class Poller:
         self._submissions = submissions
         self._outcomes = outcomes
         self._leases = leases
+        self.health = health
         self.interval_s = interval_s
         self._job_timeout_s = job_timeout_s
         self._batch_size = batch_size
@@ -114,6 +117,8 @@ class Poller:
         for job_id in self._submissions.due(MAX_RECONCILES_PER_TICK):
             await self._submissions.reconcile(job_id)
         task_ids = self._tracked.task_ids()
+        if not task_ids and self.health.probe_due():  # nothing to poll says whether the API is back: ask it
+            await self._fetch([PROBE_TASK_ID], call="probe")
         size = self._batch_size
         answers = await asyncio.gather(*(self._fetch(task_ids[i : i + size]) for i in range(0, len(task_ids), size)))
         records = [record for answer in answers if answer is not None for record in answer]
@@ -121,13 +126,15 @@ class Poller:
         await self._outcomes.expire(self._job_timeout_s)
         self.record.polled(all(answer is not None for answer in answers))
 
-    async def _fetch(self, task_ids: Sequence[str]) -> list[TaskRecord] | None:
+    async def _fetch(self, task_ids: Sequence[str], *, call: Call = "poll") -> list[TaskRecord] | None:
         async with self._batches:
             count_api_call()
+            began = time.monotonic()
             try:
                 with self.record.waiting_on_api():
                     found = await self._client.retrieve_batch(task_ids)
             except AceDataError as error:
+                self.health.failed(call, time.monotonic() - began, error)
                 self.record.failed(str(error))
                 log.warning("poll of %d running jobs failed: %s; trying again next tick", len(task_ids), error)
                 return None
@@ -135,6 +142,7 @@ class Poller:
                 self.record.failed(repr(error))
                 log.exception("poll of %d running jobs failed unexpectedly; trying again next tick", len(task_ids))
                 return None
+        self.health.succeeded(call, time.monotonic() - began)
         return list(found.values())
 
     async def _run(self) -> None:

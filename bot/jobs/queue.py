@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 #: The running-jobs limit of (guild id, user id); guild id None is direct messages; None means no limit.
 LimitFor = Callable[[int | None, int], Awaitable[int | None]]
-#: How long ``stop`` waits for releases under way before it cancels them.
 
 
 class QueueRunner(EventFollower):
@@ -52,6 +51,11 @@ class QueueRunner(EventFollower):
         if self._unsubscribe is not None:
             return
         self._unsubscribe = self._engine.subscribe(self.handle_event)
+        self._catch_up_after_incidents(self._engine.api_health)
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Release what can run now for every member with queued jobs (at start, and after an incident)."""
         owners = await self._store.queue.queued_owners()
         self._waiting.update(user_id for user_id, _ in owners)
         if owners:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from bot.store.models import Job, JobStatus
 from . import reconcile as rules
 from .events import JobEventType
 from .health import count_api_call
+from .incidents import ApiHealth
 from .outcomes import JobOutcomes
 from .tracking import TrackedJobs
 
@@ -83,6 +85,7 @@ class Submissions:
         job_timeout_s: float,
         grace_s: float,
         units: Callable[[Job], float],
+        health: ApiHealth,
     ) -> None:
         self._client = client
         self._store = store
@@ -97,6 +100,8 @@ class Submissions:
         self._job_timeout_s = job_timeout_s
         self._grace_s = grace_s
         self._units = units
+        #: The API's health as this process sees it (every submit is an observation).
+        self.health = health
         self.unconfirmed: dict[str, float] = {}
         self.in_flight: set[str] = set()
         self._reconciling: set[str] = set()
@@ -136,9 +141,11 @@ class Submissions:
         """Send ``job`` and track it; a refusal fails the job, anything unclear leaves it unconfirmed."""
         self.in_flight.add(job.id)
         count_api_call()
+        began = time.monotonic()
         try:
             receipt = await self._client.submit(request, callback_url=self._callback_url)
         except AceDataError as error:
+            self.health.failed("submit", time.monotonic() - began, error)
             self.in_flight.discard(job.id)
             if rules.is_ambiguous(error):
                 log.warning("job %s (task unknown): submit failed but a task may exist: %s", job.id, error)
@@ -152,6 +159,7 @@ class Submissions:
             self.in_flight.discard(job.id)
             self.unconfirmed[job.id] = self._clock()
             raise
+        self.health.succeeded("submit", time.monotonic() - began)
         # The API has taken it (and charged for it): save the task id even if our caller goes away.
         await asyncio.shield(self.adopt(job, receipt.task_id))
 
@@ -219,10 +227,12 @@ class Submissions:
             return False
         after, before = rules.search_window(job, job_timeout_s=self._job_timeout_s, now=now)
         count_api_call()
+        began = time.monotonic()
         try:
             with self.api_wait():
                 records = await self._client.search_tasks(created_after=after, created_before=before)
         except AceDataError as error:
+            self.health.failed("poll", time.monotonic() - began, error)
             search = self._searches.setdefault(job.id, _Search(deadline))
             search.failures += 1
             search.error = error
@@ -244,6 +254,7 @@ class Submissions:
                     "job %s (task unknown): the task search failed (%s); trying again in %.0f s", job.id, error, pause
                 )
             return False
+        self.health.succeeded("poll", time.monotonic() - began)
         self._searches.pop(job.id, None)
         found: TaskRecord | None = None
         for record in rules.candidates(job, records):

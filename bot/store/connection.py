@@ -75,6 +75,7 @@ class Database(Protocol):
         """Open a transaction (``async with db.transaction() as tx``)."""
         ...
 
-    async def snapshot(self, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
-        """Run read-only statements on one consistent snapshot, without holding up the writers."""
+    async def snapshot(self, reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Run read-only statements (each with its parameters) on one consistent snapshot, without holding up
+        the writers."""
         ...

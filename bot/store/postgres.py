@@ -244,12 +244,14 @@ class PostgresDatabase:
             async with pool.acquire() as conn, conn.transaction():
                 yield PostgresTransaction(conn)
 
-    async def snapshot(self, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
+    async def snapshot(self, reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """Run read-only statements on one snapshot (a repeatable-read, read-only transaction)."""
         pool = self._live()
         with self._errors():
             async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                return [[tuple(record) for record in await conn.fetch(translate(sql), *params)] for sql in statements]
+                return [
+                    [tuple(record) for record in await conn.fetch(translate(sql), *params)] for sql, params in reads
+                ]
 
     async def connect(self) -> Any:
         """A connection of its own, outside the pool, for state that lasts as long as a session (the store's advisory

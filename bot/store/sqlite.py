@@ -307,14 +307,14 @@ class SqliteDatabase:
                     await migrations.rollback_quietly(conn)
                     raise
 
-    async def snapshot(self, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
+    async def snapshot(self, reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         """Run read-only statements on one snapshot, beside the main connection, in a worker thread.
 
         For long reads (statistics): in that time neither the event loop nor the engine's writes wait
         for them (WAL lets a reader work beside the writer).
         """
         self._live()  # a closed store says so here, not in the worker thread
-        return await asyncio.to_thread(_read_snapshot, self._path, statements, params)
+        return await asyncio.to_thread(_read_snapshot, self._path, reads)
 
 
 class SqliteTransaction:
@@ -343,14 +343,14 @@ def _constraint(error: sqlite3.IntegrityError) -> ConstraintError:
     return ConstraintError(_CONSTRAINTS.get(getattr(error, "sqlite_errorname", ""), "other"), str(error))
 
 
-def _read_snapshot(path: Path, statements: Sequence[str], params: Sequence[Any]) -> list[list[Row]]:
+def _read_snapshot(path: Path, reads: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         with contextlib.closing(
             sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         ) as conn:
             conn.execute("BEGIN")  # one snapshot for every statement
-            results = [conn.execute(sql, params).fetchall() for sql in statements]
+            results = [conn.execute(sql, params).fetchall() for sql, params in reads]
             conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read from {path}: {exc}") from exc

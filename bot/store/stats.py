@@ -113,6 +113,37 @@ class GuildStats:
         return [(day.day, day.succeeded, day.failed) for day in self.days]
 
 
+_LOAD: Final = """
+SELECT CASE WHEN guild_id = ?1 THEN 1 ELSE 0 END AS here, status, COUNT(*)
+FROM jobs INDEXED BY jobs_unfinished WHERE status IN ('queued', 'submitting', 'running') GROUP BY here, status
+"""
+# Jobs that finished since ?1 were created at most a job timeout before (?2): the created_at bound lets the
+# jobs_created index find them without reading every job the store ever had.
+_DURATIONS: Final = (
+    "SELECT finished_at - coalesce(submitted_at, created_at) FROM jobs "
+    "WHERE created_at >= ?2 AND finished_at >= ?1 AND status = 'succeeded'"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Load:
+    """Jobs under way now, in one server and in all (every process of the store), and how long jobs took lately."""
+
+    running_here: int
+    queued_here: int
+    running: int
+    queued: int
+    #: Seconds from submit to result of the jobs that succeeded in the window.
+    durations_s: tuple[float, ...]
+
+    def duration(self, fraction: float) -> float | None:
+        """The ``fraction`` quantile (0.5: the median) of the durations, or None without any."""
+        if not self.durations_s:
+            return None
+        ordered = sorted(self.durations_s)
+        return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
 class StatsRepository:
     """The statistics of a server's jobs over a window."""
 
@@ -123,8 +154,23 @@ class StatsRepository:
         """The server's jobs created at or after ``since`` and before ``until`` (default: now)."""
         self._db.ensure_open()
         end = self._db.clock() if until is None else until
-        results = await self._db.snapshot((_PER_USER, _WAITS, _REASONS, _PER_DAY), (guild_id, since, end))
+        window = (guild_id, since, end)
+        results = await self._db.snapshot([(sql, window) for sql in (_PER_USER, _WAITS, _REASONS, _PER_DAY)])
         return _assemble(guild_id, since, end, *results)
+
+    async def load(self, guild_id: int, since: float, *, oldest_created: float) -> Load:
+        """The jobs under way (here and everywhere) and the durations of jobs that succeeded since ``since``;
+        ``oldest_created`` bounds how long before ``since`` such a job may have been created."""
+        counts, durations = await self._db.snapshot([(_LOAD, (guild_id,)), (_DURATIONS, (since, oldest_created))])
+        tally: dict[tuple[int, str], int] = {(int(here), status): int(number) for here, status, number in counts}
+        running = ("submitting", "running")
+        return Load(
+            running_here=sum(tally.get((1, status), 0) for status in running),
+            queued_here=tally.get((1, "queued"), 0),
+            running=sum(number for (_, status), number in tally.items() if status in running),
+            queued=sum(number for (_, status), number in tally.items() if status == "queued"),
+            durations_s=tuple(float(row[0]) for row in durations),
+        )
 
 
 def _assemble(

@@ -21,7 +21,7 @@ from bot.settings import BUTTON_POLICIES, GuildSettings
 from cogs.common import UserFacingError
 from cogs.i18n import LocaleLike, Words, interaction_locale, msg, t
 
-from . import render, stats
+from . import render, stats, status
 from .editor import NO_MENTIONS, AdminGroup, SettingsEditor, guild_id_of
 from .groups import AuditChannelGroup, ChannelsGroup, ModeratorRolesGroup, UsersGroup, WordFilterGroup
 from .jobs import CANCELS, AdminCancelButton, ModeratorCancel, show_jobs
@@ -173,6 +173,21 @@ class AdminCog(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    @admin.command(name="status", description="How the bot and the video service are doing now")
+    async def status(self, interaction: discord.Interaction[MJBot]) -> None:
+        guild_id = guild_id_of(interaction)
+        services = self.bot.services
+        now = time.time()
+        since = now - status.DURATION_WINDOW_S
+        load = await services.store.stats.load(guild_id, since, oldest_created=since - services.engine.job_timeout_s)
+        embed = status.status_embed(
+            services.engine.api_health.view(),
+            load,
+            uptime_s=now - services.started_at,
+            locale=interaction_locale(interaction),
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # -- everything at once ---------------------------------------------------------------------------------
 

@@ -145,6 +145,7 @@ def every_subcommand(kit: Kit, role: FakeRole) -> dict[str, dict[str, Any]]:
         "audit-channel clear": {},
         "jobs": {},
         "stats": {"days": 3},
+        "status": {},
         "settings": {},
     }
 
