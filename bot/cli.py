@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot import __version__, cli_followups, cli_jobs, cli_store, cli_users
+from bot.acedata.models import GRID_SIZE
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.startup import StartupError, listen_error
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     extend = sub.add_parser("extend", parents=[new_job], help="extend one clip of a finished video job")
     extend.add_argument("job", metavar="JOB", help="the job id that `mjbot jobs` shows")
-    extend.add_argument("--index", type=int, required=True, metavar="N", help="which clip, 1 to 4")
+    extend.add_argument("--index", type=int, required=True, metavar="N", help=f"which clip, 1 to {GRID_SIZE}")
     extend.add_argument("--prompt", help="a new prompt for the extension (default: the job's prompt)")
     cli_followups.add_parsers(sub, new_job)  # reroll, animate, upscale, vary, zoom, pan
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.acedata.models import ApiRequest
+from bot.acedata.models import GRID_SIZE, ApiRequest
 from bot.config import Config
 from bot.followups import (
     Action,
@@ -36,7 +36,8 @@ from bot.store.store import is_url
 COMMANDS: Final = ("reroll", "animate", "upscale", "vary", "zoom", "pan")
 #: How long a finished upscale's command waits for the video its chain submits.
 CHAIN_WAIT_S: Final = 30.0
-_INDEXES: Final = ("1", "2", "3", "4")
+_INDEXES: Final = tuple(str(index) for index in range(1, GRID_SIZE + 1))
+_INDEX_HELP: Final = f"the image of a grid, 1 to {GRID_SIZE}"
 _ZOOMS: Final = {"2": "zoom_out_2x", "1.5": "zoom_out_1_5x"}
 
 
@@ -50,15 +51,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser], new_jo
 
     command("reroll", "make a finished job again: the same video, or a new grid")
     animate = command("animate", "make a video of an upscaled image, or (--index) of one image of a grid")
-    animate.add_argument("--index", type=int, choices=range(1, 5), metavar="N", help="the image of a grid, 1 to 4")
+    animate.add_argument("--index", type=int, choices=range(1, GRID_SIZE + 1), metavar="N", help=_INDEX_HELP)
     animate.add_argument("--motion", choices=("low", "high"), help="replaces any --motion of the prompt")
     upscale = command("upscale", "upscale one image of a grid (--index), or an upscaled image again (--kind)")
     which = upscale.add_mutually_exclusive_group(required=True)
-    which.add_argument("--index", choices=_INDEXES, metavar="N", help="the image of a grid, 1 to 4")
+    which.add_argument("--index", choices=_INDEXES, metavar="N", help=_INDEX_HELP)
     which.add_argument("--kind", choices=("2x", "4x"), help="the size of an upscaled image's upscale")
     vary = command("vary", "variations of one image of a grid (--index), or of an upscaled image (--strength)")
     how = vary.add_mutually_exclusive_group(required=True)
-    how.add_argument("--index", choices=_INDEXES, metavar="N", help="the image of a grid, 1 to 4")
+    how.add_argument("--index", choices=_INDEXES, metavar="N", help=_INDEX_HELP)
     how.add_argument("--strength", choices=("subtle", "strong"), help="how far an upscaled image's variations go")
     zoom = command("zoom", "zoom out of an upscaled image")
     zoom.add_argument("--factor", choices=tuple(_ZOOMS), required=True, help="how far to zoom out")
@@ -176,8 +177,9 @@ def next_steps(job: Job, again: str = "") -> list[str]:
     return lines
 
 
-async def chained_video(store: Store, job: Job, out: TextIO, *, wait_s: float = CHAIN_WAIT_S) -> str | None:
-    """The video that an upscale made by ``mjbot animate --index`` leads to, once its chain has submitted it."""
+async def wait_for_chained_video(store: Store, job: Job, out: TextIO, *, wait_s: float = CHAIN_WAIT_S) -> str | None:
+    """Wait for the chain to submit the video an upscale made by ``mjbot animate --index`` asks for; its job id
+    (None when the job asks for none, or the chain has not submitted it within ``wait_s``)."""
     if job.meta.then_animate is None or job.status is not JobStatus.SUCCEEDED:
         return None
     print(f"Job {job.id} upscaled the image; its video follows.", file=out)

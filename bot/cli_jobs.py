@@ -98,7 +98,7 @@ async def _send(
         args.following = job_id
         print(f"Job {job_id} submitted.", file=out)
         job = await follow(services.engine, job_id, out)
-        video_id = await cli_followups.chained_video(services.store, job, out) if job is not None else None
+        video_id = await cli_followups.wait_for_chained_video(services.store, job, out) if job is not None else None
         if video_id is not None:  # ``mjbot animate --index``: the upscale's chain made the video
             args.following = video_id
             job = await follow(services.engine, video_id, out)

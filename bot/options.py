@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from bot.acedata.models import (
+    GRID_SIZE,
     IMAGINE_MODES,
     RESOLUTIONS,
     VIDEO_MODES,
@@ -26,7 +27,6 @@ from bot.text import strip_invisible
 #: hundred words stop adding anything, and Discord shows at most 4,096 characters in an embed.
 MAX_PROMPT_CHARS = 2000
 MAX_URL_CHARS = 2048
-CLIPS_PER_VIDEO = 4
 
 
 class InputError(ValueError):
@@ -129,11 +129,11 @@ def extend_request(
     video_id: str, clip: int, *, prompt: str | None, mode: str = "fast", resolution: str | None = None
 ) -> VideoExtend:
     """``clip`` is 1-based, as users count; the API's ``video_index`` is 0-based."""
-    if not 1 <= clip <= CLIPS_PER_VIDEO:
+    if not 1 <= clip <= GRID_SIZE:
         raise InputError(
-            f"Pick a clip from 1 to {CLIPS_PER_VIDEO}, got {clip}.",
+            f"Pick a clip from 1 to {GRID_SIZE}, got {clip}.",
             key="input.clip_range",
-            params={"limit": CLIPS_PER_VIDEO, "clip": clip},
+            params={"limit": GRID_SIZE, "clip": clip},
         )
     text = clean_prompt(prompt) if prompt and prompt.strip() else None
     return VideoExtend(

@@ -1,7 +1,9 @@
 """Reactions on a job's message, as in Midjourney: 1️⃣-4️⃣ extend a clip, 🔄 reroll, ❌ cancel or delete, ✉️ DM.
 
 They work on every message the store links to a job, before or after a restart, and follow the same
-rules as the buttons (``FollowUps.run_reaction``). Other reactions and other messages are left alone.
+rules as the buttons (``FollowUps.run_reaction``): a number or 🔄 acts only where the job's result offers
+that follow-up (``bot.followups.offered``, which its buttons show too). Other reactions, reactions on a
+result that does not offer them, and other messages are left alone: they may be only votes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import TYPE_CHECKING, Final
 import discord
 from discord.ext import commands
 
-from bot.store.models import Job, JobKind, JobStatus
+from bot.followups import allows
+from bot.store.models import Job
 from cogs.common import FollowUp, FollowUpKind
+from cogs.plans import action_for
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -42,10 +46,11 @@ def follow_up_for(emoji: discord.PartialEmoji, job: Job) -> FollowUp | None:
     if found is None:
         return None
     kind, arg = found
-    # Numbers are common votes; they extend only a finished video, and mean nothing on anything else.
-    if kind is FollowUpKind.EXTEND and (job.kind is not JobKind.VIDEO or job.status is not JobStatus.SUCCEEDED):
+    follow_up = FollowUp(kind, job.id, arg)
+    # Numbers and 🔄 are common votes too: they act only where the result offers what they ask for.
+    if kind in (FollowUpKind.EXTEND, FollowUpKind.REROLL) and not allows(job, action_for(follow_up)):
         return None
-    return FollowUp(kind, job.id, arg)
+    return follow_up
 
 
 class ReactionsCog(commands.Cog):

@@ -22,6 +22,9 @@ VIDEO_MODES: tuple[VideoMode, ...] = ("fast", "turbo")
 IMAGINE_MODES: tuple[ImagineMode, ...] = ("fast", "relax", "turbo")
 RESOLUTIONS: tuple[Resolution, ...] = ("480p", "720p")
 
+#: Midjourney makes four of each: the images of a grid and the clips of a video, numbered 1 to 4 as members count.
+GRID_SIZE: Final = 4
+
 #: Follow-ups offered on a grid (generate, variationN, reroll).
 GRID_ACTIONS: tuple[str, ...] = (
     "upscale1",

@@ -14,15 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from bot.acedata.models import ApiRequest
-from bot.options import CLIPS_PER_VIDEO
+from bot.acedata.models import GRID_SIZE, ApiRequest
 from bot.store import EMPTY_META, JobMeta
 
 #: Midjourney extends a video at most four times (about 21 s in all).
 MAX_EXTENDS: Final = 4
 _NUMBER: Final = re.compile(r"[1-9][0-9]{0,2}")
-#: The images of a grid, numbered as members count them.
-GRID_IMAGES: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +39,9 @@ class Reroll:
 class Animate:
     """Make a video of an image.
 
-    ``image`` None animates the job's own (upscaled) image; 1 to 4 upscales that image of a grid first, and
-    the video follows once the upscale succeeds. ``motion`` ("low" or "high") replaces any ``--motion`` of the
-    prompt; None keeps the motion of the job's video options (and else the prompt's own).
+    ``image`` None animates the job's own (upscaled) image; 1 to ``GRID_SIZE`` upscales that image of a grid
+    first, and the video follows once the upscale succeeds. ``motion`` ("low" or "high") replaces any
+    ``--motion`` of the prompt; None keeps the motion of the job's video options (and else the prompt's own).
     """
 
     image: int | None = None
@@ -76,6 +73,10 @@ class RefusalCode(enum.StrEnum):
     ANIMATE_GRID = "animate_grid"
     PICK_IMAGE = "pick_image"
     GRID_UNFINISHED = "grid_unfinished"
+    JOB_UNFINISHED = "job_unfinished"
+    PROMPT_EMPTY = "prompt_empty"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    PROMPT_EXPANDS = "prompt_expands"
 
 
 #: The English words of each refusal, for a front end without a language of its own (the CLI).
@@ -93,8 +94,17 @@ _ENGLISH: Final[Mapping[RefusalCode, str]] = {
     RefusalCode.PICK_MOTION: "Pick low or high motion.",
     RefusalCode.ANIMATE_UNFINISHED: "This image is not finished yet; animate it once it is.",
     RefusalCode.ANIMATE_GRID: "Animate works on one image: pick one of the grid first.",
-    RefusalCode.PICK_IMAGE: "Pick an image from 1 to 4.",
+    RefusalCode.PICK_IMAGE: "Pick an image from 1 to {limit}.",
     RefusalCode.GRID_UNFINISHED: "This grid is not finished yet; animate an image once it is.",
+    RefusalCode.JOB_UNFINISHED: "This job is not finished yet; try again once it is.",
+    RefusalCode.PROMPT_EMPTY: "The prompt is empty: describe what should happen, for example `waves crash on rocks`.",
+    RefusalCode.PROMPT_TOO_LONG: (
+        "The prompt is {length} characters long; the limit is {limit}. Shorten it and try again."
+    ),
+    RefusalCode.PROMPT_EXPANDS: (
+        "The prompt reads as {length} characters once its ligatures and special symbols are spelled out (some count "
+        "as several letters); the limit is {limit}. Write them as plain letters, or shorten the prompt."
+    ),
 }
 
 
@@ -122,7 +132,7 @@ class Refusal:
         return _ENGLISH[self.code].format(**self.params)
 
 
-def pick_clip(limit: int = CLIPS_PER_VIDEO) -> Refusal:
+def pick_clip(limit: int = GRID_SIZE) -> Refusal:
     """A clip number the video does not have (it has ``limit`` clips)."""
     return Refusal(RefusalCode.PICK_CLIP, {"limit": limit})
 

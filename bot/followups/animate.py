@@ -1,5 +1,6 @@
 """Animate: a video of an image result, by 🎬 Animate on an upscaled image, or by Animate N on a grid (the
-image is upscaled first, and :class:`bot.jobs.ChainRunner` submits the video once the upscale succeeds).
+image is upscaled first, and :class:`bot.jobs.ChainRunner` submits the video :func:`plan_chained_video` plans once
+the upscale succeeds).
 
 One rule makes both videos' prompts: the motion chosen (a click on "Animate (Low motion)", or the
 ``--motion`` of /video kept in the grid's video options) replaces any ``--motion`` the prompt has, and
@@ -18,14 +19,15 @@ import re
 from typing import Final
 
 from bot import frames
-from bot.acedata.models import ImagineAction, VideoGenerate
+from bot.acedata.models import GRID_SIZE, ImagineAction, VideoGenerate
 from bot.store import JobMeta, VideoOptions
 from bot.store.meta import MOTIONS, Motion
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import strip_invisible
 
-from .actions import GRID_IMAGES, Animate, Plan, Refusal, RefusalCode
+from .actions import Animate, Plan, Refusal, RefusalCode
 from .defaults import imagine_mode, video_options
+from .offers import is_single_image
 
 _MOTION_PARAM: Final = re.compile(r"(?<!\S)--motion(?:[\s=]+(?!--)\S+)?(?=\s|$)", re.IGNORECASE)
 _BATCH_PARAM: Final = re.compile(r"(?<!\S)--bs(?:[\s=]+(?!--)\S+)?(?=\s|$)", re.IGNORECASE)
@@ -82,14 +84,14 @@ def plan_animate(job: Job, action: Animate) -> Plan | Refusal:
     request = video_of(job, options, motion)
     if request is None:
         return Refusal(RefusalCode.ANIMATE_UNFINISHED)
-    if "upscale1" in job.actions:
+    if not is_single_image(job):
         return Refusal(RefusalCode.ANIMATE_GRID)
     return Plan(request, JobMeta(motion=motion, video_options=options, frames=frames.animated_from(job)))
 
 
 def _plan_animate_image(job: Job, action: Animate) -> Plan | Refusal:
-    if action.image is None or not 1 <= action.image <= GRID_IMAGES:
-        return Refusal(RefusalCode.PICK_IMAGE)
+    if action.image is None or not 1 <= action.image <= GRID_SIZE:
+        return Refusal(RefusalCode.PICK_IMAGE, {"limit": GRID_SIZE})
     if action.motion is not None and motion_of(action.motion) is None:
         return Refusal(RefusalCode.PICK_MOTION)
     if job.kind is not JobKind.IMAGINE or job.status is not JobStatus.SUCCEEDED or not job.image_id:
@@ -104,7 +106,7 @@ def _plan_animate_image(job: Job, action: Animate) -> Plan | Refusal:
     return Plan(request, JobMeta(then_animate=then, video_options=options))
 
 
-def chained_video(upscale: Job) -> Plan | None:
+def plan_chained_video(upscale: Job) -> Plan | None:
     """The video an upscale made by Animate N asks for in ``meta.then_animate``; None if there is nothing to do.
 
     The video's meta names the upscale it is chained from (it takes over the upscale's messages), its

@@ -8,11 +8,12 @@ follow-up obeys the same rules wherever it is asked for. :func:`plan` is a pure 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Final, Protocol
 
 from bot import frames
 from bot.acedata.models import ApiRequest, ImagineAction, ImagineGenerate, VideoExtend, VideoGenerate
-from bot.options import CLIPS_PER_VIDEO, clean_prompt, extend_request
+from bot.options import InputError, clean_prompt, extend_request
 from bot.store import JobMeta
 from bot.store.models import Job, JobKind, JobStatus
 
@@ -30,10 +31,14 @@ from .actions import (
 )
 from .animate import plan_animate
 from .defaults import imagine_mode, video_settings
+from .offers import allows, clips_of
 
-_GRID_UPSCALES: Final = frozenset({"upscale1", "upscale2", "upscale3", "upscale4"})
-#: How far up a video's ancestors the extend count looks (rerolls of extensions sit between extensions).
-_LINEAGE_LIMIT: Final = 64
+#: The prompt's input errors (``bot.options.clean_prompt``), as the refusals that word them.
+_PROMPT_REFUSALS: Final[Mapping[str | None, RefusalCode]] = {
+    "input.prompt_empty": RefusalCode.PROMPT_EMPTY,
+    "input.prompt_too_long": RefusalCode.PROMPT_TOO_LONG,
+    "input.prompt_expands": RefusalCode.PROMPT_EXPANDS,
+}
 
 
 class JobReader(Protocol):
@@ -43,7 +48,21 @@ class JobReader(Protocol):
 
 
 def plan(job: Job, action: Action, *, extends: int = 0) -> Plan | Refusal:
-    """What ``action`` on ``job`` makes; ``extends`` is how many extensions ``job``'s video is made of."""
+    """What ``action`` on ``job`` makes; ``extends`` is how many extensions ``job``'s video is made of.
+
+    Never raises for an action or a job: what does not fit is a refusal, the most specific one first, and
+    any action that ``offered(job)`` does not list is refused even when a request could be made of it.
+    """
+    try:
+        outcome = _plan(job, action, extends)
+    except InputError as error:  # the prompt it would send (its own, or the one given) is not one to send
+        return Refusal(_PROMPT_REFUSALS[error.key], error.params)
+    if isinstance(outcome, Plan) and not allows(job, action):
+        return Refusal(RefusalCode.NOT_OFFERED if job.finished else RefusalCode.JOB_UNFINISHED)
+    return outcome
+
+
+def _plan(job: Job, action: Action, extends: int) -> Plan | Refusal:
     if isinstance(action, ExtendClip):
         return _plan_extend(job, action, extends)
     if isinstance(action, Reroll):
@@ -71,16 +90,21 @@ def extendable(job: Job, extends: int) -> Refusal | None:
 
 
 async def extends_of(reader: JobReader, job: Job) -> int:
-    """How many extensions ``job``'s video is made of: its ancestors (itself first) that extended their parent.
+    """How many extensions ``job``'s video is made of (at most ``MAX_EXTENDS``, which is all the limit needs).
 
-    A reroll of an extension is an extension of the same video again, not one more: it extends its
-    parent's parent, so it is passed over, and the extension it repeats is counted.
+    An extension records the count when it is planned, and a reroll of it the same count, so one read of the
+    job answers. A job made before the count was recorded is counted from its ancestors (itself first) that
+    extended their parent: a reroll of an extension is an extension of the same video again, not one more (it
+    extends its parent's parent), so it is passed over, however many rerolls there are, and the extension it
+    repeats is counted.
     """
     count = 0
     current: Job | None = job
-    for _ in range(_LINEAGE_LIMIT):
-        if current is None or current.action != "extend" or count >= MAX_EXTENDS:
-            break
+    seen: set[str] = set()
+    while current is not None and current.action == "extend" and count < MAX_EXTENDS and current.id not in seen:
+        if current.meta.extends is not None:
+            return min(count + current.meta.extends, MAX_EXTENDS)
+        seen.add(current.id)
         parent = await reader.get_job(current.parent_id) if current.parent_id else None
         if _extends_parent(current, parent):
             count += 1
@@ -104,7 +128,7 @@ def _plan_extend(job: Job, action: ExtendClip, extends: int) -> Plan | Refusal:
     mode, resolution = video_settings(job)
     prompt = action.prompt if action.prompt and action.prompt.strip() else job.prompt
     request = extend_request(job.video_id, action.clip, prompt=prompt, mode=mode, resolution=resolution)
-    return Plan(request, dataclasses.replace(_inherited(job), clip=action.clip))
+    return Plan(request, dataclasses.replace(_inherited(job), clip=action.clip, extends=extends + 1))
 
 
 def _inherited(job: Job) -> JobMeta:
@@ -129,7 +153,9 @@ def _plan_reroll(job: Job) -> Plan | Refusal:
         else:
             return Refusal(RefusalCode.NO_START_FRAME)
         meta = frames.with_frames(_inherited(job), frames.inherited(job))
-        return Plan(again, dataclasses.replace(meta, motion=job.meta.motion))
+        # Made again, an extension is as many extensions deep as the one it repeats.
+        extends = job.meta.extends if job.action == "extend" else None
+        return Plan(again, dataclasses.replace(meta, motion=job.meta.motion, extends=extends))
     mode = imagine_mode(job)
     if job.status is JobStatus.SUCCEEDED and job.image_id and "reroll" in job.actions:
         return Plan(ImagineAction("reroll", job.image_id, mode=mode), _grid_meta(job))
@@ -145,26 +171,3 @@ def _plan_image(job: Job, action: ImageAction) -> Plan | Refusal:
     request = ImagineAction(action.name, job.image_id, mode=imagine_mode(job))
     makes_grid = action.name == "reroll" or action.name.startswith("variation")
     return Plan(request, _grid_meta(job) if makes_grid else _inherited(job))
-
-
-def clips_of(job: Job) -> int:
-    """How many clips a video has to extend: as many as its result holds (``--bs 1`` makes one), at most four."""
-    return min(len(job.video_urls), CLIPS_PER_VIDEO) if job.video_urls else CLIPS_PER_VIDEO
-
-
-def offered(job: Job) -> tuple[Action, ...]:
-    """The follow-ups a finished job's result allows: extend and reroll for a video, the API's actions for an
-    image, and Animate (of an upscaled image, or of each image of a grid). Nothing before the job succeeds."""
-    if job.status is not JobStatus.SUCCEEDED:
-        return ()
-    if job.kind is JobKind.VIDEO:
-        clips = tuple(ExtendClip(clip) for clip in range(1, clips_of(job) + 1)) if job.video_id else ()
-        return (*clips, Reroll())
-    actions: list[Action] = [ImageAction(name) for name in job.actions if name != "reroll"]
-    if "reroll" in job.actions:
-        actions.append(Reroll())
-    if "upscale1" in job.actions:  # a grid: any of its images, upscaled first
-        actions.extend(Animate(image=int(name[-1])) for name in job.actions if name in _GRID_UPSCALES)
-    elif job.raw_image_url or job.image_url:
-        actions.append(Animate())
-    return tuple(actions)

@@ -3,7 +3,7 @@
 An upscale job made by "Animate N" carries ``meta.then_animate`` (motion, mode, resolution,
 loop). When it succeeds, :class:`ChainRunner` submits a video of the upscaled image through the
 engine, as a child of the upscale with ``meta.chained_from`` set to the upscale's id. What that video
-is (its prompt, motion, options) is planned by ``bot.followups.chained_video``, by the rules of every
+is (its prompt, motion, options) is planned by ``bot.followups.plan_chained_video``, by the rules of every
 Animate.
 
 Each upscale is chained exactly once: the child is written to the store before the API hears of
@@ -25,7 +25,7 @@ from typing import Final
 from bot import quota
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest
-from bot.followups import chained_video
+from bot.followups import plan_chained_video
 from bot.scopes import SettingsFor, owner_refusal, settings_reader
 from bot.settings import GuildSettings
 from bot.store import AlreadyChainedError, QueueState, Store
@@ -38,7 +38,6 @@ from .reconcile import is_ambiguous
 
 log = logging.getLogger(__name__)
 
-#: How long ``stop`` waits for chain submits under way before it cancels them.
 #: Upscales looked at per catch-up; far more than can succeed within one job timeout in practice.
 CATCH_UP_LIMIT: Final = 500
 
@@ -124,7 +123,7 @@ class ChainRunner(EventFollower):
             if child.meta.chained_from == job.id:
                 log.debug("job %s (task %s): its video is job %s already", job.id, job.task_id, child.id)
                 return None
-        built = chained_video(job)
+        built = plan_chained_video(job)
         if built is None:
             log.warning(
                 "job %s (task %s, guild %s): asked to be animated, but there is no image to animate",

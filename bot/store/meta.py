@@ -185,6 +185,8 @@ class JobMeta:
     - ``video_grid``: a grid made by /video (it gets the Animate buttons).
     - ``motion``: the motion an Animate chose for this video.
     - ``clip``: the clip (1-based) an extend continues.
+    - ``extends``: how many extensions a video is made of (itself included), recorded when an extension or its
+      reroll is planned; None on a job made before it was recorded (the count is then read from its ancestors).
     - ``follow_up``: the follow-up that made this job (``kind:arg``), to recognise a double click.
     - ``frames``: where each frame the job sent can be found again, by request field (``FRAME_FIELDS``).
     - ``queue``: set on a job put in its owner's queue.
@@ -198,6 +200,7 @@ class JobMeta:
     video_grid: bool = False
     motion: Motion | None = None
     clip: int | None = None
+    extends: int | None = None
     follow_up: str | None = None
     frames: Mapping[str, FrameSource] = field(default_factory=dict)
     queue: QueueState | None = None
@@ -218,6 +221,7 @@ class JobMeta:
             ("chained_from", self.chained_from),
             ("motion", self.motion),
             ("clip", self.clip),
+            ("extends", self.extends),
             ("follow_up", self.follow_up),
         )
         data.update((key, value) for key, value in simple if value is not None)
@@ -257,6 +261,7 @@ class JobMeta:
             video_grid=data.get("video_grid") is True,
             motion=_motion(data.get("motion")),
             clip=_integer(data.get("clip")),
+            extends=_integer(data.get("extends")),
             follow_up=_text(data.get("follow_up")),
             frames=MappingProxyType({name: source for name, source in found.items() if source is not None}),
             queue=QueueState.from_json(data.get("queue")),

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import discord
 
-from bot.options import CLIPS_PER_VIDEO, MAX_PROMPT_CHARS
+from bot.acedata.models import GRID_SIZE
+from bot.options import MAX_PROMPT_CHARS
 from bot.store.models import Job
 from bot.text import shorten
 from cogs.common import FollowUp, FollowUpKind
@@ -60,10 +61,10 @@ class ExtendModal(discord.ui.Modal):
             required=True,
         )
         self.clip: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
-            label=t(locale, "modal.clip_label", limit=CLIPS_PER_VIDEO),
+            label=t(locale, "modal.clip_label", limit=GRID_SIZE),
             custom_id=CLIP_FIELD,
             default="1",
-            placeholder=t(locale, "modal.clip_placeholder", limit=CLIPS_PER_VIDEO),
+            placeholder=t(locale, "modal.clip_placeholder", limit=GRID_SIZE),
             min_length=1,
             max_length=3,
             required=True,
@@ -77,13 +78,13 @@ async def submit_extend(
 ) -> None:
     """What a submitted extend modal does: check the clip, then the extend follow-up with the new prompt."""
     clip = clip.strip()
-    if clip not in {str(index) for index in range(1, CLIPS_PER_VIDEO + 1)}:
+    if clip not in {str(index) for index in range(1, GRID_SIZE + 1)}:
         shown = discord.utils.escape_markdown(discord.utils.escape_mentions(shorten(clip, 20)))
         locale = interaction_locale(interaction)
         if shown:
-            text = t(locale, "modal.no_such_clip", clip=shown, limit=CLIPS_PER_VIDEO)
+            text = t(locale, "modal.no_such_clip", clip=shown, limit=GRID_SIZE)
         else:
-            text = t(locale, "modal.no_such_clip_empty", limit=CLIPS_PER_VIDEO)
+            text = t(locale, "modal.no_such_clip_empty", limit=GRID_SIZE)
         await answer(interaction, text)
         return
     follow_up = FollowUp(FollowUpKind.EXTEND, job_id, arg=clip, prompt=prompt.strip())

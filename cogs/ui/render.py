@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import discord
 
-from bot.acedata.models import ImagineAction, ImagineGenerate, VideoExtend, VideoGenerate
+from bot.acedata.models import GRID_SIZE, ImagineAction, ImagineGenerate, VideoExtend, VideoGenerate
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, ordinal, t, tn
@@ -47,7 +47,7 @@ _LINKS_LIMIT: Final = 1800
 _LINKED_URL_LIMIT: Final = 900
 _IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _VIDEO_SUFFIXES: Final = (".mp4", ".webm", ".mov")
-_NUMBERED = re.compile(r"(upscale|variation)([1-4])")
+_NUMBERED = re.compile(rf"(upscale|variation)([1-{GRID_SIZE}])")
 
 COLOURS: Final[Mapping[JobStatus, discord.Colour]] = {
     JobStatus.QUEUED: discord.Colour.light_grey(),

@@ -1,25 +1,21 @@
-"""A job's buttons: the follow-ups its state allows, and only actions the API listed for it. Pure, no I/O.
+"""A job's buttons: the follow-ups its result allows (``bot.followups.offered``), and cancel, DM. Pure, no I/O.
 
-The buttons are worded in the job owner's language (``meta.locale`` of the job, unless a caller names one).
+The core decides which follow-ups a result allows; this module only lays them out. The buttons are worded in
+the job owner's language (``meta.locale`` of the job, unless a caller names one).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 import discord
 
-from bot.acedata.models import GRID_ACTIONS, UPSCALED_ACTIONS
-from bot.options import CLIPS_PER_VIDEO
+from bot.followups import GRID_INDEXES, Action, Animate, ExtendClip, ImageAction, Reroll, is_grid, offered
 from bot.store.models import Job, JobKind, JobStatus
 from cogs.common import FollowUp, FollowUpKind
 from cogs.i18n import LocaleLike, stored_locale, t
 from cogs.ui.components import FollowUpButton
-
-#: Actions whose result is one image (not a grid): only such an image can be animated.
-_SINGLE_IMAGE = re.compile(r"upscale[1-4]|upscale_[24]x")
 
 #: Follow-ups on an upscaled image, with Midjourney's labels (``render.button.<action>``); pans are emoji-only,
 #: as in Midjourney.
@@ -65,21 +61,24 @@ class JobView(discord.ui.View):
 
 
 def job_view(job: Job, locale: LocaleLike = None) -> discord.ui.View | None:
-    """The buttons this job's state allows, and only actions the API listed for it. None for no buttons."""
+    """The buttons of the follow-ups this job's result allows, and cancel or DM. None for no buttons."""
     locale = owner_locale(job, locale)
+    allowed = offered(job)
     buttons: list[FollowUpButton] = []
     if not job.finished:
         cancel = t(locale, "render.button.cancel")
         buttons.append(_button(job, FollowUpKind.CANCEL, label=cancel, emoji="❌", style=discord.ButtonStyle.danger))
     elif job.status is not JobStatus.SUCCEEDED:
-        buttons.append(_button(job, FollowUpKind.REROLL, label=t(locale, "render.button.reroll"), emoji="🔄", row=0))
+        if Reroll() in allowed:
+            label = t(locale, "render.button.reroll")
+            buttons.append(_button(job, FollowUpKind.REROLL, label=label, emoji="🔄", row=0))
         buttons.append(_button(job, FollowUpKind.CANCEL, emoji="❌", row=0))
     elif job.kind is JobKind.VIDEO:
-        buttons.extend(_video_buttons(job, locale))
-    elif any(action in GRID_ACTIONS for action in job.actions):
-        buttons.extend(_grid_buttons(job, locale))
+        buttons.extend(_video_buttons(job, allowed, locale))
+    elif is_grid(job):
+        buttons.extend(_grid_buttons(job, allowed, locale))
     else:
-        buttons.extend(_upscaled_buttons(job, locale))
+        buttons.extend(_upscaled_buttons(job, allowed, locale))
     if not buttons:
         return None
     view = JobView()
@@ -112,58 +111,56 @@ def _closing_buttons(job: Job, row: int, locale: LocaleLike) -> list[FollowUpBut
     ]
 
 
-def _video_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
+def _video_buttons(job: Job, allowed: tuple[Action, ...], locale: LocaleLike) -> list[FollowUpButton]:
     buttons: list[FollowUpButton] = []
-    if job.video_id:  # an extend names the video by its id; without one there is nothing to extend
-        clips = min(len(job.video_urls), CLIPS_PER_VIDEO) or CLIPS_PER_VIDEO
-        for clip in range(1, clips + 1):
-            label = t(locale, "render.button.extend_clip", clip=clip)
-            buttons.append(_button(job, FollowUpKind.EXTEND, str(clip), label=label, row=0))
+    clips = [action.clip for action in allowed if isinstance(action, ExtendClip)]
+    for clip in clips:
+        label = t(locale, "render.button.extend_clip", clip=clip)
+        buttons.append(_button(job, FollowUpKind.EXTEND, str(clip), label=label, row=0))
+    if clips:  # ✏️ Extend… picks one of the same clips, with a new prompt
         manual = t(locale, "render.button.extend_manual")
         buttons.append(_button(job, FollowUpKind.EXTEND_MANUAL, label=manual, emoji="✏️", row=1))
-    buttons.append(_button(job, FollowUpKind.REROLL, label=t(locale, "render.button.reroll"), emoji="🔄", row=1))
+    if Reroll() in allowed:
+        label = t(locale, "render.button.reroll")
+        buttons.append(_button(job, FollowUpKind.REROLL, label=label, emoji="🔄", row=1))
     return buttons + _closing_buttons(job, row=1, locale=locale)
 
 
-def _grid_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
-    allowed = set(job.actions)
+def _grid_buttons(job: Job, allowed: tuple[Action, ...], locale: LocaleLike) -> list[FollowUpButton]:
     row = 0
     buttons: list[FollowUpButton] = []
-    if job.meta.video_grid:
-        # Animate N upscales image N, then animates it: only offered where the API allows upscale N.
-        animate = [
-            _button(
-                job,
-                FollowUpKind.ANIMATE_QUADRANT,
-                str(index),
-                label=t(locale, "render.button.animate_image", index=index),
-                emoji="🎬",
-                style=discord.ButtonStyle.primary,
-                row=row,
-            )
-            for index in range(1, 5)
-            if f"upscale{index}" in allowed
-        ]
-        buttons.extend(animate)
-        row += bool(animate)
+    # Animate N (a /video grid's) upscales image N, then animates it.
+    animate = [
+        _button(
+            job,
+            FollowUpKind.ANIMATE_QUADRANT,
+            str(action.image),
+            label=t(locale, "render.button.animate_image", index=action.image),
+            emoji="🎬",
+            style=discord.ButtonStyle.primary,
+            row=row,
+        )
+        for action in allowed
+        if isinstance(action, Animate) and action.image is not None
+    ]
+    buttons.extend(animate)
+    row += bool(animate)
     for prefix, key in (("upscale", "render.button.upscale_n"), ("variation", "render.button.vary_n")):
-        present = [index for index in range(1, 5) if f"{prefix}{index}" in allowed]
+        present = [index for index in GRID_INDEXES if ImageAction(f"{prefix}{index}") in allowed]
         buttons.extend(
             _button(job, FollowUpKind.IMAGE, f"{prefix}{index}", label=t(locale, key, index=index), row=row)
             for index in present
         )
         row += bool(present)
-    if "reroll" in allowed:
+    if Reroll() in allowed:  # the API's reroll of the grid, as Midjourney's 🔄 (an IMAGE button since the start)
         buttons.append(_button(job, FollowUpKind.IMAGE, "reroll", emoji="🔄", row=row))
     return buttons + _closing_buttons(job, row=row, locale=locale)
 
 
-def _upscaled_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
-    allowed = set(job.actions) & set(UPSCALED_ACTIONS)
+def _upscaled_buttons(job: Job, allowed: tuple[Action, ...], locale: LocaleLike) -> list[FollowUpButton]:
     row = 0
     buttons: list[FollowUpButton] = []
-    single = bool(allowed) or _SINGLE_IMAGE.fullmatch(job.action) is not None
-    if job.image_url and single:  # Animate makes a video from this one image, so it needs the image's URL
+    if Animate() in allowed:  # a video of this one image, with the motion the member picks
         for motion in ("low", "high"):
             label = t(locale, "render.button.animate_motion", motion=t(locale, f"render.motion.{motion}"))
             buttons.append(
@@ -173,7 +170,7 @@ def _upscaled_buttons(job: Job, locale: LocaleLike) -> list[FollowUpButton]:
             )
         row = 1
     for names in _UPSCALED_ROWS:
-        present = [name for name in names if name in allowed]
+        present = [name for name in names if ImageAction(name) in allowed]
         for name in present:
             emoji, labelled = UPSCALED_BUTTONS[name]
             text = t(locale, f"render.button.{name}") if labelled else None

@@ -5,6 +5,8 @@ Each command is planned by the core's rules (bot.followups), as Discord's button
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 import shlex
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 from test_cli import config as config  # the sandbox config fixture
 from test_cli import mjbot, sample
 
+from bot.store import Store
 from bot.text import shorten
 
 
@@ -26,6 +29,15 @@ def done(result: subprocess.CompletedProcess[str]) -> str:
     found = re.findall(r"Job (\w+) done", result.stdout)
     assert found, result.stdout
     return str(found[-1])
+
+
+async def make_video_grid(store_path: Path, job_id: str) -> None:
+    """Mark a grid as one /video made (a start frame to pick), as Discord's /video without a start frame does."""
+    store = await Store.open(store_path)
+    try:
+        await store.jobs.update_meta(job_id, lambda meta: dataclasses.replace(meta, video_grid=True))
+    finally:
+        await store.close()
 
 
 def listing(config: Path, cwd: Path) -> dict[str, tuple[str, str]]:
@@ -75,6 +87,11 @@ def test_animate_an_upscaled_image_and_an_image_of_a_grid(config: Path, tmp_path
     rerolled = done(run(config, tmp_path, "reroll", video))
     assert listing(config, tmp_path)[rerolled] == ("video", "generate")
 
+    # Animate N is a /video grid's (as its buttons on Discord): a grid /imagine made is animated from an upscale.
+    plain = run(config, tmp_path, "animate", grid, "--index", "3")
+    assert plain.returncode == 2 and "That action is not offered on this image. It allows:" in plain.stderr
+    assert f"Upscale (--index 1|2|3|4): mjbot upscale {grid} --index 1" in plain.stderr
+    asyncio.run(make_video_grid(tmp_path / "jobs.sqlite3", grid))
     chained = run(config, tmp_path, "animate", grid, "--index", "3")
     chained_video = done(chained)
     upscale = re.search(r"Job (\w+) upscaled the image; its video follows", chained.stdout)

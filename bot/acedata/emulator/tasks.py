@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from bot.acedata.models import TaskStatus
+from bot.acedata.models import GRID_SIZE, TaskStatus
 
 from .media import CLIP_SIDE, Picture, Rgb
 
@@ -130,7 +130,7 @@ class Task:
                 "image_url": self.video_url("cover.png"),
                 "image_width": CLIP_SIDE,
                 "image_height": CLIP_SIDE,
-                "video_urls": [self.video_url(f"{index}.mp4") for index in range(4)],
+                "video_urls": [self.video_url(f"{index}.mp4") for index in range(GRID_SIZE)],
             }
         response: dict[str, Any] = {
             "success": True,
@@ -146,7 +146,7 @@ class Task:
             "actions": list(output.actions),
         }
         if output.grid and output.split_images:
-            response["sub_image_urls"] = [self.image_url(f"{n}.png") for n in range(1, 5)]
+            response["sub_image_urls"] = [self.image_url(f"{n}.png") for n in range(1, GRID_SIZE + 1)]
         return response
 
     def record(self, now: float, *, legacy: bool) -> dict[str, Any]:

@@ -25,11 +25,11 @@ from bot.followups import (
     Refusal,
     RefusalCode,
     Reroll,
-    chained_video,
     extends_of,
     number,
     offered,
     plan,
+    plan_chained_video,
     plan_for,
 )
 from bot.store import EMPTY_META, Job, JobKind, JobMeta, JobStatus, VideoOptions
@@ -163,7 +163,8 @@ async def test_a_reroll_of_an_extension_is_not_one_more_extension() -> None:
 def test_reroll_a_grid_asks_the_api_in_the_grids_mode() -> None:
     made = planned(plan(grid(), Reroll()))
     assert made.request == ImagineAction("reroll", "img-grid", mode="relax")
-    fresh = planned(plan(grid(actions=()), Reroll()))
+    # A grid that failed has no API reroll: it is made again from its prompt, in its mode.
+    fresh = planned(plan(grid(actions=(), status=JobStatus.FAILED), Reroll()))
     assert fresh.request == ImagineGenerate(prompt="a heron", mode="relax")
 
 
@@ -229,7 +230,7 @@ def test_animate_an_image_of_a_grid_upscales_it_and_carries_the_options() -> Non
     made = planned(plan(grid(meta=JobMeta(video_grid=True, video_options=options)), Animate(image=3)))
     assert made.request == ImagineAction("upscale3", "img-grid", mode="relax")
     assert made.meta == JobMeta(then_animate=options, video_options=options)
-    low = planned(plan(grid(meta=JobMeta(video_options=options)), Animate(image=1, motion="low")))
+    low = planned(plan(grid(meta=JobMeta(video_grid=True, video_options=options)), Animate(image=1, motion="low")))
     assert low.meta.then_animate == replace(options, motion="low")
     assert refusal(plan(grid(), Animate(image=5))) is RefusalCode.PICK_IMAGE
     assert refusal(plan(grid(), Animate(image=1, motion="wild"))) is RefusalCode.PICK_MOTION
@@ -248,7 +249,7 @@ def test_chained_video_reads_the_options_and_falls_back_to_defaults() -> None:
             {"v": 2, "then_animate": {"motion": "wild", "mode": "slow", "resolution": "4k", "loop": "yes"}}
         ),
     )
-    made = chained_video(chained)
+    made = plan_chained_video(chained)
     assert made is not None and made.meta == JobMeta(chained_from=chained.id)
     assert made.request.to_body() == {
         "action": "generate",
@@ -258,18 +259,18 @@ def test_chained_video_reads_the_options_and_falls_back_to_defaults() -> None:
         "mode": "fast",
         "resolution": "720p",
     }
-    empty = chained_video(replace(chained, prompt="", meta=JobMeta(then_animate=VideoOptions(motion="low"))))
+    empty = plan_chained_video(replace(chained, prompt="", meta=JobMeta(then_animate=VideoOptions(motion="low"))))
     assert empty is not None and isinstance(empty.request, VideoGenerate) and empty.request.prompt == "--motion low"
-    assert chained_video(replace(chained, image_url=None)) is None
-    assert chained_video(replace(chained, meta=EMPTY_META)) is None
-    assert chained_video(replace(chained, status=JobStatus.FAILED)) is None
+    assert plan_chained_video(replace(chained, image_url=None)) is None
+    assert plan_chained_video(replace(chained, meta=EMPTY_META)) is None
+    assert plan_chained_video(replace(chained, status=JobStatus.FAILED)) is None
 
 
 def test_chained_video_carries_the_end_frame_batch_size_and_owners_locale() -> None:
     options = VideoOptions(
         motion="low", mode="turbo", resolution="480p", end_image_url="https://cdn.example/end.png", batch_size=2
     )
-    made = chained_video(upscale(prompt="a heron takes off", meta=JobMeta(then_animate=options, locale="zh-CN")))
+    made = plan_chained_video(upscale(prompt="a heron takes off", meta=JobMeta(then_animate=options, locale="zh-CN")))
     assert made is not None
     assert made.meta == JobMeta(chained_from="up001", motion="low", locale="zh-CN")
     assert made.request.to_body() == {
@@ -289,13 +290,14 @@ def test_chained_video_carries_the_end_frame_batch_size_and_owners_locale() -> N
 def test_what_a_result_allows() -> None:
     assert offered(video()) == (ExtendClip(1), ExtendClip(2), ExtendClip(3), ExtendClip(4), Reroll())
     assert offered(video(status=JobStatus.RUNNING)) == ()
-    grid_offers = offered(grid())
+    grid_offers = offered(grid(meta=JobMeta(video_grid=True)))  # a /video grid: Animate N as well
     assert ImageAction("upscale1") in grid_offers and Reroll() in grid_offers
     assert Animate(image=2) in grid_offers and Animate() not in grid_offers
+    assert not any(isinstance(each, Animate) for each in offered(grid()))
     upscale_offers = offered(upscale())
     assert Animate() in upscale_offers and ImageAction("pan_left") in upscale_offers
     assert all(isinstance(plan(upscale(), each), Plan) for each in upscale_offers)
-    assert all(isinstance(plan(grid(), each), Plan) for each in grid_offers)
+    assert all(isinstance(plan(grid(meta=JobMeta(video_grid=True)), each), Plan) for each in grid_offers)
 
 
 def test_button_arguments_are_numbers_or_refused() -> None:
@@ -317,7 +319,7 @@ def test_every_refusal_has_words_in_each_language(locale: str) -> None:
     words = tomllib.loads((LOCALES / f"{locale}.toml").read_text(encoding="utf-8"))["actions"]
     for code in RefusalCode:
         assert code.value in words, f"{locale} has no actions.{code.value}"
-        text = Refusal(code, {"limit": 4, "count": 4}).english()
+        text = Refusal(code, {"limit": 4, "count": 4, "length": "2,001"}).english()
         assert text and "{" not in text
 
 

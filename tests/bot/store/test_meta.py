@@ -17,6 +17,7 @@ EVERYTHING = JobMeta(
     video_grid=True,
     motion="low",
     clip=3,
+    extends=2,
     follow_up="animq:2",
     frames={"image_url": FrameSource("https://s/y.png", copy_on=""), "end_image_url": FrameSource("u", result_of="j")},
     queue=QueueState(limit=2, released_at=1234.5),
