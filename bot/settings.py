@@ -122,6 +122,22 @@ class Limits:
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
+#: Stars from members other than its owner that send a result to the server's gallery.
+DEFAULT_GALLERY_THRESHOLD: Final = 3
+MIN_GALLERY_THRESHOLD: Final = 1
+MAX_GALLERY_THRESHOLD: Final = 50
+
+
+def _gallery_threshold(value: object) -> int:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and MIN_GALLERY_THRESHOLD <= value <= MAX_GALLERY_THRESHOLD
+    ):
+        return value
+    raise _Invalid(f"not a number of stars from {MIN_GALLERY_THRESHOLD} to {MAX_GALLERY_THRESHOLD}")
+
+
 @dataclass(frozen=True, slots=True)
 class GuildSettings:
     """Everything a server's moderators configure with ``/admin``."""
@@ -133,7 +149,17 @@ class GuildSettings:
     blocked: Mapping[int, BlockEntry] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     audit_channel: int | None = None
+    #: Where results that members star are shown off (None: no gallery), and how many stars it takes.
+    gallery_channel: int | None = None
+    gallery_threshold: int = DEFAULT_GALLERY_THRESHOLD
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # keys this version does not know
+
+    def __post_init__(self) -> None:
+        if not MIN_GALLERY_THRESHOLD <= self.gallery_threshold <= MAX_GALLERY_THRESHOLD:
+            raise ValueError(
+                f"the gallery threshold must be {MIN_GALLERY_THRESHOLD} to {MAX_GALLERY_THRESHOLD} stars, "
+                f"not {self.gallery_threshold}"
+            )
 
     def channel_allowed(self, channel_id: int | None) -> bool:
         """Whether commands work in this channel (pass the parent channel's id for a thread)."""
@@ -161,6 +187,8 @@ class GuildSettings:
             blocked=_read(data, "blocked", _blocked, {}),
             limits=Limits.from_dict(limits_data or {}),
             audit_channel=_read(data, "audit_channel", _optional(_snowflake), None),
+            gallery_channel=_read(data, "gallery_channel", _optional(_snowflake), None),
+            gallery_threshold=_read(data, "gallery_threshold", _gallery_threshold, DEFAULT_GALLERY_THRESHOLD),
             extra={key: value for key, value in data.items() if key not in known},
         )
 
@@ -177,6 +205,8 @@ class GuildSettings:
             },
             limits=self.limits.to_dict(),
             audit_channel=self.audit_channel,
+            gallery_channel=self.gallery_channel,
+            gallery_threshold=self.gallery_threshold,
         )
         return data
 

@@ -17,6 +17,7 @@ from cogs.actions import FollowUps
 from cogs.admin import AdminCog
 from cogs.audit import AuditLog
 from cogs.delivery import Delivery
+from cogs.gallery import GalleryCog
 from cogs.imagine import ImagineCog
 from cogs.jobs import JobsCog
 from cogs.reactions import ReactionsCog
@@ -68,6 +69,7 @@ BUILDERS: Final[Mapping[str, Callable[[SharedParts], commands.Cog]]] = {
     "imagine": lambda parts: ImagineCog(parts.bot, delivery=parts.delivery, audit=parts.audit),
     "jobs": lambda parts: JobsCog(parts.bot, delivery=parts.delivery),
     "reactions": lambda parts: ReactionsCog(parts.bot, followups=parts.followups),
+    "gallery": lambda parts: GalleryCog(parts.bot),
     "settings": lambda parts: SettingsCog(parts.bot),
     "admin": lambda parts: AdminCog(parts.bot, audit=parts.audit, delivery=parts.delivery),
 }

@@ -191,6 +191,7 @@ class JobMeta:
     - ``frames``: where each frame the job sent can be found again, by request field (``FRAME_FIELDS``).
     - ``queue``: set on a job put in its owner's queue.
     - ``delivery``: whether the result went to the owner's DMs.
+    - ``gallery_post``: the message that shows this result in its server's gallery (posted once).
     """
 
     locale: str | None = None
@@ -205,6 +206,7 @@ class JobMeta:
     frames: Mapping[str, FrameSource] = field(default_factory=dict)
     queue: QueueState | None = None
     delivery: DeliveryState = _NO_DELIVERY
+    gallery_post: int | None = None
     #: Fields of a newer version that this one does not know, kept as they were.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -223,6 +225,7 @@ class JobMeta:
             ("clip", self.clip),
             ("extends", self.extends),
             ("follow_up", self.follow_up),
+            ("gallery_post", self.gallery_post),
         )
         data.update((key, value) for key, value in simple if value is not None)
         if self.video_grid:
@@ -266,6 +269,7 @@ class JobMeta:
             frames=MappingProxyType({name: source for name, source in found.items() if source is not None}),
             queue=QueueState.from_json(data.get("queue")),
             delivery=DeliveryState.from_json(data.get("delivery")),
+            gallery_post=_integer(data.get("gallery_post")),
             extra=MappingProxyType({key: value for key, value in data.items() if key not in _KNOWN}),
         )
 

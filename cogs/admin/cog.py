@@ -23,6 +23,7 @@ from cogs.i18n import LocaleLike, Words, interaction_locale, msg, t
 
 from . import render, stats, status
 from .editor import NO_MENTIONS, AdminGroup, SettingsEditor, guild_id_of
+from .gallery import GalleryGroup
 from .groups import AuditChannelGroup, ChannelsGroup, ModeratorRolesGroup, UsersGroup, WordFilterGroup
 from .jobs import CANCELS, AdminCancelButton, ModeratorCancel, show_jobs
 from .options import AUDIT_PERMISSIONS as AUDIT_PERMISSIONS
@@ -52,6 +53,7 @@ class AdminCog(commands.Cog):
     word_filter = WordFilterGroup(parent=admin)
     users = UsersGroup(parent=admin)
     audit_channel = AuditChannelGroup(parent=admin)
+    gallery = GalleryGroup(parent=admin)
 
     def __init__(self, bot: MJBot, *, audit: AuditLog, delivery: Delivery) -> None:
         self.bot = bot

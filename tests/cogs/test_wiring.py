@@ -32,6 +32,7 @@ COG_NAMES = {
     "imagine": "ImagineCog",
     "jobs": "JobsCog",
     "reactions": "ReactionsCog",
+    "gallery": "GalleryCog",
     "settings": "SettingsCog",
     "admin": "AdminCog",
 }
