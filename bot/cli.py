@@ -331,7 +331,7 @@ def _check_health(config: Config, out: TextIO, err: TextIO) -> int:
 async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
     from bot.store import Store
 
-    store = await Store.open(config.store.location)
+    store = await Store.open(config.store.location, read_only=True)  # a listing changes nothing, not even the schema
     try:
         jobs = await store.jobs.recent_jobs(limit=limit)
     finally:

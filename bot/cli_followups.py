@@ -28,7 +28,7 @@ from bot.followups import (
     plan_for,
 )
 from bot.options import InputError
-from bot.store import JobMeta, Store
+from bot.store import JobMeta, OutdatedStoreError, Store
 from bot.store.models import Job, JobStatus
 from bot.store.store import is_url
 
@@ -89,7 +89,7 @@ async def plan_command(args: argparse.Namespace, config: Config) -> tuple[ApiReq
     """The request a follow-up command sends, its parent job and the new job's meta; InputError if it can't."""
     path = config.store.location
     found = is_url(path) or await asyncio.to_thread(Path(path).is_file)
-    store = await Store.open(path) if found else None  # reads make no store
+    store = await _open_to_plan(path) if found else None  # planning makes no store, and changes none
     try:
         parent = await store.jobs.get_job(args.job) if store is not None else None
         if parent is None or store is None:
@@ -102,6 +102,14 @@ async def plan_command(args: argparse.Namespace, config: Config) -> tuple[ApiReq
     if isinstance(outcome, Refusal):
         raise InputError(refusal_text(parent, outcome, flags(args)))
     return outcome.request, parent.id, outcome.meta
+
+
+async def _open_to_plan(path: str) -> Store:
+    """The store, opened to read; one whose schema is older is upgraded, as sending the follow-up would anyway."""
+    try:
+        return await Store.open(path, read_only=True)
+    except OutdatedStoreError:
+        return await Store.open(path)
 
 
 def refusal_text(job: Job, refusal: Refusal, again: str = "") -> str:

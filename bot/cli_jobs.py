@@ -143,7 +143,7 @@ async def wait_command(
     path = config.store.location
     if not store_exists(config, args, err):
         return 1
-    store = await Store.open(path)
+    store = await Store.open(path, read_only=True)
     try:
         job = await store.jobs.get_job(args.job)
     finally:
@@ -335,7 +335,7 @@ async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreO
     who = holder.describe() if holder is not None else "another process"
     print(f"The store is in use by {who}; following job {job_id} read-only while it runs there.", file=out)
     progress = ProgressPrinter(out)
-    store = await Store.open(path)
+    store = await Store.open(path, read_only=True)
     try:
         next_try = time.monotonic() + TAKE_OVER_EVERY_S
         while True:

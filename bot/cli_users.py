@@ -70,7 +70,7 @@ def parse_user_id(text: str) -> int | None:
 async def _run_on_store(
     config: Config, command: str, user_id: int | None, args: argparse.Namespace, out: TextIO
 ) -> int:
-    store = await Store.open(config.store.location)
+    store = await Store.open(config.store.location, read_only=command == "list")
     try:
         if command == "block" and user_id is not None:
             reason = args.reason.strip()

@@ -1,6 +1,6 @@
 """The job store: every SQL statement of the bot lives in this package."""
 
-from .errors import AlreadyChainedError, ConstraintError, JobNotFoundError, StoreError
+from .errors import AlreadyChainedError, ConstraintError, JobNotFoundError, OutdatedStoreError, StoreError
 from .meta import EMPTY_META, DeliveryState, FrameSource, JobMeta, QueueState, VideoOptions
 from .models import (
     UNFINISHED_STATUSES,
@@ -39,6 +39,7 @@ __all__ = [
     "Lease",
     "MessageLink",
     "NewJob",
+    "OutdatedStoreError",
     "QueueState",
     "SavedProgress",
     "Store",

@@ -13,6 +13,10 @@ class StoreError(Exception):
     """The database cannot be used: wrong file, newer schema, failed upgrade, closed store, database error."""
 
 
+class OutdatedStoreError(StoreError):
+    """A store opened only to read has an older schema than this version reads; opened to write, it is upgraded."""
+
+
 class JobNotFoundError(StoreError, LookupError):
     """A method that changes a job (or links to one) was given an id that is not in the store."""
 

@@ -23,7 +23,7 @@ from bot.redact import without_password
 
 from . import pg_schema
 from .codec import Row
-from .errors import ConstraintError, StoreError
+from .errors import ConstraintError, OutdatedStoreError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,13 @@ class PostgresDatabase:
         return self.url
 
     @classmethod
-    async def open(cls, url: str, *, clock: Callable[[], float] = time.time) -> Self:
-        """Connect to the database at ``url`` and create or check its schema."""
+    async def open(cls, url: str, *, clock: Callable[[], float] = time.time, read_only: bool = False) -> Self:
+        """Connect to the database at ``url`` and create or check its schema (``read_only``: only check it, and
+        every transaction is read-only)."""
         shown = redact(url)
+        settings = {"application_name": "mjbot"}
+        if read_only:
+            settings["default_transaction_read_only"] = "on"
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -107,13 +111,13 @@ class PostgresDatabase:
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT_S,
                 command_timeout=STATEMENT_TIMEOUT_S,
-                server_settings={"application_name": "mjbot"},
+                server_settings=settings,
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(_cannot_connect(shown, exc)) from exc
         db = cls(pool, url, clock)
         try:
-            await db._prepare()
+            await (db._check_readable() if read_only else db._prepare())
         except BaseException:
             await pool.close()
             raise
@@ -170,6 +174,29 @@ class PostgresDatabase:
             )
         if version < pg_schema.SCHEMA_VERSION:
             await self._upgrade(version)
+
+    async def _check_readable(self) -> None:
+        """Refuse to read a database that holds no store of this version's schema (changing nothing)."""
+        with self._errors():
+            async with self._live().acquire() as conn:
+                ours = await conn.fetchval("SELECT to_regclass('mjbot_meta') IS NOT NULL")
+                meta = dict(await conn.fetch("SELECT key, value FROM mjbot_meta")) if ours else {}
+        if not ours:
+            raise StoreError(f"there is no store in the database at {self.url} yet; nothing has run there")
+        if meta.get("application") != "mjbot":
+            raise StoreError(f"the database at {self.url} belongs to another application; point [store] url elsewhere")
+        version = int(meta.get("schema_version", "0"))
+        if version > pg_schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"the database at {self.url} has schema version {version}, but this version of mjbot knows versions "
+                f"up to {pg_schema.SCHEMA_VERSION}; upgrade mjbot (the database was left unchanged)"
+            )
+        if version < pg_schema.SCHEMA_VERSION:
+            raise OutdatedStoreError(
+                f"the database at {self.url} has schema version {version}, and this version of mjbot reads version "
+                f"{pg_schema.SCHEMA_VERSION}; a command that only reads never upgrades a store (it was left "
+                "unchanged): start the bot or run a job command on it once, which upgrades it, then try again"
+            )
 
     async def _upgrade(self, version: int) -> None:
         """Bring the schema up to date in one transaction, under the schema lock (a failed step changes nothing)."""

@@ -22,7 +22,7 @@ import aiosqlite
 
 from . import migrations
 from .codec import Row
-from .errors import Constraint, ConstraintError, StoreError
+from .errors import Constraint, ConstraintError, OutdatedStoreError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,19 @@ class SqliteDatabase:
         self._told: set[str] = set()  # the kinds of damage already logged
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> Self:
-        """Open (or create) the database at ``path`` and bring its schema up to date."""
+    async def open(
+        cls, path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, read_only: bool = False
+    ) -> Self:
+        """Open (or create) the database at ``path`` and bring its schema up to date.
+
+        ``read_only`` opens an existing database only to read it: nothing is created, switched to WAL or
+        upgraded, and a database whose schema is older than this version's is refused (the file is left as it is).
+        """
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old: the store needs SQLite 3.35 or newer")
         file = Path(path)
+        if read_only:
+            return await cls._open_to_read(file, clock)
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -129,21 +137,51 @@ class SqliteDatabase:
             raise
         return store
 
-    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+    @classmethod
+    async def _open_to_read(cls, file: Path, clock: Callable[[], float]) -> Self:
+        uri = _read_only_uri(file)
+        try:
+            reader = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise explain(file, exc) from exc
+        try:
+            conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+        except BaseException as exc:
+            reader.close()
+            if isinstance(exc, sqlite3.Error):
+                raise explain(file, exc) from exc
+            raise
+        store = cls(conn, reader, file, clock)
+        try:
+            await store._check_readable(conn)
+        except BaseException:
+            reader.close()
+            await conn.close()
+            raise
+        return store
+
+    async def _check_readable(self, conn: aiosqlite.Connection) -> None:
+        """Refuse to read a database that is not this store's, or whose schema this version does not read as it is."""
         path = self._path
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            mode = await self._switch_to_wal(conn)
-            await self._prove_writable(conn)
-            await conn.execute("PRAGMA synchronous = NORMAL")
             application_id = await migrations.read_application_id(conn)
             version = await migrations.read_version(conn)
             objects = next(iter(await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")))[0]
         except sqlite3.DatabaseError as exc:
             raise explain(path, exc) from exc
-        if mode.lower() != "wal":
-            log.warning("database %s runs in journal mode %s, not WAL", path, mode)
+        self._check_schema(application_id, version, objects)
+        if version < migrations.LATEST_VERSION:
+            state = f"schema version {version}" if version else "no store yet (an empty file)"
+            raise OutdatedStoreError(
+                f"{path} has {state}, and this version of mjbot reads version {migrations.LATEST_VERSION}; a "
+                "command that only reads never upgrades a store (the file was left unchanged): start the bot or run "
+                "a job command on it once, which upgrades it, then try again"
+            )
+
+    def _check_schema(self, application_id: int, version: int, objects: int) -> None:
+        """Refuse another application's database, and a schema newer than this version knows."""
+        path = self._path
         if application_id not in (0, migrations.APPLICATION_ID):
             raise StoreError(
                 f"{path} is an SQLite database of another application (application_id {application_id:#x}); "
@@ -160,6 +198,24 @@ class SqliteDatabase:
                 f"{path} has schema version {version}, but this version of mjbot knows versions up to {latest}; "
                 "upgrade mjbot, or point it at another database file (the file was left unchanged)"
             )
+
+    async def _prepare(self, conn: aiosqlite.Connection) -> None:
+        path = self._path
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            mode = await self._switch_to_wal(conn)
+            await self._prove_writable(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            application_id = await migrations.read_application_id(conn)
+            version = await migrations.read_version(conn)
+            objects = next(iter(await conn.execute_fetchall("SELECT count(*) FROM sqlite_master")))[0]
+        except sqlite3.DatabaseError as exc:
+            raise explain(path, exc) from exc
+        if mode.lower() != "wal":
+            log.warning("database %s runs in journal mode %s, not WAL", path, mode)
+        self._check_schema(application_id, version, objects)
+        latest = migrations.LATEST_VERSION
         while version < latest:
             try:
                 applied = await migrations.upgrade_step(conn)
@@ -355,6 +411,13 @@ def _read_snapshot(path: Path, reads: Sequence[tuple[str, Sequence[Any]]]) -> li
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read from {path}: {exc}") from exc
     return results
+
+
+def _read_only_uri(file: Path) -> str:
+    """The URI that opens an existing database file read-only (SQLite then neither writes nor creates anything)."""
+    if not file.exists():
+        raise StoreError(f"there is no store at {file}")
+    return f"{file.resolve().as_uri()}?mode=ro"
 
 
 def _refuse_unwritable(file: Path) -> None:

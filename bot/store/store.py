@@ -56,12 +56,18 @@ class Store:
         self.stats = StatsRepository(db)
 
     @classmethod
-    async def open(cls, where: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> Self:
+    async def open(
+        cls, where: str | os.PathLike[str], *, clock: Callable[[], float] = time.time, read_only: bool = False
+    ) -> Self:
         """Open (or create) the store at ``where`` (an SQLite file's path, or a ``postgresql://`` URL) and bring
-        its schema up to date."""
+        its schema up to date.
+
+        ``read_only`` is for a command that only reads: the store must exist already, nothing in it is created or
+        upgraded (one whose schema is older is refused, saying how to upgrade it), and nothing can be written.
+        """
         if is_url(where):
-            return cls(await PostgresDatabase.open(str(where), clock=clock))
-        return cls(await SqliteDatabase.open(where, clock=clock))
+            return cls(await PostgresDatabase.open(str(where), clock=clock, read_only=read_only))
+        return cls(await SqliteDatabase.open(where, clock=clock, read_only=read_only))
 
     @property
     def location(self) -> str:
