@@ -34,6 +34,7 @@ from bot.store.models import Job
 from .engine import JobEngine
 from .events import JobEvent, JobEventType
 from .follower import EventFollower
+from .incidents import ProviderUnavailableError
 from .reconcile import is_ambiguous
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class ChainRunner(EventFollower):
         if self._unsubscribe is not None:
             return
         self._unsubscribe = self._engine.subscribe(self.handle_event)
+        self._catch_up_after_incidents(self._engine.api_health)
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Chain the upscales that succeeded within the catch-up window unchained (at start, after an incident)."""
         pending = await self._store.jobs.pending_chains(self._clock() - self._catch_up_s, limit=CATCH_UP_LIMIT)
         if pending:
             log.info("catching up on %d upscales whose video was not submitted yet", len(pending))
@@ -90,6 +96,8 @@ class ChainRunner(EventFollower):
             return await self._submit(job)
         except AlreadyChainedError:
             log.info("job %s (guild %s): another process submitted the video it asked for", job.id, job.guild_id)
+        except ProviderUnavailableError:
+            log.info("job %s (guild %s): its video waits until the API answers again", job.id, job.guild_id)
         except AceDataError as error:
             if is_ambiguous(error):
                 log.warning(
