@@ -9,6 +9,10 @@ COPY .ci/install-app ./.ci/install-app
 RUN sh .ci/install-app /opt/mjbot /src
 
 FROM python:3.11-slim
+# A font with Chinese characters for the charts of /admin stats (without one they are drawn in English).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin mjbot \
     && mkdir -p /data /config \
     && chown mjbot:mjbot /data

@@ -1,247 +1,320 @@
-"""Charts drawn in pure Python as PNG files: the jobs-per-day bar chart of ``/admin stats``.
+"""The jobs-per-day chart of ``/admin stats``, drawn with matplotlib.
 
-The canvas is one ``bytearray`` of RGB pixels; rectangles are filled a scanline slice at a time and
-text is drawn from a built-in 5x7 bitmap font (digits, capital letters and a little punctuation),
-so a 90-day chart takes a few milliseconds and needs no imaging library. Colours follow Discord's
-dark theme, where the chart is shown.
+matplotlib takes about half a second to import, so it is imported on the first chart, never when the bot or
+the CLI starts. Only its object-oriented API is used (a ``Figure`` on an Agg canvas, no pyplot and no global
+settings), and one chart is drawn at a time, so charts can be drawn in worker threads.
+
+Labels come in the reader's language. A font is picked that has every character they need (a CJK font for a
+Chinese title); when no installed font has them, the chart is drawn with the English labels rather than with
+empty boxes.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import math
-from collections.abc import Sequence
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from bot.png import png_from_pixels
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-Rgb = tuple[int, int, int]
+log = logging.getLogger(__name__)
 
-BACKGROUND: Final[Rgb] = (43, 45, 49)
-GRID: Final[Rgb] = (64, 67, 73)
-AXIS: Final[Rgb] = (148, 155, 164)
-TEXT: Final[Rgb] = (219, 222, 225)
-SUCCEEDED: Final[Rgb] = (87, 242, 135)
-FAILED: Final[Rgb] = (237, 66, 69)
+#: (day, succeeded, failed) per day, oldest first; ``failed`` includes timed-out jobs.
+Day = tuple[date, int, int]
 
-TITLE: Final = "JOBS PER DAY (UTC)"
-LEGEND_SUCCEEDED: Final = "SUCCEEDED"
-LEGEND_FAILED: Final = "FAILED"
-NO_JOBS: Final = "NO JOBS"
+# Discord's dark theme, where the chart is shown.
+BACKGROUND: Final = "#2b2d31"
+GRID: Final = "#404349"
+AXIS: Final = "#949ba4"
+TEXT: Final = "#dbdee1"
+SUCCEEDED: Final = "#57f287"
+FAILED: Final = "#ed4245"
 
-MIN_WIDTH: Final = 200
-MIN_HEIGHT: Final = 120
-GLYPH_W: Final = 5
-GLYPH_H: Final = 7
-
-# 5x7 glyphs, drawn as text: each block is a row of characters (named in its first line), seven rows
-# high, "#" for ink. Lower case is drawn as upper case.
-_FONT_SOURCE: Final = """
-0     1     2     3     4     5     6     7     8     9     -     /     :     .     (     )     ?
-.###. ..#.. .###. ##### ...#. ##### ..##. ##### .###. .###. ..... ..... ..... ..... ...#. .#... .###.
-#...# .##.. #...# ...#. ..##. #.... .#... ....# #...# #...# ..... ....# .##.. ..... ..#.. ..#.. #...#
-#..## ..#.. ....# ..#.. .#.#. ####. #.... ...#. #...# #...# ..... ...#. .##.. ..... .#... ...#. ....#
-#.#.# ..#.. ...#. ...#. #..#. ....# ####. ..#.. .###. .#### ##### ..#.. ..... ..... .#... ...#. ...#.
-##..# ..#.. ..#.. ....# ##### ....# #...# .#... #...# ....# ..... .#... .##.. ..... .#... ...#. ..#..
-#...# ..#.. .#... #...# ...#. #...# #...# .#... #...# ...#. ..... #.... .##.. .##.. ..#.. ..#.. .....
-.###. .###. ##### .###. ...#. .###. .###. .#... .###. .##.. ..... ..... ..... .##.. ...#. .#... ..#..
-
-A     B     C     D     E     F     G     H     I     J     K     L     M
-.###. ####. .###. ###.. ##### ##### .###. #...# .###. ..### #...# #.... #...#
-#...# #...# #...# #..#. #.... #.... #...# #...# ..#.. ...#. #..#. #.... ##.##
-#...# #...# #.... #...# #.... #.... #.... #...# ..#.. ...#. #.#.. #.... #.#.#
-##### ####. #.... #...# ####. ####. #.### ##### ..#.. ...#. ##... #.... #.#.#
-#...# #...# #.... #...# #.... #.... #...# #...# ..#.. ...#. #.#.. #.... #...#
-#...# #...# #...# #..#. #.... #.... #...# #...# ..#.. #..#. #..#. #.... #...#
-#...# ####. .###. ###.. ##### #.... .#### #...# .###. .##.. #...# ##### #...#
-
-N     O     P     Q     R     S     T     U     V     W     X     Y     Z
-#...# .###. ####. .###. ####. .#### ##### #...# #...# #...# #...# #...# #####
-#...# #...# #...# #...# #...# #.... ..#.. #...# #...# #...# #...# #...# ....#
-##..# #...# #...# #...# #...# #.... ..#.. #...# #...# #...# .#.#. .#.#. ...#.
-#.#.# #...# ####. #...# ####. .###. ..#.. #...# #...# #.#.# ..#.. ..#.. ..#..
-#..## #...# #.... #.#.# #.#.. ....# ..#.. #...# #...# #.#.# .#.#. ..#.. .#...
-#...# #...# #.... #..#. #..#. ....# ..#.. #...# .#.#. #.#.# #...# ..#.. #....
-#...# .###. #.... .##.# #...# ####. ..#.. .###. ..#.. .#.#. #...# ..#.. #####
-"""
+DPI: Final = 100
+#: Of a day's slot.
+BAR_WIDTH: Final = 0.7
+#: The least height of a bar's part, however small next to the busiest day.
+MIN_BAR_PX: Final = 3
+MIN_WIDTH: Final = 320
+MIN_HEIGHT: Final = 180
+#: matplotlib's own font, shipped with it: Latin, Greek and Cyrillic.
+DEFAULT_FAMILY: Final = "DejaVu Sans"
+#: Characters every chart needs besides its labels: the value axis.
+DIGITS: Final = "0123456789"
 
 
-def _parse_font(source: str) -> dict[str, str]:
-    """Character -> its 35 cells, row after row, from the blocks of ``_FONT_SOURCE``."""
-    glyphs: dict[str, str] = {" ": "." * GLYPH_W * GLYPH_H}
-    lines = [line for line in source.splitlines() if line.strip()]
-    for first in range(0, len(lines), GLYPH_H + 1):
-        names = lines[first].split()
-        rows = [line.split() for line in lines[first + 1 : first + 1 + GLYPH_H]]
-        for column, name in enumerate(names):
-            glyphs[name] = "".join(row[column] for row in rows)
-    return glyphs
+def month_day(day: date) -> str:
+    """``05-01``: a day's label under its bar when the language gives no other."""
+    return f"{day.month:02d}-{day.day:02d}"
 
 
-def _glyph(rows: str) -> tuple[tuple[tuple[int, int], ...], ...]:
-    """Per row, the runs of ink as (first column, length): drawn as one rectangle each."""
-    if len(rows) != GLYPH_W * GLYPH_H:
-        raise ValueError(f"a glyph has {GLYPH_W * GLYPH_H} cells, not {len(rows)}")
-    runs: list[tuple[tuple[int, int], ...]] = []
-    for y in range(GLYPH_H):
-        row = rows[y * GLYPH_W : (y + 1) * GLYPH_W]
-        found: list[tuple[int, int]] = []
-        x = 0
-        while x < GLYPH_W:
-            if row[x] == "#":
-                start = x
-                while x < GLYPH_W and row[x] == "#":
-                    x += 1
-                found.append((start, x - start))
-            else:
-                x += 1
-        runs.append(tuple(found))
-    return tuple(runs)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChartLabels:
+    """The words on a chart, in one language."""
+
+    title: str
+    succeeded: str
+    failed: str
+    jobs_axis: str
+    days_axis: str
+    no_jobs: str
+    day: Callable[[date], str] = month_day
+
+    def text(self, days: Iterable[date]) -> str:
+        """Every character the chart of ``days`` draws with these labels."""
+        words = (self.title, self.succeeded, self.failed, self.jobs_axis, self.days_axis, self.no_jobs, DIGITS)
+        return "".join((*words, *(self.day(day) for day in days)))
 
 
-_FONT: Final = {char: _glyph(rows) for char, rows in _parse_font(_FONT_SOURCE).items()}
+ENGLISH: Final = ChartLabels(
+    title="Jobs per day (UTC)",
+    succeeded="Succeeded",
+    failed="Failed",
+    jobs_axis="Jobs",
+    days_axis="Day (UTC)",
+    no_jobs="No jobs",
+)
 
 
-class Canvas:
-    """An RGB picture in memory with the few drawing operations a chart needs; drawing clips at the edges."""
+class FontPicker:
+    """Finds an installed font whose character map has every character of a text.
 
-    def __init__(self, width: int, height: int, background: Rgb) -> None:
-        self.width = width
-        self.height = height
-        self.pixels = bytearray(bytes(background) * (width * height))
+    ``families`` narrows the search to fonts of those names (all of matplotlib's fonts when None). The
+    character maps and the answers are kept: a language's labels need the same font every time.
+    """
 
-    def fill(self, x0: int, y0: int, x1: int, y1: int, colour: Rgb) -> None:
-        """Fill the rectangle from (x0, y0) inclusive to (x1, y1) exclusive."""
-        x0, x1 = max(0, x0), min(self.width, x1)
-        y0, y1 = max(0, y0), min(self.height, y1)
-        if x0 >= x1 or y0 >= y1:
-            return
-        run = bytes(colour) * (x1 - x0)
-        stride = self.width * 3
-        pixels = self.pixels
-        for y in range(y0, y1):
-            start = y * stride + x0 * 3
-            pixels[start : start + len(run)] = run
+    def __init__(self, families: Sequence[str] | None = None) -> None:
+        self._families = None if families is None else frozenset(families)
+        self._maps: dict[str, dict[int, int]] = {}
+        self._found: dict[frozenset[str], str | None] = {}
+        self._lock = threading.Lock()
 
-    def text(self, x: int, y: int, text: str, colour: Rgb, scale: int = 1) -> None:
-        """Draw ``text`` with its top-left corner at (x, y); unknown characters show as "?"."""
-        for char in text.upper():
-            for row, runs in enumerate(_FONT.get(char) or _FONT["?"]):
-                top = y + row * scale
-                for start, length in runs:
-                    self.fill(x + start * scale, top, x + (start + length) * scale, top + scale, colour)
-            x += text_advance(scale)
+    def family_for(self, text: str) -> str | None:
+        """The family name of a font that draws every visible character of ``text``; None without one."""
+        needed = frozenset(char for char in text if not char.isspace())
+        with self._lock:
+            if needed not in self._found:
+                self._found[needed] = self._search(needed)
+            return self._found[needed]
 
-    def png(self) -> bytes:
-        return png_from_pixels(self.width, self.height, self.pixels)
+    def covers(self, path: str, text: str) -> bool:
+        """Whether the font file at ``path`` draws every visible character of ``text``.
+
+        Its character map must have each one, and on glyphs of their own: a "last resort" font (matplotlib
+        ships one) maps every character of a script to the same box, which is no better than a missing glyph.
+        A few characters may share a drawing (Ω as a letter and as the ohm sign), hence the three quarters.
+        """
+        with self._lock:
+            return self._draws(path, "".join(char for char in text if not char.isspace()))
+
+    def _search(self, needed: frozenset[str]) -> str | None:
+        text = "".join(needed)
+        for path, family in self._candidates():
+            if self._draws(path, text):
+                return family
+        return None
+
+    def _draws(self, path: str, text: str) -> bool:
+        codes = {ord(char) for char in text}
+        charmap = self._charmap(path)
+        return codes <= charmap.keys() and len({charmap[code] for code in codes}) * 4 >= len(codes) * 3
+
+    def _candidates(self) -> list[tuple[str, str]]:
+        """(file, family) of the upright regular fonts, matplotlib's own first, then by name."""
+        from matplotlib import font_manager
+
+        entries = [
+            entry
+            for entry in font_manager.fontManager.ttflist
+            if (self._families is None or entry.name in self._families)
+            and entry.style == "normal"
+            and entry.weight in (400, "normal", "regular")
+        ]
+        entries.sort(key=lambda entry: (entry.name != DEFAULT_FAMILY, entry.name, entry.fname))
+        return [(entry.fname, entry.name) for entry in entries]
+
+    def _charmap(self, path: str) -> dict[int, int]:
+        """Character code -> glyph index of the font at ``path`` (empty when it cannot be read)."""
+        found = self._maps.get(path)
+        if found is None:
+            from matplotlib.ft2font import FT2Font
+
+            try:
+                found = dict(FT2Font(path).get_charmap())
+            except (OSError, RuntimeError, ValueError):
+                log.debug("cannot read the font %s", path, exc_info=True)
+                found = {}
+            self._maps[path] = found
+        return found
 
 
-def text_advance(scale: int) -> int:
-    """Horizontal distance from one character to the next."""
-    return (GLYPH_W + 1) * scale
+_picker: FontPicker | None = None
+_drawing = threading.Lock()
+_fallbacks_logged: set[str] = set()
 
 
-def text_width(text: str, scale: int = 1) -> int:
-    """Width in pixels of ``text`` drawn at ``scale`` (no trailing gap)."""
-    return max(0, len(text) * text_advance(scale) - scale)
+def default_picker() -> FontPicker:
+    """One picker for the process, over every font matplotlib knows."""
+    global _picker
+    if _picker is None:
+        _picker = FontPicker()
+    return _picker
 
 
-def nice_scale(largest: int, lines: int = 4) -> tuple[int, int]:
-    """(top, step) of a value axis that shows ``largest`` with about ``lines`` gridlines at round numbers."""
-    if largest <= 0:
-        return lines, 1
-    rough = largest / lines
-    magnitude = 10 ** math.floor(math.log10(rough)) if rough >= 1 else 1
-    step = next(factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= rough)
-    step = max(1, int(step))
-    return step * math.ceil(largest / step), step
+def jobs_per_day_figure(
+    days: Sequence[Day],
+    labels: ChartLabels = ENGLISH,
+    *,
+    fallback: ChartLabels = ENGLISH,
+    fonts: FontPicker | None = None,
+    width: int = 800,
+    height: int = 360,
+) -> Figure:
+    """The chart as a matplotlib ``Figure``: per day, succeeded (green) below failed (red), stacked.
 
-
-def jobs_per_day_chart(days: Sequence[tuple[date, int, int]], *, width: int = 720, height: int = 300) -> bytes:
-    """A PNG bar chart of jobs per day: succeeded (green) below failed (red), stacked, one bar per day.
-
-    ``days`` are (day, succeeded, failed) in the order to draw, oldest first. With no days, or no jobs
-    on any of them, the chart shows its axes and a "NO JOBS" marker.
+    Drawn with ``labels`` in a font that has all their characters, or with ``fallback`` when no font has them.
+    With no days, or no jobs on any of them, the chart shows its axes and a "no jobs" note.
     """
     if width < MIN_WIDTH or height < MIN_HEIGHT:
-        raise ValueError(f"a chart needs at least {MIN_WIDTH}x{MIN_HEIGHT} pixels")
-    scale = 2 if width >= 480 and height >= 200 else 1
-    line_h = GLYPH_H * scale
-    canvas = Canvas(width, height, BACKGROUND)
-    largest = max((succeeded + failed for _, succeeded, failed in days), default=0)
-    top, step = nice_scale(largest)
+        raise ValueError(f"a chart needs at least {MIN_WIDTH}x{MIN_HEIGHT} pixels, not {width}x{height}")
+    from matplotlib.figure import Figure
 
-    left = max(text_width(str(top), scale), text_width("0", scale)) + 6 * scale + 4
-    right = width - 6 * scale
-    plot_top = 6 * scale + line_h + 6 * scale
-    plot_bottom = height - (4 * scale + line_h + 4 * scale)
-    plot_h = plot_bottom - plot_top
+    picker = fonts or default_picker()
+    family = picker.family_for(labels.text(day for day, _, _ in days))
+    if family is None:
+        if labels.title not in _fallbacks_logged:
+            _fallbacks_logged.add(labels.title)
+            log.info("no installed font draws the chart title %r; charts in that language use English", labels.title)
+        labels = fallback
+        family = picker.family_for(labels.text(day for day, _, _ in days)) or DEFAULT_FAMILY
 
-    _heading(canvas, scale)
-    for value in range(0, top + 1, step):
-        y = plot_bottom - round(value / top * plot_h)
-        if value:
-            canvas.fill(left + 1, y, right, y + 1, GRID)
-        label = str(value)
-        canvas.text(left - 4 - scale * 2 - text_width(label, scale), y - line_h // 2, label, TEXT, scale)
-    canvas.fill(left, plot_top, left + 1, plot_bottom + 1, AXIS)
-    canvas.fill(left, plot_bottom, right, plot_bottom + 1, AXIS)
-
-    if days:
-        _bars(canvas, days, left + 1, right, plot_bottom, plot_h, top, scale)
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
+    axes = figure.add_subplot()
+    _style(axes, family)
+    largest = max((ok + failed for _, ok, failed in days), default=0)
+    _bars(axes, days, height)
+    _day_ticks(axes, days, labels, width)
+    axes.set_title(labels.title, loc="left", pad=10, color=TEXT, fontsize=13, family=family, parse_math=False)
+    axes.set_xlabel(labels.days_axis, color=AXIS, fontsize=9, family=family, parse_math=False)
+    axes.set_ylabel(labels.jobs_axis, color=AXIS, fontsize=9, family=family, parse_math=False)
     if largest == 0:
-        big = scale * 2
-        mid_x = (left + right) // 2 - text_width(NO_JOBS, big) // 2
-        mid_y = plot_top + plot_h // 2 - GLYPH_H * big // 2
-        canvas.text(mid_x, mid_y, NO_JOBS, AXIS, big)
-    return canvas.png()
+        axes.set_ylim(0, 4)
+        axes.text(
+            0.5,
+            0.5,
+            labels.no_jobs,
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            color=AXIS,
+            fontsize=18,
+            family=family,
+            parse_math=False,
+        )
+    else:
+        legend = axes.legend(
+            handles=[_swatch(SUCCEEDED, labels.succeeded), _swatch(FAILED, labels.failed)],
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=2,
+            frameon=False,
+            labelcolor=TEXT,
+            prop={"family": family, "size": 10},
+            borderaxespad=0.2,
+        )
+        for text in legend.get_texts():
+            text.set_parse_math(False)
+    return figure
 
 
-def _heading(canvas: Canvas, scale: int) -> None:
-    margin = 6 * scale
-    canvas.text(margin, margin, TITLE, TEXT, scale)
-    box = GLYPH_H * scale
-    x = canvas.width - margin
-    for label, colour in ((LEGEND_FAILED, FAILED), (LEGEND_SUCCEEDED, SUCCEEDED)):
-        x -= text_width(label, scale)
-        canvas.text(x, margin, label, TEXT, scale)
-        x -= box + 3 * scale
-        canvas.fill(x, margin, x + box, margin + box, colour)
-        x -= 6 * scale
+def jobs_per_day_chart(
+    days: Sequence[Day],
+    labels: ChartLabels = ENGLISH,
+    *,
+    fallback: ChartLabels = ENGLISH,
+    fonts: FontPicker | None = None,
+    width: int = 800,
+    height: int = 360,
+) -> bytes:
+    """The chart of :func:`jobs_per_day_figure` as a PNG file of ``width`` x ``height`` pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with _drawing:
+        figure = jobs_per_day_figure(days, labels, fallback=fallback, fonts=fonts, width=width, height=height)
+        FigureCanvasAgg(figure)  # attaches itself to the figure
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", facecolor=BACKGROUND, metadata={"Software": "mjbot"})
+    return buffer.getvalue()
 
 
-def _bars(
-    canvas: Canvas,
-    days: Sequence[tuple[date, int, int]],
-    left: int,
-    right: int,
-    bottom: int,
-    plot_h: int,
-    top: int,
-    scale: int,
-) -> None:
-    slot = (right - left) / len(days)
-    bar_w = max(1, int(slot * 0.7))
-    label_w = text_width("00-00", scale)
-    gap = 4 * scale
-    every = max(1, math.ceil((label_w + gap) / slot))
-    free_until = canvas.width + gap  # labels go right to left from the newest day, each clear of the one after it
-    for index in range(len(days) - 1, -1, -1):
-        day, succeeded, failed = days[index]
-        x0 = left + int(index * slot + (slot - bar_w) / 2)
-        ok_h = _height(succeeded, top, plot_h)
-        all_h = max(_height(succeeded + failed, top, plot_h), ok_h + (1 if failed > 0 else 0))
-        canvas.fill(x0, bottom - ok_h, x0 + bar_w, bottom, SUCCEEDED)
-        canvas.fill(x0, bottom - all_h, x0 + bar_w, bottom - ok_h, FAILED)
-        if (len(days) - 1 - index) % every == 0:
-            x = min(max(0, x0 + bar_w // 2 - label_w // 2), canvas.width - label_w)
-            if x + label_w + gap <= free_until:
-                canvas.text(x, bottom + 4 * scale, f"{day.month:02d}-{day.day:02d}", TEXT, scale)
-                free_until = x
+def _style(axes: Axes, family: str) -> None:
+    axes.set_facecolor(BACKGROUND)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        axes.spines[side].set_color(AXIS)
+    axes.tick_params(colors=AXIS, labelcolor=TEXT, labelsize=9, labelfontfamily=family)
+    axes.grid(axis="y", color=GRID, linewidth=0.8)
+    axes.set_axisbelow(True)
+
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=2))
 
 
-def _height(count: int, top: int, plot_h: int) -> int:
-    """Pixels for ``count`` on an axis reaching ``top``; any job shows as at least one pixel."""
-    if count <= 0:
-        return 0
-    return max(1, round(count / top * plot_h))
+def _bars(axes: Axes, days: Sequence[Day], height: int) -> None:
+    """Only days with jobs get a bar, and each part of one is at least a few pixels high: a single job still
+    shows next to a day of thousands."""
+    largest = max((ok + failed for _, ok, failed in days), default=0)
+    top = largest * 1.08
+    least = top * MIN_BAR_PX / max(1, height - 100)  # the plot is the figure less its title and labels
+    succeeded: list[tuple[int, float]] = []
+    failed: list[tuple[int, float, float]] = []
+    for index, (_, ok, bad) in enumerate(days):
+        ok_h = max(float(ok), least) if ok else 0.0
+        if ok:
+            succeeded.append((index, ok_h))
+        if bad:
+            failed.append((index, max(float(bad), least), ok_h))
+    if succeeded:
+        x, heights = zip(*succeeded, strict=True)
+        axes.bar(x, heights, width=BAR_WIDTH, color=SUCCEEDED, linewidth=0, gid="succeeded")
+    if failed:
+        x, heights, bottoms = zip(*failed, strict=True)
+        axes.bar(x, heights, bottom=bottoms, width=BAR_WIDTH, color=FAILED, linewidth=0, gid="failed")
+    axes.set_xlim(-0.6, max(1, len(days)) - 0.4)
+    if largest:
+        axes.set_ylim(0, top)
+
+
+def _day_ticks(axes: Axes, days: Sequence[Day], labels: ChartLabels, width: int) -> None:
+    """A date under as many bars as fit side by side, counted back from the newest day (always labelled)."""
+    if not days:
+        axes.set_xticks([])
+        return
+    names = [labels.day(day) for day, _, _ in days]
+    label_px = max(_text_px(name) for name in names) + 14
+    fits = max(1, int((width - 80) // label_px))
+    every = max(1, math.ceil(len(days) / fits))
+    shown = list(range(len(days) - 1, -1, -every))[::-1]
+    axes.set_xticks(shown, [names[index] for index in shown])
+
+
+def _text_px(text: str) -> float:
+    """A rough width of ``text`` at the tick size: wide (East Asian) characters count double."""
+    return sum(12.0 if unicodedata.east_asian_width(char) in ("W", "F") else 6.5 for char in text)
+
+
+def _swatch(colour: str, label: str) -> Patch:
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=colour, edgecolor=colour, label=label)

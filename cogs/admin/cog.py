@@ -168,9 +168,10 @@ class AdminCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         now = time.time()
         figures = await self.bot.services.store.stats.guild_stats(guild_id, stats.window_start(now, days), now)
-        chart = await stats.chart_file(figures)
+        locale = interaction_locale(interaction)
+        chart = await stats.chart_file(figures, locale)
         await interaction.followup.send(
-            embed=stats.stats_embed(figures, days, chart=True, locale=interaction_locale(interaction)),
+            embed=stats.stats_embed(figures, days, chart=True, locale=locale),
             file=chart,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+from datetime import date
 from typing import Final
 
 import discord
 
-from bot.charts import jobs_per_day_chart
+from bot.charts import ChartLabels, jobs_per_day_chart
 from bot.store.stats import DAY_S, GuildStats, JobTally
 from bot.text import duration, shorten
-from cogs.i18n import LocaleLike, t, tn
+from cogs.i18n import SOURCE_LOCALE, LocaleLike, t, tn
 from cogs.ui.render import fit_escaped
 
 CHART_FILE: Final = "jobs-per-day.png"
@@ -110,7 +112,28 @@ def stats_embed(stats: GuildStats, days: int, *, chart: bool, locale: LocaleLike
     return embed
 
 
-async def chart_file(stats: GuildStats) -> discord.File:
-    """The jobs-per-day chart as a PNG attachment (drawn in a thread: it is CPU work)."""
-    png = await asyncio.to_thread(jobs_per_day_chart, stats.chart_days)
+def chart_labels(locale: LocaleLike = None) -> ChartLabels:
+    """The chart's words in the language of ``locale``."""
+
+    def day(value: date) -> str:
+        return _words(locale, "chart_day", month=value.month, day=value.day)
+
+    return ChartLabels(
+        title=_words(locale, "chart_title"),
+        succeeded=_words(locale, "chart_succeeded"),
+        failed=_words(locale, "chart_failed"),
+        jobs_axis=_words(locale, "chart_jobs"),
+        days_axis=_words(locale, "chart_days"),
+        no_jobs=_words(locale, "chart_no_jobs"),
+        day=day,
+    )
+
+
+async def chart_file(stats: GuildStats, locale: LocaleLike = None) -> discord.File:
+    """The jobs-per-day chart as a PNG attachment, in the language of ``locale`` (English when no installed font
+    has its characters). Drawn in a worker thread: it is CPU work, and the first chart imports matplotlib."""
+    draw = functools.partial(
+        jobs_per_day_chart, stats.chart_days, chart_labels(locale), fallback=chart_labels(SOURCE_LOCALE)
+    )
+    png = await asyncio.to_thread(draw)
     return discord.File(io.BytesIO(png), filename=CHART_FILE)

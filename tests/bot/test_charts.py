@@ -1,171 +1,219 @@
-"""The PNG writer and the jobs-per-day chart, checked by decoding the pictures pixel by pixel."""
+"""The jobs-per-day chart of /admin stats: what matplotlib lays out (words, fonts, bars, dates) and the PNG it
+writes, in English and in Chinese, with and without a font that has Chinese characters."""
 
 from __future__ import annotations
 
-import struct
+import io
+import itertools
+import logging
+import os
+import subprocess
+import sys
 import time
-import zlib
 from datetime import date, timedelta
+from pathlib import Path
 
+import numpy as np
 import pytest
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from PIL import Image
 
 from bot import charts
-from bot.charts import AXIS, BACKGROUND, FAILED, SUCCEEDED, TEXT, Canvas, jobs_per_day_chart, nice_scale
-from bot.png import PNG_SIGNATURE, png_bytes, png_from_pixels, png_size
+from bot.charts import FAILED, SUCCEEDED, FontPicker, jobs_per_day_chart, jobs_per_day_figure
+from cogs.admin.stats import chart_labels
 
-Pixels = list[list[tuple[int, int, int]]]
 START = date(2024, 5, 1)
-#: Rows above this hold the title and the legend (whose colour boxes are not bars).
-LEGEND_BOTTOM = 32
-
-
-def decode(data: bytes) -> Pixels:
-    """Read back an 8-bit RGB PNG with unfiltered scanlines (what bot.png writes), checking every chunk's CRC."""
-    assert data.startswith(PNG_SIGNATURE)
-    position, chunks = len(PNG_SIGNATURE), []
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        chunks.append((kind, body))
-        position += 12 + length
-    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
-    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
-    assert (depth, colour) == (8, 2)
-    raw = zlib.decompress(chunks[1][1])
-    stride = width * 3 + 1
-    assert len(raw) == stride * height
-    rows: Pixels = []
-    for y in range(height):
-        line = raw[y * stride : (y + 1) * stride]
-        assert line[0] == 0
-        rows.append([(line[x], line[x + 1], line[x + 2]) for x in range(1, stride, 3)])
-    return rows
-
-
-def bars(pixels: Pixels) -> list[tuple[int, int, int]]:
-    """The chart's bars, left to right: (first column, height in green, height in red) at each bar's middle."""
-    width = len(pixels[0])
-    found: list[tuple[int, int, int]] = []
-    x = 0
-    while x < width:
-        if _bar_pixels(pixels, x) == (0, 0):
-            x += 1
-            continue
-        start = x
-        while x < width and _bar_pixels(pixels, x) != (0, 0):
-            x += 1
-        green, red = _bar_pixels(pixels, (start + x) // 2)
-        found.append((start, green, red))
-    return found
-
-
-def _bar_pixels(pixels: Pixels, x: int) -> tuple[int, int]:
-    column = [row[x] for row in pixels[LEGEND_BOTTOM:]]
-    return column.count(SUCCEEDED), column.count(FAILED)
+ROOT = Path(__file__).resolve().parents[2]
+ENGLISH = chart_labels("en-US")
+CHINESE = chart_labels("zh-CN")
+ONLY_DEJAVU = ["DejaVu Sans"]
 
 
 def days(*counts: tuple[int, int]) -> list[tuple[date, int, int]]:
     return [(START + timedelta(days=offset), ok, failed) for offset, (ok, failed) in enumerate(counts)]
 
 
-# -- the PNG writer ---------------------------------------------------------------------------------
+def drawn(figure: Figure) -> Axes:
+    """The chart's axes, after a draw has laid out every text."""
+    FigureCanvasAgg(figure).draw()
+    [axes] = figure.axes
+    return axes
 
 
-def test_png_files_decode_to_the_pixels_written() -> None:
-    red, blue = b"\xff\x00\x00", b"\x00\x00\xff"
-    data = png_bytes(2, 2, [red + blue, blue + red])
-    assert png_size(data) == (2, 2)
-    assert decode(data) == [[(255, 0, 0), (0, 0, 255)], [(0, 0, 255), (255, 0, 0)]]
-    assert png_from_pixels(2, 2, bytearray(red + blue + blue + red)) == data
-    with pytest.raises(ValueError, match="do not match"):
-        png_bytes(2, 2, [red])
-    with pytest.raises(ValueError, match="do not match"):
-        png_from_pixels(2, 2, red)
-    with pytest.raises(ValueError, match="not a PNG"):
-        png_size(b"GIF89a" + bytes(30))
+def words(axes: Axes) -> dict[str, str]:
+    legend = axes.get_legend()
+    return {
+        "title": axes.get_title(loc="left"),
+        "x": axes.get_xlabel(),
+        "y": axes.get_ylabel(),
+        "legend": " / ".join(text.get_text() for text in legend.get_texts()) if legend else "",
+        "days": " ".join(label.get_text() for label in axes.get_xticklabels()),
+    }
 
 
-# -- the chart ----------------------------------------------------------------------------------------------
+def font_file(text: Text) -> str:
+    return str(font_manager.findfont(text.get_fontproperties(), fallback_to_default=False))
 
 
-def test_the_chart_is_a_png_of_the_asked_size() -> None:
-    data = jobs_per_day_chart(days((3, 1), (5, 0)))
-    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR"
-    assert png_size(data) == (720, 300)
-    assert png_size(jobs_per_day_chart(days((1, 0)), width=400, height=160)) == (400, 160)
-    with pytest.raises(ValueError, match="at least"):
+def bars(axes: Axes, gid: str) -> list[Rectangle]:
+    return sorted((patch for patch in axes.patches if patch.get_gid() == gid), key=lambda patch: patch.get_x())
+
+
+def png_image(data: bytes) -> Image.Image:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(data))
+    image.verify()  # every chunk's CRC, and the stream's end
+    return Image.open(io.BytesIO(data))
+
+
+def chinese_font_or_skip() -> None:
+    if FontPicker().family_for(CHINESE.title) is None:
+        if os.environ.get("CI"):
+            pytest.fail("no installed font draws Chinese: .ci/run installs fonts-wqy-microhei")
+        pytest.skip("no installed font draws Chinese (apt-get install fonts-wqy-microhei)")
+
+
+# -- the PNG -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("labels", [ENGLISH, CHINESE], ids=["en-US", "zh-CN"])
+def test_the_chart_is_a_png_of_the_asked_size(labels: charts.ChartLabels) -> None:
+    data = jobs_per_day_chart(days((3, 1), (5, 0)), labels, fallback=ENGLISH)
+    image = png_image(data)
+    assert image.format == "PNG" and image.size == (800, 360)
+    assert 5_000 < len(data) < 200_000
+    pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert (pixels == [round(c * 255) for c in to_rgb(SUCCEEDED)]).all(axis=1).sum() > 500  # the bars
+    assert png_image(jobs_per_day_chart(days((1, 0)), width=400, height=200)).size == (400, 200)
+    with pytest.raises(ValueError, match=r"at least 320x180 pixels, not 50x50"):
         jobs_per_day_chart([], width=50, height=50)
 
 
-def test_a_day_with_more_jobs_has_a_taller_bar_and_failures_sit_on_top() -> None:
-    pixels = decode(jobs_per_day_chart(days((2, 0), (6, 2), (0, 0), (3, 3))))
-    found = bars(pixels)
-    assert len(found) == 3  # the empty day has no bar
-    (_, small_ok, small_failed), (_, big_ok, big_failed), (_, half_ok, half_failed) = found
-    assert small_failed == 0 and big_failed > 0 and half_failed > 0
-    assert big_ok + big_failed > half_ok + half_failed > small_ok
-    assert big_ok == pytest.approx(3 * small_ok, abs=2)  # heights are proportional to the counts
-    assert half_ok == pytest.approx(half_failed, abs=1)
-    assert big_failed == pytest.approx(small_ok, abs=1)
-    # Bars are in day order, one per day slot, and each red part is right above its green part.
-    starts = [start for start, _, _ in found]
-    assert starts == sorted(starts)
-    start, ok, failed = found[1]
-    column = [row[start + 1] for row in pixels]
-    top_red = column.index(FAILED)
-    assert column[top_red : top_red + failed] == [FAILED] * failed
-    assert column[top_red + failed : top_red + failed + ok] == [SUCCEEDED] * ok
+# -- words and fonts ---------------------------------------------------------------------------------------------
 
 
-def test_every_job_shows_even_next_to_a_huge_day() -> None:
-    found = bars(decode(jobs_per_day_chart(days((1, 0), (5000, 1)))))
-    assert len(found) == 2 and found[0][1] >= 1 and found[1][2] >= 1
+def test_a_chinese_server_gets_the_chart_in_chinese_in_a_font_that_has_the_characters() -> None:
+    chinese_font_or_skip()
+    axes = drawn(jobs_per_day_figure(days((2, 1), (4, 0), (0, 3)), CHINESE, fallback=ENGLISH))
+    assert words(axes) == {
+        "title": "每日任务\uff08UTC\uff09",
+        "x": "日期\uff08UTC\uff09",
+        "y": "任务数",
+        "legend": "成功 / 失败",
+        "days": "5月1日 5月2日 5月3日",
+    }
+    picker = FontPicker()
+    texts = [axes._left_title, axes.xaxis.label, axes.yaxis.label]
+    texts += [*axes.get_legend().get_texts(), *axes.get_xticklabels()]
+    for text in texts:
+        path = font_file(text)
+        assert picker.covers(path, text.get_text()), f"{text.get_text()!r} is drawn with {path}"
+        assert "LastResort" not in path  # matplotlib's font of boxes
+    assert not FontPicker(ONLY_DEJAVU).covers(font_manager.findfont("DejaVu Sans"), "每日任务")
 
 
-def test_labels_are_drawn_with_the_bitmap_font() -> None:
-    pixels = decode(jobs_per_day_chart(days(*[(n, n % 3) for n in range(1, 31)])))
-    below_axis = [pixel for row in pixels[-20:] for pixel in row]
-    assert below_axis.count(TEXT) > 200  # the dates under the bars
-    left_of_axis = [pixel for row in pixels[LEGEND_BOTTOM:] for pixel in row[:40]]
-    assert left_of_axis.count(TEXT) > 100  # the value axis
-    assert any(AXIS in row for row in pixels)
+def test_without_a_chinese_font_the_chart_falls_back_to_english_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    only_dejavu = FontPicker(ONLY_DEJAVU)
+    charts._fallbacks_logged.clear()
+    with caplog.at_level(logging.INFO, logger="bot.charts"):
+        for _ in range(2):
+            axes = drawn(jobs_per_day_figure(days((2, 1), (4, 0)), CHINESE, fallback=ENGLISH, fonts=only_dejavu))
+            assert words(axes) == {
+                "title": "Jobs per day (UTC)",
+                "x": "Day (UTC)",
+                "y": "Jobs",
+                "legend": "Succeeded / Failed",
+                "days": "05-01 05-02",
+            }
+            assert "DejaVuSans" in font_file(axes._left_title)
+    notes = [record for record in caplog.records if record.name == "bot.charts"]
+    assert len(notes) == 1 and notes[0].levelno == logging.INFO
+    assert "每日任务\uff08UTC\uff09" in notes[0].getMessage() and "English" in notes[0].getMessage()
+    # English needs no fallback, and says nothing.
+    caplog.clear()
+    assert words(drawn(jobs_per_day_figure(days((1, 0)), ENGLISH, fonts=only_dejavu)))["title"] == "Jobs per day (UTC)"
+    assert not caplog.records
 
-    canvas = Canvas(12, 9, BACKGROUND)
-    canvas.text(1, 1, "7", TEXT)
-    drawn = [
-        "".join(
-            "#" if canvas.pixels[(y * 12 + x) * 3 : (y * 12 + x) * 3 + 3] == bytes(TEXT) else "." for x in range(1, 6)
-        )
-        for y in range(1, 8)
+
+def test_the_last_resort_font_does_not_count_as_drawing_a_script() -> None:
+    picker = FontPicker()
+    last_resort = [entry.fname for entry in font_manager.fontManager.ttflist if "LastResort" in entry.fname]
+    if not last_resort:
+        pytest.skip("this matplotlib ships no last-resort font")
+    assert not picker.covers(last_resort[0], CHINESE.title)
+    assert FontPicker(["Last Resort High-Efficiency"]).family_for(CHINESE.title) is None
+
+
+# -- bars, axes and dates -------------------------------------------------------------------------------------
+
+
+def test_bars_stack_failures_on_successes_one_per_day_with_jobs() -> None:
+    axes = drawn(jobs_per_day_figure(days((2, 0), (6, 2), (0, 0), (3, 3), (0, 1))))
+    green, red = bars(axes, "succeeded"), bars(axes, "failed")
+    assert [(round(bar.get_x() + bar.get_width() / 2), bar.get_height()) for bar in green] == [(0, 2), (1, 6), (3, 3)]
+    assert [(round(bar.get_x() + bar.get_width() / 2), bar.get_y(), bar.get_height()) for bar in red] == [
+        (1, 6, 2),
+        (3, 3, 3),
+        (4, 0, 1),
     ]
-    assert drawn == ["#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."]
+    assert all(bar.get_facecolor()[:3] == to_rgb(SUCCEEDED) for bar in green)
+    assert all(bar.get_facecolor()[:3] == to_rgb(FAILED) for bar in red)
+    ticks = axes.get_yticks()
+    assert all(tick == int(tick) for tick in ticks) and max(ticks) >= 8  # whole numbers, up to the tallest day
 
 
-def test_no_jobs_draws_an_empty_chart_with_a_marker() -> None:
+def test_one_job_shows_next_to_a_huge_day() -> None:
+    figure = jobs_per_day_figure(days((1, 0), (5000, 1)))
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    [axes] = figure.axes
+    pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+    x, y = axes.transData.transform((0, 0))
+    column = pixels[: round(figure.bbox.height - y), round(x)]  # above the x axis, at the small bar's middle
+    green = np.array([round(c * 255) for c in to_rgb(SUCCEEDED)])
+    assert (np.abs(column[-4:].astype(int) - green).sum(axis=1) < 60).any()
+
+
+def test_no_jobs_draws_empty_axes_with_a_note() -> None:
     for empty in ([], days((0, 0), (0, 0))):
-        pixels = decode(jobs_per_day_chart(empty))
-        assert bars(pixels) == []
-        middle = [pixel for row in pixels[120:180] for pixel in row[250:500]]
-        assert middle.count(AXIS) > 300  # "NO JOBS", large, in the middle of the plot
+        axes = drawn(jobs_per_day_figure(empty, CHINESE, fallback=ENGLISH, fonts=FontPicker(ONLY_DEJAVU)))
+        assert not axes.patches and axes.get_legend() is None
+        assert [text.get_text() for text in axes.texts] == ["No jobs"]
 
 
-def test_round_numbers_on_the_value_axis() -> None:
-    assert nice_scale(0) == (4, 1)
-    assert nice_scale(3) == (3, 1)
-    assert nice_scale(7) == (8, 2)
-    assert nice_scale(95) == (100, 50)
-    assert nice_scale(1234) == (1500, 500)
-
-
-def test_ninety_days_draw_in_a_few_milliseconds() -> None:
+def test_ninety_days_of_dates_stay_legible() -> None:
     ninety = days(*[(n * 7 % 50, n % 5) for n in range(90)])
+    for labels, fonts in ((ENGLISH, None), (CHINESE, FontPicker())):
+        axes = drawn(jobs_per_day_figure(ninety, labels, fallback=ENGLISH, fonts=fonts))
+        shown = [label for label in axes.get_xticklabels() if label.get_text()]
+        assert 6 <= len(shown) <= 15
+        assert shown[-1].get_text() == labels.day(ninety[-1][0])  # the newest day is always named
+        boxes = [label.get_window_extent() for label in shown]
+        assert all(left.x1 < right.x0 for left, right in itertools.pairwise(boxes))  # none overlap
+        figure_box = axes.get_figure().bbox
+        assert all(box.x0 >= 0 and box.x1 <= figure_box.x1 for box in boxes)
+
+
+def test_later_charts_draw_quickly() -> None:
+    ninety = days(*[(n * 7 % 50, n % 5) for n in range(90)])
+    jobs_per_day_chart(ninety, CHINESE, fallback=ENGLISH)
     timings = []
-    for _ in range(5):
+    for _ in range(3):
         began = time.perf_counter()
-        jobs_per_day_chart(ninety)
+        jobs_per_day_chart(ninety, CHINESE, fallback=ENGLISH)
         timings.append(time.perf_counter() - began)
-    assert min(timings) < 0.05, f"a 90-day chart took {min(timings) * 1000:.0f} ms"
-    assert len(bars(decode(jobs_per_day_chart(ninety)))) == sum(1 for _, ok, bad in ninety if ok + bad)
-    assert charts.GLYPH_W == 5
+    assert min(timings) < 1.0, f"a 90-day chart took {min(timings) * 1000:.0f} ms"
+
+
+def test_the_bot_and_the_cli_start_without_matplotlib() -> None:
+    code = "import sys, bot.cli, bot.bot, cogs.admin; print(sorted({'matplotlib', 'PIL', 'numpy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

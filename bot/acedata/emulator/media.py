@@ -1,20 +1,20 @@
 """Real, tiny media files for the emulator's results: PNG pictures and MP4 clips.
 
-Pictures are drawn in pure Python (encoded by ``bot.png``), as flat colour fields with a
-vertical shade, so a 2x2 grid is recognisably four images. Clips are four short H.264 files
+Pictures are drawn as rows of pixels in pure Python (and encoded as PNG by Pillow), as flat colour fields
+with a vertical shade, so a 2x2 grid is recognisably four images. Clips are four short H.264 files
 shipped as package data (made by ``tools/make_clips.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import struct
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-
-from bot.png import png_bytes
 
 Rgb = tuple[int, int, int]
 
@@ -53,6 +53,17 @@ def aspect_size(prompt: str, side: int) -> tuple[int, int]:
     if w >= h:
         return side, max(2, round(side * h / w) // 2 * 2)
     return max(2, round(side * w / h) // 2 * 2), side
+
+
+def png_bytes(width: int, height: int, rows: Sequence[bytes]) -> bytes:
+    """Encode 8-bit RGB scanlines (``width * 3`` bytes each) as a PNG file."""
+    from PIL import Image
+
+    if len(rows) != height or any(len(row) != width * 3 for row in rows):
+        raise ValueError("scanlines do not match the image size")
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), b"".join(rows)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _shade(colour: Rgb, fraction: float) -> bytes:
