@@ -134,3 +134,18 @@ async def test_reactions_that_mean_nothing_are_left_alone(kit: Kit) -> None:
     assert kit.task_count() == 1
     assert fake.dm_messages(fake.alice) == []
     assert len(fake.messages(fake.general)) == 2
+
+
+async def test_a_reaction_acts_only_where_the_result_offers_it(kit: Kit) -> None:
+    fake = kit.fake
+    _, message = await kit.make_grid(user=fake.bob)
+    _, upscale_message = await kit.follow(message, kit.button(message, "img", "upscale2"), user=fake.bob)
+    upscale, upscale_message = await kit.wait_done(upscale_message)
+    assert not [custom_id for custom_id in upscale_message.custom_ids if "rr" in custom_id.split(":")[1:2]]
+    assert not [custom_id for custom_id in upscale_message.custom_ids if custom_id.endswith(":reroll")]
+    await fake.react(upscale_message, emoji="🔄", user=fake.bob)  # no 🔄 button, so no new grid: the API offers none
+    await fake.react(upscale_message, emoji="✉️", user=fake.bob)  # one that acts, to know the 🔄 was handled first
+    dm = await fake.wait_for_dm(fake.bob)
+    assert upscale.id in str(dm.embeds[0])  # the copy, and no word about the 🔄: a vote is left alone
+    assert kit.task_count() == 2 and await kit.children(upscale) == []
+    assert len(fake.dm_messages(fake.bob)) == 1
