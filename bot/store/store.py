@@ -3,8 +3,9 @@
 ``Store`` puts the repositories together over one database: ``jobs`` (rows and how they move on),
 ``leases`` (which process follows which job), ``links`` (the Discord messages that show them), ``locks`` (named
 locks that hold across the processes on the store), ``queue`` (queued and running jobs per member), ``settings``
-(server and member settings), ``usage`` (the ledger for quotas) and ``stats`` (figures for ``/admin stats``). Each
-repository holds every SQL statement of its part of the schema.
+(server and member settings), ``usage`` (the ledger for quotas), ``stats`` (figures for ``/admin stats``) and
+``history`` (a member's jobs, searched and paged). Each repository holds every SQL statement of its part of the
+schema.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Self
 
 from .connection import Database
+from .history import HistoryRepository
 from .jobs import JobRepository
 from .leases import LeaseRepository
 from .links import LinkRepository
@@ -54,6 +56,7 @@ class Store:
         self.settings = SettingsRepository(db)
         self.usage = UsageRepository(db)
         self.stats = StatsRepository(db)
+        self.history = HistoryRepository(db)
 
     @classmethod
     async def open(
