@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot import __version__, cli_followups, cli_jobs, cli_store, cli_users
 from bot.acedata.models import GRID_SIZE
+from bot.cli_output import STATUS_STYLES, Column, error, print_table
 from bot.config import EMULATOR, Config, ConfigError, load_config
 from bot.logs import setup_logging
 from bot.startup import StartupError, listen_error
@@ -24,6 +25,17 @@ from bot.text import duration, shorten
 COMMANDS = (
     "run", "emulator", "video", "imagine", "extend", *cli_followups.COMMANDS, "wait", "jobs", "health", "users", "store"
 )  # fmt: skip
+
+#: ``mjbot jobs``: the plain columns line up as they always have, for scripts that cut them.
+JOB_COLUMNS = (
+    Column("JOB", 11),
+    Column("KIND", 8),
+    Column("ACTION", 11),
+    Column("STATUS", 10, styles=STATUS_STYLES),
+    Column("PROGRESS", 8, right=True),
+    Column("AGE", 8, right=True, gap=2),
+    Column("PROMPT", gap=2),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,20 +186,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_dispatch(args))
     except ConfigError as exc:
-        print(f"mjbot: config error: {exc}", file=sys.stderr)
+        error(sys.stderr, f"config error: {exc}")
         return ConfigError.exit_code
     except StartupError as exc:
-        print(f"mjbot: {exc}", file=sys.stderr)
+        error(sys.stderr, str(exc))
         return exc.exit_code
     except StoreError as exc:
-        print(f"mjbot: {exc}", file=sys.stderr)
+        error(sys.stderr, str(exc))
         return 1
     except BrokenPipeError:
         # The reader went away (``mjbot jobs | head -1``): nothing more to say, and nobody to say it to.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM (see _stop_on_sigterm)
-        print(f"mjbot: {_interrupted(args)}", file=sys.stderr)
+        error(sys.stderr, _interrupted(args))
         return 128 + (signal.SIGTERM if getattr(args, "terminated", False) else signal.SIGINT)
 
 
@@ -344,13 +356,19 @@ async def _list_jobs(config: Config, limit: int, out: TextIO) -> int:
         )
         return 0
     now = time.time()
-    print(f"{'JOB':<11} {'KIND':<8} {'ACTION':<11} {'STATUS':<10} {'PROGRESS':>8}  {'AGE':>8}  PROMPT", file=out)
-    for job in jobs:
-        print(
-            f"{job.id:<11} {job.kind.value:<8} {shorten(job.action, 11):<11} {job.status.value:<10} "
-            f"{job.progress:>7}%  {duration(now - job.created_at):>8}  {shorten(job.prompt, 50)}",
-            file=out,
+    rows = [
+        (
+            job.id,
+            job.kind.value,
+            shorten(job.action, 11),
+            job.status.value,
+            f"{job.progress}%",
+            duration(now - job.created_at),
+            shorten(job.prompt, 50),
         )
+        for job in jobs
+    ]
+    print_table(out, JOB_COLUMNS, rows)
     return 0
 
 

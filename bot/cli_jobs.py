@@ -22,6 +22,7 @@ from bot import cli_followups, media
 from bot.acedata.errors import AceDataError, ConnectionFailedError
 from bot.acedata.models import ApiRequest, Endpoint, VideoGenerate
 from bot.addresses import ANYWHERE, NOWHERE
+from bot.cli_output import ProgressPrinter, error
 from bot.config import Config
 from bot.jobs import JobEngine
 from bot.jobs.reconcile import same_request
@@ -30,7 +31,7 @@ from bot.store import EMPTY_META, JobMeta, Store
 from bot.store.models import Job, JobKind, JobStatus
 from bot.store.owner import StoreOwner, holder_of
 from bot.store.store import is_url
-from bot.text import duration, progress_bar
+from bot.text import duration
 
 if TYPE_CHECKING:
     from bot.runtime import Services
@@ -45,7 +46,7 @@ async def run_job_command(args: argparse.Namespace, config: Config, out: TextIO,
     try:
         request, parent_id, meta = await build_request(args, config)
     except InputError as exc:
-        print(f"mjbot: {flag_text(exc)}", file=err)
+        error(err, flag_text(exc))
         return 2
     from bot.runtime import take_store
 
@@ -76,14 +77,14 @@ async def _send(
             await services.engine.poll_once()
             latest = await services.engine.get(twin.id) or twin
             if not latest.finished:
-                print(f"mjbot: {twin_message(latest, again(args))}", file=err)
+                error(err, twin_message(latest, again(args)))
                 return 1
             print(f"Job {latest.id} had the same request and has finished; it is not sent again.", file=out)
             return await _result(services, latest, args, out)
         try:
             await check_frames(request, allow_private=config.acedata.media_may_be_private)
         except InputError as exc:
-            print(f"mjbot: {flag_text(exc)}", file=err)
+            error(err, flag_text(exc))
             return 2
 
         try:  # the job is named if the command is interrupted
@@ -103,7 +104,7 @@ async def _send(
             args.following = video_id
             job = await follow(services.engine, video_id, out)
         if job is None:
-            print(f"mjbot: job {job_id} vanished from the store", file=err)
+            error(err, f"job {job_id} vanished from the store")
             return 1
         return await _result(services, job, args, out)
     finally:
@@ -150,7 +151,7 @@ async def wait_command(
         await store.close()
     if job is None:
         shown = config.store.shown_url or path
-        print(f"mjbot: there is no job {args.job!r} in {shown}; `mjbot jobs` lists the jobs", file=err)
+        error(err, f"there is no job {args.job!r} in {shown}; `mjbot jobs` lists the jobs")
         return 2
     if job.finished:
         return print_result(job, out, again(args))
@@ -163,7 +164,7 @@ async def wait_command(
     if owner is None:
         watched, owner = await watch(path, job.id, out)
         if watched is None:
-            print(f"mjbot: job {job.id} vanished from the store", file=err)
+            error(err, f"job {job.id} vanished from the store")
             return 1
         if owner is None:
             return print_result(watched, out, again(args))
@@ -180,7 +181,7 @@ async def _follow_here(
     try:
         followed = await follow(services.engine, job.id, out)
         if followed is None:
-            print(f"mjbot: job {job.id} vanished from the store", file=err)
+            error(err, f"job {job.id} vanished from the store")
             return 1
         return await _result(services, followed, args, out)
     finally:
@@ -193,10 +194,10 @@ def store_exists(config: Config, args: argparse.Namespace, err: TextIO) -> bool:
     if has_store(path):
         return True
     source = f"the [store] path of {args.config}" if args.config else "the [store] path of config.toml, or the default"
-    print(
-        f"mjbot: there is no store at {path} ({source}); nothing has run there yet. If the bot keeps its store "
+    error(
+        err,
+        f"there is no store at {path} ({source}); nothing has run there yet. If the bot keeps its store "
         "elsewhere, point at it with --config PATH (the bot's config, whose [store] path names it)",
-        file=err,
     )
     return False
 
@@ -359,30 +360,6 @@ async def watch(path: str, job_id: str, out: TextIO) -> tuple[Job | None, StoreO
             await asyncio.sleep(WATCH_INTERVAL_S)
     finally:
         await store.close()
-
-
-class ProgressPrinter:
-    """A one-line live bar on a terminal, or a line per change of progress when piped."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.last: tuple[str, int] | None = None
-
-    def show(self, job: Job) -> None:
-        state = (job.status.value, job.progress)
-        if state == self.last and not self.tty:
-            return
-        self.last = state
-        line = f"[{progress_bar(job.progress, 20)}] {job.status.value:<10} {duration(time.time() - job.created_at)}"
-        if self.tty:
-            print(f"\r{line}", end="", file=self.out, flush=True)
-        else:
-            print(line, file=self.out, flush=True)
-
-    def done(self) -> None:
-        if self.tty and self.last is not None:
-            print(file=self.out)
 
 
 def print_result(job: Job, out: TextIO, flags: str = "") -> int:

@@ -13,6 +13,7 @@ import time
 from typing import TextIO
 
 from bot.cli_jobs import store_exists
+from bot.cli_output import Column, error, print_table
 from bot.config import Config, load_config
 from bot.scopes import MAX_REASON_CHARS, block_everywhere, global_blocks, unblock_everywhere
 from bot.settings import BlockEntry
@@ -21,6 +22,7 @@ from bot.text import shorten
 
 #: Discord ids are 64-bit snowflakes; the smallest real one has 17 digits, but any positive number is accepted.
 MAX_SNOWFLAKE = 2**63 - 1
+BLOCK_COLUMNS = (Column("USER", 20), Column("SINCE (UTC)", 16), Column("REASON", gap=2))
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -43,14 +45,14 @@ async def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = 
     if command in ("block", "unblock"):
         user_id = parse_user_id(args.user_id)
         if user_id is None:
-            print(
-                f"mjbot: USER_ID must be a Discord user id, a number like 123456789012345678, got {args.user_id!r}; "
+            error(
+                err,
+                f"USER_ID must be a Discord user id, a number like 123456789012345678, got {args.user_id!r}; "
                 "copy it in Discord with Developer Mode on (right-click the user, Copy User ID)",
-                file=err,
             )
             return 2
     if command == "block" and len(args.reason) > MAX_REASON_CHARS:
-        print(f"mjbot: --reason is {len(args.reason)} characters long; keep it to {MAX_REASON_CHARS}", file=err)
+        error(err, f"--reason is {len(args.reason)} characters long; keep it to {MAX_REASON_CHARS}")
         return 2
     # Only a block writes (and may come before the bot's first start); the others read, and never make a store.
     if command != "block" and not store_exists(config, args, err):
@@ -95,8 +97,9 @@ def _print_blocks(blocks: dict[int, BlockEntry], out: TextIO) -> int:
     if not blocks:
         print("Nobody is blocked. Block a user with: mjbot users block USER_ID --reason TEXT", file=out)
         return 0
-    print(f"{'USER':<20} {'SINCE (UTC)':<16}  REASON", file=out)
+    rows = []
     for user_id, entry in sorted(blocks.items(), key=lambda item: item[0]):
         since = datetime.datetime.fromtimestamp(entry.at, datetime.UTC).strftime("%Y-%m-%d %H:%M") if entry.at else "-"
-        print(f"{user_id:<20} {since:<16}  {shorten(entry.reason, 80) or '(no reason given)'}", file=out)
+        rows.append((str(user_id), since, shorten(entry.reason, 80) or "(no reason given)"))
+    print_table(out, BLOCK_COLUMNS, rows)
     return 0
