@@ -153,15 +153,33 @@ class SqliteDatabase:
             raise
         store = cls(conn, reader, file, clock)
         try:
-            await store._check_readable(conn)
+            empty = await store._check_readable(conn)
         except BaseException:
             reader.close()
             await conn.close()
             raise
+        if empty:  # an empty file holds no jobs: read an empty store in memory, and leave the file as it is
+            reader.close()
+            await conn.close()
+            return await cls._empty_in_memory(file, clock)
         return store
 
-    async def _check_readable(self, conn: aiosqlite.Connection) -> None:
-        """Refuse to read a database that is not this store's, or whose schema this version does not read as it is."""
+    @classmethod
+    async def _empty_in_memory(cls, file: Path, clock: Callable[[], float]) -> Self:
+        conn = await aiosqlite.connect(":memory:", isolation_level=None)
+        reader = sqlite3.connect(":memory:", isolation_level=None)  # holds no tables: quick reads fall through
+        try:
+            while await migrations.upgrade_step(conn) is not None:
+                pass
+        except BaseException:
+            reader.close()
+            await conn.close()
+            raise
+        return cls(conn, reader, file, clock)
+
+    async def _check_readable(self, conn: aiosqlite.Connection) -> bool:
+        """Refuse to read a database that is not this store's, or whose schema this version does not read as it is;
+        True for an empty file (no store yet), which holds no jobs."""
         path = self._path
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
@@ -171,13 +189,16 @@ class SqliteDatabase:
         except sqlite3.DatabaseError as exc:
             raise explain(path, exc) from exc
         self._check_schema(application_id, version, objects)
+        if version == 0 and not objects:
+            return True
         if version < migrations.LATEST_VERSION:
-            state = f"schema version {version}" if version else "no store yet (an empty file)"
             raise OutdatedStoreError(
-                f"{path} has {state}, and this version of mjbot reads version {migrations.LATEST_VERSION}; a "
+                f"{path} has schema version {version}, and this version of mjbot reads version "
+                f"{migrations.LATEST_VERSION}; a "
                 "command that only reads never upgrades a store (the file was left unchanged): start the bot or run "
                 "a job command on it once, which upgrades it, then try again"
             )
+        return False
 
     def _check_schema(self, application_id: int, version: int, objects: int) -> None:
         """Refuse another application's database, and a schema newer than this version knows."""
