@@ -8,13 +8,14 @@
    too. The client's share (the same 20 batch requests, parsed, with nothing done with them) is
    measured separately. Two scenarios: about a tenth of the jobs progress on each tick (300-s
    tasks, ticks 0.3 s apart), and every job progresses on every tick (100-s tasks, ticks 1.05 s
-   apart: 1,000 progress writes and events per tick, the worst case).
+   apart: 1,000 progress writes and events per tick, the worst case). The engine and the client record
+   their metrics as the bot's do (``--no-metrics``: without them, to see what recording costs).
 2. Completion latency, from ``Emulator.finish`` to the SUCCEEDED event at a subscriber, for 200
    jobs (``--latency-jobs``) finished at random moments: with callbacks (target p95 < 50 ms)
    and with polling every ``--interval`` seconds (target p95 <= interval + 50 ms). Here the
    emulator runs in-process, so both timestamps come from one clock.
 
-Run: ``python bench/bench_polling.py [--jobs N] [--ticks N] [--latency-jobs N] [--interval S] [--json]``.
+Run: ``python bench/bench_polling.py [--jobs N] [--ticks N] [--latency-jobs N] [--interval S] [--no-metrics] [--json]``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bot.acedata.client import AceDataClient
 from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.acedata.models import ImagineGenerate, VideoGenerate
 from bot.jobs import JobEngine, JobEvent, JobEventType
+from bot.metrics import Metrics
 from bot.store import Store
 from bot.web import WebServer, callback_url_for
 
@@ -65,7 +67,7 @@ async def submit_many(engine: JobEngine, count: int) -> list[str]:
     return job_ids
 
 
-async def tick_costs(jobs: int, ticks: int, duration_s: float, spacing_s: float) -> dict[str, Any]:
+async def tick_costs(jobs: int, ticks: int, duration_s: float, spacing_s: float, *, metrics: bool) -> dict[str, Any]:
     """Tick cost with ``jobs`` running tasks of ``duration_s``, ticks ``spacing_s`` apart.
 
     Progress moves by ``100 * spacing_s / duration_s`` points per tick, so that is (about) the share
@@ -75,8 +77,11 @@ async def tick_costs(jobs: int, ticks: int, duration_s: float, spacing_s: float)
     with emulator_process(**settings) as url, tempfile.TemporaryDirectory() as tmp:
         async with aiohttp.ClientSession() as session:
             store = await Store.open(Path(tmp) / "bench.sqlite3")
-            client = AceDataClient(session, token=TOKEN, base_url=url)
-            engine = JobEngine(client, store, poll_interval_s=3600)
+            recorded = Metrics(enabled=metrics)
+            client = AceDataClient(
+                session, token=TOKEN, base_url=url, observe=recorded.api_request if metrics else None
+            )
+            engine = JobEngine(client, store, poll_interval_s=3600, metrics=recorded)
             progress_events = 0
 
             async def count(event: JobEvent) -> None:
@@ -188,14 +193,15 @@ async def main() -> int:
     parser.add_argument("--ticks", type=int, default=10)
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval of the polling latency run")
+    parser.add_argument("--no-metrics", action="store_true", help="run the tick costs without recording metrics")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     scenarios = {
         # 300-s tasks polled every 0.3 s: about one job in ten moves a point per tick.
-        "tenth_progressed": await tick_costs(args.jobs, args.ticks, 300.0, 0.3),
+        "tenth_progressed": await tick_costs(args.jobs, args.ticks, 300.0, 0.3, metrics=not args.no_metrics),
         # 100-s tasks polled every 1.05 s: every job moves at least a point per tick.
-        "all_progressed": await tick_costs(args.jobs, args.ticks, 100.0, 1.05),
+        "all_progressed": await tick_costs(args.jobs, args.ticks, 100.0, 1.05, metrics=not args.no_metrics),
     }
     with_callbacks = await completion_latency(args.latency_jobs, args.interval, callbacks=True)
     with_polling = await completion_latency(args.latency_jobs, args.interval, callbacks=False)

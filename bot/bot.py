@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.config import Config
+from bot.metrics import Metrics, interaction_trace
 from bot.runtime import Services
 from bot.shards import GatewayWatch as GatewayWatch
 from bot.shards import ShardWatch, milliseconds
@@ -122,6 +123,10 @@ class MJBot(commands.AutoShardedBot):
             options.setdefault("shard_count", config.discord.shard_count)
         if config.discord.shard_ids is not None:
             options.setdefault("shard_ids", list(config.discord.shard_ids))
+        # Made before the client, so that discord.py's session times each interaction's answer.
+        metrics = Metrics(enabled=config.metrics.enabled)
+        if metrics.enabled:
+            options.setdefault("http_trace", interaction_trace(metrics))
         # The bot never joins voice: discord.py's warnings about its missing voice libraries would only alarm.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -133,17 +138,21 @@ class MJBot(commands.AutoShardedBot):
             **options,
         )
         self.config = config
+        #: This process's metrics (``[metrics] enabled``); the services record into them and serve them.
+        self.metrics = metrics
         #: The cogs to run, by the names ``WIRING`` knows (None: all of them).
         self._cog_names = None if cogs is None else tuple(cogs)
         self._freeze_heap = freeze_heap
         self._close_task: asyncio.Task[None] | None = None
         self._services: Services | None = None
         self.shard_watch = ShardWatch()
+        if self.metrics.enabled:
+            self.add_listener(self._count_interaction, "on_interaction")
 
     async def setup_hook(self) -> None:
         # Before any sync: the command payloads carry the translations.
         await self.tree.set_translator(load_translator())
-        self._services = await Services.open(self.config, health=self._health)
+        self._services = await Services.open(self.config, health=self._health, metrics=self.metrics)
         self.services = self._services
         await load_wiring()(self, self._cog_names)
         if self.config.discord.sync_commands:
@@ -178,6 +187,9 @@ class MJBot(commands.AutoShardedBot):
         if self.shard_ids is not None:
             return list(self.shard_ids)
         return list(range(self.shard_count or 0))
+
+    async def _count_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
+        self.metrics.interaction(interaction.type.name)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         self.shard_watch.connected(shard_id)  # its guilds have arrived, on the first connection or a new session

@@ -23,6 +23,7 @@ from bot.acedata.emulator import Emulator, EmulatorSettings
 from bot.addresses import ANYWHERE, NOWHERE, PrivateAccess, reaches_public_internet
 from bot.config import Config
 from bot.jobs import ChainRunner, JobEngine, QueueRunner
+from bot.metrics import Metrics
 from bot.scopes import SettingsFor, dm_settings, queued_refusal, settings_reader
 from bot.startup import listen_error
 from bot.store import Lease, Store
@@ -49,6 +50,8 @@ class Services:
     owner: StoreOwner | None = None
     #: When the services were opened (Unix seconds): the bot's uptime.
     started_at: float = field(default_factory=time.time)
+    #: This process's metrics (``[metrics] enabled``), served at ``GET /metrics`` on the listener.
+    metrics: Metrics = field(default_factory=lambda: Metrics(enabled=False))
 
     @classmethod
     async def open(
@@ -58,8 +61,12 @@ class Services:
         listen: bool = True,
         health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         command: str = "mjbot run",
+        metrics: Metrics | None = None,
     ) -> Services:
         """Open the services; ``listen`` starts the callback/health listener (the bot does, the CLI does not).
+
+        ``metrics`` are the process's (the bot makes them first, to time its interactions); by default new ones,
+        on as ``[metrics] enabled`` says.
 
         The engine settles and finishes every unfinished job of the store, so the store is taken for this
         process first (``command`` names it to others): a second engine on the same file raises
@@ -70,6 +77,8 @@ class Services:
         store: Store | None = None
         started: JobEngine | None = None
         owner = take_store(config, command)
+        if metrics is None:
+            metrics = Metrics(enabled=config.metrics.enabled)
         try:
             if not config.store.uses_postgres:
                 Path(config.store.path).parent.mkdir(parents=True, exist_ok=True)
@@ -82,9 +91,14 @@ class Services:
                 log.info("sandbox mode: the built-in API emulator answers at %s; nothing is charged", base_url)
             session = aiohttp.ClientSession(headers={"user-agent": f"mjbot/{__version__}"})
             client = AceDataClient(
-                session, token=token, base_url=base_url, request_timeout_s=config.acedata.request_timeout_s
+                session,
+                token=token,
+                base_url=base_url,
+                request_timeout_s=config.acedata.request_timeout_s,
+                observe=metrics.api_request if metrics.enabled else None,
             )
             store = await Store.open(config.store.location)
+            metrics.count_queued(store.queue.queued_count)
             callbacks = config.callback
             callback_url = (
                 callback_url_for(callbacks.public_url, callbacks.secret)
@@ -100,12 +114,15 @@ class Services:
                 callback_poll_interval_s=config.jobs.callback_poll_interval_s,
                 lease=Lease(new_owner_id(), config.jobs.lease_s),
                 shared=config.store.uses_postgres,
+                metrics=metrics,
             )
             rules = settings_reader(store, dm_settings(config.dms))
             chains = ChainRunner(engine, store, settings_for=rules)
             refusal = queued_refusal(store, rules, dms_enabled=config.dms_enabled)
             queue = QueueRunner(engine, store, running_limit_reader(rules), refusal=refusal)
-            services = cls(config, session, client, store, engine, chains, queue, emulator, owner=owner)
+            services = cls(
+                config, session, client, store, engine, chains, queue, emulator, owner=owner, metrics=metrics
+            )
             if listen:
                 services.web = WebServer(
                     engine,
@@ -114,6 +131,7 @@ class Services:
                     callback_secret=callbacks.secret if callback_url else None,
                     callback_path_prefix=callback_path_prefix(callbacks.public_url or "") if callback_url else "",
                     health=health,
+                    metrics=metrics,
                 )
                 try:
                     await services.web.start()

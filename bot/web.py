@@ -26,6 +26,7 @@ from bot import __version__
 from bot.acedata.client import parse_callback
 from bot.acedata.errors import UnexpectedResponseError
 from bot.jobs import JobEngine
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class _RedactingAccessLogger(AbstractAccessLogger):
 
 
 class WebServer:
-    """Serves ``POST {prefix}/acedata/callback/{secret}`` and ``GET /healthz``."""
+    """Serves ``POST {prefix}/acedata/callback/{secret}``, ``GET /healthz`` and, with metrics on, ``GET /metrics``."""
 
     def __init__(
         self,
@@ -90,8 +91,12 @@ class WebServer:
         callback_secret: str | None,
         callback_path_prefix: str = "",
         health: HealthProbe | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics if metrics is not None and metrics.enabled else None
+        #: The base URL once listening (with the real port when ``port`` was 0).
+        self.url: str | None = None
         self._host = host
         self._port = port
         self._secret = callback_secret.encode() if callback_secret else None
@@ -105,6 +110,8 @@ class WebServer:
         if prefix:  # a proxy may strip the prefix or pass it on: accept both
             self._app.router.add_post(f"{CALLBACK_ROUTE}/{{secret}}", self._callback)
         self._app.router.add_get("/healthz", self._healthz)
+        if self._metrics is not None:  # off: /metrics is an unknown path (404)
+            self._app.router.add_get("/metrics", self._serve_metrics)
 
     async def start(self) -> str:
         """Start listening; returns the base URL (with the real port when ``port`` was 0)."""
@@ -121,7 +128,13 @@ class WebServer:
         self._runner = runner
         host, port = runner.addresses[0][:2]
         url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        log.info("listening on %s (callbacks %s)", url, "on" if self._secret else "off")
+        log.info(
+            "listening on %s (callbacks %s, metrics %s)",
+            url,
+            "on" if self._secret else "off",
+            "on" if self._metrics else "off",
+        )
+        self.url = url
         return url
 
     async def stop(self) -> None:
@@ -147,6 +160,13 @@ class WebServer:
         # Only a hint: the engine asks the API about the task and trusts nothing else of the body.
         matched = await self._engine.handle_callback(result)
         return web.json_response({"ok": matched})
+
+    async def _serve_metrics(self, request: web.Request) -> web.Response:
+        """The process's metrics in Prometheus's text format."""
+        metrics = self._metrics
+        if metrics is None:  # the route exists only with metrics on
+            raise web.HTTPNotFound()
+        return web.Response(body=await metrics.render(), headers={"Content-Type": metrics.content_type})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         """200 while every part works, else 503; ``unhealthy`` names the parts that don't and ``reason`` says why.

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import random as _random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -44,6 +45,11 @@ _MAX_TASK_ID_CHARS = 128
 
 _T = TypeVar("_T")
 
+#: Told of each HTTP call to the API: its path family (``videos``, ``imagine``, ``tasks``), the HTTP status
+#: (``None`` when no answer came: no connection, a time-out, a connection broken mid-answer) and its seconds.
+RequestObserver = Callable[[str, int | None, float], None]
+_FAMILY = {endpoint: endpoint.value.rsplit("/", 1)[-1] for endpoint in Endpoint}
+
 
 @dataclass(frozen=True)
 class SubmitReceipt:
@@ -69,7 +75,9 @@ class AceDataClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
+        observe: RequestObserver | None = None,
     ) -> None:
+        """``observe`` is told of every HTTP call (each attempt of a retried one): the metrics' ``api_request``."""
         if request_timeout_s <= 0:
             raise ValueError("request_timeout_s must be positive")
         self._session = session
@@ -79,6 +87,7 @@ class AceDataClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._random = random
+        self._observe = observe
 
     def __repr__(self) -> str:
         return f"AceDataClient(base_url={self._base_url!r})"
@@ -125,7 +134,7 @@ class AceDataClient:
             total=timeout_s + _RUN_MARGIN_S, sock_connect=self._request_timeout_s, sock_read=idle_timeout_s
         )
         what = f"{request.endpoint.value} {request.action} stream"
-        with self._transport_errors(what):
+        with self._observed(request.endpoint) as answer, self._transport_errors(what):
             async with self._session.post(
                 self._url(request.endpoint),
                 data=json.dumps(body),
@@ -133,7 +142,7 @@ class AceDataClient:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                status = response.status
+                status = answer.status = response.status
                 content_type = response.headers.get(aiohttp.hdrs.CONTENT_TYPE, "")
                 if not 200 <= status < 300 or "ndjson" not in content_type:
                     # An error, or a server that answered with one plain JSON document.
@@ -239,7 +248,7 @@ class AceDataClient:
     async def _post(
         self, endpoint: Endpoint, body: JsonObject, limits: aiohttp.ClientTimeout, what: str
     ) -> tuple[int, JsonObject]:
-        with self._transport_errors(what):
+        with self._observed(endpoint) as answer, self._transport_errors(what):
             async with self._session.post(
                 self._url(endpoint),
                 data=json.dumps(body),
@@ -248,10 +257,31 @@ class AceDataClient:
                 allow_redirects=False,
             ) as response:
                 raw = await response.read()
-                status = response.status
+                status = answer.status = response.status
                 content_type = response.headers.get(aiohttp.hdrs.CONTENT_TYPE, "")
                 retry_after = parse_retry_after(response.headers.get(aiohttp.hdrs.RETRY_AFTER))
         return status, _decode_object(status, raw, content_type, retry_after)
+
+    @contextlib.contextmanager
+    def _observed(self, endpoint: Endpoint) -> Iterator[_Answer]:
+        """Tell the observer of the HTTP call in the block: its status once the answer was read, and its time.
+
+        A call cut short by a cancellation (a stop) is not told: it says nothing about the API.
+        """
+        answer = _Answer()
+        observe = self._observe
+        if observe is None:
+            yield answer
+            return
+        began = time.perf_counter()
+        try:
+            yield answer
+        except asyncio.CancelledError:
+            raise
+        except BaseException:  # an error, or a stream closed early (GeneratorExit)
+            observe(_FAMILY[endpoint], answer.status, time.perf_counter() - began)
+            raise
+        observe(_FAMILY[endpoint], answer.status, time.perf_counter() - began)
 
     @contextlib.contextmanager
     def _transport_errors(self, what: str) -> Iterator[None]:
@@ -292,6 +322,15 @@ class AceDataClient:
                 )
             await self._sleep(delay)
             attempt += 1
+
+
+class _Answer:
+    """The status of an HTTP call, once its answer was read (``None`` until then)."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status: int | None = None
 
 
 def parse_callback(payload: Any) -> TaskResult:

@@ -22,6 +22,7 @@ from .model import (
     EmulatorConfig,
     JobsSettings,
     LoggingSettings,
+    MetricsSettings,
     StoreSettings,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "EmulatorConfig",
     "JobsSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "StoreSettings",
     "load_config",
     "without_password",

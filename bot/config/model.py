@@ -134,6 +134,13 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Prometheus metrics at ``GET /metrics`` on the bot's listener; off, that path answers 404 and nothing records."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     acedata: AceDataSettings = field(default_factory=AceDataSettings)
@@ -143,6 +150,7 @@ class Config:
     emulator: EmulatorConfig = field(default_factory=EmulatorConfig)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     dms: DmsSettings = field(default_factory=DmsSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     source: Path | None = None
 
     @property
@@ -165,6 +173,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "emulator": EmulatorConfig,
     "logging": LoggingSettings,
     "dms": DmsSettings,
+    "metrics": MetricsSettings,
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from bot import costs
 from bot.acedata.client import AceDataClient
 from bot.acedata.models import ApiRequest, TaskResult
+from bot.metrics import Metrics
 from bot.store import EMPTY_META, FinishItem, JobMeta, JobNotFoundError, Lease, Store
 from bot.store.leases import new_owner_id
 from bot.store.models import Job, JobStatus
@@ -64,8 +65,12 @@ class JobEngine:
         cost: Callable[[ApiRequest], float] = costs.cost,
         lease: Lease | None = None,
         shared: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         """``cost`` prices a request in units for the usage ledger (see :mod:`bot.costs`).
+
+        ``metrics`` counts the jobs sent and finished here, their run times and units, and reads the jobs followed
+        here at each scrape; without it nothing is recorded.
 
         ``shared``: other processes use the same store, each following the jobs it holds a ``lease`` on (a new
         owner id and 30 s when not given); the tick then comes at least every third of the lease, so that it is
@@ -77,10 +82,12 @@ class JobEngine:
         self._job_timeout_s = job_timeout_s
         self._cost = cost
         self._tracked = TrackedJobs()
+        self.metrics = metrics if metrics is not None else Metrics(enabled=False)
+        self.metrics.follow_running(lambda: len(self._tracked))
         #: The API's health as this engine sees it; an incident stops new jobs (``ProviderUnavailableError``).
         self.api_health = ApiHealth(clock)
         self._events = EventDispatcher()
-        self._outcomes = JobOutcomes(store, self._tracked, self._events, clock)
+        self._outcomes = JobOutcomes(store, self._tracked, self._events, clock, self.metrics)
         self._lookups = TaskLookups(
             client, self._outcomes.apply_records, self._tracked.follows, batch_size=max(1, batch_size)
         )
@@ -96,6 +103,7 @@ class JobEngine:
             grace_s=reconcile_grace_s,
             units=self.units_of,
             health=self.api_health,
+            metrics=self.metrics,
         )
         self._unconfirmed = self._submissions.unconfirmed
         lease = lease or Lease(new_owner_id(), DEFAULT_LEASE_S)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from bot.acedata.models import TaskRecord, TaskStatus
+from bot.metrics import Metrics
 from bot.store import FinishItem, Store
 from bot.store.models import Job, JobStatus
 
@@ -31,8 +32,11 @@ class JobOutcomes:
     and a callback race, only the first one announces the result.
     """
 
-    def __init__(self, store: Store, tracked: TrackedJobs, events: EventDispatcher, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, tracked: TrackedJobs, events: EventDispatcher, clock: Callable[[], float], metrics: Metrics
+    ) -> None:
         self._store = store
+        self._metrics = metrics
         self._tracked = tracked
         self._events = events
         self._clock = clock
@@ -99,7 +103,10 @@ class JobOutcomes:
 
     def emit(self, kind: JobEventType, job: Job) -> None:
         self._events.emit(JobEvent(kind, job, self._clock()))
-        if kind.final:
+        if kind is JobEventType.SUBMITTED:
+            self._metrics.job_submitted(job)
+        elif kind.final:
+            self._metrics.job_finished(job)
             for future in self._waiters.pop(job.id, ()):
                 if not future.done():
                     future.set_result(job)

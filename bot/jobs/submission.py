@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bot.acedata.client import AceDataClient
 from bot.acedata.errors import AceDataError
 from bot.acedata.models import ApiRequest, TaskRecord, TaskResult
+from bot.metrics import Metrics
 from bot.store import FinishItem, Store
 from bot.store.models import Job, JobStatus
 
@@ -86,8 +87,10 @@ class Submissions:
         grace_s: float,
         units: Callable[[Job], float],
         health: ApiHealth,
+        metrics: Metrics,
     ) -> None:
         self._client = client
+        self._metrics = metrics
         self._store = store
         self._tracked = tracked
         #: Marks a task search as a wait on the API (the poll record's ``waiting_on_api``, set by the engine once
@@ -183,14 +186,16 @@ class Submissions:
             self._tracked.add(job)
             log.info("job %s (task %s): accepted by the API", job.id, task_id)
             self._outcomes.emit(JobEventType.SUBMITTED, job)
+            units = self._units(job)
             await self._store.usage.record_usage(
                 job_id=job.id,
                 guild_id=job.guild_id,
                 user_id=job.user_id,
                 kind=job.kind.value,
                 action=job.action,
-                units=self._units(job),
+                units=units,
             )
+            self._metrics.units_spent(job.guild_id, units)
         finally:
             self.in_flight.discard(job.id)
         early = self._early.pop(task_id, None)

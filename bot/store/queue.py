@@ -34,6 +34,7 @@ SELECT (SELECT COUNT(*) FROM jobs AS q INDEXED BY jobs_owner_unfinished
 FROM jobs AS j WHERE j.id = ? AND j.status = 'queued'
 """
 _UNFINISHED_JOBS: Final = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_unfinished WHERE {UNFINISHED}"
+_QUEUED_COUNT: Final = f"SELECT COUNT(*) FROM jobs INDEXED BY jobs_unfinished WHERE {UNFINISHED} AND status = 'queued'"
 # Queued -> submitting, once: the row remembers when it was released, because the search for a task whose
 # submit answer was lost looks around that moment (the job may have waited in the queue for hours).
 # The JSON paths are those of JobMeta's stored form (bot/store/meta.py): QueueState.released_at.
@@ -61,6 +62,10 @@ class QueueRepository:
     async def running_count(self, user_id: int | None, guild_id: int | None) -> int:
         """The member's jobs in this server (``None``: direct messages) that are submitting or running."""
         return int((await self._db.fetch(_RUNNING_COUNT, (user_id, guild_id)))[0][0])
+
+    async def queued_count(self) -> int:
+        """How many jobs wait in a queue, every member's and server's (read through the index of unfinished jobs)."""
+        return int((await self._db.fetch(_QUEUED_COUNT))[0][0])
 
     async def queued_jobs(
         self, user_id: int | None = None, guild_id: int | None = None, *, limit: int = 500

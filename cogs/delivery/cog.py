@@ -68,6 +68,7 @@ class Delivery(commands.Cog):
         self, bot: MJBot, *, min_edit_interval_s: float | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.bot = bot
+        self._metrics = bot.services.metrics
         interval = type(self).min_edit_interval_s if min_edit_interval_s is None else min_edit_interval_s
         self._pacer = EditPacer(self._render_message, interval_s=interval)
         self._results = ResultCache(
@@ -255,7 +256,7 @@ class Delivery(commands.Cog):
             application_id=interaction.application_id,
             attachment_limit=limit,
         )
-        await self._shown_now(link, job, sent)
+        await self._shown_now(link, job, sent, finished_since=interaction.created_at.timestamp())
 
     async def _stand_in(self, job_id: str, context: InteractionContext) -> None:
         """A message that cannot fail to render, linked to the job like its real one."""
@@ -317,7 +318,7 @@ class Delivery(commands.Cog):
         link = await self._store.links.link_message(
             message.id, job.id, channel_id=channel_id, guild_id=guild_id, purpose=JOB
         )
-        await self._shown_now(link, job, sent)
+        await self._shown_now(link, job, sent, finished_since=0.0)
         return message.id
 
     async def send_dm(self, job_id: str, user: discord.abc.User, *, note: str | Phrase | None = None) -> bool:
@@ -363,16 +364,27 @@ class Delivery(commands.Cog):
         if job.finished:
             await self._store.links.mark_delivered(message_id, job.status)
             self._editor.settled(message_id)
+            if link.delivered is None:  # the message showed the job before it finished: a delivery to time
+                self._metrics.delivered(job)
         return True
 
-    async def _shown_now(self, link: MessageLink, job: Job, sent: ResultFiles) -> None:
-        """After a message was made to show ``job``: start its edit window, record a final state, catch up."""
+    async def _shown_now(
+        self, link: MessageLink, job: Job, sent: ResultFiles, *, finished_since: float | None = None
+    ) -> None:
+        """After a message was made to show ``job``: start its edit window, record a final state, catch up.
+
+        ``finished_since``: a job message's result is timed (``mjbot_delivery_latency_seconds``) when the job finished
+        after this moment, when the member asked for it; an old result shown again (``/show``) or a copy in the
+        owner's DMs (None) is not a delivery to time.
+        """
         self._pacer.edited(link.message_id, job, channel_id=link.channel_id)
         self._events.links_changed(job.id)
         self._editor.release(job)
         if job.finished:
             self._editor.shown.remember(link.message_id, job, sent)
             await self._store.links.mark_delivered(link.message_id, job.status)
+            if finished_since is not None and (job.finished_at or 0.0) >= finished_since:
+                self._metrics.delivered(job)
         # The job may have moved on while the message was sent, before the link existed for events to find.
         # (Compared by what the message shows: a needless edit would hold the result back by a window.)
         latest = await self._store.jobs.get_job(job.id)

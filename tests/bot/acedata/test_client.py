@@ -631,3 +631,26 @@ def test_parse_callback_accepts_a_result() -> None:
 def test_parse_callback_refuses_anything_else(payload: Any) -> None:
     with pytest.raises(UnexpectedResponseError):
         parse_callback(payload)
+
+
+async def test_each_http_call_is_told_to_the_observer_with_its_status(
+    emulator: Emulator, make_client: Callable[..., AceDataClient]
+) -> None:
+    calls: list[tuple[str, int | None, float]] = []
+    client = make_client(emulator.url, observe=lambda *call: calls.append(call))
+    emulator.inject_fault(503, path="/midjourney/tasks")
+    emulator.inject_fault(path="/midjourney/tasks", drop=True)
+    receipt = await client.submit(ImagineGenerate(prompt="a harbour at dawn"))
+    assert await client.retrieve(receipt.task_id) is not None  # 503, then no answer, then the record
+    emulator.inject_fault(400, path="/midjourney/videos")
+    with pytest.raises(BadRequestError):
+        await client.submit(VideoGenerate(prompt="x", image_url=IMAGE))
+
+    assert [(endpoint, status) for endpoint, status, _ in calls] == [
+        ("imagine", 200),
+        ("tasks", 503),
+        ("tasks", None),
+        ("tasks", 200),
+        ("videos", 400),
+    ]
+    assert all(0 <= seconds < 5 for _, _, seconds in calls)
