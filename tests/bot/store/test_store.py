@@ -1026,3 +1026,13 @@ async def test_a_queued_job_claimed_for_sending_is_leased_to_its_sender(store: S
     assert claimed is not None and claimed.status is JobStatus.SUBMITTING
     assert await store.queue.claim_queued(queued.id, lease=Lease("late", 30.0)) is None
     assert (await store.leases.holders([queued.id]))[queued.id][0] == "sender"
+
+
+async def test_queued_count_counts_every_queued_job_and_nothing_else(store: Store) -> None:
+    assert await store.queue.queued_count() == 0
+    first = await store.jobs.create_job(video("waiting", status=JobStatus.QUEUED, user_id=1, guild_id=5))
+    await store.jobs.create_job(video("waiting too", status=JobStatus.QUEUED, user_id=2, guild_id=None))
+    await store.jobs.create_job(video("sent at once"))
+    assert await store.queue.queued_count() == 2
+    await store.queue.claim_queued(first.id)
+    assert await store.queue.queued_count() == 1
