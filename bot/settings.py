@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final, Literal, Self, TypeVar
 
+from bot.presets import Preset, presets_from_json
 from bot.store import Store
 from bot.wordfilter import (
     MAX_FILTER_RULES,
@@ -220,6 +221,7 @@ class UserSettings:
     loop: bool = False
     dm_on_done: bool = False
     private_results: bool = False
+    presets: tuple[Preset, ...] = ()  # saved from results (``bot.presets``), in the order saved
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -231,6 +233,7 @@ class UserSettings:
             loop=_read(data, "loop", _bool, False),
             dm_on_done=_read(data, "dm_on_done", _bool, False),
             private_results=_read(data, "private_results", _bool, False),
+            presets=presets_from_json(data["presets"]) if isinstance(data.get("presets"), list) else (),
             extra={key: value for key, value in data.items() if key not in known},
         )
 
@@ -243,6 +246,8 @@ class UserSettings:
             dm_on_done=self.dm_on_done,
             private_results=self.private_results,
         )
+        if self.presets:
+            data["presets"] = [preset.to_json() for preset in self.presets]
         return data
 
 

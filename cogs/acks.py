@@ -9,8 +9,8 @@ then says the member's results are private, that placeholder is removed and the 
 an ephemeral follow-up instead (``InteractionContext.make_private``); a refusal removes it too
 (``cogs.errors.answer``).
 
-✏️ Extend… is the exception: its answer is a modal, which has to be the first response, so it is never
-deferred, and its checks wait on no lock.
+✏️ Extend… and 💾 Save are the exceptions: their answer is a modal, which has to be the first response, so they
+are never deferred, and their checks wait on no lock.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _PERSONAL: Final = frozenset({FollowUpKind.CANCEL, FollowUpKind.DM})
 
 def answers_with_modal(kind: FollowUpKind) -> bool:
     """The click's first answer is a modal, so it must not be deferred."""
-    return kind is FollowUpKind.EXTEND_MANUAL
+    return kind in (FollowUpKind.EXTEND_MANUAL, FollowUpKind.SAVE)
 
 
 async def acknowledge(context: InteractionContext, kind: FollowUpKind) -> None:

@@ -41,6 +41,7 @@ from cogs.i18n import (
     t,
 )
 from cogs.plans import Plan, planned, refused
+from cogs.presets import save_by_reaction, save_modal, save_submission
 from cogs.repeats import Repeats, follow_up_tag
 from cogs.ui import dynamic_items
 from cogs.ui.components import FOLLOW_UPS
@@ -129,8 +130,8 @@ class FollowUps(commands.Cog):
         Every interaction also tells the member's locale, kept for the moments without one (reactions).
         """
         remember(interaction.user.id, interaction.locale)
-        if interaction.type is discord.InteractionType.modal_submit:
-            await extend_submission(interaction, self)
+        if interaction.type is discord.InteractionType.modal_submit and not await extend_submission(interaction, self):
+            await save_submission(interaction)
 
     async def _run(self, context: InteractionContext, follow_up: FollowUp) -> None:
         # Deferred before any store read or lock wait (see cogs/acks.py); ✏️ Extend… answers with a modal instead.
@@ -163,6 +164,9 @@ class FollowUps(commands.Cog):
             return
         if kind is FollowUpKind.DM:
             await answer(context, await self._send_dm(job, interaction.user, actor.locale))
+            return
+        if kind is FollowUpKind.SAVE:  # the modal asks the preset's name; its submission saves it
+            await interaction.response.send_modal(save_modal(job, user_id=actor.user_id, locale=actor.locale))
             return
         plan = await self._plan(job, follow_up)
         async with self._repeats.claim(services.store, job, follow_up, actor.user_id) as claim:
@@ -236,6 +240,9 @@ class FollowUps(commands.Cog):
             if user is not None:
                 await self._send_dm(job, user, actor.locale)
             return
+        if kind is FollowUpKind.SAVE:
+            await self._tell(payload.user_id, await save_by_reaction(services.store, job, actor.user_id, actor.locale))
+            return
         if kind not in _SUBMITTING:
             return
         plan = await self._plan(job, follow_up)
@@ -296,6 +303,16 @@ class FollowUps(commands.Cog):
             await user.send(notice, allowed_mentions=_NO_PINGS)
         except discord.HTTPException as exc:
             log.info("could not DM user %s about job %s: %s", user_id, follow_up.job_id, exc.text or exc.status)
+
+    async def _tell(self, user_id: int, text: str) -> None:
+        """Tell a member in their DMs what their reaction did (best effort: their DMs may be closed)."""
+        user = await self._user(user_id)
+        if user is None:
+            return
+        try:
+            await user.send(text, allowed_mentions=_NO_PINGS)
+        except discord.HTTPException as exc:
+            log.info("could not DM user %s: %s", user_id, exc.text or exc.status)
 
     # -- the actions ----------------------------------------------------------------------------------
 

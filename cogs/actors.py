@@ -10,7 +10,7 @@ from bot.store import Store
 from bot.store.models import Job
 from cogs.common import FollowUp, FollowUpKind
 from cogs.i18n import SOURCE_LOCALE
-from cogs.policy import Decision, may_act, may_see
+from cogs.policy import Decision, may_act, may_save, may_see
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ def display_name(user: discord.abc.User | None) -> str:
 
 async def decide(store: Store, job: Job, actor: Actor, follow_up: FollowUp) -> Decision:
     """The policy's answer for ``actor`` on ``job``: the one rule buttons, modals and reactions share."""
+    if follow_up.kind is FollowUpKind.SAVE:
+        return may_save(job, user_id=actor.user_id, guild_id=actor.guild_id)
     if follow_up.kind is FollowUpKind.DM:
         return await may_see(
             store,

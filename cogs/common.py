@@ -24,6 +24,7 @@ class FollowUpKind(enum.StrEnum):
     ANIMATE = "anim"  # arg: "low" or "high" motion
     ANIMATE_QUADRANT = "animq"  # arg: the grid quadrant, "1" to "4"
     DM = "dm"
+    SAVE = "save"  # the result's settings as one of the member's presets (a modal asks the name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.options import imagine_request
 from bot.settings import load_user_settings
-from cogs import gate
+from cogs import gate, presets
 from cogs.context import InteractionContext
 
 if TYPE_CHECKING:
@@ -40,18 +40,25 @@ class ImagineCog(commands.Cog):
     @app_commands.describe(
         prompt="What to picture, e.g. `a lighthouse at dawn --ar 16:9`; Midjourney parameters work",
         mode="Speed: fast, relax (slower, cheaper) or turbo (quicker, costs more); default: your /settings",
+        preset="Start from one of your presets (💾 on a result saves one); the options you give win over it",
     )
     async def imagine(
         self,
         interaction: discord.Interaction[MJBot],
-        prompt: str,
+        prompt: str | None = None,
         mode: Literal["fast", "relax", "turbo"] | None = None,
+        preset: str | None = None,
     ) -> None:
+        chosen = await presets.use_preset(interaction, preset, "imagine", prompt=prompt)
+        wanted = chosen[1].prompt if chosen is not None else prompt
+        if wanted is None:
+            raise presets.missing_prompt()
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
-        if mode is None:  # the member's default, unless this place forbids it (then fast, rather than a refusal)
+        picked: str | None = mode or (chosen[1].mode if chosen is not None else None)
+        if picked is None:  # the member's default, unless this place forbids it (then fast, rather than a refusal)
             allowed = (await gate.scope_settings(self.bot, interaction.guild_id)).limits.allow_turbo
-            mode = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
-        request = imagine_request(prompt, mode=mode)
+            picked = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
+        request = imagine_request(wanted, mode=picked)
         context = InteractionContext(interaction)
         async with gate.admitted(
             self.bot, interaction, request, audit=self._audit, kind="/imagine", user=defaults
@@ -68,3 +75,11 @@ class ImagineCog(commands.Cog):
             )
         log.info("job %s: /imagine by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         await self._delivery.show_from_interaction(job_id, context)
+        if chosen is not None:
+            await presets.tell_ignored(interaction, *chosen, "imagine")
+
+    @imagine.autocomplete("preset")
+    async def _preset_choices(
+        self, interaction: discord.Interaction[MJBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await presets.preset_choices(interaction, current)

@@ -25,7 +25,7 @@ from bot.store import Store
 from bot.store.models import Job
 from cogs.i18n import Msg, msg
 
-__all__ = ["BUTTON_POLICIES", "ButtonPolicy", "Decision", "may_act", "may_see", "policy_allows", "refusal"]
+__all__ = ["BUTTON_POLICIES", "ButtonPolicy", "Decision", "may_act", "may_save", "may_see", "policy_allows", "refusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,14 @@ async def may_see(
         if any(role in settings.moderator_roles for role in role_ids):
             return ALLOWED
     return Decision(False, msg("policy.copy", owner=_owner(job)))
+
+
+def may_save(job: Job, *, user_id: int, guild_id: int | None) -> Decision:
+    """May ``user_id`` save ``job``'s settings as a preset of their own (💾)? Anyone who sees its message in its
+    server (a copy of settings, never of frames, that acts on nothing); elsewhere (a DM copy), its owner only."""
+    if job.user_id is None or job.user_id == user_id or (guild_id is not None and guild_id == job.guild_id):
+        return ALLOWED
+    return Decision(False, msg("policy.save_elsewhere", owner=_owner(job)))
 
 
 def refusal(job: Job, policy: ButtonPolicy = "owner") -> Msg:

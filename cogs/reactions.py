@@ -1,4 +1,6 @@
-"""Reactions on a job's message, as in Midjourney: 1️⃣-4️⃣ extend a clip, 🔄 reroll, ❌ cancel or delete, ✉️ DM.
+"""Reactions on a job's message, as in Midjourney: 1️⃣-4️⃣ extend a clip, 🔄 reroll, ❌ cancel or delete, ✉️ DM; and
+💾, which saves the result's settings as a preset of the member who reacts (named after its prompt; the 💾 Save
+button asks the name).
 
 They work on every message the store links to a job, before or after a restart, and follow the same
 rules as the buttons (``FollowUps.run_reaction``): a number or 🔄 acts only where the job's result offers
@@ -15,6 +17,7 @@ import discord
 from discord.ext import commands
 
 from bot.followups import allows
+from bot.presets import savable
 from bot.store.models import Job
 from cogs.common import FollowUp, FollowUpKind
 from cogs.plans import action_for
@@ -35,6 +38,7 @@ REACTIONS: Final[dict[str, tuple[FollowUpKind, str | None]]] = {
     "\U0001f504": (FollowUpKind.REROLL, None),
     "\u274c": (FollowUpKind.CANCEL, None),
     "\u2709": (FollowUpKind.DM, None),
+    "\U0001f4be": (FollowUpKind.SAVE, None),
 }
 
 
@@ -49,6 +53,8 @@ def follow_up_for(emoji: discord.PartialEmoji, job: Job) -> FollowUp | None:
     follow_up = FollowUp(kind, job.id, arg)
     # Numbers and 🔄 are common votes too: they act only where the result offers what they ask for.
     if kind in (FollowUpKind.EXTEND, FollowUpKind.REROLL) and not allows(job, action_for(follow_up)):
+        return None
+    if kind is FollowUpKind.SAVE and not savable(job):
         return None
     return follow_up
 

@@ -30,10 +30,11 @@ from bot.settings import (
     load_user_settings,
     update_user_settings,
 )
-from cogs import gate
+from cogs import gate, settings_presets
 from cogs.errors import answer, answer_error
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, interaction_locale, t
 from cogs.limits import allowance_lines
+from cogs.presets import preset_choices
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -77,7 +78,7 @@ def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
         "private_results": settings.private_results,
     }
     values.update(changes)
-    return UserSettings(**values, extra=settings.extra)
+    return UserSettings(**values, presets=settings.presets, extra=settings.extra)
 
 
 def describe_changes(changes: list[Change], locale: LocaleLike = SOURCE_LOCALE) -> str:
@@ -128,6 +129,8 @@ def panel_embed(
         private = "private_not_here"
     state = _state(settings.private_results, locale)
     embed.add_field(name=_text(locale, "private"), value=_text(locale, private, state=state), inline=False)
+    presets_name, presets_value = settings_presets.presets_field(settings, locale)
+    embed.add_field(name=presets_name, value=presets_value, inline=False)
     if place.allowance is None:
         embed.add_field(name=_text(locale, "allowance_dms"), value=_text(locale, "no_limits_dms"), inline=False)
     else:
@@ -351,6 +354,8 @@ class SettingsCog(commands.Cog):
         loop="Make videos loop by default (ending on their start frame)",
         dm_when_done="Send me a copy of each finished job in my DMs",
         private_results="Show my jobs' messages only to me, where the server allows it",
+        presets="List the presets you saved with 💾 on results",
+        delete_preset="Delete one of your presets",
     )
     async def settings(
         self,
@@ -360,6 +365,8 @@ class SettingsCog(commands.Cog):
         loop: bool | None = None,
         dm_when_done: bool | None = None,
         private_results: bool | None = None,
+        presets: bool | None = None,
+        delete_preset: str | None = None,
     ) -> None:
         given = {
             "mode": mode,
@@ -369,4 +376,15 @@ class SettingsCog(commands.Cog):
             "private_results": private_results,
         }
         changes = [(key, value) for key, value in given.items() if value is not None]
+        deleted = None
+        if delete_preset is not None:
+            deleted = await settings_presets.delete_preset(self.bot, interaction.user.id, delete_preset)
         await show_panel(interaction, changes, edit=False)
+        if presets or deleted is not None:
+            await settings_presets.show_presets(interaction, deleted=deleted)
+
+    @settings.autocomplete("delete_preset")
+    async def _preset_choices(
+        self, interaction: discord.Interaction[MJBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await preset_choices(interaction, current)

@@ -26,7 +26,7 @@ from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
 from bot.settings import Limits, UserSettings, load_user_settings
 from bot.store import FrameSource, JobMeta, VideoOptions
-from cogs import gate
+from cogs import gate, presets
 from cogs.context import InteractionContext
 from cogs.i18n import SOURCE_LOCALE, t
 
@@ -188,11 +188,12 @@ class VideoCog(commands.Cog):
         loop="End on the start frame, so the clip loops (not with an end frame); default: your /settings",
         mode="Speed: fast or turbo (quicker, costs more); default: your /settings",
         resolution="720p or 480p; default: your /settings",
+        preset="Start from one of your presets (💾 on a result saves one); the options you give win over it",
     )
     async def video(
         self,
         interaction: discord.Interaction[MJBot],
-        prompt: str,
+        prompt: str | None = None,
         image: discord.Attachment | None = None,
         image_url: str | None = None,
         end_image: discord.Attachment | None = None,
@@ -200,13 +201,20 @@ class VideoCog(commands.Cog):
         loop: bool | None = None,
         mode: Literal["fast", "turbo"] | None = None,
         resolution: Literal["480p", "720p"] | None = None,
+        preset: str | None = None,
     ) -> None:
-        text = clean_prompt(prompt)
+        start_frame = image is not None or bool(image_url)
+        chosen = await presets.use_preset(interaction, preset, "video", prompt=prompt, start_frame=start_frame)
+        wanted = chosen[1].prompt if chosen is not None else prompt
+        if wanted is None:
+            raise presets.missing_prompt()
+        text = clean_prompt(wanted)
         start = pick_frame(image, image_url, attachment_option="image", url_option="image_url")
         end = pick_frame(end_image, end_image_url, attachment_option="end_image", url_option="end_image_url")
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
         place = await gate.scope_settings(self.bot, interaction.guild_id)
-        choices = VideoChoices.of(defaults, mode=mode, resolution=resolution, loop=loop, limits=place.limits)
+        preferred = presets.with_preset_defaults(defaults, chosen[1]) if chosen is not None else defaults
+        choices = VideoChoices.of(preferred, mode=mode, resolution=resolution, loop=loop, limits=place.limits)
         if end is not None:
             choices = choices.without_default_loop()
         if choices.loop and end is not None:
@@ -218,6 +226,14 @@ class VideoCog(commands.Cog):
             await self._from_prompt(context, text, choices, defaults)
         else:
             await self._from_frame(context, text, start, end, choices, defaults)
+        if chosen is not None:
+            await presets.tell_ignored(interaction, *chosen, "video")
+
+    @video.autocomplete("preset")
+    async def _preset_choices(
+        self, interaction: discord.Interaction[MJBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await presets.preset_choices(interaction, current)
 
     async def _from_prompt(
         self, context: InteractionContext, text: str, choices: VideoChoices, defaults: UserSettings

@@ -25,6 +25,7 @@ from bot.acedata.models import GRID_SIZE, ImagineAction, ImagineGenerate, VideoE
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, ordinal, t, tn
+from cogs.ui.footer import reproduction
 from cogs.ui.views import UPSCALED_BUTTONS, JobView, job_view, owner_locale
 
 #: Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -235,6 +236,10 @@ def render_job(
         t(locale, "render.sandbox_note") if sandbox else "",
     )
     footer = t(locale, "render.separator").join(part for part in parts if part)
+    if job.finished:  # a result shows all it was made with, so it can be made again
+        room = FOOTER_LIMIT - len(footer) - len(t(locale, "render.separator"))
+        made_with = reproduction(job, room, locale)
+        footer = t(locale, "render.separator").join(part for part in (parts[0], made_with, *parts[1:]) if part)
     embed.set_footer(text=shorten(footer, FOOTER_LIMIT))
     _set_picture(embed, job, attachments)
 

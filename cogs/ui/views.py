@@ -12,6 +12,7 @@ from typing import Final
 import discord
 
 from bot.followups import GRID_INDEXES, Action, Animate, ExtendClip, ImageAction, Reroll, is_grid, offered
+from bot.presets import savable
 from bot.store.models import Job, JobKind, JobStatus
 from cogs.common import FollowUp, FollowUpKind
 from cogs.i18n import LocaleLike, stored_locale, t
@@ -104,8 +105,10 @@ def _button(
 
 
 def _closing_buttons(job: Job, row: int, locale: LocaleLike) -> list[FollowUpButton]:
-    """📩 (a copy in DMs) and ❌ (delete the result), at the end of every finished result."""
+    """💾 (its settings as a preset), 📩 (a copy in DMs) and ❌ (delete the result), at the end of every result."""
+    save = [_button(job, FollowUpKind.SAVE, label=t(locale, "render.button.save"), emoji="💾", row=row)]
     return [
+        *(save if savable(job) else []),
         _button(job, FollowUpKind.DM, label=t(locale, "render.button.dm"), emoji="📩", row=row),
         _button(job, FollowUpKind.CANCEL, emoji="❌", row=row),
     ]

@@ -35,9 +35,10 @@ async def test_video_command_has_the_documented_options(kit: Kit) -> None:
         "loop",
         "mode",
         "resolution",
+        "preset",
     ]
-    assert options["prompt"]["required"] is True
-    assert all(not options[name].get("required") for name in list(options)[1:])
+    assert not any(option.get("required") for option in options.values())  # a preset may bring the prompt
+    assert options["preset"]["autocomplete"] is True
     assert [c["value"] for c in options["mode"]["choices"]] == ["fast", "turbo"]
     assert [c["value"] for c in options["resolution"]["choices"]] == ["480p", "720p"]
     assert all(len(option["description"]) > 15 for option in options.values())

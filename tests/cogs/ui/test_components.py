@@ -39,6 +39,7 @@ LONGEST_ARGS: dict[FollowUpKind, str | None] = {
     FollowUpKind.ANIMATE: "high",
     FollowUpKind.ANIMATE_QUADRANT: "4",
     FollowUpKind.DM: None,
+    FollowUpKind.SAVE: None,
 }
 
 

@@ -213,6 +213,7 @@ def test_finished_video_says_how_long_it_took_and_offers_extend_per_clip() -> No
         [
             ("✏️", "Extend…", FollowUp(FollowUpKind.EXTEND_MANUAL, JOB_ID)),
             ("🔄", "Reroll", FollowUp(FollowUpKind.REROLL, JOB_ID)),
+            ("💾", "Save", FollowUp(FollowUpKind.SAVE, JOB_ID)),
             ("📩", "DM", FollowUp(FollowUpKind.DM, JOB_ID)),
             ("❌", None, FollowUp(FollowUpKind.CANCEL, JOB_ID)),
         ],
@@ -245,7 +246,7 @@ def test_video_with_two_clips_offers_two_extends_and_one_without_an_id_offers_no
     two = follow_ups(job_view(video_done(video_urls=CLIPS[:2])))
     assert [f.arg for f in two if f.kind is FollowUpKind.EXTEND] == ["1", "2"]
     none = follow_ups(job_view(video_done(video_id=None)))
-    assert {f.kind for f in none} == {FollowUpKind.REROLL, FollowUpKind.DM, FollowUpKind.CANCEL}
+    assert {f.kind for f in none} == {FollowUpKind.REROLL, FollowUpKind.SAVE, FollowUpKind.DM, FollowUpKind.CANCEL}
 
 
 @pytest.mark.parametrize(
@@ -284,6 +285,7 @@ def test_grid_offers_u_and_v_for_each_listed_image_then_reroll() -> None:
         [(None, f"V{n}", FollowUp(img, JOB_ID, f"variation{n}")) for n in range(1, 5)],
         [
             ("🔄", None, FollowUp(img, JOB_ID, "reroll")),
+            ("💾", "Save", FollowUp(FollowUpKind.SAVE, JOB_ID)),
             ("📩", "DM", FollowUp(FollowUpKind.DM, JOB_ID)),
             ("❌", None, FollowUp(FollowUpKind.CANCEL, JOB_ID)),
         ],
@@ -304,7 +306,7 @@ def test_video_grid_puts_animate_first_and_moves_u_and_v_down() -> None:
     ]
     assert [label for _, label, _ in laid_out[1]] == ["U1", "U2", "U3", "U4"]
     assert [label for _, label, _ in laid_out[2]] == ["V1", "V2", "V3", "V4"]
-    assert [emoji for emoji, _, _ in laid_out[3]] == ["🔄", "📩", "❌"]
+    assert [emoji for emoji, _, _ in laid_out[3]] == ["🔄", "💾", "📩", "❌"]
     assert rendered.embeds[0].title == "🎬 Video · choose a start frame"
     assert "pick a start frame with 🎬 Animate" in (rendered.embeds[0].description or "")
     check_limits(rendered)
@@ -341,7 +343,11 @@ def test_upscaled_image_offers_every_listed_action_with_midjourneys_labels_and_a
             ("⬆️", None, FollowUp(img, JOB_ID, "pan_up")),
             ("⬇️", None, FollowUp(img, JOB_ID, "pan_down")),
         ],
-        [("📩", "DM", FollowUp(FollowUpKind.DM, JOB_ID)), ("❌", None, FollowUp(FollowUpKind.CANCEL, JOB_ID))],
+        [
+            ("💾", "Save", FollowUp(FollowUpKind.SAVE, JOB_ID)),
+            ("📩", "DM", FollowUp(FollowUpKind.DM, JOB_ID)),
+            ("❌", None, FollowUp(FollowUpKind.CANCEL, JOB_ID)),
+        ],
     ]
     assert rendered.embeds[0].title == "🔍 Upscale · image 2"
     check_limits(rendered)
@@ -356,6 +362,7 @@ def test_upscaled_image_offers_only_the_actions_the_api_listed() -> None:
         ("🔍", "Upscale (4x)"),
         ("🔀", "Vary (Subtle)"),
         ("⬅️", None),
+        ("💾", "Save"),
         ("📩", "DM"),
         ("❌", None),
     ]
@@ -368,9 +375,9 @@ def test_image_without_a_url_is_not_offered_animate() -> None:
 
 def test_a_result_without_actions_offers_animate_only_on_a_single_image() -> None:
     upscaled = {f.kind for f in follow_ups(job_view(imagine_done((), action="upscale3")))}
-    assert upscaled == {FollowUpKind.ANIMATE, FollowUpKind.DM, FollowUpKind.CANCEL}
+    assert upscaled == {FollowUpKind.ANIMATE, FollowUpKind.SAVE, FollowUpKind.DM, FollowUpKind.CANCEL}
     grid = {f.kind for f in follow_ups(job_view(imagine_done((), action="variation_subtle")))}
-    assert grid == {FollowUpKind.DM, FollowUpKind.CANCEL}
+    assert grid == {FollowUpKind.SAVE, FollowUpKind.DM, FollowUpKind.CANCEL}
 
 
 @pytest.mark.parametrize(
