@@ -21,6 +21,9 @@ from bot.acedata.models import ApiRequest, Endpoint
 IMAGE_UNITS: Final = 1.0
 VIDEO_UNITS: Final = 8.0
 TURBO_FACTOR: Final = 2.0
+#: A server's default for asking members to confirm a job first (``Limits.confirm_over``): a turbo video (16)
+#: asks, a fast one (8) and any image job do not.
+CONFIRM_OVER_UNITS: Final[float | None] = VIDEO_UNITS * TURBO_FACTOR
 
 
 def cost(request: ApiRequest) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final, Literal, Self, TypeVar
 
+from bot.costs import CONFIRM_OVER_UNITS
 from bot.presets import Preset, presets_from_json
 from bot.store import Store
 from bot.wordfilter import (
@@ -45,6 +46,7 @@ __all__ = [
     "SLOW_MATCH_S",
     "BlockEntry",
     "ButtonPolicy",
+    "ConfirmChoice",
     "FilterRule",
     "GuildSettings",
     "Limits",
@@ -68,6 +70,7 @@ ButtonPolicy = Literal["owner", "owner_and_mods", "everyone"]
 BUTTON_POLICIES: Final[tuple[ButtonPolicy, ...]] = ("owner", "owner_and_mods", "everyone")
 VideoModeChoice = Literal["fast", "turbo"]
 ResolutionChoice = Literal["480p", "720p"]
+ConfirmChoice = Literal["server", "always"]  # a card before jobs over the place's threshold, or before every job
 
 
 class _Invalid(Exception):
@@ -90,7 +93,8 @@ class BlockEntry:
 class Limits:
     """A server's quotas; None means no limit. Days are UTC calendar days.
 
-    ``daily_budget`` is in cost units (see ``bot.costs``) for the whole server.
+    ``daily_budget`` is in cost units (see ``bot.costs``) for the whole server; a job of ``confirm_over`` units or
+    more asks its member to confirm it first (None: never).
     """
 
     max_running_per_user: int | None = None
@@ -99,6 +103,7 @@ class Limits:
     allow_turbo: bool = True
     allow_720p: bool = True
     allow_private_results: bool = True
+    confirm_over: float | None = CONFIRM_OVER_UNITS
 
     def __post_init__(self) -> None:
         if self.max_running_per_user is not None and self.max_running_per_user < 1:
@@ -107,6 +112,8 @@ class Limits:
             raise ValueError("jobs per user per day cannot be negative")
         if self.daily_budget is not None and not (self.daily_budget >= 0 and math.isfinite(self.daily_budget)):
             raise ValueError("the daily budget must be a finite number of units, zero or more")
+        if self.confirm_over is not None and not (self.confirm_over >= 0 and math.isfinite(self.confirm_over)):
+            raise ValueError("the units from which jobs ask to be confirmed must be a finite number, zero or more")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -117,6 +124,7 @@ class Limits:
             allow_turbo=_read(data, "allow_turbo", _bool, True),
             allow_720p=_read(data, "allow_720p", _bool, True),
             allow_private_results=_read(data, "allow_private_results", _bool, True),
+            confirm_over=_read(data, "confirm_over", _optional(_units), CONFIRM_OVER_UNITS),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,6 +229,7 @@ class UserSettings:
     loop: bool = False
     dm_on_done: bool = False
     private_results: bool = False
+    confirm: ConfirmChoice = "server"
     presets: tuple[Preset, ...] = ()  # saved from results (``bot.presets``), in the order saved
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -233,6 +242,7 @@ class UserSettings:
             loop=_read(data, "loop", _bool, False),
             dm_on_done=_read(data, "dm_on_done", _bool, False),
             private_results=_read(data, "private_results", _bool, False),
+            confirm=_read(data, "confirm", _choice(("server", "always")), "server"),
             presets=presets_from_json(data["presets"]) if isinstance(data.get("presets"), list) else (),
             extra={key: value for key, value in data.items() if key not in known},
         )
@@ -245,6 +255,7 @@ class UserSettings:
             loop=self.loop,
             dm_on_done=self.dm_on_done,
             private_results=self.private_results,
+            confirm=self.confirm,
         )
         if self.presets:
             data["presets"] = [preset.to_json() for preset in self.presets]

@@ -50,6 +50,7 @@ from cogs.ui.modals import ExtendModal, extend_submission
 if TYPE_CHECKING:
     from bot.bot import MJBot
     from cogs.audit import AuditLog
+    from cogs.confirm import Confirmations
     from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,15 @@ def follow_up_label(follow_up: FollowUp, job: Job) -> Msg:
 class FollowUps(commands.Cog):
     """Runs buttons, modal submits and reactions on job messages.
 
-    Uses Delivery (the new job's message) and the audit log (the gate's refusals).
+    Uses Delivery (the new job's message), the audit log (the gate's refusals) and the confirmation cards (a
+    costly button's job waits for its member's Confirm; reactions go straight on).
     """
 
-    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog, confirmations: Confirmations) -> None:
         self.bot = bot
         self._delivery = delivery
         self._audit = audit
+        self._confirmations = confirmations
         self._repeats = Repeats()
         self._notified: dict[tuple[int, str, str], float] = {}
         self._frames: Frames | None = None
@@ -133,7 +136,8 @@ class FollowUps(commands.Cog):
         if interaction.type is discord.InteractionType.modal_submit and not await extend_submission(interaction, self):
             await save_submission(interaction)
 
-    async def _run(self, context: InteractionContext, follow_up: FollowUp) -> None:
+    async def _run(self, context: InteractionContext, follow_up: FollowUp, *, confirmed: bool = False) -> None:
+        """``confirmed``: the member confirmed the job on its card (``context`` is then the Confirm click's)."""
         # Deferred before any store read or lock wait (see cogs/acks.py); ✏️ Extend… answers with a modal instead.
         await acks.acknowledge(context, follow_up.kind)
         interaction = context.interaction
@@ -169,6 +173,18 @@ class FollowUps(commands.Cog):
             await interaction.response.send_modal(save_modal(job, user_id=actor.user_id, locale=actor.locale))
             return
         plan = await self._plan(job, follow_up)
+        if not confirmed and await self._confirmations.ask_first(
+            context,
+            plan.request,
+            then=lambda again: self._run(again, follow_up, confirmed=True),
+            kind=follow_up_label(follow_up, job),
+            who=actor,
+            prompt=job.prompt,
+            meta=plan.meta,
+            video_options=plan.meta.then_animate,
+            origin=job,
+        ):
+            return
         async with self._repeats.claim(services.store, job, follow_up, actor.user_id) as claim:
             if not claim.acquired:
                 await answer(context, t(actor.locale, "actions.already_clicked"))

@@ -9,26 +9,30 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.acedata.models import ImagineGenerate
 from bot.options import imagine_request
-from bot.settings import load_user_settings
+from bot.settings import UserSettings, load_user_settings
 from cogs import gate, presets
 from cogs.context import InteractionContext
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
     from cogs.audit import AuditLog
+    from cogs.confirm import Confirmations
     from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
 
 class ImagineCog(commands.Cog):
-    """The /imagine command: the gate (whose refusals go to the audit log), then Delivery shows the job."""
+    """The /imagine command: a confirmation card when it asks first, the gate (whose refusals go to the audit log),
+    then Delivery shows the job."""
 
-    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog, confirmations: Confirmations) -> None:
         self.bot = bot
         self._delivery = delivery
         self._audit = audit
+        self._confirmations = confirmations
 
     async def cog_load(self) -> None:
         gate.offer_in_dms(self.bot, self.get_app_commands())
@@ -60,6 +64,26 @@ class ImagineCog(commands.Cog):
             picked = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
         request = imagine_request(wanted, mode=picked)
         context = InteractionContext(interaction)
+        if not await self._confirmations.ask_first(
+            context,
+            request,
+            then=lambda again: self._submit(again, request, defaults),
+            kind="/imagine",
+            user=defaults,
+        ):
+            await self._submit(context, request, defaults)
+        if chosen is not None:
+            await presets.tell_ignored(interaction, *chosen, "imagine")
+
+    @imagine.autocomplete("preset")
+    async def _preset_choices(
+        self, interaction: discord.Interaction[MJBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await presets.preset_choices(interaction, current)
+
+    async def _submit(self, context: InteractionContext, request: ImagineGenerate, defaults: UserSettings) -> None:
+        """Admit and send the job (``context`` is the command's, or the Confirm click's on its card)."""
+        interaction = context.interaction
         async with gate.admitted(
             self.bot, interaction, request, audit=self._audit, kind="/imagine", user=defaults
         ) as admission:
@@ -75,11 +99,3 @@ class ImagineCog(commands.Cog):
             )
         log.info("job %s: /imagine by user %s in guild %s", job_id, interaction.user.id, interaction.guild_id)
         await self._delivery.show_from_interaction(job_id, context)
-        if chosen is not None:
-            await presets.tell_ignored(interaction, *chosen, "imagine")
-
-    @imagine.autocomplete("preset")
-    async def _preset_choices(
-        self, interaction: discord.Interaction[MJBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await presets.preset_choices(interaction, current)

@@ -2,8 +2,9 @@
 
 One ephemeral panel shows everything: the defaults /video and /imagine use when an option is not given
 (mode, resolution, loop), "DM me when a job is done", private results (where the server allows them),
-and the member's allowance on this server. Its selects and toggle buttons save at once and redraw the
-panel with a line saying what changed; the same changes can be made with the command's options.
+a confirmation card before every job or only before costly ones, and the member's allowance on this server.
+Its selects and toggle buttons save at once and redraw the panel with a line saying what changed; the same
+changes can be made with the command's options.
 
 The controls are DynamicItems whose custom id holds the setting and the value to set (``mjset:loop:on``),
 never the current state: a click sets a value, so a double click or a panel left open for a day still
@@ -35,6 +36,7 @@ from cogs.errors import answer, answer_error
 from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, interaction_locale, t
 from cogs.limits import allowance_lines
 from cogs.presets import preset_choices
+from cogs.ui.card import confirm_setting
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SELECT_TEMPLATE: Final = r"mjset:(?P<key>mode|resolution)"
-BUTTON_TEMPLATE: Final = r"mjset:(?P<key>loop|dm|private|show)(?::(?P<value>on|off))?"
+BUTTON_TEMPLATE: Final = r"mjset:(?P<key>loop|dm|private|confirm|show)(?::(?P<value>on|off))?"
 
 Change = tuple[str, Any]
 
@@ -76,6 +78,7 @@ def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
         "loop": settings.loop,
         "dm_on_done": settings.dm_on_done,
         "private_results": settings.private_results,
+        "confirm": settings.confirm,
     }
     values.update(changes)
     return UserSettings(**values, presets=settings.presets, extra=settings.extra)
@@ -89,11 +92,14 @@ def describe_changes(changes: list[Change], locale: LocaleLike = SOURCE_LOCALE) 
         "loop": "change_loop",
         "dm_on_done": "change_dm",
         "private_results": "change_private",
+        "confirm": "change_confirm",
     }
     parts = []
     for key, value in changes:
         if isinstance(value, bool):
             shown = _state(value, locale)
+        elif key == "confirm":
+            shown = _text(locale, f"confirm_{value}")
         else:
             shown = _mode(value, locale) if key == "mode" else str(value)
         parts.append(_text(locale, words[key], value=shown))
@@ -131,6 +137,7 @@ def panel_embed(
     embed.add_field(name=_text(locale, "private"), value=_text(locale, private, state=state), inline=False)
     presets_name, presets_value = settings_presets.presets_field(settings, locale)
     embed.add_field(name=presets_name, value=presets_value, inline=False)
+    embed.add_field(name=_text(locale, "confirm"), value=confirm_setting(settings.confirm, guild, locale), inline=False)
     if place.allowance is None:
         embed.add_field(name=_text(locale, "allowance_dms"), value=_text(locale, "no_limits_dms"), inline=False)
     else:
@@ -194,6 +201,7 @@ def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) 
         ("loop", "loop_button", settings.loop, False),
         ("dm", "dm_button", settings.dm_on_done, False),
         ("private", "private_button", settings.private_results, not allowed_here and not settings.private_results),
+        ("confirm", "confirm_button", settings.confirm == "always", False),
     ):
         view.add_item(
             SettingButton(
@@ -287,7 +295,7 @@ class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]], 
 class SettingButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=BUTTON_TEMPLATE):
     """A toggle of the panel (its custom id holds the value it sets), or Refresh."""
 
-    FIELDS: Final = {"loop": "loop", "dm": "dm_on_done", "private": "private_results"}
+    FIELDS: Final = {"loop": "loop", "dm": "dm_on_done", "private": "private_results", "confirm": "confirm"}
 
     def __init__(
         self,
@@ -317,7 +325,9 @@ class SettingButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         try:
             gate.check_dms(interaction)
             field = self.FIELDS.get(self.key)
-            changes: list[Change] = [] if field is None or self.value is None else [(field, self.value == "on")]
+            on = self.value == "on"
+            value = ("always" if on else "server") if field == "confirm" else on
+            changes: list[Change] = [] if field is None or self.value is None else [(field, value)]
             await show_panel(interaction, changes, edit=True)
         except Exception as error:
             await answer_error(interaction, error)
@@ -354,6 +364,7 @@ class SettingsCog(commands.Cog):
         loop="Make videos loop by default (ending on their start frame)",
         dm_when_done="Send me a copy of each finished job in my DMs",
         private_results="Show my jobs' messages only to me, where the server allows it",
+        confirm_jobs="Ask me to confirm every job (always), or only the jobs this server finds costly (server)",
         presets="List the presets you saved with 💾 on results",
         delete_preset="Delete one of your presets",
     )
@@ -365,6 +376,7 @@ class SettingsCog(commands.Cog):
         loop: bool | None = None,
         dm_when_done: bool | None = None,
         private_results: bool | None = None,
+        confirm_jobs: Literal["always", "server"] | None = None,
         presets: bool | None = None,
         delete_preset: str | None = None,
     ) -> None:
@@ -374,6 +386,7 @@ class SettingsCog(commands.Cog):
             "loop": loop,
             "dm_on_done": dm_when_done,
             "private_results": private_results,
+            "confirm": confirm_jobs,
         }
         changes = [(key, value) for key, value in given.items() if value is not None]
         deleted = None

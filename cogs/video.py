@@ -33,6 +33,7 @@ from cogs.i18n import SOURCE_LOCALE, t
 if TYPE_CHECKING:
     from bot.bot import MJBot
     from cogs.audit import AuditLog
+    from cogs.confirm import Confirmations
     from cogs.delivery import Delivery
 
 log = logging.getLogger(__name__)
@@ -151,12 +152,14 @@ class VideoChoices:
 
 
 class VideoCog(commands.Cog):
-    """The /video command: the gate (whose refusals go to the audit log), then Delivery shows the job."""
+    """The /video command: a confirmation card for a costly job, the gate (whose refusals go to the audit log), then
+    Delivery shows the job."""
 
-    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog) -> None:
+    def __init__(self, bot: MJBot, *, delivery: Delivery, audit: AuditLog, confirmations: Confirmations) -> None:
         self.bot = bot
         self._delivery = delivery
         self._audit = audit
+        self._confirmations = confirmations
         self._links: aiohttp.ClientSession | None = None
 
     async def cog_load(self) -> None:
@@ -236,9 +239,16 @@ class VideoCog(commands.Cog):
         return await presets.preset_choices(interaction, current)
 
     async def _from_prompt(
-        self, context: InteractionContext, text: str, choices: VideoChoices, defaults: UserSettings
+        self,
+        context: InteractionContext,
+        text: str,
+        choices: VideoChoices,
+        defaults: UserSettings,
+        *,
+        confirmed: bool = False,
     ) -> None:
-        """No start frame: a grid first, whose Animate buttons make the video with these options."""
+        """No start frame: a grid first, whose Animate buttons make the video with these options. ``confirmed``: the
+        member confirmed the job on its card (``context`` is then the Confirm click's)."""
         interaction = context.interaction
         options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
         request = imagine_request(grid_prompt(text, options), mode=choices.mode)
@@ -248,6 +258,16 @@ class VideoCog(commands.Cog):
         if options["loop"] and end_url:
             raise input_error("video.loop_and_end_flags")
         meta = JobMeta(video_grid=True, video_options=VideoOptions.from_json(options))
+        if not confirmed and await self._confirmations.ask_first(
+            context,
+            request,
+            then=lambda again: self._from_prompt(again, text, choices, defaults, confirmed=True),
+            kind="/video",
+            user=defaults,
+            meta=meta,
+            video_options=meta.video_options,
+        ):
+            return
         async with gate.admitted(
             self.bot,
             interaction,
@@ -280,6 +300,8 @@ class VideoCog(commands.Cog):
         end: Frame | None,
         choices: VideoChoices,
         defaults: UserSettings,
+        *,
+        confirmed: bool = False,
     ) -> None:
         interaction = context.interaction
         options: dict[str, Any] = {"mode": choices.mode, "resolution": choices.resolution, "loop": choices.loop}
@@ -291,6 +313,16 @@ class VideoCog(commands.Cog):
             mode=choices.mode,
             resolution=choices.resolution,
         )
+        meta = frames.with_frames(JobMeta(video_options=VideoOptions.from_json(options)), _uploads(start, end))
+        if not confirmed and await self._confirmations.ask_first(
+            context,
+            request,
+            then=lambda again: self._from_frame(again, text, start, end, choices, defaults, confirmed=True),
+            kind="/video",
+            user=defaults,
+            meta=meta,
+        ):
+            return
         async with gate.admitted(
             self.bot, interaction, request, audit=self._audit, kind="/video", user=defaults
         ) as admission:
@@ -305,7 +337,7 @@ class VideoCog(commands.Cog):
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
-                meta=frames.with_frames(JobMeta(video_options=VideoOptions.from_json(options)), _uploads(start, end)),
+                meta=meta,
                 locale=context.locale,
             )
         await self._show(context, job_id)

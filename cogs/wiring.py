@@ -1,9 +1,9 @@
 """Builds the cogs, each with the services it uses: the one place that knows which cog needs what.
 
 The parts that several cogs use are built once, before the cogs that use them: Delivery (the job messages), the
-audit log, and the follow-up runner (buttons, the extend modal and reactions). Each cog is handed them when it is
-made and reads no other cog from the bot, so the order in which the cogs are added makes no difference. The bot
-calls ``wire`` by name (``bot`` never imports ``cogs``).
+audit log, the follow-up runner (buttons, the extend modal and reactions) and the confirmation cards. Each cog is
+handed them when it is made and reads no other cog from the bot, so the order in which the cogs are added makes no
+difference. The bot calls ``wire`` by name (``bot`` never imports ``cogs``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from discord.ext import commands
 from cogs.actions import FollowUps
 from cogs.admin import AdminCog
 from cogs.audit import AuditLog
+from cogs.confirm import Confirmations
 from cogs.delivery import Delivery
 from cogs.gallery import GalleryCog
 from cogs.imagine import ImagineCog
@@ -36,6 +37,7 @@ class SharedParts:
         self._delivery: Delivery | None = None
         self._audit: AuditLog | None = None
         self._followups: FollowUps | None = None
+        self._confirmations: Confirmations | None = None
 
     @property
     def delivery(self) -> Delivery:
@@ -52,12 +54,21 @@ class SharedParts:
     @property
     def followups(self) -> FollowUps:
         if self._followups is None:
-            self._followups = FollowUps(self.bot, delivery=self.delivery, audit=self.audit)
+            self._followups = FollowUps(
+                self.bot, delivery=self.delivery, audit=self.audit, confirmations=self.confirmations
+            )
         return self._followups
+
+    @property
+    def confirmations(self) -> Confirmations:
+        if self._confirmations is None:
+            self._confirmations = Confirmations(self.bot, audit=self.audit)
+        return self._confirmations
 
     def made(self) -> list[commands.Cog]:
         """The parts made so far (each is a cog too: it starts and stops with the bot)."""
-        return [part for part in (self._delivery, self._audit, self._followups) if part is not None]
+        parts = (self._delivery, self._audit, self._followups, self._confirmations)
+        return [part for part in parts if part is not None]
 
 
 #: Every cog the bot can run, by name, and how it is made from the shared parts.
@@ -65,13 +76,18 @@ BUILDERS: Final[Mapping[str, Callable[[SharedParts], commands.Cog]]] = {
     "delivery": lambda parts: parts.delivery,
     "audit": lambda parts: parts.audit,
     "followups": lambda parts: parts.followups,
-    "video": lambda parts: VideoCog(parts.bot, delivery=parts.delivery, audit=parts.audit),
-    "imagine": lambda parts: ImagineCog(parts.bot, delivery=parts.delivery, audit=parts.audit),
+    "video": lambda parts: VideoCog(
+        parts.bot, delivery=parts.delivery, audit=parts.audit, confirmations=parts.confirmations
+    ),
+    "imagine": lambda parts: ImagineCog(
+        parts.bot, delivery=parts.delivery, audit=parts.audit, confirmations=parts.confirmations
+    ),
     "jobs": lambda parts: JobsCog(parts.bot, delivery=parts.delivery),
     "reactions": lambda parts: ReactionsCog(parts.bot, followups=parts.followups),
     "gallery": lambda parts: GalleryCog(parts.bot),
     "settings": lambda parts: SettingsCog(parts.bot),
     "admin": lambda parts: AdminCog(parts.bot, audit=parts.audit, delivery=parts.delivery),
+    "confirmations": lambda parts: parts.confirmations,
 }
 #: The names of every cog, the bot's default.
 COGS: Final = tuple(BUILDERS)

@@ -124,6 +124,14 @@ _DURATIONS: Final = (
     "WHERE created_at >= ?2 AND finished_at >= ?1 AND status = 'succeeded'"
 )
 
+# The last succeeded jobs of one kind, newest first: the jobs_created index read backwards, stopped after ?3 rows
+# (the created_at bound keeps a store that never made that kind from reading every row).
+_RECENT: Final = (
+    "SELECT finished_at - coalesce(submitted_at, created_at) FROM jobs INDEXED BY jobs_created "
+    "WHERE created_at >= ?2 AND kind = ?1 AND status = 'succeeded' AND finished_at IS NOT NULL "
+    "ORDER BY created_at DESC LIMIT ?3"
+)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Load:
@@ -171,6 +179,12 @@ class StatsRepository:
             queued=sum(number for (_, status), number in tally.items() if status == "queued"),
             durations_s=tuple(float(row[0]) for row in durations),
         )
+
+    async def recent_durations(self, kind: str, *, since: float, limit: int) -> tuple[float, ...]:
+        """Seconds from submit to result of the last ``limit`` jobs of ``kind`` ("video" or "imagine") that succeeded,
+        among those created since ``since``, newest first: what a job of that kind may take now."""
+        (rows,) = await self._db.snapshot([(_RECENT, (kind, since, limit))])
+        return tuple(max(0.0, float(row[0])) for row in rows)
 
 
 def _assemble(

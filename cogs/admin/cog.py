@@ -27,7 +27,7 @@ from .gallery import GalleryGroup
 from .groups import AuditChannelGroup, ChannelsGroup, ModeratorRolesGroup, UsersGroup, WordFilterGroup
 from .jobs import CANCELS, AdminCancelButton, ModeratorCancel, show_jobs
 from .options import AUDIT_PERMISSIONS as AUDIT_PERMISSIONS
-from .options import BUDGET_HELP, MAX_STATS_DAYS, POLICY_CHOICES, button_policy, parse_limit
+from .options import BUDGET_HELP, MAX_STATS_DAYS, POLICY_CHOICES, button_policy, parse_limit, parse_threshold
 from .options import NO_LIMIT_WORDS as NO_LIMIT_WORDS
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class AdminCog(commands.Cog):
         allow_turbo="Whether members may use turbo mode",
         allow_720p="Whether members may make 720p videos",
         allow_private_results="Whether members may have their results shown only to them",
+        confirm_over="Jobs of this many units or more ask the member to confirm first (0: every job; off: never)",
     )
     async def limits(
         self,
@@ -112,8 +113,11 @@ class AdminCog(commands.Cog):
         allow_turbo: bool | None = None,
         allow_720p: bool | None = None,
         allow_private_results: bool | None = None,
+        confirm_over: str | None = None,
     ) -> None:
         changes: dict[str, object] = {}
+        if confirm_over is not None:
+            changes["confirm_over"] = parse_threshold(confirm_over, option="confirm_over")
         if running_per_user is not None:
             running = parse_limit(running_per_user, option="running_per_user")
             changes["max_running_per_user"] = None if running is None else int(running)

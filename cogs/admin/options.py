@@ -50,6 +50,20 @@ def parse_limit(value: str, *, option: str, budget: bool = False) -> float | Non
     return number
 
 
+def parse_threshold(value: str, *, option: str) -> float | None:
+    """A threshold in units as typed: a number, 0 or more, or None for "never" (``off``, ``none``, ``never``...)."""
+    text = value.strip().lower()
+    if text in NO_LIMIT_WORDS - {"0"} or text == "never":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not (number >= 0 and number != float("inf")):
+        raise UserFacingError(msg("admin.bad_threshold", option=option, value=value))
+    return number
+
+
 def filter_candidates(typed: str) -> set[str]:
     """The stored patterns ``typed`` may name: as typed, normalised like a word, or as a list shows a rule
     (``"word"``, ``/regex/``)."""

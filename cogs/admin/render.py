@@ -24,6 +24,7 @@ LIMIT_NAMES: Final = (
     "allow_turbo",
     "allow_720p",
     "allow_private_results",
+    "confirm_over",
 )
 REASON_CHARS: Final = 300
 #: Embed field values hold at most this many characters.
@@ -96,6 +97,8 @@ def limit_value(name: str, limits: Limits, locale: LocaleLike = None) -> str:
     value = getattr(limits, name)
     if isinstance(value, bool):
         return words(locale, "allowed" if value else "not_allowed")
+    if name == "confirm_over":
+        return words(locale, "never") if value is None else words(locale, "units", value=f"{value:g}")
     if value is None:
         return words(locale, "no_limit")
     if name == "daily_budget":

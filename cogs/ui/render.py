@@ -81,6 +81,7 @@ __all__ = [
     "job_title",
     "job_view",
     "owner_locale",
+    "parameter_fields",
     "queued_line",
     "relative_time",
     "render_job",
@@ -278,6 +279,11 @@ def _url_field(url: Any, locale: LocaleLike) -> str | None:
     if len(url) > _LINKED_URL_LIMIT:
         return t(locale, "render.link_too_long")
     return _link(t(locale, "render.link_open"), url)
+
+
+def parameter_fields(job: Job, locale: LocaleLike = None) -> list[tuple[str, str]]:
+    """The parameters shown on a job's message, as (name, value) pairs: a job's confirmation card shows them too."""
+    return _parameter_fields(job, owner_locale(job, locale))
 
 
 def _parameter_fields(job: Job, locale: LocaleLike) -> list[tuple[str, str]]:

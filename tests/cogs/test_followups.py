@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fakediscord import FakeMessage
 
+from bot.settings import update_guild_settings
 from bot.store import JobStatus
 from cogs.policy import may_act
 
@@ -27,6 +28,8 @@ def _button(custom_id: str) -> dict[str, Any]:
 
 async def test_extend_a_clip_keeps_the_prompt_and_the_video_options(kit: Kit) -> None:
     fake = kit.fake
+    # Turbo, without its confirmation card (tests/cogs/test_confirm_card.py has the card).
+    await update_guild_settings(kit.store, fake.guild.id, lambda s: s.with_limits(confirm_over=None))
     video, message = await kit.make_video(user=fake.bob, mode="turbo", resolution="480p")
     _, new_message = await kit.follow(message, kit.button(message, "ext", "2"), user=fake.bob)
     assert not new_message.ephemeral and new_message.id != message.id
@@ -192,6 +195,8 @@ async def test_animate_an_upscaled_image_with_low_and_high_motion(kit: Kit) -> N
 
 async def test_animate_an_image_of_a_video_grid_upscales_then_animates_on_the_same_message(kit: Kit) -> None:
     fake = kit.fake
+    # Turbo, without its confirmation card (tests/cogs/test_confirm_card.py has the card).
+    await update_guild_settings(kit.store, fake.guild.id, lambda s: s.with_limits(confirm_over=None))
     handle = await fake.slash(
         "video", {"prompt": "a paper boat --motion high", "resolution": "480p", "mode": "turbo"}, user=fake.bob
     )

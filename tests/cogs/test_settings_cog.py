@@ -48,6 +48,7 @@ async def test_the_panel_shows_the_settings_and_what_is_left(member: MemberKit) 
         "mjset:loop:on",
         "mjset:dm:on",
         "mjset:private:on",
+        "mjset:confirm:on",
         "mjset:show",
     ]
 
@@ -77,6 +78,7 @@ async def test_each_change_answers_is_saved_and_survives_a_restart(member: Membe
     refreshed = await fake.click(panel, "mjset:show", user=fake.bob)  # the old panel works after the restart too
     assert await refreshed.wait_for_response() == 7
 
+    await member.configure(limits={"confirm_over": None})  # a turbo video, without its card
     await member.make_video(user=fake.bob)
     body = member.submits("videos")[-1]
     assert (body["mode"], body["resolution"], body["loop"]) == ("turbo", "480p", True)

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from fakediscord import FakeMessage
 
+from bot.settings import update_guild_settings
 from bot.store import JobMeta, JobStatus, VideoOptions
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ async def test_video_from_an_uploaded_start_frame(kit: Kit) -> None:
 
 
 async def test_video_from_links_with_an_end_frame_in_turbo_and_480p(kit: Kit) -> None:
+    fake = kit.fake
+    # Turbo, without its confirmation card (tests/cogs/test_confirm_card.py has the card).
+    await update_guild_settings(kit.store, fake.guild.id, lambda s: s.with_limits(confirm_over=None))
     start = kit.fake.upload("start.png", kit.PNG)
     end = kit.fake.upload("end.png", kit.PNG)
     handle = await kit.fake.slash(

@@ -28,6 +28,7 @@ COG_NAMES = {
     "delivery": "Delivery",
     "audit": "AuditLog",
     "followups": "FollowUps",
+    "confirmations": "Confirmations",
     "video": "VideoCog",
     "imagine": "ImagineCog",
     "jobs": "JobsCog",
@@ -98,7 +99,12 @@ async def test_the_cogs_work_in_whatever_order_they_are_added(kit_with: Any, ord
 
 async def test_a_cog_brings_the_shared_parts_it_uses(kit_with: Any) -> None:
     kit: Kit = await kit_with(("video",))
-    assert sorted(type(cog).__name__ for cog in kit.bot.cogs.values()) == ["AuditLog", "Delivery", "VideoCog"]
+    assert sorted(type(cog).__name__ for cog in kit.bot.cogs.values()) == [
+        "AuditLog",
+        "Confirmations",
+        "Delivery",
+        "VideoCog",
+    ]
     audit = await with_audit_channel(kit)
     await refused_video_is_audited(kit, audit)
 

@@ -49,7 +49,7 @@ pytest_plugins = ("discord_kit",)
 COGS = (VideoCog, ImagineCog, JobsCog, SettingsCog, AdminCog)
 ZH = "zh-CN"
 #: Helpers of the cogs that put a table in front of the name they are given.
-HELPER_TABLES = {"_text": "settings.", "words": "admin.words.", "_words": "admin.stats."}
+HELPER_TABLES = {"_text": "settings.", "words": "admin.words.", "_words": "admin.stats.", "_card": "confirm."}
 WRONG_LINK_ZH = "`image_url` 必须是指向图片的 http:// 或 https:// 链接，收到的是 `ftp://example.com/a.png`。"
 
 
