@@ -33,7 +33,7 @@ from .connection import Database, Transaction
 from .errors import StoreError
 from .owner import StoreOwner
 from .postgres import CONNECT_TIMEOUT_S, _cannot_connect, redact
-from .sqlite import explain
+from .sqlite_schema import explain
 from .store import Store, is_url
 
 #: Rows read and written at a time.

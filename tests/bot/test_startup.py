@@ -21,7 +21,7 @@ from fakediscord import FakeDiscord
 from bot.startup import StartupError, wait_for_discord
 from bot.store import Store
 from bot.store.models import JobKind, JobStatus, NewJob
-from bot.store.sqlite import explain
+from bot.store.sqlite_schema import explain
 
 #: The issue's bound: every start-up failure is told within this many seconds.
 LIMIT_S = 30
