@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import discord
 from discord import app_commands
@@ -15,17 +15,18 @@ from discord.ext import commands
 
 from bot.frames import renew_results
 from bot.settings import load_guild_settings, load_user_settings
-from bot.store.models import Job, JobStatus, MessageLink
-from bot.text import progress_bar, shorten
+from bot.store.models import Job
+from bot.text import shorten
 from cogs import gate
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.context import InteractionContext
+from cogs.delivery.compose import queue_spots
 from cogs.delivery.events import PRIVATE
+from cogs.history import MAX_DAYS, TEXT_MAX, HistoryButton, new_state, show_history
 from cogs.i18n import LocaleLike, Msg, interaction_locale, msg, t, tn
+from cogs.joblist import job_line
 from cogs.policy import may_see
-from cogs.repeats import message_url
-from cogs.ui import FollowUpButton, job_title
-from cogs.ui.render import fit_escaped, relative_time
+from cogs.ui import FollowUpButton
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -35,32 +36,7 @@ log = logging.getLogger(__name__)
 
 #: How many jobs /jobs lists.
 RECENT_JOBS: Final = 10
-PROMPT_CHARS: Final = 90
 JOB_ID_CHARS: Final = 16
-
-
-def status_words(status: JobStatus, locale: LocaleLike) -> str:
-    """``⏳ queued``, ``✅ done``... (``jobs.status.*``)."""
-    return t(locale, f"jobs.status.{status.value}")
-
-
-def job_line(job: Job, links: list[MessageLink], locale: LocaleLike = None) -> str:
-    """One job in the list: title, id, status (and progress), age, prompt and a jump link to its message."""
-    status = status_words(job.status, locale)
-    if job.status is JobStatus.RUNNING:
-        status += f" {progress_bar(job.progress, width=6)}"
-    head = t(
-        locale,
-        "jobs.line_head",
-        title=job_title(job, locale),
-        job=job.id,
-        status=status,
-        when=relative_time(job.created_at),
-    )
-    prompt = fit_escaped(job.prompt, PROMPT_CHARS) if job.prompt.strip() else t(locale, "jobs.no_prompt")
-    shown = [link for link in links if link.purpose != "dm"]
-    jump = t(locale, "jobs.jump", url=message_url(shown[-1])) if shown else t(locale, "jobs.message_deleted")
-    return f"{head}\n{prompt}{jump}"
 
 
 def jobs_view(jobs: list[Job], locale: LocaleLike = None) -> discord.ui.View | None:
@@ -91,11 +67,18 @@ async def show_refusal(bot: MJBot, interaction: discord.Interaction[MJBot], job_
 
 
 class JobsCog(commands.Cog):
-    """/jobs and /show (which Delivery posts)."""
+    """/jobs, /show (which Delivery posts) and /history (whose page buttons work after a restart)."""
 
     def __init__(self, bot: MJBot, *, delivery: Delivery) -> None:
         self.bot = bot
         self._delivery = delivery
+
+    async def cog_load(self) -> None:
+        gate.offer_in_dms(self.bot, [self.history])
+        self.bot.add_dynamic_items(HistoryButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(HistoryButton)
 
     @app_commands.command(name="jobs", description="Your recent jobs: status, progress, links, and Cancel")
     async def jobs(self, interaction: discord.Interaction[MJBot]) -> None:
@@ -109,7 +92,11 @@ class JobsCog(commands.Cog):
                 allowed_mentions=discord.AllowedMentions.none(),
             )
             return
-        lines = [job_line(job, await store.links.messages_for_job(job.id), locale) for job in jobs]
+        spots, now = await queue_spots(self.bot, jobs), store.clock()
+        lines = [
+            job_line(job, await store.links.messages_for_job(job.id), locale, queue=spots.get(job.id), now=now)
+            for job in jobs
+        ]
         embed = discord.Embed(
             title=tn(locale, "jobs.title", len(jobs)),
             description=shorten("\n\n".join(lines), 4096),
@@ -165,3 +152,21 @@ class JobsCog(commands.Cog):
         log.info("job %s: shown again by user %s in guild %s", job.id, interaction.user.id, interaction.guild_id)
         await renew_results(self.bot.services.client, self.bot.services.store, job)  # a day-old job's links expired
         await self._delivery.show_from_interaction(job.id, context)
+
+    @app_commands.command(name="history", description="Search your past jobs by prompt, kind, status and age")
+    @app_commands.describe(
+        text="Words the prompt contains (any case)",
+        kind="Only videos, or only images",
+        status="Only jobs in this state",
+        days="Only jobs of the last N days (1 to 365)",
+    )
+    async def history(
+        self,
+        interaction: discord.Interaction[MJBot],
+        text: app_commands.Range[str, 1, TEXT_MAX] | None = None,
+        kind: Literal["video", "imagine"] | None = None,
+        status: Literal["succeeded", "failed", "running", "queued", "cancelled"] | None = None,
+        days: app_commands.Range[int, 1, MAX_DAYS] | None = None,
+    ) -> None:
+        gate.check_dms(interaction)
+        await show_history(interaction, new_state(interaction.user.id, text, kind, status, days), edit=False)

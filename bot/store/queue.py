@@ -19,6 +19,7 @@ from .models import Job, Lease
 _OWNER: Final = f"FROM jobs INDEXED BY jobs_owner_unfinished WHERE {UNFINISHED} AND user_id IS ? AND guild_id IS ?"
 _RUNNING_COUNT: Final = f"SELECT COUNT(*) {_OWNER} AND status != 'queued'"
 _NEXT_QUEUED: Final = f"SELECT {JOB_COLUMNS} {_OWNER} AND status = 'queued' ORDER BY created_at, rowid LIMIT 1"
+_OWNER_JOBS: Final = f"SELECT {JOB_COLUMNS} {_OWNER} ORDER BY created_at, rowid LIMIT ?"
 _QUEUED_OWNERS: Final = (
     f"SELECT user_id, guild_id, MIN(created_at) AS first, MIN(rowid) AS earliest FROM jobs INDEXED BY jobs_unfinished "
     f"WHERE {UNFINISHED} AND status = 'queued' GROUP BY user_id, guild_id ORDER BY first, earliest"
@@ -81,6 +82,11 @@ class QueueRepository:
             params.append(guild_id)
         sql = f"{_UNFINISHED_JOBS} AND {' AND '.join(conditions)} ORDER BY created_at, rowid LIMIT ?"
         return [job_from_row(row) for row in await self._db.fetch(sql, (*params, limit))]
+
+    async def owner_jobs(self, user_id: int | None, guild_id: int | None, *, limit: int = 500) -> list[Job]:
+        """The member's queued, submitting and running jobs in this server (``guild_id`` None: in direct messages),
+        oldest first: their running jobs and their queue, in its order."""
+        return [job_from_row(row) for row in await self._db.fetch(_OWNER_JOBS, (user_id, guild_id, limit))]
 
     async def next_queued(self, user_id: int | None, guild_id: int | None) -> Job | None:
         """The member's oldest queued job in this server (``guild_id`` None: in direct messages)."""

@@ -1,4 +1,5 @@
-"""/admin jobs: the server's queued and running jobs, each with a Cancel button for moderators.
+"""/admin jobs: the server's queued and running jobs, oldest first, each with a Cancel button for moderators; a
+queued job shows its place in its owner's queue and its estimated start, as its message does.
 
 The button is a DynamicItem of its own (``mjadmin:cancel:{job id}``), not a job follow-up: a job's own ❌
 follows the server's button policy, while this one is for moderators only, checked again on every click
@@ -18,10 +19,12 @@ import discord
 from bot.settings import load_guild_settings
 from bot.store.models import Job, MessageLink
 from cogs.common import UserFacingError
+from cogs.delivery.compose import queue_spots
 from cogs.errors import answer, answer_error
 from cogs.i18n import LocaleLike, interaction_locale, job_locale, msg, t
-from cogs.jobs import job_line
+from cogs.joblist import job_line
 from cogs.ui.handlers import Handlers
+from cogs.ui.queueing import QueueSpot
 
 from .access import GUILD_ONLY, NOT_A_MODERATOR, is_moderator
 
@@ -40,20 +43,27 @@ MAX_LISTED: Final = 20
 DESCRIPTION_CHARS: Final = 4096
 
 
-def owner_line(job: Job, links: Sequence[MessageLink], locale: LocaleLike = None) -> str:
+def owner_line(
+    job: Job, links: Sequence[MessageLink], locale: LocaleLike = None, *, queue: QueueSpot | None = None
+) -> str:
     owner = f"<@{job.user_id}>" if job.user_id is not None else t(locale, "admin.jobs.operator")
-    return t(locale, "admin.jobs.owner_line", owner=owner, line=job_line(job, list(links), locale))
+    return t(locale, "admin.jobs.owner_line", owner=owner, line=job_line(job, links, locale, queue=queue))
 
 
 def jobs_embed(
-    jobs: Sequence[Job], links: Mapping[str, Sequence[MessageLink]], locale: LocaleLike = None
+    jobs: Sequence[Job],
+    links: Mapping[str, Sequence[MessageLink]],
+    locale: LocaleLike = None,
+    *,
+    spots: Mapping[str, QueueSpot] | None = None,
 ) -> tuple[discord.Embed, list[Job]]:
-    """The list (owner, status and progress, age, prompt, jump link per job) and the jobs it could fit."""
+    """The list, oldest first (owner, status and progress, age, prompt, jump link per job; a queued job's place in
+    its owner's queue and estimated start, from ``spots``) and the jobs it could fit."""
     shown: list[Job] = []
     text = ""
     more = "\n\n" + t(locale, "admin.jobs.more", count=len(jobs))
     for job in jobs[:MAX_LISTED]:
-        line = owner_line(job, links.get(job.id, ()), locale)
+        line = owner_line(job, links.get(job.id, ()), locale, queue=(spots or {}).get(job.id))
         candidate = f"{text}\n\n{line}" if text else line
         if len(candidate) + len(more) + 8 > DESCRIPTION_CHARS:
             break
@@ -85,7 +95,8 @@ async def show_jobs(interaction: discord.Interaction[MJBot], guild_id: int) -> N
     store = interaction.client.services.store
     jobs = await store.queue.running_jobs(guild_id)
     links = {job.id: await store.links.messages_for_job(job.id) for job in jobs[:MAX_LISTED]}
-    embed, shown = jobs_embed(jobs, links, locale)
+    spots = await queue_spots(interaction.client, jobs[:MAX_LISTED])
+    embed, shown = jobs_embed(jobs, links, locale, spots=spots)
     await interaction.response.send_message(
         embed=embed,
         view=jobs_view(shown, locale) or discord.utils.MISSING,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bot import quota
+from bot.queue_estimate import estimate_queue
 from bot.store.models import Job, JobStatus
 from cogs import gate
 from cogs.i18n import Phrase, job_locale, msg
@@ -77,15 +78,35 @@ def render(
 
 async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase | None = None) -> Extras:
     """The note, allowance and queue position a message of ``job`` shows now."""
-    spot: QueueSpot | None = None
-    if job.status is JobStatus.QUEUED:
-        position = await bot.services.store.queue.queue_position(job.id)
-        limit = job.meta.queue.limit if job.meta.queue is not None else None
-        spot = QueueSpot(position or 1, limit if limit is not None and limit > 0 else None)
+    spot = (await queue_spots(bot, [job])).get(job.id) if job.status is JobStatus.QUEUED else None
     if note is None and private and not job.finished:
         note = PRIVATE_RUNNING
     allowance = await allowance_text(bot, job) if job.finished else None
     return Extras(note=note, allowance_text=allowance, queue=spot)
+
+
+async def queue_spots(bot: MJBot, jobs: Sequence[Job]) -> dict[str, QueueSpot]:
+    """Where each queued job among ``jobs`` stands in its owner's queue, and its estimated start, by job id.
+
+    The estimate is a nicety: when it cannot be made, the position is still shown (as the store counts it).
+    """
+    store = bot.services.store
+    queued = [job for job in jobs if job.status is JobStatus.QUEUED]
+    if not queued:
+        return {}
+    try:
+        estimates = await estimate_queue(store, queued, now=store.clock())
+    except Exception:
+        log.exception("the queue estimate of jobs %s failed", ", ".join(job.id for job in queued))
+        estimates = {}
+    spots: dict[str, QueueSpot] = {}
+    for job in queued:
+        found = estimates.get(job.id)
+        position = found.position if found is not None else await store.queue.queue_position(job.id)
+        limit = job.meta.queue.limit if job.meta.queue is not None else None
+        starts_at = found.starts_at if found is not None else None
+        spots[job.id] = QueueSpot(position or 1, limit if limit is not None and limit > 0 else None, starts_at)
+    return spots
 
 
 async def allowance_text(bot: MJBot, job: Job) -> str | None:

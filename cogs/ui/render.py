@@ -24,8 +24,9 @@ import discord
 from bot.acedata.models import GRID_SIZE, ImagineAction, ImagineGenerate, VideoExtend, VideoGenerate
 from bot.store.models import Job, JobKind, JobStatus
 from bot.text import duration, progress_bar, shorten
-from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, ordinal, t, tn
+from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, t, tn
 from cogs.ui.footer import reproduction
+from cogs.ui.queueing import QueueSpot, queued_line
 from cogs.ui.views import UPSCALED_BUTTONS, JobView, job_view, owner_locale
 
 #: Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -104,25 +105,6 @@ _IMAGE_TITLES: Final = frozenset(
         "pan_down",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSpot:
-    """Where a queued job stands: 1 is next; ``running_limit`` is how many of the owner's jobs run meanwhile."""
-
-    position: int
-    running_limit: int | None = None
-
-
-def queued_line(spot: QueueSpot, locale: LocaleLike = None) -> str:
-    """The status of a queued job: "⏳ Queued — 2nd in line; starts when one of your 2 running jobs finishes"."""
-    limit = spot.running_limit
-    if limit is not None and limit > 1:
-        waits_for = t(locale, "render.waits_for_many", count=limit)
-    else:
-        waits_for = t(locale, "render.waits_for_one")
-    position = t(locale, "render.queued_next") if spot.position <= 1 else ordinal(locale, spot.position)
-    return t(locale, "render.queued_line", position=position, waits_for=waits_for)
 
 
 @dataclass(frozen=True)
@@ -245,7 +227,7 @@ def render_job(
     _set_picture(embed, job, attachments)
 
     if queue is not None and job.status is JobStatus.QUEUED:
-        status = queued_line(queue, locale)
+        status = queued_line(queue, locale, now=clock)
     else:
         status = _status(job, clock, locale)
     tail = "\n\n".join(part for part in (status, _links(job, links, locale), _note(note)) if part)
