@@ -2,12 +2,12 @@
 
 The estimate is simple, and shown as one. A job of a kind (video, imagine) is taken to run as long as the median
 duration, from submit to result, of the last ``RECENT_JOBS`` jobs of that kind that succeeded in the last
-``RECENT_WINDOW_S`` (every member's, every server's). The member runs at most ``limit`` jobs at once in a place
-(the running-jobs limit their queued jobs wait for): each running job holds a slot for its kind's median less
-the time it has run already (nothing left when it has run longer: it may end any moment), and the queued jobs
-take the slots in their order, each as soon as one frees, then hold it for the median of their own kind. A
-queued job is estimated to start when its slot frees. Without a recent job of a kind that matters, there is no
-estimate, only the position.
+``RECENT_WINDOW_S`` (every member's, every server's; the figures a job's confirmation card goes by, in
+``bot.preview``). The member runs at most ``limit`` jobs at once in a place (the running-jobs limit their queued
+jobs wait for): each running job holds a slot for its kind's median less the time it has run already (nothing
+left when it has run longer: it may end any moment), and the queued jobs take the slots in their order, each as
+soon as one frees, then hold it for the median of their own kind. A queued job is estimated to start when its
+slot frees. Without a recent job of a kind that matters, there is no estimate, only the position.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ import heapq
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
 
+from bot.preview import RECENT_JOBS, RECENT_WINDOW_S
 from bot.store import Job, JobKind, JobStatus, Store
-
-#: The last jobs of a kind whose durations make the estimate, and how far back they are looked for.
-RECENT_JOBS: Final = 20
-RECENT_WINDOW_S: Final = 7 * 86_400.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ and on PostgreSQL whatever its locale: a ``GLOB`` on SQLite, a regular expressio
 
 Both read the ``jobs_user_created`` index (member, creation time), newest first, and stop after the page; the
 filters are checked on the member's rows as they come. Measured on 100,000 jobs of one member (``bench/
-bench_history.py``), a page takes a few milliseconds unfiltered and well under half a second for a text that
-matches nothing (the whole history is read then), count included.
+bench_history.py``), a page with its count takes 1 to 7 ms with any filter that matches, and about 90 ms (on
+SQLite and on PostgreSQL alike) for a text that matches nothing, when the whole history is read: no index is
+needed beyond ``jobs_user_created``, since a prompt's substring is no key an index could hold.
 """
 
 from __future__ import annotations
