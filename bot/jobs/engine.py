@@ -110,7 +110,12 @@ class JobEngine:
         self._leases = LeaseKeeper(store, self._tracked, self._submissions, self._outcomes, lease=lease, shared=shared)
         self._intake = JobIntake(store, self._submissions, lease)
         self._hints = CallbackHints(
-            store, lambda hint: self.handle_callback(hint, forwarded=True), lambda: self._poller.stopping
+            store,
+            self._tracked,
+            self._submissions,
+            self._leases,
+            lookup=lambda task_id: None if self._poller.stopping else self._lookups.hint(task_id),
+            stopping=lambda: self._poller.stopping,
         )
         interval_s = callback_poll_interval_s if callback_url else poll_interval_s
         if shared:
@@ -223,7 +228,11 @@ class JobEngine:
 
         While the API is in an incident (``api_health``), nothing is written or sent: ``ProviderUnavailableError``.
         """
-        self._refuse_during_incident()
+        if self.api_health.incident is not None:
+            raise ProviderUnavailableError(
+                "Ace Data Cloud has been failing for a few minutes; new jobs are not sent until it answers again, "
+                "and nothing was charged"
+            )
         job = await self._intake.create(
             request, JobStatus.SUBMITTING, user_id, guild_id, channel_id, parent_id, prompt, meta
         )
@@ -232,13 +241,6 @@ class JobEngine:
         log.info("job %s (task none yet): submitting %s %s for user %s", job.id, job.kind, job.action, user_id)
         await self._intake.send(job, request)
         return job.id
-
-    def _refuse_during_incident(self) -> None:
-        if self.api_health.incident is not None:
-            raise ProviderUnavailableError(
-                "Ace Data Cloud has been failing for a few minutes; new jobs are not sent until it answers again, "
-                "and nothing was charged"
-            )
 
     async def enqueue(
         self,
@@ -339,34 +341,7 @@ class JobEngine:
         nobody holds any more (its process died) is taken over here. ``forwarded``: the hint came from
         another process, and is not passed on again.
         """
-        task_id = result.task_id
-        if not task_id:
-            return False
-        if self._tracked.by_task(task_id) is None:
-            job = await self._store.jobs.get_job_by_task(task_id)
-            in_flight = self._submissions.in_flight
-            if job is None or job.id in in_flight:
-                if in_flight:  # the submit that created it may not have saved its task id yet
-                    self._submissions.hold(task_id, result)
-                    log.info("callback for task %s held until its submit is saved", task_id)
-                elif self._leases.shared and not forwarded:
-                    await self._hints.pass_on(task_id)  # another process's submit may not have saved it yet
-                else:
-                    log.info("callback for unknown task %s ignored", task_id)
-                return job is not None
-            if job.finished:
-                log.info("job %s (task %s): late callback ignored; the job is %s", job.id, task_id, job.status)
-                return True
-            if self._leases.shared and not await self._store.leases.take_if_free(job.id, self._leases.lease):
-                if not forwarded:
-                    await self._hints.pass_on(task_id)
-                return True
-            if job.status is not JobStatus.RUNNING:
-                return True
-            self._tracked.add(job)  # running, but not followed here until now
-        if not self._poller.stopping:
-            self._lookups.hint(task_id)
-        return True
+        return await self._hints.handle(result, forwarded=forwarded)
 
     async def cancel(self, job_id: str, *, reason: str | None = None) -> Job:
         """Stop following a job and mark it cancelled; the API cannot cancel, so a late result is ignored."""

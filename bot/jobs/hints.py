@@ -12,7 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.acedata.models import TaskResult
-from bot.store import Store, StoreError
+from bot.store import JobStatus, Store, StoreError
+
+from .leases import LeaseKeeper
+from .submission import Submissions
+from .tracking import TrackedJobs
 
 #: The engine's logger (``bot.jobs.engine``), so these records keep their logger name.
 log = logging.getLogger(f"{__package__}.engine")
@@ -20,16 +24,27 @@ log = logging.getLogger(f"{__package__}.engine")
 #: The signal channel on which processes sharing a store pass each other callbacks (a task id).
 CHANNEL = "mjbot_task_hints"
 
-Handler = Callable[[TaskResult], Awaitable[bool]]
-
 
 class CallbackHints:
-    """Passes callbacks on to the other processes, and hands the ones they pass on to this engine."""
+    """Takes the API's callbacks as hints: looks the task up when this process follows it, passes the callback on
+    to the other processes when one of them does, and takes over a job whose holder died."""
 
-    def __init__(self, store: Store, handle: Handler, stopping: Callable[[], bool]) -> None:
-        """``handle`` takes a hint from another process (and must not pass it on again)."""
+    def __init__(
+        self,
+        store: Store,
+        tracked: TrackedJobs,
+        submissions: Submissions,
+        leases: LeaseKeeper,
+        *,
+        lookup: Callable[[str], None],
+        stopping: Callable[[], bool],
+    ) -> None:
+        """``lookup`` asks the API about a task soon (batched); ``stopping`` says the engine is stopping."""
         self._store = store
-        self._handle = handle
+        self._tracked = tracked
+        self._submissions = submissions
+        self._leases = leases
+        self._lookup = lookup
         self._stopping = stopping
         self._stop_listening: Callable[[], Awaitable[None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -48,6 +63,36 @@ class CallbackHints:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def handle(self, result: TaskResult, *, forwarded: bool = False) -> bool:
+        """See ``JobEngine.handle_callback``."""
+        task_id = result.task_id
+        if not task_id:
+            return False
+        if self._tracked.by_task(task_id) is None:
+            job = await self._store.jobs.get_job_by_task(task_id)
+            in_flight = self._submissions.in_flight
+            if job is None or job.id in in_flight:
+                if in_flight:  # the submit that created it may not have saved its task id yet
+                    self._submissions.hold(task_id, result)
+                    log.info("callback for task %s held until its submit is saved", task_id)
+                elif self._leases.shared and not forwarded:
+                    await self.pass_on(task_id)  # another process's submit may not have saved it yet
+                else:
+                    log.info("callback for unknown task %s ignored", task_id)
+                return job is not None
+            if job.finished:
+                log.info("job %s (task %s): late callback ignored; the job is %s", job.id, task_id, job.status)
+                return True
+            if self._leases.shared and not await self._store.leases.take_if_free(job.id, self._leases.lease):
+                if not forwarded:
+                    await self.pass_on(task_id)
+                return True
+            if job.status is not JobStatus.RUNNING:
+                return True
+            self._tracked.add(job)  # running, but not followed here until now
+        self._lookup(task_id)
+        return True
+
     async def pass_on(self, task_id: str) -> None:
         """Tell the other processes about a callback for ``task_id``."""
         try:
@@ -64,6 +109,6 @@ class CallbackHints:
 
     async def _hinted(self, task_id: str) -> None:
         try:
-            await self._handle(TaskResult(task_id=task_id, success=None))
+            await self.handle(TaskResult(task_id=task_id, success=None), forwarded=True)
         except Exception:
             log.exception("handling the callback hint for task %s failed; the next tick polls it", task_id)
