@@ -9,10 +9,14 @@ that writes down every tick. The run, in windows of one poll interval:
 1. steady state (``--windows`` windows, after every job is held and two more ticks): ``retrieve_batch`` requests
    per window and per fleet tick (tick n of every process) against the bound ceil(N/50) + P, and task ids that
    two processes polled in one window (must be none);
-2. ``kill -9`` of the process that holds the most jobs: the time from the kill until the survivors hold every
-   one of its leases (the store, read every 0.2 s) and until each of its jobs was polled by a survivor, against
-   lease + poll interval;
-3. a few more windows with P - 1 processes, then a clean stop.
+2. ``kill -9`` of the process that holds the most jobs: when its leases ran out (its last renewal, read from the
+   store), and the time from the kill until the survivors hold every one of its leases (the store, read every
+   0.2 s) and until each of its jobs was polled by a survivor, against lease + poll interval;
+3. a few more windows with P - 1 processes, then a clean stop (SIGTERM: each engine stops and gives its leases
+   back).
+
+A request counts in the window its tick began in, and "fleet tick" n is tick n of every process (they all start
+at one signal, so their ticks stay close together).
 
 A third of ``--finish`` jobs are ended at the emulator during the steady state, a third among the killed
 process's jobs just after the kill, a third after the take-over: each must be announced (SUCCEEDED) exactly
@@ -26,7 +30,8 @@ PostgreSQL: ``MJBOT_BENCH_POSTGRES_URL`` (else ``MJBOT_TEST_POSTGRES_URL``) name
 databases; without either, a throwaway cluster is started as the tests start theirs (``tests/pg_kit.py``).
 
 Run: ``python bench/bench_scale.py [--processes 2 4] [--jobs N] [--lease-s S] [--poll-s S] [--windows N]
-[--finish N] [--json]``. Exits with status 1 when a check fails.
+[--finish N] [--journals DIR] [--json]``. Prints what it is doing on stderr; exits with status 1 when a check
+fails. With the defaults it takes about two minutes on two cores.
 """
 
 from __future__ import annotations
@@ -125,6 +130,7 @@ class Run:
         self.args, self.processes, self.store_url, self.api_url, self.data = args, processes, store_url, api_url, data
         self.marks: dict[str, float] = {}
         self.finished: set[str] = set()
+        self.victim_leases_end_s = float("nan")
 
     def mark(self, phase: str) -> None:
         """Note when a phase began, and say so on stderr (a run takes a minute or two)."""
@@ -219,6 +225,7 @@ class Run:
             ]
             os.kill(workers[self.victim].pid or 0, signal.SIGKILL)
             self.mark("kill")
+            killed_at = time.time()
             self.victim_tasks = set(victim_tasks)
             ending = [task for task in victim_tasks if task not in self.finished][:third]
             finishing = asyncio.create_task(self.finish(http, ending, poll))
@@ -227,6 +234,11 @@ class Run:
             while time.monotonic() < deadline:
                 held = await self.holders(conn)
                 running = await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'")
+                until = await conn.fetchval(
+                    "SELECT max(lease_until) FROM jobs WHERE status = 'running' AND lease_owner = $1", victim_owner
+                )
+                if until is not None:  # its last renewal (one under way at the kill may still have landed)
+                    self.victim_leases_end_s = until - killed_at
                 if not held[victim_owner] and sum(held.values()) == running:
                     break
                 await asyncio.sleep(0.2)

@@ -12,7 +12,8 @@ what it wrote before a ``kill -9`` is all there:
   follows, and every ``retrieve_batch`` request the tick made with the task ids it named;
 * ``{"t": "event", ...}`` for each SUCCEEDED or FAILED event, as a subscriber receives it.
 
-A tick is the time between two of the poll loop's sleeps: the engine is given a ``sleep`` that marks them.
+A tick is the time between two of the poll loop's sleeps: the engine is given a ``sleep`` that marks them. The
+process starts its engine when the bench sets ``go``, and stops it (giving its leases back) on SIGTERM.
 """
 
 from __future__ import annotations
