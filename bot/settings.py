@@ -16,10 +16,11 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Any, Final, Literal, Self
 
 from bot.costs import CONFIRM_OVER_UNITS
 from bot.presets import Preset, presets_from_json
+from bot.readers import Invalid, boolean, choice, id_tuple, int_at_least, optional, read, snowflake, units
 from bot.store import Store
 from bot.wordfilter import (
     MAX_FILTER_RULES,
@@ -73,10 +74,6 @@ ResolutionChoice = Literal["480p", "720p"]
 ConfirmChoice = Literal["server", "always"]  # a card before jobs over the place's threshold, or before every job
 
 
-class _Invalid(Exception):
-    """A stored value of the wrong type or out of range; the caller falls back to the default."""
-
-
 # -- settings models -------------------------------------------------------------------------------
 
 
@@ -118,13 +115,13 @@ class Limits:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         return cls(
-            max_running_per_user=_read(data, "max_running_per_user", _optional(_int_at_least(1)), None),
-            max_jobs_per_user_per_day=_read(data, "max_jobs_per_user_per_day", _optional(_int_at_least(0)), None),
-            daily_budget=_read(data, "daily_budget", _optional(_units), None),
-            allow_turbo=_read(data, "allow_turbo", _bool, True),
-            allow_720p=_read(data, "allow_720p", _bool, True),
-            allow_private_results=_read(data, "allow_private_results", _bool, True),
-            confirm_over=_read(data, "confirm_over", _optional(_units), CONFIRM_OVER_UNITS),
+            max_running_per_user=read(data, "max_running_per_user", optional(int_at_least(1)), None),
+            max_jobs_per_user_per_day=read(data, "max_jobs_per_user_per_day", optional(int_at_least(0)), None),
+            daily_budget=read(data, "daily_budget", optional(units), None),
+            allow_turbo=read(data, "allow_turbo", boolean, True),
+            allow_720p=read(data, "allow_720p", boolean, True),
+            allow_private_results=read(data, "allow_private_results", boolean, True),
+            confirm_over=read(data, "confirm_over", optional(units), CONFIRM_OVER_UNITS),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +141,7 @@ def _gallery_threshold(value: object) -> int:
         and MIN_GALLERY_THRESHOLD <= value <= MAX_GALLERY_THRESHOLD
     ):
         return value
-    raise _Invalid(f"not a number of stars from {MIN_GALLERY_THRESHOLD} to {MAX_GALLERY_THRESHOLD}")
+    raise Invalid(f"not a number of stars from {MIN_GALLERY_THRESHOLD} to {MAX_GALLERY_THRESHOLD}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +186,15 @@ class GuildSettings:
             log.warning("guild setting limits has the wrong type (%s); using the defaults", type(limits_data).__name__)
             limits_data = None
         return cls(
-            channels=_read(data, "channels", _id_tuple, ()),
-            button_policy=_read(data, "button_policy", _button_policy, "owner"),
-            moderator_roles=_read(data, "moderator_roles", _id_tuple, ()),
-            word_filter=_read(data, "word_filter", _rules, ()),
-            blocked=_read(data, "blocked", _blocked, {}),
+            channels=read(data, "channels", id_tuple, ()),
+            button_policy=read(data, "button_policy", _button_policy, "owner"),
+            moderator_roles=read(data, "moderator_roles", id_tuple, ()),
+            word_filter=read(data, "word_filter", _rules, ()),
+            blocked=read(data, "blocked", _blocked, {}),
             limits=Limits.from_dict(limits_data or {}),
-            audit_channel=_read(data, "audit_channel", _optional(_snowflake), None),
-            gallery_channel=_read(data, "gallery_channel", _optional(_snowflake), None),
-            gallery_threshold=_read(data, "gallery_threshold", _gallery_threshold, DEFAULT_GALLERY_THRESHOLD),
+            audit_channel=read(data, "audit_channel", optional(snowflake), None),
+            gallery_channel=read(data, "gallery_channel", optional(snowflake), None),
+            gallery_threshold=read(data, "gallery_threshold", _gallery_threshold, DEFAULT_GALLERY_THRESHOLD),
             extra={key: value for key, value in data.items() if key not in known},
         )
 
@@ -237,12 +234,12 @@ class UserSettings:
     def from_dict(cls, data: Mapping[str, Any]) -> UserSettings:
         known = {item.name for item in fields(cls)} - {"extra"}
         return cls(
-            mode=_read(data, "mode", _choice(("fast", "turbo")), "fast"),
-            resolution=_read(data, "resolution", _choice(("480p", "720p")), "720p"),
-            loop=_read(data, "loop", _bool, False),
-            dm_on_done=_read(data, "dm_on_done", _bool, False),
-            private_results=_read(data, "private_results", _bool, False),
-            confirm=_read(data, "confirm", _choice(("server", "always")), "server"),
+            mode=read(data, "mode", choice(("fast", "turbo")), "fast"),
+            resolution=read(data, "resolution", choice(("480p", "720p")), "720p"),
+            loop=read(data, "loop", boolean, False),
+            dm_on_done=read(data, "dm_on_done", boolean, False),
+            private_results=read(data, "private_results", boolean, False),
+            confirm=read(data, "confirm", choice(("server", "always")), "server"),
             presets=presets_from_json(data["presets"]) if isinstance(data.get("presets"), list) else (),
             extra={key: value for key, value in data.items() if key not in known},
         )
@@ -309,93 +306,19 @@ async def update_user_settings(
     return UserSettings.from_dict(saved)
 
 
-# -- tolerant readers ------------------------------------------------------------------------------------
-
-_T = TypeVar("_T")
-_Reader = Callable[[Any], _T]
-
-
-def _read(data: Mapping[str, Any], key: str, reader: _Reader[_T], default: _T) -> _T:
-    if key not in data:
-        return default
-    try:
-        return reader(data[key])
-    except _Invalid as exc:
-        log.warning("setting %s has an unusable value %r (%s); using the default %r", key, data[key], exc, default)
-        return default
-
-
-def _optional(reader: _Reader[_T]) -> _Reader[_T | None]:
-    def read(value: Any) -> _T | None:
-        return None if value is None else reader(value)
-
-    return read
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid("not true or false")
-    return value
-
-
-def _int_at_least(minimum: int) -> _Reader[int]:
-    def read(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid("not a whole number")
-        if value < minimum:
-            raise _Invalid(f"below {minimum}")
-        return value
-
-    return read
-
-
-def _units(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("not a number")
-    if not (value >= 0 and math.isfinite(value)):
-        raise _Invalid("not a finite number of units, zero or more")
-    return float(value)
-
-
-def _snowflake(value: Any) -> int:
-    # Discord ids are sometimes stored as strings (JSON numbers lose precision in some tools).
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _Invalid("not a Discord id")
-    return value
-
-
-def _id_tuple(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise _Invalid("not a list of ids")
-    ids: list[int] = []
-    for item in value:
-        ident = _snowflake(item)
-        if ident not in ids:
-            ids.append(ident)
-    return tuple(ids)
-
-
-def _choice(allowed: tuple[str, ...]) -> Callable[[Any], Any]:
-    def read(value: Any) -> Any:
-        if value not in allowed:
-            raise _Invalid(f"not one of {', '.join(allowed)}")
-        return value
-
-    return read
+# -- readers of this module's own types ------------------------------------------------------------------
 
 
 def _button_policy(value: Any) -> ButtonPolicy:
     for policy in BUTTON_POLICIES:
         if value == policy:
             return policy
-    raise _Invalid(f"not one of {', '.join(BUTTON_POLICIES)}")
+    raise Invalid(f"not one of {', '.join(BUTTON_POLICIES)}")
 
 
 def _rules(value: Any) -> tuple[FilterRule, ...]:
     if not isinstance(value, Sequence) or isinstance(value, str):
-        raise _Invalid("not a list of rules")
+        raise Invalid("not a list of rules")
     rules: list[FilterRule] = []
     for item in value:
         # One bad entry is dropped, not the whole filter: a server's filter must not vanish over one typo.
@@ -410,12 +333,12 @@ def _rules(value: Any) -> tuple[FilterRule, ...]:
 
 def _blocked(value: Any) -> dict[int, BlockEntry]:
     if not isinstance(value, Mapping):
-        raise _Invalid("not an object of blocked members")
+        raise Invalid("not an object of blocked members")
     blocked: dict[int, BlockEntry] = {}
     for key, entry in value.items():
         try:
-            user_id = _snowflake(key)
-        except _Invalid:
+            user_id = snowflake(key)
+        except Invalid:
             log.warning("blocked member entry %r is unusable; dropped", key)
             continue
         if isinstance(entry, str):
