@@ -128,7 +128,7 @@ class Delivery(commands.Cog):
         self._unsubscribe = self.bot.services.engine.subscribe(self._events.on_job_event)
         loop = asyncio.get_running_loop()
         self._startup = loop.create_task(self.sweep(startup=True), name="delivery-startup")
-        self._sweeper = loop.create_task(self._sweep_forever(), name="delivery-sweeper")
+        self._sweeper = loop.create_task(_sweep_forever(self), name="delivery-sweeper")
 
     async def cog_unload(self) -> None:
         if self._unsubscribe is not None:
@@ -175,14 +175,6 @@ class Delivery(commands.Cog):
             )
             self._pacer.submit(link.message_id, job, channel_id=link.channel_id, force=True)
         return len(due)
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.sweep_interval_s)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("the sweep for undelivered job messages failed; trying again later")
 
     # -- public API -----------------------------------------------------------------------------------------
 
@@ -390,3 +382,13 @@ class Delivery(commands.Cog):
         latest = await self._store.jobs.get_job(job.id)
         if latest is not None and (latest.status, latest.progress) != (job.status, job.progress):
             self._pacer.submit(link.message_id, latest, channel_id=link.channel_id)
+
+
+async def _sweep_forever(delivery: Delivery) -> None:
+    """Sweep every ``sweep_interval_s`` for messages whose job finished without them showing it."""
+    while True:
+        await asyncio.sleep(delivery.sweep_interval_s)
+        try:
+            await delivery.sweep()
+        except Exception:
+            log.exception("the sweep for undelivered job messages failed; trying again later")
