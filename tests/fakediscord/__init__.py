@@ -12,6 +12,10 @@ Usage, with the ``fake_discord`` fixture (registered in tests/conftest.py)::
             await click.wait_for_message(lambda m: "Extending" in m.content)
         assert fake_discord.unknown_routes == []
 
+``slash(..., install="user")`` runs a command through the app installed to the member's account: in a guild added
+with ``add_guild(..., with_bot=False)`` (the bot hears nothing of it and cannot reach its channels) or a group DM from
+``add_group_dm``, with ``context`` and ``authorizing_integration_owners`` as Discord sends them (see ``installs``).
+
 A bot that sets its own URLs (``point_discord_at(fake.api_base, fake.gateway_url)``) works too: the
 fixture restores discord.py's originals afterwards. ``@pytest.mark.fake_discord(compress=True,
 enforce_3s_ack=True)`` passes options to the server; ``@pytest.mark.allow_discord_errors("10062")``

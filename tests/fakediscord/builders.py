@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .installs import authorizing_owners, context_of
 from .model import FakeChannel, FakeGuild, FakeMember, FakeMessage, FakeRole, FakeUser, StoredAttachment
 from .payloads import (
     channel_payload,
@@ -14,7 +15,7 @@ from .payloads import (
     role_payload,
     user_payload,
 )
-from .permissions import DM_PERMISSIONS, base_permissions, channel_permissions
+from .permissions import DM_PERMISSIONS, USER_APP_PERMISSIONS, base_permissions, channel_permissions
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -58,7 +59,10 @@ class InteractionBuilder:
         locale: str,
         attachment_size_limit: int | None,
         message: FakeMessage | None = None,
+        owners: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """The fields every interaction carries; ``owners`` are the installs that authorized it (default: the
+        server's install, where the bot is)."""
         fake = self.fake
         payload: dict[str, Any] = {
             "id": str(fake.ids.next()),
@@ -72,26 +76,32 @@ class InteractionBuilder:
             "entitlements": [],
             "entitlement_sku_ids": [],
             "attachment_size_limit": attachment_size_limit or fake.attachment_size_limit,
+            "context": context_of(channel),
+            "authorizing_integration_owners": owners or authorizing_owners(fake, "guild", user, channel),
         }
         if channel.is_dm:
             recipient = fake.users[channel.recipient_id or user.id]
             payload["channel"] = channel_payload(channel, recipients=[recipient])
             payload["user"] = user_payload(user)
-            payload["context"] = 1
-            payload["authorizing_integration_owners"] = {"0": "0"}
             payload["app_permissions"] = str(DM_PERMISSIONS)
+        elif channel.is_group_dm:
+            recipients = [fake.users[user_id] for user_id in channel.recipient_ids]
+            payload["channel"] = channel_payload(channel, recipients=recipients)
+            payload["user"] = user_payload(user)
+            payload["app_permissions"] = str(USER_APP_PERMISSIONS)
         else:
             guild = fake.guild_of(channel)
             member = guild.member(user)
-            bot_member = guild.member(fake.bot_user)
+            bot_member = guild.members.get(fake.bot_user.id)
             payload["guild_id"] = str(guild.id)
             payload["guild"] = {"id": str(guild.id), "locale": guild.preferred_locale, "features": guild.features}
             payload["guild_locale"] = guild.preferred_locale
             payload["channel"] = channel_payload(channel)
             payload["member"] = member_payload(member, permissions=channel_permissions(guild, member, channel))
-            payload["context"] = 0
-            payload["authorizing_integration_owners"] = {"0": str(guild.id)}
-            payload["app_permissions"] = str(channel_permissions(guild, bot_member, channel))
+            bot_permissions = USER_APP_PERMISSIONS  # a server without the bot: what the user install may do
+            if bot_member is not None:
+                bot_permissions = channel_permissions(guild, bot_member, channel)
+            payload["app_permissions"] = str(bot_permissions)
         if message is not None:
             payload["message"] = message.wire()
         return payload
@@ -261,6 +271,8 @@ def _guild_permissions(guild: FakeGuild, member: FakeMember) -> int:
 def _bot_channel_permissions(fake: FakeDiscord, channel: FakeChannel) -> int:
     if channel.is_dm:
         return DM_PERMISSIONS
+    if not fake.bot_sees(channel):
+        return USER_APP_PERMISSIONS
     guild = fake.guild_of(channel)
     return channel_permissions(guild, guild.member(fake.bot_user), channel)
 

@@ -62,6 +62,16 @@ class InteractionHandle:
         return dict(self.payload.get("data") or {})
 
     @property
+    def context(self) -> int:
+        """Where it happened: 0 a server's channel, 1 the bot's DMs, 2 a private channel (a group DM)."""
+        return int(self.payload["context"])
+
+    @property
+    def owners(self) -> dict[str, str]:
+        """``authorizing_integration_owners``: the installs that authorized it ("0" the server's, "1" a user's)."""
+        return dict(self.payload.get("authorizing_integration_owners") or {})
+
+    @property
     def message_id(self) -> int | None:
         """The message a component or modal interaction came from."""
         message = self.payload.get("message")

@@ -72,6 +72,7 @@ class ChannelType(enum.IntEnum):
     GUILD_TEXT = 0
     DM = 1
     GUILD_VOICE = 2
+    GROUP_DM = 3
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
 
@@ -134,10 +135,16 @@ class FakeChannel:
     #: The other user of a DM channel.
     recipient_id: int | None = None
     last_message_id: int | None = None
+    #: The members of a group DM (never the bot: bots cannot join group DMs).
+    recipient_ids: list[int] = field(default_factory=list)
 
     @property
     def is_dm(self) -> bool:
         return self.type == ChannelType.DM
+
+    @property
+    def is_group_dm(self) -> bool:
+        return self.type == ChannelType.GROUP_DM
 
     @property
     def mention(self) -> str:

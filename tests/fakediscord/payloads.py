@@ -116,12 +116,23 @@ def overwrite_payload(overwrite: Overwrite) -> dict[str, Any]:
 
 
 def channel_payload(channel: FakeChannel, *, recipients: list[FakeUser] | None = None) -> dict[str, Any]:
-    """A channel object; DM channels carry ``recipients``, guild channels ``guild_id`` and overwrites."""
+    """A channel object; DM and group DM channels carry ``recipients``, guild channels ``guild_id`` and overwrites."""
     last = str(channel.last_message_id) if channel.last_message_id else None
     if channel.is_dm:
         return {
             "id": str(channel.id),
             "type": channel.type,
+            "last_message_id": last,
+            "flags": 0,
+            "recipients": [user_payload(u) for u in recipients or []],
+        }
+    if channel.is_group_dm:
+        return {
+            "id": str(channel.id),
+            "type": channel.type,
+            "name": channel.name,
+            "icon": None,
+            "owner_id": str(channel.recipient_ids[0]) if channel.recipient_ids else None,
             "last_message_id": last,
             "flags": 0,
             "recipients": [user_payload(u) for u in recipients or []],

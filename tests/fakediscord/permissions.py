@@ -127,6 +127,10 @@ DM_PERMISSIONS: int = int(
     | P.USE_EXTERNAL_APPS
 )
 
+#: What an app installed to a member's account may do where its bot is not (a server without it, a group DM): answer
+#: its interactions, with embeds, files and external emoji.
+USER_APP_PERMISSIONS: int = int(P.EMBED_LINKS | P.ATTACH_FILES | P.MENTION_EVERYONE | P.USE_EXTERNAL_EMOJIS)
+
 _NEEDS_SEND = int(P.SEND_TTS_MESSAGES | P.MENTION_EVERYONE | P.EMBED_LINKS | P.ATTACH_FILES | P.SEND_POLLS)
 
 

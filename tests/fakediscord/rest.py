@@ -287,7 +287,8 @@ class RestApi:
         guild_id = request.match_info.get("guild_id")
         if guild_id is None:
             return None
-        if _int(guild_id) not in self.fake.guilds:
+        guild = self.fake.guilds.get(_int(guild_id))
+        if guild is None or self.fake.bot_user.id not in guild.members:
             raise ApiError(403, 50001, "Missing Access")
         return _int(guild_id)
 
@@ -505,6 +506,8 @@ class RestApi:
         channel = self.fake.channels.get(_int(request.match_info["channel_id"]))
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
+        if not self.fake.bot_sees(channel):  # a group DM, or a server without the bot (its user install's reach)
+            raise ApiError(403, 50001, "Missing Access")
         if not channel.is_dm:
             self._require(channel, Permission.VIEW_CHANNEL)
         return channel

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .builders import InteractionBuilder, OptionValue
 from .gateway import OP_RECONNECT, Gateway, guild_of
+from .installs import Install, authorizing_owners, check_offered, context_of, owners_of_message
 from .interactions import InteractionHandle
 from .links import LinkSigner, attachment_of
 from .model import (
@@ -389,6 +390,24 @@ class FakeDiscord:
             return channel
         return self.channels[channel_id]
 
+    def add_group_dm(self, *users: FakeUser, name: str | None = None) -> FakeChannel:
+        """A group DM of ``users`` (never the bot's: only the user install of the app reaches it)."""
+        if len(users) < 2:
+            raise ValueError("a group DM has at least two members")
+        channel = FakeChannel(
+            id=self.ids.next(), type=ChannelType.GROUP_DM, name=name, recipient_ids=[user.id for user in users]
+        )
+        self.channels[channel.id] = channel
+        return channel
+
+    def bot_sees(self, channel: FakeChannel) -> bool:
+        """Whether the bot is in the channel: its DMs, or a channel of a server it is a member of."""
+        if channel.is_dm:
+            return True
+        if channel.is_group_dm or channel.guild_id is None:
+            return False
+        return self.bot_user.id in self.guilds[channel.guild_id].members
+
     def upload(self, filename: str, data: bytes, content_type: str | None = None) -> StoredAttachment:
         """A user's upload, for an attachment option: served at its ``url`` like a Discord CDN file."""
         return self._store_file(filename, data, content_type, ephemeral=True)
@@ -579,6 +598,7 @@ class FakeDiscord:
         attachments: Mapping[str, StoredAttachment | tuple[str, bytes] | tuple[str, bytes, str]] | None = None,
         locale: str = "en-US",
         attachment_size_limit: int | None = None,
+        install: Install = "guild",
     ) -> InteractionHandle:
         """Run a slash command as a user (default ``alice``) in a channel (default the guild's first text channel).
 
@@ -586,10 +606,17 @@ class FakeDiscord:
         registered definition (typos raise ValueError); otherwise types are inferred from the Python values.
         ``subcommand`` is "sub" or "group sub". Attachment options take a ``StoredAttachment`` from ``upload``
         or a ``(filename, bytes[, content_type])`` tuple, in ``options`` or ``attachments``.
+
+        ``install`` is the app's install the member runs it through: the server's (``"guild"``: only where the bot
+        is), their own (``"user"``: also in servers without the bot and in group DMs, if the command is registered
+        for it), or ``"both"``; see ``installs``.
         """
         who = self._user(user, self.alice)
         where = self._where(who, guild, channel, dm)
-        command_guild = None if where.is_dm else self.guild_of(where)
+        command_guild = None if where.guild_id is None else self.guild_of(where)
+        owners = authorizing_owners(self, install, who, where)
+        definition = self.find_command(name, guild=command_guild)
+        check_offered(name, definition, owners, context_of(where))
         merged: dict[str, OptionValue] = {**(options or {}), **(attachments or {})}
         data = self.builder.command_data(name, merged, guild=command_guild, subcommand=subcommand)
         payload = self.builder.envelope(
@@ -599,6 +626,7 @@ class FakeDiscord:
             channel=where,
             locale=locale,
             attachment_size_limit=attachment_size_limit,
+            owners=owners,
         )
         return await self.send_interaction(payload)
 
@@ -617,7 +645,7 @@ class FakeDiscord:
         """An autocomplete request while the user types ``focused``; the answer lands in ``handle.choices``."""
         who = self._user(user, self.alice)
         where = self._where(who, guild, channel, False)
-        command_guild = None if where.is_dm else self.guild_of(where)
+        command_guild = None if where.guild_id is None else self.guild_of(where)
         data = self.builder.command_data(name, options, guild=command_guild, subcommand=subcommand, focused=focused)
         payload = self.builder.envelope(
             APPLICATION_COMMAND_AUTOCOMPLETE, data, user=who, channel=where, locale=locale, attachment_size_limit=None
@@ -633,7 +661,8 @@ class FakeDiscord:
         locale: str = "en-US",
         attachment_size_limit: int | None = None,
     ) -> InteractionHandle:
-        """Press a button on a message the fake holds (the message is sent in its current state)."""
+        """Press a button on a message the fake holds (the message is sent in its current state), answering to the
+        installs of the interaction that made the message."""
         return await self._component(message, custom_id, None, user, locale, attachment_size_limit)
 
     async def select(
@@ -668,6 +697,7 @@ class FakeDiscord:
             locale=locale,
             attachment_size_limit=attachment_size_limit,
             message=target,
+            owners=owners_of_message(self, target, who),
         )
         return await self.send_interaction(payload)
 
@@ -697,8 +727,16 @@ class FakeDiscord:
             channel = target.channel_id if target is not None else (opener.channel_id if opener else None)
         where = self._where(who, None, channel, False)
         data = self.builder.modal_data(custom_id, fields, modal)
+        owners = opener.payload.get("authorizing_integration_owners") if opener is not None else None
         payload = self.builder.envelope(
-            MODAL_SUBMIT, data, user=who, channel=where, locale=locale, attachment_size_limit=None, message=target
+            MODAL_SUBMIT,
+            data,
+            user=who,
+            channel=where,
+            locale=locale,
+            attachment_size_limit=None,
+            message=target,
+            owners=owners,
         )
         return await self.send_interaction(payload)
 
@@ -748,6 +786,9 @@ class FakeDiscord:
             self._set_reaction(message, emoji, who.id, add=add)
         event = self._reaction_event(channel, as_id(message_ref), emoji, who, add=add, burst=burst, message=message)
         intent = INTENT_DIRECT_MESSAGE_REACTIONS if channel.is_dm else INTENT_GUILD_MESSAGE_REACTIONS
+        if not self.bot_sees(channel):
+            self.notify()
+            return event  # Discord tells the bot nothing of channels it is not in
         if not self._wants(intent, channel.guild_id):
             log.warning("the bot did not ask for reaction events (intents); %s was not sent", event)
         await self._dispatch_if_connected("MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE", event, intent)
@@ -773,7 +814,7 @@ class FakeDiscord:
             "burst": burst,
             "type": 1 if burst else 0,
         }
-        if not channel.is_dm:
+        if channel.guild_id is not None:
             guild = self.guild_of(channel)
             event["guild_id"] = str(guild.id)
             if add and user.id in guild.members:
@@ -1042,7 +1083,7 @@ class FakeDiscord:
         for attachment in message.files:
             attachment.deleted = True  # Discord deletes a message's files with it
         channel = self.channels[message.channel_id]
-        if not message.ephemeral:
+        if not message.ephemeral and self.bot_sees(channel):
             event: dict[str, Any] = {"id": str(message.id), "channel_id": str(channel.id)}
             if channel.guild_id:
                 event["guild_id"] = str(channel.guild_id)
@@ -1053,7 +1094,7 @@ class FakeDiscord:
         return INTENT_DIRECT_MESSAGES if channel.is_dm else INTENT_GUILD_MESSAGES
 
     async def _message_event(self, event: str, channel: FakeChannel, message: FakeMessage) -> None:
-        if not self._wants(self._message_intent(channel), channel.guild_id):
+        if not self.bot_sees(channel) or not self._wants(self._message_intent(channel), channel.guild_id):
             return
         data = message.wire()
         if not self._can_read(channel, message):

@@ -208,8 +208,22 @@ def check_command(command: dict[str, Any], errors: FormErrors | None = None, pat
             "APPLICATION_COMMAND_DESCRIPTION_INVALID",
             "Context menu commands cannot have a description",
         )
+    _check_values(command.get("integration_types"), {0, 1}, errors, (*path, "integration_types"))
+    _check_values(command.get("contexts"), {0, 1, 2}, errors, (*path, "contexts"))
     if own:
         errors.raise_if_any()
+
+
+def _check_values(values: Any, allowed: set[int], errors: FormErrors, path: Path) -> None:
+    """A list of install types or contexts (null: Discord's default)."""
+    if values is None:
+        return
+    if not isinstance(values, list):
+        errors.add(path, "BASE_TYPE_LIST", "Must be a list.")
+        return
+    for index, value in enumerate(values):
+        if value not in allowed:
+            errors.add((*path, index), "ENUM_TYPE_COERCE", f'Value "{value}" is not a valid enum value.')
 
 
 def _check_name(name: Any, errors: FormErrors, path: Path, *, chat_input: bool) -> None:
