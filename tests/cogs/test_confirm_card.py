@@ -169,12 +169,31 @@ async def test_another_members_click_is_refused(member: MemberKit) -> None:
     assert member.task_count() == 1
 
 
-async def test_a_plain_video_goes_straight_through(member: MemberKit) -> None:
+async def test_a_fast_video_goes_straight_through_and_a_turbo_one_asks(member: MemberKit) -> None:
     fake = member.fake
-    handle = await video(member, fake.bob, mode="fast", resolution="480p")
-    await member.wait_done(await member.job_message(handle))
-    assert not any(is_card(message) for message in handle.messages)
-    assert member.task_count() == 1
+    for resolution in ("480p", "720p"):  # 8 units either way: under the default 16
+        handle = await video(member, fake.bob, mode="fast", resolution=resolution)
+        await member.wait_done(await member.job_message(handle))
+        assert not any(is_card(message) for message in handle.messages)
+    assert member.task_count() == 2
+    card = await card_of(await video(member, fake.bob, mode="turbo", resolution="480p"))
+    assert "Cost: **16 units**" in embed_text(card)
+    await member.settle()
+    assert member.task_count() == 2
+
+
+async def test_the_wait_counts_the_turns_in_the_members_queue(member: MemberKit) -> None:
+    fake = member.fake
+    await member.make_video(user=fake.bob)  # a video to time the next ones by
+    await member.configure(limits={"max_running_per_user": 1})
+    member.slow_jobs()
+    running = await member.job_message(await video(member, fake.bob, prompt="a slow one"))
+    await member.wait_job(running, JobStatus.RUNNING)
+
+    card = await card_of(await video(member, fake.bob, mode="turbo"))
+    text = embed_text(card)
+    assert "It waits in your queue first (1st in line)." in text
+    assert "About " in text and "median of the last 1" in text
 
 
 async def test_a_member_who_wants_every_job_confirmed_gets_a_card_for_a_cheap_one(member: MemberKit) -> None:

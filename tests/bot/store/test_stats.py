@@ -158,6 +158,30 @@ async def test_only_the_ten_most_frequent_failure_reasons_are_listed(store: Stor
     ]
 
 
+async def test_recent_durations_are_the_last_succeeded_jobs_of_a_kind_from_submit_to_result(
+    store: Store, clock: Clock
+) -> None:
+    async def job(kind: JobKind, at: float, *, queued_s: float, run_s: float, status: JobStatus) -> None:
+        clock.now = at
+        made = await store.jobs.create_job(NewJob(kind, "generate", "p", guild_id=GUILD, user_id=ALICE))
+        clock.now = at + queued_s
+        await store.jobs.mark_submitted(made.id, f"task-{kind.value}-{at}")
+        clock.now = at + queued_s + run_s
+        await store.jobs.finish_job(made.id, status)
+
+    await job(JobKind.VIDEO, D0 - 8 * DAY, queued_s=0, run_s=500, status=JobStatus.SUCCEEDED)  # before the window
+    for offset, run_s in enumerate((40.0, 60.0, 50.0, 70.0)):  # in a queue for 100 s first: not counted
+        await job(JobKind.VIDEO, D0 + offset * 1000, queued_s=100, run_s=run_s, status=JobStatus.SUCCEEDED)
+    await job(JobKind.VIDEO, D0 + 5000, queued_s=0, run_s=5, status=JobStatus.FAILED)
+    await job(JobKind.IMAGINE, D0 + 6000, queued_s=0, run_s=9, status=JobStatus.SUCCEEDED)
+
+    since = D0 - 7 * DAY
+    assert await store.stats.recent_durations("video", since=since, limit=3) == (70.0, 50.0, 60.0)  # newest first
+    assert await store.stats.recent_durations("video", since=since, limit=20) == (70.0, 50.0, 60.0, 40.0)
+    assert await store.stats.recent_durations("imagine", since=since, limit=20) == (9.0,)
+    assert await store.stats.recent_durations("video", since=D0 + 7000, limit=20) == ()
+
+
 async def test_a_closed_store_says_so(store: Store) -> None:
     await store.close()
     with pytest.raises(Exception, match="closed"):
