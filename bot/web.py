@@ -23,7 +23,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from bot import __version__
-from bot.acedata.client import parse_callback
+from bot.acedata.answers import parse_callback
 from bot.acedata.errors import UnexpectedResponseError
 from bot.jobs import JobEngine
 from bot.metrics import Metrics

@@ -1,6 +1,7 @@
 """The Ace Data Cloud Midjourney API: typed requests and results, errors, retry policy and client."""
 
-from .client import AceDataClient, SubmitReceipt, parse_callback
+from .answers import parse_callback
+from .client import AceDataClient, SubmitReceipt
 from .errors import (
     AceDataError,
     BadRequestError,

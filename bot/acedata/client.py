@@ -13,19 +13,19 @@ import json
 import logging
 import random as _random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
+from .answers import batch_page, decode_object, result_of, text_of
 from .errors import (
     AceDataError,
     ConnectionFailedError,
     RateLimitError,
     RequestTimeoutError,
     UnexpectedResponseError,
-    error_from_response,
 )
 from .models import ApiRequest, Endpoint, JsonObject, TaskRecord, TaskResult
 from .retry import RetryPolicy, parse_retry_after
@@ -41,7 +41,6 @@ _MAX_LINE_BYTES = 1 << 20
 #: Bound on the pages one reconciliation search may fetch.
 _MAX_SEARCH_PAGES = 20
 #: A callback's task_id longer than this is not one (the API's are 36-character UUIDs).
-_MAX_TASK_ID_CHARS = 128
 
 _T = TypeVar("_T")
 
@@ -105,8 +104,8 @@ class AceDataClient:
         status, payload = await self._with_retries(
             what, lambda: self._post(request.endpoint, body, self._timeout(), what), submit=True
         )
-        task_id = _text(payload.get("task_id"))
-        trace_id = _text(payload.get("trace_id"))
+        task_id = text_of(payload.get("task_id"))
+        trace_id = text_of(payload.get("trace_id"))
         if not task_id:
             raise UnexpectedResponseError(
                 "the API accepted the request but sent no task_id", status=status, trace_id=trace_id
@@ -120,7 +119,7 @@ class AceDataClient:
         timeout = aiohttp.ClientTimeout(total=timeout_s + _RUN_MARGIN_S, sock_connect=self._request_timeout_s)
         what = f"{request.endpoint.value} {request.action} run"
         status, payload = await self._post(request.endpoint, body, timeout, what)
-        return _result_of(status, payload)
+        return result_of(status, payload)
 
     async def stream(
         self, request: ApiRequest, *, timeout_s: float = 480.0, idle_timeout_s: float = 120.0
@@ -148,7 +147,7 @@ class AceDataClient:
                     # An error, or a server that answered with one plain JSON document.
                     raw = await response.read()
                     retry_after = parse_retry_after(response.headers.get(aiohttp.hdrs.RETRY_AFTER))
-                    yield _result_of(status, _decode_object(status, raw, content_type, retry_after))
+                    yield result_of(status, decode_object(status, raw, content_type, retry_after))
                     return
                 buffer = bytearray()
                 async for chunk in response.content.iter_any():
@@ -157,11 +156,11 @@ class AceDataClient:
                         line = bytes(buffer[:end])
                         del buffer[: end + 1]
                         if line.strip():
-                            yield _result_of(status, _decode_object(status, line, content_type, None))
+                            yield result_of(status, decode_object(status, line, content_type, None))
                     if len(buffer) > _MAX_LINE_BYTES:
                         raise UnexpectedResponseError("the API streamed an overlong line", status=status)
                 if buffer.strip():
-                    yield _result_of(status, _decode_object(status, bytes(buffer), content_type, None))
+                    yield result_of(status, decode_object(status, bytes(buffer), content_type, None))
 
     # -- task lookup --------------------------------------------------------------------------
 
@@ -184,7 +183,7 @@ class AceDataClient:
         # The API's default limit (12) may cap an ids query, so ask for exactly as many as we name.
         body: JsonObject = {"action": "retrieve_batch", "ids": wanted, "offset": 0, "limit": len(wanted)}
         status, payload = await self._poll(f"batch retrieve of {len(wanted)} tasks", body)
-        records, _, _ = _batch_page(status, payload)
+        records, _, _ = batch_page(status, payload)
         known = set(wanted)
         return {record.task_id: record for record in records if record.task_id in known}
 
@@ -205,7 +204,7 @@ class AceDataClient:
                 "limit": page_size,
             }
             status, payload = await self._poll(f"task search at offset {offset}", body)
-            records, page_length, count = _batch_page(status, payload)
+            records, page_length, count = batch_page(status, payload)
             for record in records:
                 found.setdefault(record.task_id, record)
             offset += page_length
@@ -260,7 +259,7 @@ class AceDataClient:
                 status = answer.status = response.status
                 content_type = response.headers.get(aiohttp.hdrs.CONTENT_TYPE, "")
                 retry_after = parse_retry_after(response.headers.get(aiohttp.hdrs.RETRY_AFTER))
-        return status, _decode_object(status, raw, content_type, retry_after)
+        return status, decode_object(status, raw, content_type, retry_after)
 
     @contextlib.contextmanager
     def _observed(self, endpoint: Endpoint) -> Iterator[_Answer]:
@@ -333,75 +332,8 @@ class _Answer:
         self.status: int | None = None
 
 
-def parse_callback(payload: Any) -> TaskResult:
-    """Validate the body the API POSTs to a ``callback_url``: a JSON object naming its ``task_id``."""
-    if isinstance(payload, bytes | str):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise UnexpectedResponseError("the callback body is not JSON") from exc
-    if not isinstance(payload, Mapping):
-        raise UnexpectedResponseError("the callback body is not a JSON object")
-    task_id = payload.get("task_id")
-    if not _text(task_id):
-        raise UnexpectedResponseError("the callback body has no task_id")
-    if not isinstance(task_id, str) or len(task_id) > _MAX_TASK_ID_CHARS or not task_id.isprintable():
-        raise UnexpectedResponseError(
-            f"the callback's task_id must be a string of at most {_MAX_TASK_ID_CHARS} printable characters"
-        )
-    return TaskResult.parse(payload)
-
-
 def _submit_may_retry(exc: AceDataError) -> bool:
     """A submit is repeated only when the API certainly created no task."""
     if isinstance(exc, RateLimitError):
         return True
     return isinstance(exc, ConnectionFailedError) and not exc.sent
-
-
-def _decode_object(status: int, raw: bytes, content_type: str, retry_after: float | None) -> JsonObject:
-    """Decode an answer into a JSON object, or raise the error it stands for."""
-    try:
-        payload: Any = json.loads(raw) if raw and not raw.isspace() else None
-        decoded = True
-    except ValueError:
-        payload, decoded = None, False
-    if status >= 400:
-        raise error_from_response(status, payload, retry_after=retry_after)
-    if not 200 <= status < 300:
-        raise UnexpectedResponseError(f"the API answered HTTP {status}", status=status)
-    if not decoded or not isinstance(payload, dict):
-        kind = content_type.split(";")[0].strip() or "an empty body"
-        shape = "a JSON " + type(payload).__name__ if decoded and payload is not None else kind
-        raise UnexpectedResponseError(f"expected a JSON object from the API, got {shape}", status=status)
-    error = payload.get("error")
-    if isinstance(error, Mapping) and payload.get("success") is not True and not _text(payload.get("task_id")):
-        # An error envelope behind a 2xx status: no task exists to report it on.
-        raise error_from_response(status, payload, retry_after=retry_after)
-    return payload
-
-
-def _result_of(status: int, payload: JsonObject) -> TaskResult:
-    if not _text(payload.get("task_id")):
-        raise UnexpectedResponseError("the API sent a task result without a task_id", status=status)
-    return TaskResult.parse(payload)
-
-
-def _batch_page(status: int, payload: JsonObject) -> tuple[list[TaskRecord], int, int | None]:
-    """Records of one ``retrieve_batch`` answer, how many items it held, and the total count if given."""
-    if not payload:
-        return [], 0, 0
-    items = payload.get("items")
-    if not isinstance(items, list):
-        raise UnexpectedResponseError("the task batch answer has no items list", status=status)
-    parse = TaskRecord.parse
-    records = [
-        record for item in items if (type(item) is dict or isinstance(item, Mapping)) and (record := parse(item))
-    ]
-    count = payload.get("count")
-    total = count if isinstance(count, int) and not isinstance(count, bool) else None
-    return records, len(items), total
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value) or None
