@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import discord
@@ -23,9 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import quota
-from bot.quota import Allowance
 from bot.settings import (
-    GuildSettings,
     UserSettings,
     load_guild_settings,
     load_user_settings,
@@ -33,10 +30,19 @@ from bot.settings import (
 )
 from cogs import gate, settings_presets
 from cogs.errors import answer, answer_error
-from cogs.i18n import SOURCE_LOCALE, LocaleLike, catalog, interaction_locale, t
-from cogs.limits import allowance_lines
+from cogs.i18n import LocaleLike, interaction_locale, t
 from cogs.presets import preset_choices
-from cogs.ui.card import confirm_setting
+
+from .settings_panel import (
+    Change,
+    PanelView,
+    Place,
+    apply,
+    describe_changes,
+    panel_embed,
+    setting_text,
+    state_text,
+)
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
@@ -46,117 +52,6 @@ log = logging.getLogger(__name__)
 SELECT_TEMPLATE: Final = r"mjset:(?P<key>mode|resolution)"
 BUTTON_TEMPLATE: Final = r"mjset:(?P<key>loop|dm|private|confirm|show)(?::(?P<value>on|off))?"
 
-Change = tuple[str, Any]
-
-
-def _text(locale: LocaleLike, name: str, /, **params: object) -> str:
-    return t(locale, f"settings.{name}", **params)
-
-
-def _state(value: bool, locale: LocaleLike) -> str:
-    return _text(locale, "on" if value else "off")
-
-
-def _mode(value: object, locale: LocaleLike) -> str:
-    key = f"settings.mode_value_{value}"
-    return t(locale, key) if catalog().has(key) else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where the panel is shown: a server's settings and the member's allowance there, or DMs (both None)."""
-
-    guild: GuildSettings | None
-    allowance: Allowance | None
-
-
-def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
-    """``settings`` with the changes (``("mode", "turbo")``, ``("loop", True)``...) made."""
-    values: dict[str, Any] = {
-        "mode": settings.mode,
-        "resolution": settings.resolution,
-        "loop": settings.loop,
-        "dm_on_done": settings.dm_on_done,
-        "private_results": settings.private_results,
-        "confirm": settings.confirm,
-    }
-    values.update(changes)
-    return UserSettings(**values, presets=settings.presets, extra=settings.extra)
-
-
-def describe_changes(changes: list[Change], locale: LocaleLike = SOURCE_LOCALE) -> str:
-    """What a change did, for the panel's confirmation line: "mode turbo, loop on"."""
-    words = {
-        "mode": "change_mode",
-        "resolution": "change_resolution",
-        "loop": "change_loop",
-        "dm_on_done": "change_dm",
-        "private_results": "change_private",
-        "confirm": "change_confirm",
-    }
-    parts = []
-    for key, value in changes:
-        if isinstance(value, bool):
-            shown = _state(value, locale)
-        elif key == "confirm":
-            shown = _text(locale, f"confirm_{value}")
-        else:
-            shown = _mode(value, locale) if key == "mode" else str(value)
-        parts.append(_text(locale, words[key], value=shown))
-    return _text(locale, "change_separator").join(parts)
-
-
-def panel_embed(
-    settings: UserSettings, place: Place, *, saved: str | None = None, locale: LocaleLike = None
-) -> discord.Embed:
-    """The panel: the member's settings, what applies here, and what they have left today."""
-    lines = [_text(locale, "saved", changes=saved) if saved else _text(locale, "nothing")]
-    guild = place.guild
-    if guild is not None and settings.mode == "turbo" and not guild.limits.allow_turbo:
-        lines.append(_text(locale, "turbo_off"))
-    if guild is not None and settings.resolution == "720p" and not guild.limits.allow_720p:
-        lines.append(_text(locale, "720p_off"))
-    embed = discord.Embed(title=_text(locale, "title"), description="\n".join(lines), colour=discord.Colour.blurple())
-    defaults = _text(
-        locale,
-        "defaults_value",
-        mode=_mode(settings.mode, locale),
-        resolution=settings.resolution,
-        loop=_state(settings.loop, locale),
-    )
-    embed.add_field(name=_text(locale, "defaults"), value=defaults, inline=False)
-    dm = _text(locale, "dm_value", state=_state(settings.dm_on_done, locale))
-    embed.add_field(name=_text(locale, "dm"), value=dm, inline=False)
-    if guild is None:
-        private = "private_dms"
-    elif guild.limits.allow_private_results:
-        private = "private_value"
-    else:
-        private = "private_not_here"
-    state = _state(settings.private_results, locale)
-    embed.add_field(name=_text(locale, "private"), value=_text(locale, private, state=state), inline=False)
-    presets_name, presets_value = settings_presets.presets_field(settings, locale)
-    embed.add_field(name=presets_name, value=presets_value, inline=False)
-    embed.add_field(name=_text(locale, "confirm"), value=confirm_setting(settings.confirm, guild, locale), inline=False)
-    if place.allowance is None:
-        embed.add_field(name=_text(locale, "allowance_dms"), value=_text(locale, "no_limits_dms"), inline=False)
-    else:
-        left = "\n".join(allowance_lines(place.allowance, locale))
-        embed.add_field(name=_text(locale, "allowance"), value=left, inline=False)
-    embed.set_footer(text=_text(locale, "footer"))
-    return embed
-
-
-class PanelView(discord.ui.View):
-    """The panel's controls; clicks reach ``SettingSelect``/``SettingButton`` through the registered dynamic items,
-    so discord.py need not keep this view (an ephemeral message's view would otherwise expire with its token)."""
-
-    def __init__(self) -> None:
-        super().__init__(timeout=None)
-
-    def is_dispatchable(self) -> bool:
-        return False
-
 
 def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) -> PanelView:
     view = PanelView()
@@ -165,19 +60,19 @@ def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) 
             "mode",
             [
                 discord.SelectOption(
-                    label=_text(locale, "mode_fast"),
+                    label=setting_text(locale, "mode_fast"),
                     value="fast",
-                    description=_text(locale, "mode_fast_help"),
+                    description=setting_text(locale, "mode_fast_help"),
                     default=settings.mode == "fast",
                 ),
                 discord.SelectOption(
-                    label=_text(locale, "mode_turbo"),
+                    label=setting_text(locale, "mode_turbo"),
                     value="turbo",
-                    description=_text(locale, "mode_turbo_help"),
+                    description=setting_text(locale, "mode_turbo_help"),
                     default=settings.mode == "turbo",
                 ),
             ],
-            placeholder=_text(locale, "mode_placeholder"),
+            placeholder=setting_text(locale, "mode_placeholder"),
             row=0,
         )
     )
@@ -186,13 +81,13 @@ def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) 
             "resolution",
             [
                 discord.SelectOption(
-                    label=_text(locale, "res_720p"), value="720p", default=settings.resolution == "720p"
+                    label=setting_text(locale, "res_720p"), value="720p", default=settings.resolution == "720p"
                 ),
                 discord.SelectOption(
-                    label=_text(locale, "res_480p"), value="480p", default=settings.resolution == "480p"
+                    label=setting_text(locale, "res_480p"), value="480p", default=settings.resolution == "480p"
                 ),
             ],
-            placeholder=_text(locale, "resolution_placeholder"),
+            placeholder=setting_text(locale, "resolution_placeholder"),
             row=1,
         )
     )
@@ -207,12 +102,12 @@ def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) 
             SettingButton(
                 key,
                 "off" if value else "on",
-                label=_text(locale, label, state=_state(value, locale)),
+                label=setting_text(locale, label, state=state_text(value, locale)),
                 style=discord.ButtonStyle.success if value else discord.ButtonStyle.secondary,
                 disabled=disabled,
             )
         )
-    view.add_item(SettingButton("show", None, label=_text(locale, "show_button"), emoji="🔄"))
+    view.add_item(SettingButton("show", None, label=setting_text(locale, "show_button"), emoji="🔄"))
     return view
 
 
