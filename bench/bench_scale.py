@@ -26,8 +26,8 @@ CPU per tick is each process's own (``time.process_time`` between two sleeps of 
 and parsing, store writes, events), with the lease step and the writes of the answers also apart; for a server
 this bench started, the PostgreSQL server's CPU (all its processes) per window too.
 
-PostgreSQL: ``MJBOT_BENCH_POSTGRES_URL`` (else ``MJBOT_TEST_POSTGRES_URL``) names a server whose user may create
-databases; without either, a throwaway cluster is started as the tests start theirs (``tests/pg_kit.py``).
+PostgreSQL: ``PG_BENCH_URL`` (else the tests' ``PG_TESTS_URL``) names a server whose user may create databases;
+without either, a throwaway cluster is started as the tests start theirs (``tests/pg_kit.py``).
 
 Run: ``python bench/bench_scale.py [--processes 2 4] [--jobs N] [--lease-s S] [--poll-s S] [--windows N]
 [--finish N] [--journals DIR] [--json]``. Prints what it is doing on stderr; exits with status 1 when a check
@@ -59,7 +59,7 @@ import aiohttp
 import asyncpg
 import scale_worker
 from emulator_process import emulator_process
-from pg_kit import create_database, drop_database, start_local_cluster
+from pg_kit import URL_ENV, create_database, drop_database, start_local_cluster
 from scale_report import analyse, failures, read_journal, report
 
 from bot.acedata.client import AceDataClient
@@ -67,7 +67,8 @@ from bot.acedata.models import ImagineGenerate, VideoGenerate
 from bot.jobs import JobEngine
 from bot.store import Lease, Store
 
-URL_ENVS = ("MJBOT_BENCH_POSTGRES_URL", "MJBOT_TEST_POSTGRES_URL")
+#: A ready server (outside the MJBOT_ names, which the bot's config reads and refuses unknown ones of).
+URL_ENVS = ("PG_BENCH_URL", URL_ENV)
 TASK_S = 600.0
 
 

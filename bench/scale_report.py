@@ -119,7 +119,8 @@ def analyse(run: Run, tasks: dict[str, str]) -> dict[str, Any]:
             }
             for mine in steady.values()
         ],
-        "server_cpu_ms_per_window": run.server_cpu_per_window * 1000,
+        # Known only for a server this bench started (None in the JSON otherwise).
+        "server_cpu_ms_per_window": None if math.isnan(run.server_cpu_per_window) else run.server_cpu_per_window * 1000,
     }
 
 
@@ -190,7 +191,8 @@ def report(figures: dict[str, Any]) -> None:
             ("  answers' writes + events CPU, median", f"{proc['apply_cpu_ms_median']:.1f} ms", ""),
             ("  tick wall time median / max", f"{proc['wall_ms_median']:.0f} / {proc['wall_ms_max']:.0f} ms", ""),
         ]
-    rows.append(("PostgreSQL server CPU per window", f"{f['server_cpu_ms_per_window']:.0f} ms", ""))
+    server = f["server_cpu_ms_per_window"]
+    rows.append(("PostgreSQL server CPU per window", "n/a" if server is None else f"{server:.0f} ms", ""))
     print_table(
         f"{f['processes']} engine processes, {f['jobs']} running jobs, lease {f['lease_s']:g} s, "
         f"poll every {f['poll_s']:g} s (steady state: windows of one poll interval)",
