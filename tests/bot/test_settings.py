@@ -87,6 +87,7 @@ async def test_user_settings_round_trip_and_defaults(store: Store) -> None:
         "loop": True,
         "dm_on_done": True,
         "private_results": True,
+        "confirm": "server",
     }
 
 
