@@ -141,7 +141,8 @@ class Run:
 
     async def holders(self, conn: asyncpg.Connection) -> Counter[str]:
         rows = await conn.fetch(
-            "SELECT lease_owner, count(*) FROM jobs WHERE status = 'running' AND lease_until > $1 GROUP BY 1",
+            "SELECT j.lease_owner, count(*) FROM jobs AS j JOIN lease_owners AS o ON o.owner = j.lease_owner "
+            "WHERE j.status = 'running' AND o.until > $1 GROUP BY 1",
             time.time(),
         )
         return Counter({row[0]: row[1] for row in rows})
@@ -235,9 +236,7 @@ class Run:
             while time.monotonic() < deadline:
                 held = await self.holders(conn)
                 running = await conn.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'")
-                until = await conn.fetchval(
-                    "SELECT max(lease_until) FROM jobs WHERE status = 'running' AND lease_owner = $1", victim_owner
-                )
+                until = await conn.fetchval("SELECT until FROM lease_owners WHERE owner = $1", victim_owner)
                 if until is not None:  # its last renewal (one under way at the kill may still have landed)
                     self.victim_leases_end_s = until - killed_at
                 if not held[victim_owner] and sum(held.values()) == running:

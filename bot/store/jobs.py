@@ -23,6 +23,7 @@ from .codec import (
 )
 from .connection import Database
 from .errors import AlreadyChainedError, ConstraintError, JobNotFoundError, StoreError
+from .leases import HEARTBEAT
 from .meta import JobMeta
 from .models import FinishItem, Job, JobResult, JobStatus, Lease, NewJob, SavedProgress
 
@@ -35,8 +36,8 @@ UNFINISHED: Final = "status IN ('queued', 'submitting', 'running')"
 
 _INSERT_JOB: Final = (
     "INSERT INTO jobs (id, kind, action, prompt, params, status, parent_id, guild_id, channel_id, user_id, "
-    "created_at, updated_at, finished_at, meta, lease_owner, lease_until) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, updated_at, finished_at, meta, lease_owner) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 SELECT_JOBS_IN: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
@@ -104,7 +105,9 @@ class JobRepository:
         takes over (and sends again) a job that is being sent.
         """
         now = self._db.clock()
-        held = (lease.owner, now + lease.seconds) if lease is not None and not new.status.finished else (None, None)
+        held = lease.owner if lease is not None and not new.status.finished else None
+        if held is not None and lease is not None:
+            await self._db.write(HEARTBEAT, (lease.owner, now + lease.seconds))
         params = dump_object(new.params)
         meta = dump_meta(new.meta)
         finished_at = now if new.status.finished else None
@@ -113,7 +116,7 @@ class JobRepository:
             row = (job_id, new.kind.value, new.action, new.prompt, params, new.status.value, new.parent_id)
             try:
                 await self._db.write(
-                    _INSERT_JOB, (*row, new.guild_id, new.channel_id, new.user_id, now, now, finished_at, meta, *held)
+                    _INSERT_JOB, (*row, new.guild_id, new.channel_id, new.user_id, now, now, finished_at, meta, held)
                 )
             except ConstraintError as exc:
                 if exc.constraint == "primary key":

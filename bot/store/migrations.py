@@ -170,7 +170,21 @@ CREATE UNIQUE INDEX jobs_chained_once ON jobs (json_extract(meta, '$.chained_fro
     WHERE json_extract(meta, '$.chained_from') IS NOT NULL;
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# Version 8: a lease is renewed by its holder's heartbeat, one row per process (lease_owners), instead of a time
+# on every job it holds: renewing costs one write however many jobs a process follows, and when a process stops
+# renewing, all of its jobs are free at once. A job now names only its holder; leases of version 6 name holders
+# with no heartbeat, so their jobs are free and the first process to start takes them over.
+_V8: Final = """
+CREATE TABLE lease_owners (
+    owner   TEXT PRIMARY KEY NOT NULL,
+    until   REAL NOT NULL
+);
+DROP INDEX jobs_leases;
+ALTER TABLE jobs DROP COLUMN lease_until;
+CREATE INDEX jobs_lease_owner ON jobs (lease_owner) WHERE status IN ('submitting', 'running');
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 LATEST_VERSION: Final = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 #: The statuses of a job that is not finished, as the partial indexes name them.
 _UNFINISHED: Final = "('queued', 'submitting', 'running')"
@@ -26,6 +26,12 @@ _CHAINED_ONCE: Final = (
     "WHERE (meta::jsonb ->> 'chained_from') IS NOT NULL",
 )
 
+# Leases by heartbeat: one row per process, and the jobs it holds found by their holder (version 8).
+_LEASE_OWNERS: Final = (
+    "CREATE TABLE IF NOT EXISTS lease_owners (owner TEXT PRIMARY KEY NOT NULL, until DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS jobs_lease_owner ON jobs (lease_owner) WHERE status IN ('submitting', 'running')",
+)
+
 #: What brings a database of an older version up to the next: ``UPGRADES[n]`` turns version n - 1 into n.
 UPGRADES: Final[dict[int, tuple[str, ...]]] = {
     7: (
@@ -33,6 +39,11 @@ UPGRADES: Final[dict[int, tuple[str, ...]]] = {
         "NULL AND seq NOT IN (SELECT MIN(seq) FROM jobs WHERE (meta::jsonb ->> 'chained_from') IS NOT NULL "
         "GROUP BY meta::jsonb ->> 'chained_from')",
         *_CHAINED_ONCE,
+    ),
+    8: (
+        *_LEASE_OWNERS,
+        "DROP INDEX IF EXISTS jobs_leases",
+        "ALTER TABLE jobs DROP COLUMN IF EXISTS lease_until",
     ),
 }
 
@@ -43,7 +54,7 @@ CREATE TABLE IF NOT EXISTS mjbot_meta (
     value   TEXT
 )""",
     # The version here is SCHEMA_VERSION's (a test checks it).
-    "INSERT INTO mjbot_meta (key, value) VALUES ('application', 'mjbot'), ('schema_version', '7') "
+    "INSERT INTO mjbot_meta (key, value) VALUES ('application', 'mjbot'), ('schema_version', '8') "
     "ON CONFLICT (key) DO NOTHING",
     """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -76,7 +87,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at     DOUBLE PRECISION,
     meta            TEXT NOT NULL DEFAULT '{}',
     lease_owner     TEXT,
-    lease_until     DOUBLE PRECISION,
     -- SQLite's implicit rowid: the order jobs were written in, which breaks ties between equal times.
     seq             BIGINT GENERATED ALWAYS AS IDENTITY
 )""",
@@ -91,8 +101,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     "CREATE INDEX IF NOT EXISTS jobs_owner_unfinished ON jobs (user_id, guild_id, created_at) "
     f"WHERE status IN {_UNFINISHED}",
     "CREATE INDEX IF NOT EXISTS jobs_guild_stats ON jobs (guild_id, created_at, user_id, status, finished_at)",
-    # The leases that run out first, among the jobs that a process follows at the API (version 6).
-    "CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (lease_until) WHERE status IN ('submitting', 'running')",
+    # Who holds which job, and their heartbeats (version 8).
+    *_LEASE_OWNERS,
     *_CHAINED_ONCE,
     # attachment_limit is a size in bytes: BIGINT, where SQLite's INTEGER is 64 bits anyway.
     """

@@ -10,6 +10,7 @@ from typing import Any, Final
 from .codec import JOB_COLUMNS, job_from_row
 from .connection import Database
 from .jobs import UNFINISHED
+from .leases import HEARTBEAT
 from .meta import META_VERSION
 from .models import Job, Lease
 
@@ -40,13 +41,13 @@ _QUEUED_COUNT: Final = f"SELECT COUNT(*) FROM jobs INDEXED BY jobs_unfinished WH
 # submit answer was lost looks around that moment (the job may have waited in the queue for hours).
 # The JSON paths are those of JobMeta's stored form (bot/store/meta.py): QueueState.released_at.
 _CLAIM_QUEUED: Final = (
-    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, lease_until = ?5, "
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, "
     "meta = json_set(meta, '$.v', ?3, '$.queue', "
     "json_set(coalesce(json_extract(meta, '$.queue'), '{}'), '$.released_at', ?1)) "
     f"WHERE id = ?2 AND status = 'queued' RETURNING {JOB_COLUMNS}"
 )
 _CLAIM_QUEUED_PG: Final = (
-    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, lease_until = ?5, "
+    "UPDATE jobs SET status = 'submitting', updated_at = ?1, lease_owner = ?4, "
     "meta = (meta::jsonb || jsonb_build_object("
     "'v', ?3::integer, 'queue', "
     "coalesce(meta::jsonb -> 'queue', '{}'::jsonb) || jsonb_build_object('released_at', ?1::float8)))::text "
@@ -110,8 +111,10 @@ class QueueRepository:
         """Move a queued job to SUBMITTING (noting ``meta.queue.released_at``); None if it is not queued (any more)."""
         sql = _CLAIM_QUEUED_PG if self._db.dialect == "postgres" else _CLAIM_QUEUED
         now = self._db.clock()
-        owner, until = (lease.owner, now + lease.seconds) if lease is not None else (None, None)
-        rows = await self._db.fetch(sql, (now, job_id, META_VERSION, owner, until))
+        owner = lease.owner if lease is not None else None
+        if lease is not None:
+            await self._db.write(HEARTBEAT, (lease.owner, now + lease.seconds))
+        rows = await self._db.fetch(sql, (now, job_id, META_VERSION, owner))
         return job_from_row(rows[0]) if rows else None
 
     async def running_jobs(self, guild_id: int, *, limit: int = 500) -> list[Job]:

@@ -67,12 +67,11 @@ JOBS: Final = Table(
     _columns(
         "id, task_id, kind, action, parent_id, guild_id, channel_id, user_id, prompt, params, status, progress, "
         "video_id, video_urls, image_id, image_url, raw_image_url, image_width, image_height, sub_image_urls, "
-        "actions, error_code, error_message, created_at, updated_at, submitted_at, finished_at, meta, lease_owner, "
-        "lease_until"
+        "actions, error_code, error_message, created_at, updated_at, submitted_at, finished_at, meta, lease_owner"
     ),
     "rowid",
     frozenset({"params", "video_urls", "sub_image_urls", "actions", "meta"}),
-    frozenset({"created_at", "updated_at", "submitted_at", "finished_at", "lease_until"}),
+    frozenset({"created_at", "updated_at", "submitted_at", "finished_at"}),
 )
 #: The tables in the order they are copied: jobs before the links that name them.
 TABLES: Final[tuple[Table, ...]] = (
@@ -103,6 +102,8 @@ TABLES: Final[tuple[Table, ...]] = (
         frozenset({"settings"}),
         frozenset({"updated_at"}),
     ),
+    # The heartbeats of the processes that hold leases: copied as they are (a stopped fleet's have run out).
+    Table("lease_owners", "owner", ("owner", "until"), "owner", float_columns=frozenset({"until"})),
     Table(
         "usage_ledger",
         "id",

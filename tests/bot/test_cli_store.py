@@ -59,12 +59,12 @@ def test_copy_to_postgresql_then_check_then_copy_back(
     assert f"Copying {source} into {with_password(postgres_url, '***')}" in out
     for table, rows in (("jobs", "7 rows"), ("message_links", "4 rows"), ("user_settings", "1 row")):
         assert re.search(rf"^  {table} +{rows}$", out, re.MULTILINE), out
-    assert "Copied 18 rows in" in out and "mjbot store check" in out
+    assert "Copied 19 rows in" in out and "mjbot store check" in out
 
     code, out, err = run("store", "check", "--from", str(source), "--to", url, capsys=capsys)
     assert code == 0, out + err
     assert "Secret-pw-77" not in out + err
-    assert "The stores hold the same data: 18 rows" in out
+    assert "The stores hold the same data: 19 rows" in out
     assert "DIFFERENT" not in out
 
     before = asyncio.run(_answers(source, made))

@@ -113,6 +113,10 @@ def seed_v7(conn: sqlite3.Connection) -> None:
     )
 
 
+def seed_v8(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO lease_owners (owner, until) VALUES ('elsewhere:1:abc', 450.0)")
+
+
 SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: seed_v1,
     2: seed_v2,
@@ -121,6 +125,7 @@ SEEDS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: seed_v5,
     6: seed_v6,
     7: seed_v7,
+    8: seed_v8,
 }
 
 

@@ -11,10 +11,10 @@ import pytest
 from bot.store import AlreadyChainedError, JobKind, JobMeta, NewJob, Store, migrations, pg_schema
 
 #: The columns of version 6, last in jobs (SQLite adds them to the end; they must be last in PostgreSQL too).
-LEASE_COLUMNS = ("lease_owner", "lease_until")
+LEASE_COLUMNS = ("lease_owner",)
 #: The SQLite type that each PostgreSQL type stands for.
 SQLITE_TYPE = {"bigint": "INTEGER", "integer": "INTEGER", "double precision": "REAL", "text": "TEXT"}
-TABLES = ("jobs", "message_links", "guild_settings", "user_settings", "usage_ledger")
+TABLES = ("jobs", "message_links", "guild_settings", "user_settings", "usage_ledger", "lease_owners")
 
 
 async def _applied(url: str) -> asyncpg.Connection:
@@ -85,7 +85,7 @@ async def test_columns_match_a_fresh_sqlite_store_by_name_order_type_and_nullabi
     assert pg_columns["jobs"][-1] == ("seq", "INTEGER", True)
     pg_columns["jobs"] = pg_columns["jobs"][:-1]
     assert pg_columns == sqlite_columns
-    assert [column[0] for column in pg_columns["jobs"][-3:]] == ["meta", *LEASE_COLUMNS]
+    assert [column[0] for column in pg_columns["jobs"][-2:]] == ["meta", *LEASE_COLUMNS]
 
 
 async def test_indexes_match_sqlites(postgres_url: str, tmp_path: Path) -> None:
