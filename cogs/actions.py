@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.followups import extendable, extends_of
 from bot.store.models import Job, JobStatus
-from cogs import acks, gate
+from cogs import acks, gate, installs
 from cogs.actors import Actor, decide, display_name, role_ids_of
 from cogs.common import FollowUp, FollowUpKind, UserFacingError
 from cogs.context import InteractionContext
@@ -145,15 +145,16 @@ class FollowUps(commands.Cog):
         job = await services.store.jobs.get_job(follow_up.job_id)
         if job is None:
             raise UserFacingError(GONE)
+        place = installs.rules_guild(self.bot, interaction)  # a server without the bot counts as DMs
         actor = Actor(
             user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
+            guild_id=place,
             channel_id=interaction.channel_id,
-            can_manage_messages=interaction.guild_id is not None and interaction.permissions.manage_messages,
+            can_manage_messages=place is not None and interaction.permissions.manage_messages,
             name=interaction.user.display_name,
             role_ids=role_ids_of(interaction.user),
             locale=context.locale,
-            can_manage_server=interaction.guild_id is not None and interaction.permissions.manage_guild,
+            can_manage_server=place is not None and interaction.permissions.manage_guild,
         )
         decision = await decide(services.store, job, actor, follow_up)
         if not decision.allowed:

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Links Discord refreshes in one call.
 REFRESH_BATCH: Final = 50
-#: Messages whose copies cannot be read again: ephemeral ones, editable through their token only.
-_UNREADABLE: Final = frozenset({"private"})
+#: Messages whose copies cannot be read again: those editable through their token only (ephemeral ones, and those
+#: where the bot is not).
+_UNREADABLE: Final = frozenset({"private", "response"})
 
 
 class DiscordFrames:

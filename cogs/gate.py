@@ -44,8 +44,10 @@ from bot.settings import (
 )
 from bot.store import JobMeta, QueueState, VideoOptions
 from bot.store.models import Job
+from cogs import installs
 from cogs.common import UserFacingError
 from cogs.i18n import Listing, Msg, msg, with_locale
+from cogs.installs import command_contexts, command_installs
 from cogs.limits import decision_message
 
 if TYPE_CHECKING:
@@ -126,10 +128,14 @@ class GateResult:
 
 
 def where_of(bot: MJBot, who: discord.Interaction[MJBot] | Submitter) -> Where:
-    """The member, server and channel of an interaction or a submitter (and a thread's parent channel)."""
+    """The member, server and channel of an interaction or a submitter (and a thread's parent channel).
+
+    A server is named only when its rules apply: through a member's own install of the bot, a server without the
+    bot counts as direct messages (``cogs.installs``).
+    """
     if isinstance(who, discord.Interaction):
         channel: object = who.channel
-        user_id, guild_id, channel_id = who.user.id, who.guild_id, who.channel_id
+        user_id, guild_id, channel_id = who.user.id, installs.rules_guild(bot, who), who.channel_id
     else:
         user_id, guild_id, channel_id = who.user_id, who.guild_id, who.channel_id
         channel = bot.get_channel(channel_id) if channel_id is not None else None
@@ -190,6 +196,8 @@ async def check_submit(
             store, settings, guild_id=scope, user_id=where.user_id, request=request, now=clock()
         )
         refusal = decision_message(decision) if decision.refused else None
+    if refusal is not None and isinstance(who, discord.Interaction) and installs.counts_as_dms(bot, who):
+        refusal = msg("gate.as_dms", reason=refusal)  # "direct messages", said where the member is not in them
     result = GateResult(refusal, decision, settings, member, scope, where.guild_id)
     if refusal is not None:
         log.info("gate: %s by user %s in guild %s refused: %s", kind, where.user_id, scope, str(refusal)[:200])
@@ -360,23 +368,18 @@ async def submit(
 # -- where commands are offered -----------------------------------------------------------------------------
 
 
-def command_contexts(allow_dms: bool) -> app_commands.AppCommandContext:
-    """Where a member command is offered: servers, and the bot's DMs unless the operator turned them off."""
-    return app_commands.AppCommandContext(guild=True, dm_channel=allow_dms, private_channel=False)
-
-
 def offer_in_dms(bot: MJBot, commands: list[app_commands.Command[Any, ..., Any] | app_commands.Group]) -> None:
-    """Set where ``commands`` are offered, by ``[dms] enabled``, before they are synced.
+    """Set where ``commands`` are offered and through which installs, by ``[dms] enabled``, before they are synced.
 
-    With DMs off, the tree's default leaves DMs out too, so no command of the bot (``/jobs``, ``/show``...)
-    is offered there; commands that set their own contexts (``/admin``: servers only) keep them.
+    The tree's defaults say the same, so that every command of the bot that sets nothing itself (``/jobs``,
+    ``/show``...) is offered alike; commands that set their own (``/admin``: servers, their install) keep them.
     """
     allow = bot.config.dms_enabled
     for command in commands:
         command.allowed_contexts = command_contexts(allow)
-        command.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
-    if not allow:
-        bot.tree.allowed_contexts = command_contexts(False)
+        command.allowed_installs = command_installs(allow)
+    bot.tree.allowed_contexts = command_contexts(allow)
+    bot.tree.allowed_installs = command_installs(allow)
 
 
 class DirectMessagesOff(app_commands.CheckFailure):
@@ -388,7 +391,9 @@ class DirectMessagesOff(app_commands.CheckFailure):
 
 
 def check_dms(interaction: discord.Interaction[MJBot]) -> bool:
-    """A cog's ``interaction_check``: refuse commands in DMs when ``[dms] enabled`` is off."""
-    if interaction.guild_id is None and not interaction.client.config.dms_enabled:
+    """A cog's ``interaction_check``: refuse commands in DMs when ``[dms] enabled`` is off (and where a member's own
+    install counts as DMs)."""
+    bot = interaction.client
+    if installs.rules_guild(bot, interaction) is None and not bot.config.dms_enabled:
         raise DirectMessagesOff()
     return True

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.acedata.models import ImagineGenerate
 from bot.options import imagine_request
 from bot.settings import UserSettings, load_user_settings
-from cogs import gate, presets
+from cogs import gate, installs, presets
 from cogs.context import InteractionContext
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ class ImagineCog(commands.Cog):
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
         picked: str | None = mode or (chosen[1].mode if chosen is not None else None)
         if picked is None:  # the member's default, unless this place forbids it (then fast, rather than a refusal)
-            allowed = (await gate.scope_settings(self.bot, interaction.guild_id)).limits.allow_turbo
+            place = await gate.scope_settings(self.bot, installs.rules_guild(self.bot, interaction))
+            allowed = place.limits.allow_turbo
             picked = defaults.mode if allowed or defaults.mode != "turbo" else "fast"
         request = imagine_request(wanted, mode=picked)
         context = InteractionContext(interaction)
@@ -93,7 +94,7 @@ class ImagineCog(commands.Cog):
                 admission,
                 request,
                 user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
+                guild_id=admission.guild_id,  # whose rules admitted it (None: the [dms] limits)
                 channel_id=interaction.channel_id,
                 locale=context.locale,
             )

@@ -28,7 +28,7 @@ from bot.settings import (
     load_user_settings,
     update_user_settings,
 )
-from cogs import gate, settings_presets
+from cogs import gate, installs, settings_presets
 from cogs.errors import answer, answer_error
 from cogs.i18n import LocaleLike, interaction_locale, t
 from cogs.presets import preset_choices
@@ -112,13 +112,12 @@ def panel_view(settings: UserSettings, place: Place, locale: LocaleLike = None) 
 
 
 async def place_of(bot: MJBot, interaction: discord.Interaction[MJBot]) -> Place:
-    if interaction.guild_id is None:
-        return Place(None, None)
+    guild_id = installs.rules_guild(bot, interaction)  # a server without the bot counts as DMs
+    if guild_id is None:
+        return Place(None, None, as_dms=installs.counts_as_dms(bot, interaction))
     store = bot.services.store
-    guild = await load_guild_settings(store, interaction.guild_id)
-    left = await quota.allowance(
-        store, guild, guild_id=interaction.guild_id, user_id=interaction.user.id, now=gate.clock()
-    )
+    guild = await load_guild_settings(store, guild_id)
+    left = await quota.allowance(store, guild, guild_id=guild_id, user_id=interaction.user.id, now=gate.clock())
     return Place(guild, left)
 
 

@@ -39,10 +39,12 @@ def mode_text(value: object, locale: LocaleLike) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """Where the panel is shown: a server's settings and the member's allowance there, or DMs (both None)."""
+    """Where the panel is shown: a server's settings and the member's allowance there, or DMs (both None; ``as_dms``:
+    a place that counts as DMs, reached through the member's own install of the bot)."""
 
     guild: GuildSettings | None
     allowance: Allowance | None
+    as_dms: bool = False
 
 
 def apply(settings: UserSettings, changes: list[Change]) -> UserSettings:
@@ -120,9 +122,8 @@ def panel_embed(
         name=setting_text(locale, "confirm"), value=confirm_setting(settings.confirm, guild, locale), inline=False
     )
     if place.allowance is None:
-        embed.add_field(
-            name=setting_text(locale, "allowance_dms"), value=setting_text(locale, "no_limits_dms"), inline=False
-        )
+        dms = setting_text(locale, "no_limits_app" if place.as_dms else "no_limits_dms")
+        embed.add_field(name=setting_text(locale, "allowance_dms"), value=dms, inline=False)
     else:
         left = "\n".join(allowance_lines(place.allowance, locale))
         embed.add_field(name=setting_text(locale, "allowance"), value=left, inline=False)

@@ -26,7 +26,7 @@ from bot import frames, media
 from bot.options import InputError, check_image_url, clean_prompt, imagine_request, video_request
 from bot.settings import Limits, UserSettings, load_user_settings
 from bot.store import FrameSource, JobMeta, VideoOptions
-from cogs import gate, presets
+from cogs import gate, installs, presets
 from cogs.context import InteractionContext
 from cogs.i18n import SOURCE_LOCALE, t
 
@@ -215,7 +215,7 @@ class VideoCog(commands.Cog):
         start = pick_frame(image, image_url, attachment_option="image", url_option="image_url")
         end = pick_frame(end_image, end_image_url, attachment_option="end_image", url_option="end_image_url")
         defaults = await load_user_settings(self.bot.services.store, interaction.user.id)
-        place = await gate.scope_settings(self.bot, interaction.guild_id)
+        place = await gate.scope_settings(self.bot, installs.rules_guild(self.bot, interaction))
         preferred = presets.with_preset_defaults(defaults, chosen[1]) if chosen is not None else defaults
         choices = VideoChoices.of(preferred, mode=mode, resolution=resolution, loop=loop, limits=place.limits)
         if end is not None:
@@ -285,7 +285,7 @@ class VideoCog(commands.Cog):
                 admission,
                 request,
                 user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
+                guild_id=admission.guild_id,  # whose rules admitted it (None: the [dms] limits)
                 channel_id=interaction.channel_id,
                 meta=meta,
                 locale=context.locale,
@@ -335,7 +335,7 @@ class VideoCog(commands.Cog):
                 admission,
                 request,
                 user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
+                guild_id=admission.guild_id,  # whose rules admitted it (None: the [dms] limits)
                 channel_id=interaction.channel_id,
                 meta=meta,
                 locale=context.locale,

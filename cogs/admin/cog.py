@@ -20,6 +20,7 @@ from bot.quota import day_start, next_reset
 from bot.settings import BUTTON_POLICIES, GuildSettings
 from cogs.common import UserFacingError
 from cogs.i18n import LocaleLike, Words, interaction_locale, msg, t
+from cogs.installs import SERVER_INSTALL_ONLY, SERVER_ONLY_CONTEXTS
 
 from . import render, stats, status
 from .editor import NO_MENTIONS, AdminGroup, SettingsEditor, guild_id_of
@@ -47,6 +48,8 @@ class AdminCog(commands.Cog):
         description="The bot's settings for this server (moderators)",
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
+        allowed_contexts=SERVER_ONLY_CONTEXTS,  # never through a member's own install, nor in DMs
+        allowed_installs=SERVER_INSTALL_ONLY,
     )
     channels = ChannelsGroup(parent=admin)
     moderator_roles = ModeratorRolesGroup(parent=admin)

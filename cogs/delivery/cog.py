@@ -7,8 +7,10 @@ interaction token while the token lives (14.5 of its 15 minutes), then through t
 channel refuses too, the result is posted as a reply there.
 
 A private (ephemeral) job message can only be edited through its token: once the token ends, the
-result goes to the owner's DMs instead. A member who asked to be told (``/settings``: DM me when a job
-is done) gets a copy of each finished job in their DMs, once.
+result goes to the owner's DMs instead. So does the result of a public message where the bot is not (a
+member's own install of the bot used in a server without it, or in a group DM), which nothing but its
+token reaches. A member who asked to be told (``/settings``: DM me when a job is done) gets a copy of
+each finished job in their DMs, once.
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ from bot.store.models import Job, MessageLink
 from cogs.i18n import Phrase, t
 
 from . import messages
-from .compose import PRIVATE_DM, composer, extras_for
+from .compose import PRIVATE_DM, RESPONSE_DM, composer, extras_for
 from .dms import DirectMessages
 from .editing import MessageEditor
-from .events import JOB, PRIVATE, DeliveryEvents
+from .events import JOB, RESPONSE_ONLY, DeliveryEvents
 from .media import NO_FILES, ResultCache, ResultFiles
 from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, token_gone
 from .owners import OwnerNames
 from .pacing import EditPacer
-from .places import guild_limit, guild_of_channel, job_of
+from .places import guild_limit, guild_of_channel, job_of, purpose_of
 from .tokens import TokenBook
 
 if TYPE_CHECKING:
@@ -201,10 +203,11 @@ class Delivery(commands.Cog):
         if interaction.user.id == job.user_id:
             self._owners.remember(interaction.user)
         private = context.private
+        purpose = purpose_of(self.bot, interaction, private=private)
         limit = interaction.filesize_limit
         owner = await self._owners.of(job)
         result = await self._results.files_for(job, limit) if job.finished else NO_FILES
-        extras = await extras_for(self.bot, job, private=private)
+        extras = await extras_for(self.bot, job, private=private, response_only=purpose == RESPONSE_ONLY)
 
         async def send(out: Outgoing) -> discord.Message:
             if context.as_follow_up:  # the response's placeholder was given up
@@ -220,7 +223,8 @@ class Delivery(commands.Cog):
         try:
             message, sent = await send_with_fallback(send, composer(self.bot, job, owner, extras=extras), result)
         except discord.HTTPException as error:
-            if not (token_gone(error) or cannot_edit(error)) or (interaction.channel_id is None and not private):
+            in_channel = purpose == JOB and interaction.channel_id is not None
+            if not (token_gone(error) or cannot_edit(error)) or (purpose == JOB and not in_channel):
                 raise
             log.info(
                 "job %s (guild %s): the interaction response is gone (%s %s); %s",
@@ -228,12 +232,12 @@ class Delivery(commands.Cog):
                 job.guild_id,
                 error.status,
                 error.code,
-                "its result goes to the owner's DMs" if private else "posting in the channel",
+                "posting in the channel" if in_channel else "its result goes to the owner's DMs",
             )
-            if not private and interaction.channel_id is not None:
+            if in_channel and interaction.channel_id is not None:
                 await self.show_in_channel(job.id, interaction.channel_id)
             elif job.finished:
-                await self._dms.once(job.id, note=PRIVATE_DM)
+                await self._dms.once(job.id, note=PRIVATE_DM if private else RESPONSE_DM)
             else:
                 await self._store.jobs.update_meta(job.id, lambda meta: meta.with_delivery(dm_result=True))
             return
@@ -243,7 +247,7 @@ class Delivery(commands.Cog):
             job.id,
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
-            purpose=PRIVATE if private else JOB,
+            purpose=purpose,
             interaction_token=interaction.token,
             application_id=interaction.application_id,
             attachment_limit=limit,
@@ -272,7 +276,7 @@ class Delivery(commands.Cog):
             job_id,
             channel_id=interaction.channel_id,
             guild_id=interaction.guild_id,
-            purpose=PRIVATE if context.private else JOB,
+            purpose=purpose_of(self.bot, interaction, private=context.private),
             interaction_token=interaction.token,
             application_id=interaction.application_id,
             attachment_limit=interaction.filesize_limit,

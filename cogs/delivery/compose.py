@@ -29,6 +29,8 @@ log = logging.getLogger(f"{__package__}.cog")
 #: Notes a job message may carry (``delivery.*``), in the job owner's language.
 PRIVATE_RUNNING: Final = msg("delivery.private_running")
 PRIVATE_DM: Final = msg("delivery.private_dm")
+RESPONSE_RUNNING: Final = msg("delivery.response_running")
+RESPONSE_DM: Final = msg("delivery.response_dm")
 DONE_DM: Final = msg("delivery.done_dm")
 
 Compose = Callable[[ResultFiles], Outgoing]
@@ -76,11 +78,16 @@ def render(
     )
 
 
-async def extras_for(bot: MJBot, job: Job, *, private: bool, note: str | Phrase | None = None) -> Extras:
-    """The note, allowance and queue position a message of ``job`` shows now."""
+async def extras_for(
+    bot: MJBot, job: Job, *, private: bool, note: str | Phrase | None = None, response_only: bool = False
+) -> Extras:
+    """The note, allowance and queue position a message of ``job`` shows now (``response_only``: a public message only
+    the interaction's token can edit, where the bot is not)."""
     spot = (await queue_spots(bot, [job])).get(job.id) if job.status is JobStatus.QUEUED else None
     if note is None and private and not job.finished:
         note = PRIVATE_RUNNING
+    elif note is None and response_only and not job.finished:
+        note = RESPONSE_RUNNING
     allowance = await allowance_text(bot, job) if job.finished else None
     return Extras(note=note, allowance_text=allowance, queue=spot)
 

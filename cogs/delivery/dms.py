@@ -1,4 +1,5 @@
-"""Job copies in a member's DMs: the result of a private job whose token ended, and "DM me when a job is done"."""
+"""Job copies in a member's DMs: the result of a job whose message only its token could edit (a private one, or one
+where the bot is not) once the token ended, and "DM me when a job is done"."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from bot.store.models import Job, JobStatus, MessageLink
 from cogs.i18n import Phrase
 
 from . import messages
-from .compose import DONE_DM, PRIVATE_DM, composer, extras_for
+from .compose import DONE_DM, PRIVATE_DM, RESPONSE_DM, composer, extras_for
+from .events import JOB, PRIVATE, RESPONSE_ONLY
 from .media import DEFAULT_ATTACHMENT_LIMIT, NO_FILES, ResultCache, ResultFiles
 from .messages import Outgoing, send_with_fallback
 from .places import job_of
@@ -108,37 +110,42 @@ class DirectMessages:
         log.info("job %s (guild %s): result sent to the DMs of user %s", job.id, job.guild_id, job.user_id)
         return True
 
-    async def private_expired(self, link: MessageLink, job: Job) -> bool:
-        """A private message whose token ended: nobody but Discord's token can edit it, so the result goes to DMs.
+    async def token_ended(self, link: MessageLink, job: Job) -> bool:
+        """A message only its token could edit (a private one, or one where the bot is not), whose token ended: the
+        result goes to the owner's DMs, with a note saying why.
 
         True once that is settled (sent, or the member's DMs are closed), so the message is not tried again.
         """
         if not job.finished:
             return False
         log.info(
-            "job %s (guild %s): private message %s can no longer be edited; sending the result to DMs",
+            "job %s (guild %s): %s message %s can no longer be edited; sending the result to DMs",
             job.id,
             link.guild_id,
+            link.purpose,
             link.message_id,
         )
-        await self.once(job.id, note=PRIVATE_DM)
+        await self.once(job.id, note=PRIVATE_DM if link.purpose == PRIVATE else RESPONSE_DM)
         return True
 
     async def when_done(self, job: Job) -> None:
         """Send a finished job to its owner's DMs if they asked for that (``/settings``), in a task of its own."""
-        if job.guild_id is None or job.user_id is None or job.meta.delivery.dm_sent:
-            return  # a job made in DMs is already there
+        if job.user_id is None or job.meta.delivery.dm_sent:
+            return
         if job.task_id is None:
             return  # refused before it ran: the member was told when they asked
         links = await self._store.links.messages_for_job(job.id)
-        if any(link.guild_id is None and link.purpose != "dm" for link in links):
-            return  # a server's job clicked from a DM: its own message is in the DMs already
+        if any(link.guild_id is None and link.purpose in (JOB, PRIVATE) for link in links):
+            return  # made in DMs, or a server's job clicked from a DM: its own message is in the DMs already
+        private = job.meta.delivery.dm_result  # its message could not be shown: the result must come to DMs
+        if job.guild_id is None and not private and not any(link.purpose == RESPONSE_ONLY for link in links):
+            return  # a job of DMs whose message is gone: nothing to copy it beside
         if job.status is JobStatus.SUCCEEDED and job.meta.then_animate is not None:
             return  # an upscale on its way to a video: the video is what the member waits for
-        private = job.meta.delivery.dm_result
         if not private and not (await load_user_settings(self._store, job.user_id)).dm_on_done:
             return
-        note = PRIVATE_DM if private else DONE_DM
+        # A job of no server whose message could not be shown was one where the bot is not (DMs are never private).
+        note = (RESPONSE_DM if job.guild_id is None else PRIVATE_DM) if private else DONE_DM
         task = asyncio.get_running_loop().create_task(self._done(job.id, note), name=f"delivery-dm-{job.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -13,7 +13,7 @@ from bot.store.models import Job, MessageLink
 
 from . import messages
 from .compose import Compose, composer, extras_for, render
-from .events import PRIVATE
+from .events import PRIVATE, RESPONSE_ONLY
 from .media import NO_FILES, ResultCache, ResultFiles
 from .messages import Outgoing, cannot_edit, send_with_fallback, token_gone
 from .places import attachment_limit
@@ -107,8 +107,8 @@ class MessageEditor:
             else:
                 self.shown.remember(link.message_id, job, sent)
                 return True
-        if link.purpose == PRIVATE:
-            return await self._dms.private_expired(link, job)
+        if link.purpose in (PRIVATE, RESPONSE_ONLY):
+            return await self._dms.token_ended(link, job)
         if link.channel_id is not None:
             try:
                 _, sent = await send_with_fallback(
@@ -155,7 +155,9 @@ class MessageEditor:
     async def _outgoing(self, link: MessageLink, job: Job) -> tuple[Compose, ResultFiles]:
         owner = await self._owners.of(job)
         with_view = link.purpose != "dm"
-        extras = await extras_for(self.bot, job, private=link.purpose == PRIVATE)
+        extras = await extras_for(
+            self.bot, job, private=link.purpose == PRIVATE, response_only=link.purpose == RESPONSE_ONLY
+        )
         shown = self.shown.get(link.message_id)
         if job.finished and shown is not None and link.delivered == job.status:
             # The files are on the message already: change the text and buttons only, upload nothing.

@@ -30,6 +30,9 @@ _RUNNING_MEMORY: Final = 20_000
 #: Link purposes: a job's public message, and a job's ephemeral message (editable through its token only).
 JOB: Final = "job"
 PRIVATE: Final = "private"
+#: A job's public message where the bot is not (through a member's own install: a server without the bot, a group
+#: DM), editable through its token only, like a private one.
+RESPONSE_ONLY: Final = "response"
 #: Final states worth a DM to a member who asked for one (a cancel was their own or a moderator's doing).
 DM_STATES: Final = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
 
@@ -121,7 +124,7 @@ class DeliveryEvents:
     async def _take_over(self, parent_id: str, job: Job) -> None:
         """A job chained after ``parent_id`` (a video after its upscale) moves into the parent's messages."""
         for link in await self._store.links.messages_for_job(parent_id):
-            if link.purpose not in (JOB, PRIVATE):
+            if link.purpose not in (JOB, PRIVATE, RESPONSE_ONLY):
                 continue
             self._tokens.keep_age(link)  # re-linking stamps a new created_at; the token keeps its age
             await self._store.links.link_message(

@@ -8,11 +8,21 @@ import discord
 
 from bot.store import JobNotFoundError, Store
 from bot.store.models import Job, MessageLink
+from cogs import installs
 
+from .events import JOB, PRIVATE, RESPONSE_ONLY
 from .media import DEFAULT_ATTACHMENT_LIMIT
 
 if TYPE_CHECKING:
     from bot.bot import MJBot
+
+
+def purpose_of(bot: MJBot, interaction: discord.Interaction[MJBot], *, private: bool) -> str:
+    """What a job message that answers ``interaction`` is: private, public where the bot can edit it by channel too,
+    or public where only its token reaches (through a member's own install, where the bot is not)."""
+    if private:
+        return PRIVATE
+    return JOB if installs.reaches_channel(bot, interaction) else RESPONSE_ONLY
 
 
 def attachment_limit(bot: MJBot, link: MessageLink) -> int:

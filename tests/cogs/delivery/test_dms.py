@@ -31,7 +31,7 @@ async def test_the_commands_work_in_dms(member: MemberKit) -> None:
     fake = member.fake
     for name in MEMBER_COMMANDS:
         command = fake.command(name)
-        assert command["contexts"] == [0, 1] and command["integration_types"] == [0]
+        assert command["contexts"] == [0, 1, 2] and command["integration_types"] == [0, 1]  # and user installs
     handle = await fake.slash("imagine", {"prompt": "a quiet harbour"}, user=fake.bob, dm=True)
     message = await member.job_message(handle)
     assert message.channel_id == fake.dm_channel(fake.bob).id
