@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ("discord_kit", "member_kit")
 
-MEMBER_COMMANDS = ("video", "imagine", "jobs", "show", "settings")
+MEMBER_COMMANDS = ("video", "imagine", "jobs", "show", "history", "settings")
 
 DmsKit = Callable[..., AbstractAsyncContextManager["MemberKit"]]
 
@@ -54,8 +54,7 @@ def channel_calls(kit: MemberKit, channel: FakeChannel) -> list[str]:
 
 async def test_member_commands_are_offered_through_a_user_install_and_admin_is_not(member: MemberKit) -> None:
     fake = member.fake
-    names = [*MEMBER_COMMANDS, *(["history"] if any(c["name"] == "history" for c in fake.commands()) else [])]
-    for name in names:
+    for name in MEMBER_COMMANDS:
         command = fake.command(name)
         assert command["integration_types"] == [0, 1], name
         assert command["contexts"] == [0, 1, 2], name
@@ -133,6 +132,18 @@ async def test_settings_through_a_user_install_speak_of_the_dm_limits(member: Me
     assert await click.wait_for_response() == 7
     assert "Loop: **off**" in str(panel.embeds)
     assert (await load_user_settings(member.store, fake.alice.id)).loop is False
+
+
+async def test_jobs_and_history_through_a_user_install_answer_the_member_alone(member: MemberKit) -> None:
+    fake = member.fake
+    channel = elsewhere(member)
+    handle = await fake.slash("imagine", {"prompt": "a snow owl"}, channel=channel, install="user")
+    job, _ = await member.wait_done(await member.job_message(handle))
+    jobs = await fake.slash("jobs", channel=channel, install="user")
+    assert job.id in str((await jobs.wait_for_message(lambda m: m.ephemeral)).embeds)
+    history = await fake.slash("history", {"text": "owl"}, channel=channel, install="user")
+    page = await history.wait_for_message(lambda m: m.ephemeral)
+    assert "Your job history" in str(page.embeds) and job.id in str(page.embeds)
 
 
 async def test_a_click_on_u1_there_makes_the_upscale_through_the_click(member: MemberKit) -> None:
