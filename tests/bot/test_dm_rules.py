@@ -75,6 +75,7 @@ async def test_a_blocked_member_cannot_reroll_from_the_dm_copy(member: MemberKit
 
 async def test_the_servers_word_filter_turbo_rule_and_daily_limit_apply_in_dms(member: MemberKit) -> None:
     fake = member.fake
+    await member.configure(limits={"confirm_over": None})  # a turbo job runs without its confirmation card here
     start = fake.upload("start.png", member.PNG)
     handle = await fake.slash(
         "video", {"prompt": "a red fox runs", "image_url": start.url, "mode": "turbo"}, user=fake.bob
