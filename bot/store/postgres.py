@@ -164,6 +164,12 @@ class PostgresDatabase:
                     log.info("created the mjbot schema (version %d) in %s", pg_schema.SCHEMA_VERSION, self.url)
                     return
                 meta = dict(await conn.fetch("SELECT key, value FROM mjbot_meta"))
+        version = self._version_of(meta)
+        if version < pg_schema.SCHEMA_VERSION:
+            await self._upgrade(version)
+
+    def _version_of(self, meta: dict[str, str]) -> int:
+        """The schema version the store records; StoreError for another application's or a newer schema."""
         if meta.get("application") != "mjbot":
             raise StoreError(f"the database at {self.url} belongs to another application; point [store] url elsewhere")
         version = int(meta.get("schema_version", "0"))
@@ -172,8 +178,7 @@ class PostgresDatabase:
                 f"the database at {self.url} has schema version {version}, but this version of mjbot knows versions "
                 f"up to {pg_schema.SCHEMA_VERSION}; upgrade mjbot (the database was left unchanged)"
             )
-        if version < pg_schema.SCHEMA_VERSION:
-            await self._upgrade(version)
+        return version
 
     async def _check_readable(self) -> None:
         """Refuse to read a database that holds no store of this version's schema (changing nothing)."""
@@ -183,14 +188,7 @@ class PostgresDatabase:
                 meta = dict(await conn.fetch("SELECT key, value FROM mjbot_meta")) if ours else {}
         if not ours:
             raise StoreError(f"there is no store in the database at {self.url} yet; nothing has run there")
-        if meta.get("application") != "mjbot":
-            raise StoreError(f"the database at {self.url} belongs to another application; point [store] url elsewhere")
-        version = int(meta.get("schema_version", "0"))
-        if version > pg_schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"the database at {self.url} has schema version {version}, but this version of mjbot knows versions "
-                f"up to {pg_schema.SCHEMA_VERSION}; upgrade mjbot (the database was left unchanged)"
-            )
+        version = self._version_of(meta)
         if version < pg_schema.SCHEMA_VERSION:
             raise OutdatedStoreError(
                 f"the database at {self.url} has schema version {version}, and this version of mjbot reads version "
@@ -291,14 +289,6 @@ class PostgresDatabase:
                 command_timeout=STATEMENT_TIMEOUT_S,
                 server_settings={"application_name": "mjbot"},
             )
-
-    async def execute_script(self, statements: Sequence[str]) -> None:
-        """Run DDL statements in one transaction (the schema)."""
-        pool = self._live()
-        with self._errors():
-            async with pool.acquire() as conn, conn.transaction():
-                for sql in statements:
-                    await conn.execute(sql)
 
 
 class PostgresTransaction:
