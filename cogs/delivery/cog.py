@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar
 
 import discord
 from discord.ext import commands
@@ -38,6 +38,7 @@ from .messages import NO_MENTIONS, Outgoing, cannot_edit, send_with_fallback, to
 from .owners import OwnerNames
 from .pacing import EditPacer
 from .places import guild_limit, guild_of_channel, job_of, purpose_of
+from .sweeps import not_being_shown
 from .tokens import TokenBook
 
 if TYPE_CHECKING:
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
     from cogs.context import InteractionContext
 
 log = logging.getLogger(__name__)
-
-#: On a shared store, a sweep leaves alone the messages of jobs finished this recently: the process that finished
-#: the job delivers it (results go out within seconds; this is far more than a slow upload takes).
-SHARED_SWEEP_GRACE_S: Final = 120.0
 
 
 class Delivery(commands.Cog):
@@ -159,9 +156,7 @@ class Delivery(commands.Cog):
         pending = await self._store.links.undelivered_links()
         now = self.clock()
         if self._store.dialect == "postgres":
-            # Other processes share the store, and the one that finished a job is showing it right now: leave it
-            # the moment it needs, so that two processes do not race to post the same result.
-            pending = [(link, job) for link, job in pending if (job.finished_at or 0.0) <= now - SHARED_SWEEP_GRACE_S]
+            pending = await not_being_shown(self._store, pending, now)
         waiting = {link.message_id for link, _ in pending}
         failed = self._editor.failures(waiting)
         due = [

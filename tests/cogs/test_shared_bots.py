@@ -499,3 +499,33 @@ async def test_a_double_click_whose_clicks_reach_two_processes_makes_one_job(clu
     assert b.public_messages(second) == []
     # B waited for A's claim and then found A's job; on a slow machine its wait (2 s) may run out first.
     assert upscaled.id in answer or answer == t("en-US", "actions.already_clicked"), answer
+
+
+# -- 5. a result its process could not show -----------------------------------------------------------------------
+
+
+async def test_a_result_whose_process_stopped_before_showing_it_is_shown_at_the_next_start(cluster: Cluster) -> None:
+    """Process A finishes a /video in the store and stops before its message shows the result (its delivery is gone
+    first, as in a process stopped at that moment). When A starts again (a redeploy, or a container restart), its
+    start-up sweep shows the result at once: the grace a sweep gives a recently finished job is for a process that
+    is alive to deliver it, and A's old self gave its lease back as it stopped."""
+    fake, api = cluster.fake, cluster.api
+    await cluster.start()
+    a = cluster.a
+    api.settings.video_duration_s = LONG_S
+    video, message = await video_in(cluster, a, cluster.zero, "a lantern on the water")
+    video = await running_task(a, video.id)
+    await a.bot.remove_cog("Delivery")
+    assert video.task_id is not None
+    api.finish(video.task_id)
+    await a.wait_job(video.id, JobStatus.SUCCEEDED)
+    await a.stop()
+    assert not a.done(message) and uploads_of(fake, video.id) == []
+
+    restarted = time.monotonic()
+    await a.start()
+    await a.wait_done(message)
+    await a.settle()
+    assert time.monotonic() - restarted < 10, "the result waited for a periodic sweep"
+    assert len(uploads_of(fake, video.id)) == 1
+    assert len(messages_showing(fake, cluster.zero, video.id)) == 1
